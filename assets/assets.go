@@ -1,0 +1,13 @@
+// Package assets holds the files certd ships inside its binary: the
+// occupation catalogue, the printed level names, templates and styles.
+// It has no logic; other packages parse what it embeds.
+package assets
+
+import "embed"
+
+// Data holds the reference data under data/: occupations.json (the 2022
+// 职业分类大典 skill occupations certd knows out of the box) and levels.json
+// (printed level names in Chinese and English).
+//
+//go:embed data
+var Data embed.FS

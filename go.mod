@@ -1,0 +1,3 @@
+module certd
+
+go 1.26.8

@@ -1,0 +1,134 @@
+package issuer
+
+import (
+	"context"
+	"time"
+
+	"certd/issuer/ident"
+	"certd/issuer/occupation"
+)
+
+// Store is the persistence the issuing side needs. It has two native
+// implementations, store/sqlite (the embedded default) and store/postgres
+// (for scale-out), held to one conformance suite in store/storetest.
+//
+// Every method that changes data also appends the audit events it is given,
+// in the same transaction: a change without its audit line cannot exist.
+// Errors are classified with the Kind sentinels: ErrNotFound for a missing
+// record, ErrConflict for a uniqueness or state clash, ErrUnavailable when
+// the database itself failed.
+type Store interface {
+	// Authority returns the deployment's authority, ErrNotFound before init.
+	Authority(ctx context.Context) (Authority, error)
+	// CreateAuthority stores the authority; ErrConflict if one exists.
+	CreateAuthority(ctx context.Context, a Authority, ev AuditEvent) error
+
+	// PutInstitution stores a new version of an institution together with
+	// any new signing keys. in.Version must be exactly one more than the
+	// latest stored version (1 for a new institution), otherwise
+	// ErrConflict: two concurrent edits cannot both win. The certificate
+	// prefix must not belong to another institution (ErrConflict).
+	PutInstitution(ctx context.Context, in Institution, newKeys []SigningKey, ev AuditEvent) error
+	// Institution returns the latest version.
+	Institution(ctx context.Context, id string) (Institution, error)
+	// InstitutionAt returns the version in force at t: the one with the
+	// latest EffectiveAt not after t. ErrNotFound if none was.
+	InstitutionAt(ctx context.Context, id string, t time.Time) (Institution, error)
+	// InstitutionVersions returns every version, oldest first.
+	InstitutionVersions(ctx context.Context, id string) ([]Institution, error)
+	// Institutions returns the latest version of every institution, by ID.
+	Institutions(ctx context.Context) ([]Institution, error)
+	// SigningKeys returns an institution's keys, current and retired,
+	// oldest first.
+	SigningKeys(ctx context.Context, institutionID string) ([]SigningKey, error)
+
+	// PutOccupations inserts or replaces catalogue entries by code.
+	PutOccupations(ctx context.Context, occ []occupation.Occupation, ev AuditEvent) error
+	// Occupations returns the whole catalogue ordered by code.
+	Occupations(ctx context.Context) ([]occupation.Occupation, error)
+
+	// IssueBatch issues a roster all or nothing. In one transaction it
+	// records the batch (ErrConflict if the institution already has a batch
+	// with the same Fingerprint), gives each certificate the next unused
+	// number prefix + YY + level + 6-digit serial (serials counted per
+	// prefix, year of IssuedOn and level, never reused), calls seal on it
+	// (which signs it and returns its audit event), and inserts it as
+	// valid. A person may hold only one valid certificate per occupation,
+	// 工种 and level: a clash is ErrConflict. Any error rolls back all.
+	IssueBatch(ctx context.Context, b Batch, prefix string, certs []Certificate, seal func(*Certificate) (AuditEvent, error)) error
+	// BatchByFingerprint finds an institution's batch by roster fingerprint.
+	BatchByFingerprint(ctx context.Context, institutionID, fingerprint string) (Batch, error)
+	// Batch returns one batch.
+	Batch(ctx context.Context, id string) (Batch, error)
+
+	// Certificate returns one certificate by number.
+	Certificate(ctx context.Context, number string) (Certificate, error)
+	// Certificates lists certificates matching f, ordered by number.
+	Certificates(ctx context.Context, f CertificateFilter) ([]Certificate, error)
+	// ValidHoldings returns, for each key that a valid certificate already
+	// holds, that certificate's number.
+	ValidHoldings(ctx context.Context, keys []HoldingKey) (map[HoldingKey]string, error)
+
+	// Revoke marks a valid certificate revoked. ErrNotFound if unknown,
+	// ErrConflict if it is not valid any more (already revoked or
+	// superseded): of two concurrent revocations exactly one succeeds.
+	Revoke(ctx context.Context, number string, r Revocation, ev AuditEvent) error
+	// Reissue replaces the valid certificate old with a corrected one, in
+	// one transaction: old becomes superseded (SupersededBy = new number),
+	// repl is numbered and sealed like IssueBatch does and stored with
+	// Supersedes = old. ErrConflict if old is not valid.
+	Reissue(ctx context.Context, old string, b Batch, prefix string, repl Certificate, seal func(*Certificate) (AuditEvent, error)) (Certificate, error)
+
+	// PutPDF stores the rendered PDF of a certificate and its SHA-256.
+	PutPDF(ctx context.Context, number string, pdf []byte) error
+	// PDF returns the stored PDF, ErrNotFound if none was rendered.
+	PDF(ctx context.Context, number string) ([]byte, error)
+
+	// AppendAudit appends an event that is not part of another change.
+	AppendAudit(ctx context.Context, ev AuditEvent) error
+	// Audit lists events matching f, in sequence order.
+	Audit(ctx context.Context, f AuditFilter) ([]AuditEvent, error)
+
+	// Ping checks the database is reachable.
+	Ping(ctx context.Context) error
+	Close() error
+}
+
+// HoldingKey identifies what a person may hold only once while valid.
+type HoldingKey struct {
+	DocType    ident.DocType
+	DocNumber  string
+	Occupation string
+	Specialty  string
+	Level      occupation.Level
+}
+
+// Key returns the holding key of a certificate.
+func (c Certificate) Key() HoldingKey {
+	return HoldingKey{c.Holder.DocType, c.Holder.DocNumber, c.Occupation, c.Specialty, c.Level}
+}
+
+// CertificateFilter selects certificates for the ledger (台账). Zero fields
+// do not filter.
+type CertificateFilter struct {
+	InstitutionID string
+	BatchID       string
+	Status        Status
+	Occupation    string
+	Level         occupation.Level
+	Name          string // exact holder name
+	DocNumber     string // exact document number
+	IssuedFrom    time.Time
+	IssuedTo      time.Time // inclusive
+	After         string    // number to continue after (keyset paging)
+	Limit         int       // 0 means no limit
+}
+
+// AuditFilter selects audit events. Zero fields do not filter.
+type AuditFilter struct {
+	InstitutionID string
+	Subject       string
+	Action        string
+	AfterSeq      int64
+	Limit         int
+}
