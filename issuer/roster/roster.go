@@ -1,0 +1,227 @@
+// Package roster reads the list of candidates who passed an assessment
+// (合格人员名单) that a college's certification office uploads, checks every
+// row, and explains what is wrong in a way the office can act on.
+//
+// # What comes in
+//
+// Offices keep rosters in Excel, so the input is whatever Excel or WPS
+// produces: an .xlsx workbook, or a CSV saved as UTF-8 (with or without the
+// BOM Excel adds for "CSV UTF-8") or, on Chinese Windows, as GB18030/GBK
+// ("CSV (逗号分隔)"). Parse tells these apart from the bytes alone; the file
+// name is only used to word errors better. Tab-separated text (Excel's
+// "Unicode 文本", UTF-16) is accepted too because it costs nothing.
+//
+// The layout is forgiving on purpose: the header may sit under a title row or
+// two, columns may come in any order, extra columns are ignored, header texts
+// may carry notes such as "证件号码（必填）" or a trailing "*", and English
+// aliases work. See the alias table in header.go.
+//
+// # Two kinds of failure
+//
+// A file that cannot be used at all (not a spreadsheet, no header, a required
+// column missing, too many rows) makes Parse return a *FileError. Anything
+// wrong with individual rows is collected into Roster.Problems — all of them,
+// not just the first — each naming the row number Excel shows, the column, the
+// cell value and a reason in Chinese and English. A row with any problem is
+// left out of Roster.Entries; callers should refuse to issue from a roster
+// whose Problems is not empty and hand Mark's workbook back to the office
+// instead.
+//
+// # Excel damage
+//
+// The most common real error is Excel itself: a 证件号码 column typed as
+// numbers keeps only 15 significant digits and shows 2.20102E+17, and dates
+// become serial numbers (46203). Dates are converted; damaged ID numbers get
+// their own problem code ("doc_number_excel") telling the office to format
+// the column as text, because "checksum wrong" would send them looking for a
+// typo that is not there.
+//
+// # What is not checked here
+//
+// Whether the occupation is in the catalogue, whether the 工种 and level exist
+// for it, whether the college may certify it, and whether the fonts can print
+// the name are the caller's business: this package has no catalogue or
+// registration data. OccupationName is kept so the caller can cross-check it
+// against the code.
+package roster
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"certd/issuer/ident"
+	"certd/issuer/occupation"
+)
+
+// Limits. MaxRows matches what one 认定 batch plausibly holds; the byte and
+// cell limits exist so a hostile or broken upload cannot exhaust memory.
+const (
+	MaxRows      = 20000    // data rows, not counting header, title or blank rows
+	MaxFileBytes = 32 << 20 // upload size
+	maxCols      = 256      // cells beyond this in a row are ignored
+	headerScan   = 5        // the header must be within the first rows
+	maxSheetRows = 1 << 20  // physical rows incl. blanks (Excel's own limit)
+
+	// An uncompressed workbook larger than this is treated as a zip bomb;
+	// parts above the XML limit are streamed from a temporary file.
+	unzipSizeLimit    = 128 << 20
+	unzipXMLSizeLimit = 16 << 20
+)
+
+// Candidate types (考生类别). The values are stable identifiers.
+const (
+	Graduating = "graduating" // 毕业年度学生
+	Enrolled   = "enrolled"   // 在校生
+	Social     = "social"     // 社会人员
+)
+
+// Entry is one valid roster row.
+type Entry struct {
+	Row            int              `json:"row"` // row number as Excel shows it (1-based; title and header rows count)
+	Name           string           `json:"name"`
+	DocType        ident.DocType    `json:"doc_type"`
+	DocNumber      string           `json:"doc_number"`
+	StudentNo      string           `json:"student_no,omitempty"`
+	Major          string           `json:"major,omitempty"`
+	CandidateType  string           `json:"candidate_type"`  // Graduating, Enrolled or Social
+	Occupation     string           `json:"occupation"`      // normalised code, shape d-dd-dd-dd
+	OccupationName string           `json:"occupation_name"` // as written, for the caller to cross-check
+	Specialty      string           `json:"specialty,omitempty"`
+	Level          occupation.Level `json:"level"`
+	AssessedOn     time.Time        `json:"assessed_on"` // civil date at midnight UTC
+}
+
+// Problem is one thing wrong with a row. Row-level problems may echo the
+// cell value (the uploader already has it); they never go to logs unmasked.
+type Problem struct {
+	Row    int    `json:"row"`    // as Excel shows it
+	Col    int    `json:"col"`    // 0-based column index in the sheet, -1 if not about one cell
+	Column string `json:"column"` // header text as written in the file
+	Field  string `json:"field"`  // canonical field key, e.g. "doc_number"
+	Value  string `json:"value"`  // cell text after trimming, shortened if very long
+	Code   string `json:"code"`   // stable machine-readable reason
+	Zh     string `json:"zh"`
+	En     string `json:"en"`
+}
+
+// Roster is the outcome of Parse.
+type Roster struct {
+	Format   string    // "xlsx", "csv-utf8", "csv-utf8-bom", "csv-gb18030", "csv-utf16"
+	Sheet    string    // worksheet the rows came from ("" for CSV)
+	Entries  []Entry   // valid rows in file order
+	Problems []Problem // sorted by row, then column
+
+	// Fingerprint identifies the roster's content independently of file
+	// format, column order and row order, so re-uploading the same list
+	// (say, as CSV after an xlsx) can be recognised. It is "" while there are
+	// problems: a fingerprint of the valid subset would identify a list
+	// nobody meant to submit.
+	Fingerprint string
+}
+
+// FileError means the upload as a whole is unusable. Its messages never
+// contain cell values, so it is safe to log.
+type FileError struct {
+	Code string
+	Zh   string
+	En   string
+}
+
+func (e *FileError) Error() string { return e.Zh + " / " + e.En }
+
+func fileErr(code, zh, en string, args ...any) *FileError {
+	return &FileError{Code: code, Zh: fmt.Sprintf(zh, args...), En: fmt.Sprintf(en, args...)}
+}
+
+// table is a sheet reduced to cell text, shared by the xlsx and CSV paths so
+// that validation cannot differ between them.
+type table struct {
+	format string
+	sheet  string
+	rows   [][]string // rows[i] is Excel row i+1; nil for blank rows
+	hdr    *header
+
+	date1904 bool // workbook uses the 1904 date system (old Mac Excel)
+
+	// isNumber reports whether a cell was stored as a number; only xlsx
+	// knows. It is consulted lazily, for suspicious ID cells only.
+	isNumber func(row, col int) bool
+}
+
+// Parse reads a roster from an uploaded file. today bounds dates (an
+// assessment cannot be in the future, nor a birth date in an ID number).
+func Parse(data []byte, filename string, today time.Time) (*Roster, error) {
+	t, closeFn, err := load(data, filename)
+	if closeFn != nil {
+		defer closeFn()
+	}
+	if err != nil {
+		return nil, err
+	}
+	r := validate(t, today)
+	return r, nil
+}
+
+// load turns the upload into a table with a recognised header. The returned
+// close function must be called once the table is no longer needed (the
+// xlsx path keeps the workbook open for lazy cell-type lookups).
+func load(data []byte, filename string) (*table, func(), error) {
+	if len(bytes.TrimSpace(data)) == 0 {
+		return nil, nil, fileErr("file_empty", "文件是空的", "the file is empty")
+	}
+	if len(data) > MaxFileBytes {
+		return nil, nil, fileErr("file_too_large", "文件过大（最大%d MB）", "the file is too large (at most %d MB)", MaxFileBytes>>20)
+	}
+	ext := strings.ToLower(filepath.Ext(filename))
+	switch {
+	case bytes.HasPrefix(data, []byte("PK\x03\x04")), bytes.HasPrefix(data, []byte("PK\x05\x06")):
+		return loadXLSX(data)
+	case bytes.HasPrefix(data, []byte{0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1}):
+		return nil, nil, fileErr("xls_legacy",
+			"这是旧版Excel（.xls）文件或加了密码的工作簿，请在Excel中“另存为”不加密码的.xlsx文件后再上传",
+			"this is an old-format Excel (.xls) file or a password-protected workbook; save it in Excel as an .xlsx without a password and upload again")
+	}
+	if looksLikeHTML(data) {
+		return nil, nil, fileErr("html_table",
+			"这是一个网页文件（常见于从网页系统导出的.xls），请用Excel打开后“另存为”.xlsx再上传",
+			"this is a web page (often what web systems export as .xls); open it in Excel, save it as .xlsx and upload again")
+	}
+	if ext == ".xlsx" || ext == ".xlsm" {
+		return nil, nil, fileErr("xlsx_damaged", "文件不是有效的.xlsx工作簿（可能已损坏）", "the file is not a valid .xlsx workbook (it may be damaged)")
+	}
+	t, err := loadCSV(data)
+	return t, nil, err
+}
+
+func looksLikeHTML(data []byte) bool {
+	head := data[:min(len(data), 512)]
+	head = bytes.TrimPrefix(head, []byte("\xEF\xBB\xBF"))
+	head = bytes.ToLower(bytes.TrimSpace(head))
+	for _, p := range []string{"<html", "<!doctype html", "<table", "<?xml"} {
+		if bytes.HasPrefix(head, []byte(p)) {
+			return true
+		}
+	}
+	return false
+}
+
+// errTooManyRows is shared so the xlsx and CSV readers stop at the same point.
+func errTooManyRows() *FileError {
+	return fileErr("too_many_rows",
+		"名单超过%d行，请拆分为多个文件上传",
+		"the roster has more than %d rows; split it into several files", MaxRows)
+}
+
+// asFileError keeps *FileError values and wraps anything else so Parse's
+// callers only ever see the documented type.
+func asFileError(err error, code, zh, en string) error {
+	var fe *FileError
+	if errors.As(err, &fe) {
+		return fe
+	}
+	return &FileError{Code: code, Zh: zh, En: en}
+}
