@@ -1,0 +1,437 @@
+package sqlite
+
+import (
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"strings"
+	"time"
+
+	"certd/issuer"
+	"certd/issuer/ident"
+	"certd/issuer/occupation"
+	"certd/issuer/store/internal/storeutil"
+)
+
+const certColumns = `number, institution_id, institution_ver, batch_id, holder_name, doc_type, doc_number,
+	student_no, major, candidate_type, occupation, occupation_name, specialty, level, assessed_on,
+	issued_on, issued_at, kid, token, verify_code, status, revoked_reason, revoked_note, revoked_at,
+	revoked_by, superseded_by, supersedes, pdf_sha256`
+
+const insertCert = `INSERT INTO certificates (` + certColumns + `)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, NULL, NULL, NULL, ?, NULL)`
+
+func certArgs(c *issuer.Certificate) []any {
+	h := &c.Holder
+	return []any{c.Number, c.InstitutionID, c.InstitutionVer, c.BatchID, h.Name, string(h.DocType), h.DocNumber,
+		h.StudentNo, h.Major, string(h.CandidateType), c.Occupation, c.OccupationName, c.Specialty, int(c.Level),
+		date(c.AssessedOn), date(c.IssuedOn), instant(c.IssuedAt), c.KID, c.Token, c.VerifyCode, string(c.Status),
+		nullString(c.Supersedes)}
+}
+
+func scanCert(row interface{ Scan(...any) error }) (issuer.Certificate, error) {
+	var c issuer.Certificate
+	var docType, candidate, status string
+	var level int
+	var assessed, issuedOn, issuedAt sql.NullString
+	var reason, note, revokedAt, revokedBy, supBy, sup, pdf sql.NullString
+	err := row.Scan(&c.Number, &c.InstitutionID, &c.InstitutionVer, &c.BatchID, &c.Holder.Name, &docType,
+		&c.Holder.DocNumber, &c.Holder.StudentNo, &c.Holder.Major, &candidate, &c.Occupation, &c.OccupationName,
+		&c.Specialty, &level, &assessed, &issuedOn, &issuedAt, &c.KID, &c.Token, &c.VerifyCode, &status,
+		&reason, &note, &revokedAt, &revokedBy, &supBy, &sup, &pdf)
+	if err != nil {
+		return c, err
+	}
+	c.Holder.DocType = ident.DocType(docType)
+	c.Holder.CandidateType = issuer.CandidateType(candidate)
+	c.Level = occupation.Level(level)
+	c.Status = issuer.Status(status)
+	if c.AssessedOn, err = parseDate(assessed); err != nil {
+		return c, err
+	}
+	if c.IssuedOn, err = parseDate(issuedOn); err != nil {
+		return c, err
+	}
+	if c.IssuedAt, err = parseInstant(issuedAt); err != nil {
+		return c, err
+	}
+	if reason.Valid {
+		r := &issuer.Revocation{Reason: issuer.RevocationReason(reason.String), Note: note.String, By: revokedBy.String}
+		if r.At, err = parseInstant(revokedAt); err != nil {
+			return c, err
+		}
+		c.Revocation = r
+	}
+	c.SupersededBy, c.Supersedes, c.PDFSHA256 = supBy.String, sup.String, pdf.String
+	return c, nil
+}
+
+// insertBatch records a roster's batch. The fingerprint is looked up first
+// so that the error can name the batch that already issued this roster.
+func insertBatch(ctx context.Context, tx *sql.Tx, b issuer.Batch, count int) error {
+	if b.Fingerprint != "" {
+		var existing string
+		err := tx.QueryRowContext(ctx, `SELECT id FROM batches WHERE institution_id = ? AND fingerprint = ?`,
+			b.InstitutionID, b.Fingerprint).Scan(&existing)
+		if err == nil {
+			return storeutil.BatchExists(b.Fingerprint, existing)
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+	}
+	_, err := tx.ExecContext(ctx, `INSERT INTO batches (id, institution_id, fingerprint, source, count, created_at, created_by)
+		VALUES (?, ?, ?, ?, ?, ?, ?)`, b.ID, b.InstitutionID, nullString(b.Fingerprint), b.Source, count, instant(b.CreatedAt), b.CreatedBy)
+	return err
+}
+
+// IssueBatch issues a roster all or nothing; see issuer.Store.
+//
+// Numbers, Status and BatchID are written into certs in place, so that on
+// success the caller holds exactly what was stored (including what seal
+// added). On error nothing is stored and the numbers left in certs mean
+// nothing: the serial counters roll back with the transaction.
+func (s *Store) IssueBatch(ctx context.Context, b issuer.Batch, prefix string, certs []issuer.Certificate, seal func(*issuer.Certificate) (issuer.AuditEvent, error)) error {
+	if err := storeutil.CheckRoster(certs); err != nil {
+		return err
+	}
+	return s.write(ctx, "issue batch", func(tx *sql.Tx) error {
+		if err := insertBatch(ctx, tx, b, len(certs)); err != nil {
+			return err
+		}
+		return issue(ctx, tx, b, prefix, certs, "", seal)
+	})
+}
+
+// issue numbers, seals and inserts certs inside tx. It checks the holdings
+// before sealing anything, so a clash is reported with the certificate
+// already held and without the cost of signing the whole roster.
+func issue(ctx context.Context, tx *sql.Tx, b issuer.Batch, prefix string, certs []issuer.Certificate, supersedes string, seal func(*issuer.Certificate) (issuer.AuditEvent, error)) error {
+	held, err := tx.PrepareContext(ctx, `SELECT number FROM certificates
+		WHERE doc_type = ? AND doc_number = ? AND occupation = ? AND specialty = ? AND level = ? AND status = 'valid'`)
+	if err != nil {
+		return err
+	}
+	defer held.Close()
+	for i := range certs {
+		k := certs[i].Key()
+		var number string
+		err := held.QueryRowContext(ctx, string(k.DocType), k.DocNumber, k.Occupation, k.Specialty, int(k.Level)).Scan(&number)
+		if err == nil {
+			return storeutil.DuplicateHolding(k, number)
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+	}
+
+	// One upsert per counter reserves a contiguous block; the writer's
+	// immediate transaction makes the read-modify-write atomic, and a
+	// rollback returns the block.
+	for _, g := range storeutil.GroupSerials(certs) {
+		n := int64(len(g.Index))
+		var last int64
+		err := tx.QueryRowContext(ctx, `INSERT INTO serials (prefix, year, level, last) VALUES (?, ?, ?, ?)
+			ON CONFLICT (prefix, year, level) DO UPDATE SET last = last + excluded.last RETURNING last`,
+			prefix, g.Year, int(g.Level), n).Scan(&last)
+		if err != nil {
+			return err
+		}
+		if last > storeutil.MaxSerial {
+			return storeutil.SerialExhausted(prefix, g.Year, int(g.Level))
+		}
+		for j, i := range g.Index {
+			certs[i].Number = storeutil.Number(prefix, certs[i].IssuedOn, g.Level, last-n+1+int64(j))
+		}
+	}
+
+	insCert, err := tx.PrepareContext(ctx, insertCert)
+	if err != nil {
+		return err
+	}
+	defer insCert.Close()
+	insAudit, err := tx.PrepareContext(ctx, insertAudit)
+	if err != nil {
+		return err
+	}
+	defer insAudit.Close()
+	for i := range certs {
+		c := &certs[i]
+		prepare(c, b, supersedes)
+		ev, err := seal(c)
+		if err != nil {
+			return err
+		}
+		// seal must not renumber or re-status what it signs.
+		if _, err := insCert.ExecContext(ctx, certArgs(c)...); err != nil {
+			if constraintCode(err) != 0 && isUnique(err) && !strings.Contains(err.Error(), "certificates.number") {
+				return storeutil.DuplicateHolding(c.Key(), "")
+			}
+			return err
+		}
+		if _, err := insAudit.ExecContext(ctx, auditArgs(ev)...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// prepare sets the bookkeeping fields a new certificate starts with, before
+// it is sealed.
+func prepare(c *issuer.Certificate, b issuer.Batch, supersedes string) {
+	c.BatchID = b.ID
+	if c.InstitutionID == "" {
+		c.InstitutionID = b.InstitutionID
+	}
+	c.Status = issuer.Valid
+	c.Revocation = nil
+	c.SupersededBy = ""
+	c.Supersedes = supersedes
+	c.PDFSHA256 = ""
+}
+
+func (s *Store) oneBatch(ctx context.Context, key, query string, args ...any) (issuer.Batch, error) {
+	var b issuer.Batch
+	var fp, created sql.NullString
+	err := s.r.QueryRowContext(ctx, query, args...).Scan(&b.ID, &b.InstitutionID, &fp, &b.Source, &b.Count, &created, &b.CreatedBy)
+	if errors.Is(err, sql.ErrNoRows) {
+		return issuer.Batch{}, storeutil.NotFound(storeutil.BatchNoun, key)
+	}
+	if err != nil {
+		return issuer.Batch{}, storeutil.Unavailable("batch", err)
+	}
+	b.Fingerprint = fp.String
+	if b.CreatedAt, err = parseInstant(created); err != nil {
+		return issuer.Batch{}, storeutil.Unavailable("batch", err)
+	}
+	return b, nil
+}
+
+const batchColumns = `id, institution_id, fingerprint, source, count, created_at, created_by`
+
+// BatchByFingerprint finds an institution's batch by roster fingerprint.
+func (s *Store) BatchByFingerprint(ctx context.Context, institutionID, fingerprint string) (issuer.Batch, error) {
+	return s.oneBatch(ctx, fingerprint, `SELECT `+batchColumns+` FROM batches WHERE institution_id = ? AND fingerprint = ?`, institutionID, fingerprint)
+}
+
+// Batch returns one batch.
+func (s *Store) Batch(ctx context.Context, id string) (issuer.Batch, error) {
+	return s.oneBatch(ctx, id, `SELECT `+batchColumns+` FROM batches WHERE id = ?`, id)
+}
+
+// Certificate returns one certificate by number.
+func (s *Store) Certificate(ctx context.Context, number string) (issuer.Certificate, error) {
+	c, err := scanCert(s.r.QueryRowContext(ctx, `SELECT `+certColumns+` FROM certificates WHERE number = ?`, number))
+	if errors.Is(err, sql.ErrNoRows) {
+		return issuer.Certificate{}, storeutil.NotFound(storeutil.Certificate, number)
+	}
+	if err != nil {
+		return issuer.Certificate{}, storeutil.Unavailable("certificate", err)
+	}
+	return c, nil
+}
+
+// Certificates lists certificates matching f, ordered by number. Paging is
+// by keyset (After), which stays correct while certificates are issued.
+func (s *Store) Certificates(ctx context.Context, f issuer.CertificateFilter) ([]issuer.Certificate, error) {
+	var q strings.Builder
+	q.WriteString(`SELECT ` + certColumns + ` FROM certificates WHERE number > ?`)
+	args := []any{f.After}
+	add := func(cond string, v any) {
+		q.WriteString(" AND " + cond)
+		args = append(args, v)
+	}
+	if f.InstitutionID != "" {
+		add("institution_id = ?", f.InstitutionID)
+	}
+	if f.BatchID != "" {
+		add("batch_id = ?", f.BatchID)
+	}
+	if f.Status != "" {
+		add("status = ?", string(f.Status))
+	}
+	if f.Occupation != "" {
+		add("occupation = ?", f.Occupation)
+	}
+	if f.Level != 0 {
+		add("level = ?", int(f.Level))
+	}
+	if f.Name != "" {
+		add("holder_name = ?", f.Name)
+	}
+	if f.DocNumber != "" {
+		add("doc_number = ?", f.DocNumber)
+	}
+	if !f.IssuedFrom.IsZero() {
+		add("issued_on >= ?", storeutil.Date(f.IssuedFrom))
+	}
+	if !f.IssuedTo.IsZero() {
+		add("issued_on <= ?", storeutil.Date(f.IssuedTo))
+	}
+	q.WriteString(" ORDER BY number")
+	if f.Limit > 0 {
+		q.WriteString(" LIMIT ?")
+		args = append(args, f.Limit)
+	}
+	rows, err := s.r.QueryContext(ctx, q.String(), args...)
+	if err != nil {
+		return nil, storeutil.Unavailable("certificates", err)
+	}
+	defer rows.Close()
+	out := []issuer.Certificate{}
+	for rows.Next() {
+		c, err := scanCert(rows)
+		if err != nil {
+			return nil, storeutil.Unavailable("certificates", err)
+		}
+		out = append(out, c)
+	}
+	return out, storeutil.Unavailable("certificates", rows.Err())
+}
+
+// ValidHoldings returns, for each key a valid certificate holds, its number.
+func (s *Store) ValidHoldings(ctx context.Context, keys []issuer.HoldingKey) (map[issuer.HoldingKey]string, error) {
+	out := map[issuer.HoldingKey]string{}
+	if len(keys) == 0 {
+		return out, nil
+	}
+	conn, err := s.r.Conn(ctx)
+	if err != nil {
+		return nil, storeutil.Unavailable("valid holdings", err)
+	}
+	defer conn.Close()
+	stmt, err := conn.PrepareContext(ctx, `SELECT number FROM certificates
+		WHERE doc_type = ? AND doc_number = ? AND occupation = ? AND specialty = ? AND level = ? AND status = 'valid'`)
+	if err != nil {
+		return nil, storeutil.Unavailable("valid holdings", err)
+	}
+	defer stmt.Close()
+	for _, k := range keys {
+		if _, done := out[k]; done {
+			continue
+		}
+		var number string
+		err := stmt.QueryRowContext(ctx, string(k.DocType), k.DocNumber, k.Occupation, k.Specialty, int(k.Level)).Scan(&number)
+		if errors.Is(err, sql.ErrNoRows) {
+			continue
+		}
+		if err != nil {
+			return nil, storeutil.Unavailable("valid holdings", err)
+		}
+		out[k] = number
+	}
+	return out, nil
+}
+
+// notValid explains why a conditional update on a valid certificate
+// touched nothing: the certificate is unknown, or no longer valid.
+func notValid(ctx context.Context, tx *sql.Tx, number string) error {
+	var status string
+	err := tx.QueryRowContext(ctx, `SELECT status FROM certificates WHERE number = ?`, number).Scan(&status)
+	if errors.Is(err, sql.ErrNoRows) {
+		return storeutil.NotFound(storeutil.Certificate, number)
+	}
+	if err != nil {
+		return err
+	}
+	return storeutil.NotValid(number, issuer.Status(status))
+}
+
+// Revoke marks a valid certificate revoked. The status condition in the
+// UPDATE is what makes exactly one of two concurrent revocations win. A
+// zero r.At is stamped with the current time.
+func (s *Store) Revoke(ctx context.Context, number string, r issuer.Revocation, ev issuer.AuditEvent) error {
+	if r.At.IsZero() {
+		r.At = time.Now()
+	}
+	return s.write(ctx, "revoke", func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE certificates SET status = 'revoked', revoked_reason = ?, revoked_note = ?,
+			revoked_at = ?, revoked_by = ? WHERE number = ? AND status = 'valid'`,
+			string(r.Reason), r.Note, instant(r.At), r.By, number)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return notValid(ctx, tx, number)
+		}
+		return appendAudit(ctx, tx, ev)
+	})
+}
+
+// Reissue replaces a valid certificate with a corrected one. The old
+// certificate leaves the valid state first, so that the replacement may
+// carry the same holding key. b is recorded as the replacement's batch
+// unless a batch with its ID already exists (a caller may file corrections
+// under the original batch); a reissue batch may have an empty Fingerprint,
+// which is exempt from the one-roster-one-batch rule.
+func (s *Store) Reissue(ctx context.Context, old string, b issuer.Batch, prefix string, repl issuer.Certificate, seal func(*issuer.Certificate) (issuer.AuditEvent, error)) (issuer.Certificate, error) {
+	certs := []issuer.Certificate{repl}
+	if err := storeutil.CheckRoster(certs); err != nil {
+		return issuer.Certificate{}, err
+	}
+	err := s.write(ctx, "reissue", func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE certificates SET status = 'superseded' WHERE number = ? AND status = 'valid'`, old)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return notValid(ctx, tx, old)
+		}
+		var exists bool
+		if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM batches WHERE id = ?)`, b.ID).Scan(&exists); err != nil {
+			return err
+		}
+		if !exists {
+			if err := insertBatch(ctx, tx, b, 1); err != nil {
+				return err
+			}
+		}
+		if err := issue(ctx, tx, b, prefix, certs, old, seal); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE certificates SET superseded_by = ? WHERE number = ?`, certs[0].Number, old)
+		return err
+	})
+	if err != nil {
+		return issuer.Certificate{}, err
+	}
+	return certs[0], nil
+}
+
+// PutPDF stores the rendered PDF and its SHA-256, replacing an earlier one.
+func (s *Store) PutPDF(ctx context.Context, number string, pdf []byte) error {
+	sum := sha256.Sum256(pdf)
+	return s.write(ctx, "put pdf", func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE certificates SET pdf_sha256 = ? WHERE number = ?`, hex.EncodeToString(sum[:]), number)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return storeutil.NotFound(storeutil.Certificate, number)
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO pdfs (number, bytes) VALUES (?, ?)
+			ON CONFLICT (number) DO UPDATE SET bytes = excluded.bytes`, number, pdf)
+		return err
+	})
+}
+
+// PDF returns the stored PDF.
+func (s *Store) PDF(ctx context.Context, number string) ([]byte, error) {
+	var pdf []byte
+	err := s.r.QueryRowContext(ctx, `SELECT bytes FROM pdfs WHERE number = ?`, number).Scan(&pdf)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, storeutil.NotFound(storeutil.PDF, number)
+	}
+	if err != nil {
+		return nil, storeutil.Unavailable("pdf", err)
+	}
+	return pdf, nil
+}
