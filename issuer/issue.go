@@ -1,0 +1,517 @@
+package issuer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"sync"
+	"time"
+
+	"certd/issuer/credential"
+	"certd/issuer/ident"
+	"certd/issuer/occupation"
+	"certd/issuer/roster"
+)
+
+// IssueRequest is one roster to issue.
+type IssueRequest struct {
+	InstitutionID string
+	Roster        []byte
+	Filename      string
+	DryRun        bool
+}
+
+// IssueReport says what happened to a roster. When Problems is not empty
+// nothing was issued.
+type IssueReport struct {
+	InstitutionID string           `json:"institution"`
+	Source        string           `json:"source"`
+	Format        string           `json:"format,omitempty"`
+	Rows          int              `json:"rows"`
+	Problems      []roster.Problem `json:"problems"`
+	DryRun        bool             `json:"dry_run,omitempty"`
+	AlreadyIssued bool             `json:"already_issued,omitempty"`
+	Batch         *Batch           `json:"batch,omitempty"`
+	Issued        []Certificate    `json:"-"`
+	Numbers       []string         `json:"numbers,omitempty"`
+}
+
+// field names used in problems raised by the rules (the roster package
+// raises the format ones).
+var fieldColumns = map[string]string{
+	"occupation": "职业编码", "occupation_name": "职业名称", "specialty": "工种", "level": "等级",
+	"candidate_type": "考生类别", "doc_number": "证件号码", "name": "姓名",
+}
+
+func ruleProblem(r *roster.Roster, e roster.Entry, field, value, code, zh, en string) roster.Problem {
+	col, header := r.Column(field)
+	if header == "" {
+		header = fieldColumns[field]
+	}
+	return roster.Problem{Row: e.Row, Col: col, Column: header, Field: field, Value: value, Code: code, Zh: zh, En: en}
+}
+
+// Issue parses a roster, checks every row against the rules, and issues the
+// whole roster or nothing. The error is nil when the report carries row
+// problems (the caller shows them); it is an *Error for whole-roster
+// failures such as a suspended institution or an unreadable file.
+func (s *Service) Issue(ctx context.Context, actor Actor, req IssueRequest) (*IssueReport, error) {
+	if err := actor.MayActFor(req.InstitutionID); err != nil {
+		return nil, err
+	}
+	rep := &IssueReport{InstitutionID: req.InstitutionID, Source: req.Filename, DryRun: req.DryRun}
+	in, err := s.Store.Institution(ctx, req.InstitutionID)
+	if err != nil {
+		return nil, notFoundInstitution(err, req.InstitutionID)
+	}
+	today := Day(s.now())
+	if err := issuable(in, today); err != nil {
+		return nil, err
+	}
+	r, err := roster.Parse(req.Roster, req.Filename, today)
+	if err != nil {
+		var fe *roster.FileError
+		if errors.As(err, &fe) {
+			return nil, &Error{Kind: ErrInvalid, Code: fe.Code, Zh: fe.Zh, En: fe.En, Err: err}
+		}
+		return nil, err
+	}
+	rep.Format, rep.Rows = r.Format, len(r.Entries)+countRows(r.Problems)
+	rep.Problems = append(rep.Problems, r.Problems...)
+	cat, err := s.catalogue(ctx)
+	if err != nil {
+		return nil, err
+	}
+	certs := make([]Certificate, 0, len(r.Entries))
+	entryOf := map[HoldingKey]roster.Entry{}
+	for _, e := range r.Entries {
+		c, probs := s.checkEntry(r, e, in, cat, today)
+		rep.Problems = append(rep.Problems, probs...)
+		if len(probs) == 0 {
+			certs = append(certs, c)
+			entryOf[c.Key()] = e
+		}
+	}
+	// Duplicates against what is already issued, in one query.
+	keys := make([]HoldingKey, len(certs))
+	for i, c := range certs {
+		keys[i] = c.Key()
+	}
+	held, err := s.Store.ValidHoldings(ctx, keys)
+	if err != nil {
+		return nil, err
+	}
+	for k, number := range held {
+		e := entryOf[k]
+		rep.Problems = append(rep.Problems, ruleProblem(r, e, "doc_number", e.DocNumber, "duplicate_holding",
+			fmt.Sprintf("此人已持有同一职业、工种和等级的有效证书%s（更正请使用补发）", number),
+			fmt.Sprintf("this person already holds valid certificate %s for the same occupation, 工种 and level (use reissue to correct it)", number)))
+	}
+	if len(rep.Problems) > 0 {
+		roster.SortProblems(rep.Problems)
+		return rep, nil
+	}
+	if len(certs) == 0 {
+		return nil, Errorf(ErrInvalid, "roster_empty", "名单中没有任何考生", "the roster has no candidates")
+	}
+	if b, err := s.Store.BatchByFingerprint(ctx, in.ID, r.Fingerprint); err == nil {
+		rep.AlreadyIssued, rep.Batch = true, &b
+		return rep, nil
+	} else if !Is(err, ErrNotFound) {
+		return nil, err
+	}
+	if req.DryRun {
+		return rep, nil
+	}
+	issued, batch, err := s.issue(ctx, actor, in, certs, r.Fingerprint, req.Filename)
+	if err != nil {
+		if Is(err, ErrConflict) {
+			// Lost a race with a concurrent import of the same roster or
+			// the same person: nothing was issued; say which.
+			if b, e2 := s.Store.BatchByFingerprint(ctx, in.ID, r.Fingerprint); e2 == nil {
+				rep.AlreadyIssued, rep.Batch = true, &b
+				return rep, nil
+			}
+		}
+		return nil, err
+	}
+	rep.Batch, rep.Issued = &batch, issued
+	for _, c := range issued {
+		rep.Numbers = append(rep.Numbers, c.Number)
+	}
+	return rep, nil
+}
+
+func countRows(ps []roster.Problem) int {
+	seen := map[int]bool{}
+	for _, p := range ps {
+		if p.Row > 0 {
+			seen[p.Row] = true
+		}
+	}
+	return len(seen)
+}
+
+// issuable checks the institution may issue on day.
+func issuable(in Institution, day time.Time) error {
+	switch in.Status {
+	case Suspended:
+		return Errorf(ErrInvalid, "institution_suspended", "认定机构“%s”已被暂停，不能发证", "institution %s is suspended and cannot issue certificates", in.Name, in.Name)
+	case Withdrawn:
+		return Errorf(ErrInvalid, "institution_withdrawn", "认定机构“%s”已撤销备案，不能发证", "institution %s has been withdrawn and cannot issue certificates", in.Name, in.Name)
+	}
+	if !in.RegisteredOn(day) {
+		return Errorf(ErrInvalid, "registration_expired", "认定机构备案有效期为%s至%s，发证日期%s不在有效期内", "the registration is valid %s to %s; issue date %s is outside it",
+			in.ValidFrom.Format(DateLayout), in.ValidUntil.Format(DateLayout), day.Format(DateLayout))
+	}
+	return nil
+}
+
+// checkEntry applies the catalogue, scope and level rules to one row.
+func (s *Service) checkEntry(r *roster.Roster, e roster.Entry, in Institution, cat occupation.Catalogue, today time.Time) (Certificate, []roster.Problem) {
+	var probs []roster.Problem
+	add := func(field, value, code, zh, en string) {
+		probs = append(probs, ruleProblem(r, e, field, value, code, zh, en))
+	}
+	occ, ok := cat[e.Occupation]
+	if !ok {
+		add("occupation", e.Occupation, "occupation_unknown", "职业编码"+e.Occupation+"不在职业目录中", "occupation code "+e.Occupation+" is not in the catalogue")
+		return Certificate{}, probs
+	}
+	if e.OccupationName != "" && e.OccupationName != occ.Name {
+		add("occupation_name", e.OccupationName, "occupation_name_mismatch", "职业名称与职业编码不符（"+e.Occupation+"应为“"+occ.Name+"”）", "occupation name does not match code "+e.Occupation+" (expected "+occ.Name+")")
+	}
+	if _, ok := occ.LevelsFor(e.Specialty); !ok {
+		add("specialty", e.Specialty, "specialty_unknown", occ.Name+"没有工种“"+e.Specialty+"”", occ.Name+" has no 工种 "+e.Specialty)
+	} else if !occ.HasLevel(e.Specialty, e.Level) {
+		add("level", e.Level.Chinese(), "level_undefined", occ.Name+"未设"+e.Level.Chinese(), e.Level.English()+" is not defined for "+occ.Name)
+	}
+	if CandidateType(e.CandidateType).Student() && !e.Level.AtMost(occupation.StudentMax) {
+		add("level", e.Level.Chinese(), "student_level_cap", "在校学生只能认定三级/高级工及以下等级", "students may be certified at level 3 (senior worker) or below only")
+	}
+	if !in.Allows(e.Occupation, e.Specialty, e.Level) {
+		spec := e.Specialty
+		if spec == "" {
+			spec = "--"
+		}
+		add("level", e.Level.Chinese(), "out_of_scope", fmt.Sprintf("%s（工种%s）%s不在本机构备案的认定范围内", occ.Name, spec, e.Level.Chinese()),
+			fmt.Sprintf("%s (工种 %s) at %s is outside the institution's registered scope", occ.Name, spec, e.Level.English()))
+	}
+	if s.Glyphs != nil {
+		if err := s.Glyphs.Check(e.Name); err != nil {
+			add("name", e.Name, "glyph_missing", "证书字体缺少姓名中的字："+err.Error(), "the certificate font lacks a character of the name: "+err.Error())
+		}
+	}
+	if len(probs) > 0 {
+		return Certificate{}, probs
+	}
+	return Certificate{
+		InstitutionID: in.ID, InstitutionVer: in.Version,
+		Holder: Holder{Name: e.Name, DocType: e.DocType, DocNumber: e.DocNumber, StudentNo: e.StudentNo, Major: e.Major, CandidateType: CandidateType(e.CandidateType)},
+		Occupation: occ.Code, OccupationName: occ.Name, Specialty: e.Specialty, Level: e.Level,
+		AssessedOn: e.AssessedOn, IssuedOn: today,
+	}, nil
+}
+
+// issue signs and stores certs as one batch.
+func (s *Service) issue(ctx context.Context, actor Actor, in Institution, certs []Certificate, fingerprint, source string) ([]Certificate, Batch, error) {
+	if s.Glyphs != nil {
+		if err := s.Glyphs.Check(in.Name); err != nil {
+			return nil, Batch{}, Errorf(ErrInvalid, "glyph_missing", "证书字体缺少机构名称中的字：%v", "the certificate font lacks a character of the institution name: %v", err, err)
+		}
+	}
+	key, priv, err := s.signingKey(ctx, in)
+	if err != nil {
+		return nil, Batch{}, err
+	}
+	hashes := hashDocs(certs)
+	now := s.now()
+	b := Batch{ID: newID("B"), InstitutionID: in.ID, Fingerprint: fingerprint, Source: source, Count: len(certs), CreatedAt: now, CreatedBy: actor.Name}
+	i := 0
+	seal := func(c *Certificate) (AuditEvent, error) {
+		c.BatchID, c.IssuedAt, c.KID, c.VerifyCode, c.Status = b.ID, now, key.KID, newVerifyCode(), Valid
+		tok, err := s.sign(in, c, hashes[c.Key()], priv)
+		if err != nil {
+			return AuditEvent{}, err
+		}
+		c.Token = tok
+		i++
+		return s.event(actor, "certificate.issue", in.ID, c.Number, map[string]any{"batch": b.ID, "occupation": c.Occupation, "level": int(c.Level)}), nil
+	}
+	if err := s.Store.IssueBatch(ctx, b, in.Prefix, certs, seal); err != nil {
+		return nil, Batch{}, err
+	}
+	s.log().Info("batch issued", "institution", in.ID, "batch", b.ID, "count", len(certs))
+	if s.Rendered != nil {
+		if err := s.Rendered(ctx, certs); err != nil {
+			s.log().Error("rendering after issue failed; run certd render", "batch", b.ID, "error", err)
+		}
+	}
+	return certs, b, nil
+}
+
+// hashDocs computes the slow document hashes on every core before the
+// database transaction starts, so the transaction stays short.
+func hashDocs(certs []Certificate) map[HoldingKey]credential.DocHash {
+	out := make(map[HoldingKey]credential.DocHash, len(certs))
+	var mu sync.Mutex
+	work := make(chan Certificate)
+	var wg sync.WaitGroup
+	for range runtime.GOMAXPROCS(0) {
+		wg.Go(func() {
+			for c := range work {
+				h := credential.HashDoc(string(c.Holder.DocType), c.Holder.DocNumber)
+				mu.Lock()
+				out[c.Key()] = h
+				mu.Unlock()
+			}
+		})
+	}
+	for _, c := range certs {
+		work <- c
+	}
+	close(work)
+	wg.Wait()
+	return out
+}
+
+// sign makes the certificate token.
+func (s *Service) sign(in Institution, c *Certificate, h credential.DocHash, priv []byte) (string, error) {
+	spec := c.Specialty
+	if spec == "" {
+		spec = "--"
+	}
+	sub := credential.CredentialSubject{
+		Name: c.Holder.Name, DocType: string(c.Holder.DocType), DocHash: h,
+		Achievement: credential.Achievement{
+			Number: c.Number, OccupationCode: c.Occupation, OccupationName: c.OccupationName, Specialty: spec,
+			Level: int(c.Level), LevelName: c.Level.Chinese(), IssuedOn: c.IssuedOn.Format(DateLayout),
+		},
+	}
+	iss := credential.Issuer{ID: credential.InstitutionURN(in.ID), Name: in.Name, USCC: in.USCC}
+	return credential.Sign(credential.NewCertificateClaims(iss.ID, iss, sub, c.IssuedAt), credential.TypeCertificate, priv)
+}
+
+// Certificate returns one certificate, if the actor may read it.
+func (s *Service) Certificate(ctx context.Context, actor Actor, number string) (Certificate, error) {
+	c, err := s.Store.Certificate(ctx, number)
+	if err != nil {
+		if Is(err, ErrNotFound) {
+			return c, Errorf(ErrNotFound, "certificate_unknown", "证书%s不存在", "no certificate %s", number, number)
+		}
+		return c, err
+	}
+	if err := actor.MayRead(c.InstitutionID); err != nil {
+		// Same answer as for a number that does not exist: a college must
+		// not learn which numbers another college has issued.
+		return Certificate{}, Errorf(ErrNotFound, "certificate_unknown", "证书%s不存在", "no certificate %s", number, number)
+	}
+	return c, nil
+}
+
+// Certificates lists the ledger; a college actor sees only its own.
+func (s *Service) Certificates(ctx context.Context, actor Actor, f CertificateFilter) ([]Certificate, error) {
+	if !actor.Authority {
+		f.InstitutionID = actor.InstitutionID
+	}
+	return s.Store.Certificates(ctx, f)
+}
+
+// Revoke revokes a valid certificate. The reason is required.
+func (s *Service) Revoke(ctx context.Context, actor Actor, number string, reason RevocationReason, note string) (Certificate, error) {
+	if !reason.Valid() {
+		return Certificate{}, Errorf(ErrInvalid, "reason_unknown", "撤销原因“%s”无效，可选：error、misconduct、request、other", "revocation reason %q is not one of error, misconduct, request, other", reason, reason)
+	}
+	if len([]rune(note)) > 500 {
+		return Certificate{}, Errorf(ErrInvalid, "note_length", "说明不能超过500字", "the note must be at most 500 characters")
+	}
+	c, err := s.Certificate(ctx, actor, number)
+	if err != nil {
+		return c, err
+	}
+	if err := actor.MayActFor(c.InstitutionID); err != nil {
+		return c, err
+	}
+	rv := Revocation{Reason: reason, Note: note, At: s.now(), By: actor.Name}
+	ev := s.event(actor, "certificate.revoke", c.InstitutionID, number, map[string]any{"reason": reason, "note": note})
+	if err := s.Store.Revoke(ctx, number, rv, ev); err != nil {
+		if Is(err, ErrConflict) {
+			cur, _ := s.Store.Certificate(ctx, number)
+			return cur, Errorf(ErrConflict, "not_valid", "证书%s当前状态为%s，不能撤销", "certificate %s is %s and cannot be revoked", number, statusZh(cur.Status), number, cur.Status)
+		}
+		return c, err
+	}
+	c.Status, c.Revocation = Revoked, &rv
+	return c, nil
+}
+
+func statusZh(st Status) string {
+	switch st {
+	case Valid:
+		return "有效"
+	case Revoked:
+		return "已撤销"
+	case Superseded:
+		return "已更正"
+	}
+	return string(st)
+}
+
+// Correction holds the corrected fields of a reissue; empty fields keep the
+// old value.
+type Correction struct {
+	Name       string
+	DocType    string
+	DocNumber  string
+	StudentNo  string
+	Major      string
+	Specialty  *string
+	Level      string
+	AssessedOn string
+	Reason     string
+}
+
+// Reissue replaces a valid certificate with a corrected one: a new number
+// and signature, the old one marked superseded and linked both ways.
+func (s *Service) Reissue(ctx context.Context, actor Actor, number string, fix Correction) (Certificate, error) {
+	old, err := s.Certificate(ctx, actor, number)
+	if err != nil {
+		return old, err
+	}
+	if err := actor.MayActFor(old.InstitutionID); err != nil {
+		return old, err
+	}
+	if old.Status != Valid {
+		return old, Errorf(ErrConflict, "not_valid", "证书%s当前状态为%s，不能补发更正", "certificate %s is %s and cannot be reissued", number, statusZh(old.Status), number, old.Status)
+	}
+	in, err := s.Store.Institution(ctx, old.InstitutionID)
+	if err != nil {
+		return old, err
+	}
+	today := Day(s.now())
+	if err := issuable(in, today); err != nil {
+		return old, err
+	}
+	// Run the corrected row through exactly the checks a roster row gets.
+	e := roster.Entry{Row: 1, Name: old.Holder.Name, DocType: old.Holder.DocType, DocNumber: old.Holder.DocNumber,
+		StudentNo: old.Holder.StudentNo, Major: old.Holder.Major, CandidateType: string(old.Holder.CandidateType),
+		Occupation: old.Occupation, Specialty: old.Specialty, Level: old.Level, AssessedOn: old.AssessedOn}
+	var probs []string
+	if fix.Name != "" {
+		e.Name = ident.NormalizeName(fix.Name)
+		if err := ident.CheckName(e.Name); err != nil {
+			probs = append(probs, err.Error())
+		}
+	}
+	if fix.DocType != "" {
+		dt, ok := ident.ParseDocType(fix.DocType)
+		if !ok {
+			probs = append(probs, "证件类型无效 / unknown document type")
+		}
+		e.DocType = dt
+	}
+	if fix.DocNumber != "" {
+		e.DocNumber = ident.NormalizeDocNumber(fix.DocNumber)
+	}
+	if fix.DocNumber != "" || fix.DocType != "" {
+		if err := ident.CheckDocNumber(e.DocType, e.DocNumber, today); err != nil {
+			probs = append(probs, err.Error())
+		}
+	}
+	if fix.StudentNo != "" {
+		e.StudentNo = fix.StudentNo
+	}
+	if fix.Major != "" {
+		e.Major = fix.Major
+	}
+	if fix.Specialty != nil {
+		e.Specialty = *fix.Specialty
+		if e.Specialty == "--" {
+			e.Specialty = ""
+		}
+	}
+	if fix.Level != "" {
+		l, ok := occupation.ParseLevel(fix.Level)
+		if !ok {
+			probs = append(probs, "等级无效 / invalid level")
+		}
+		e.Level = l
+	}
+	if fix.AssessedOn != "" {
+		d, ok := parseDate(fix.AssessedOn)
+		if !ok || d.After(today) {
+			probs = append(probs, "考核日期无效 / invalid assessment date")
+		}
+		e.AssessedOn = d
+	}
+	if len(probs) > 0 {
+		return old, &Error{Kind: ErrInvalid, Code: "correction_invalid", Zh: "更正内容有误：" + joinZh(probs), En: "the correction is invalid"}
+	}
+	cat, err := s.catalogue(ctx)
+	if err != nil {
+		return old, err
+	}
+	r := &roster.Roster{}
+	repl, rp := s.checkEntry(r, e, in, cat, today)
+	if len(rp) > 0 {
+		return old, &Error{Kind: ErrInvalid, Code: rp[0].Code, Zh: rp[0].Zh, En: rp[0].En}
+	}
+	if repl.Key() != old.Key() {
+		held, err := s.Store.ValidHoldings(ctx, []HoldingKey{repl.Key()})
+		if err != nil {
+			return old, err
+		}
+		for _, n := range held {
+			return old, Errorf(ErrConflict, "duplicate_holding", "此人已持有同一职业、工种和等级的有效证书%s", "this person already holds valid certificate %s for the same occupation, 工种 and level", n, n)
+		}
+	}
+	key, priv, err := s.signingKey(ctx, in)
+	if err != nil {
+		return old, err
+	}
+	h := credential.HashDoc(string(repl.Holder.DocType), repl.Holder.DocNumber)
+	now := s.now()
+	b := Batch{ID: newID("R"), InstitutionID: in.ID, Fingerprint: "reissue:" + number, Source: "reissue of " + number, Count: 1, CreatedAt: now, CreatedBy: actor.Name}
+	seal := func(c *Certificate) (AuditEvent, error) {
+		c.BatchID, c.IssuedAt, c.KID, c.VerifyCode, c.Status, c.Supersedes = b.ID, now, key.KID, newVerifyCode(), Valid, number
+		tok, err := s.sign(in, c, h, priv)
+		if err != nil {
+			return AuditEvent{}, err
+		}
+		c.Token = tok
+		return s.event(actor, "certificate.reissue", in.ID, c.Number, map[string]any{"supersedes": number, "reason": fix.Reason}), nil
+	}
+	out, err := s.Store.Reissue(ctx, number, b, in.Prefix, repl, seal)
+	if err != nil {
+		if Is(err, ErrConflict) {
+			return old, Errorf(ErrConflict, "not_valid", "证书%s已被撤销或更正", "certificate %s was revoked or reissued meanwhile", number, number)
+		}
+		return old, err
+	}
+	if s.Rendered != nil {
+		if err := s.Rendered(ctx, []Certificate{out}); err != nil {
+			s.log().Error("rendering after reissue failed; run certd render", "number", out.Number, "error", err)
+		}
+	}
+	return out, nil
+}
+
+func joinZh(ps []string) string {
+	out := ""
+	for i, p := range ps {
+		if i > 0 {
+			out += "；"
+		}
+		out += p
+	}
+	return out
+}
+
+// Audit lists audit events; a college actor sees only its own institution's.
+func (s *Service) Audit(ctx context.Context, actor Actor, f AuditFilter) ([]AuditEvent, error) {
+	if !actor.Authority {
+		f.InstitutionID = actor.InstitutionID
+	}
+	return s.Store.Audit(ctx, f)
+}

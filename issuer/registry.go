@@ -1,0 +1,526 @@
+package issuer
+
+import (
+	"context"
+	"crypto/ed25519"
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"certd/issuer/certno"
+	"certd/issuer/credential"
+	"certd/issuer/ident"
+	"certd/issuer/keys"
+	"certd/issuer/occupation"
+)
+
+// Key purposes bound into sealed private keys.
+const (
+	purposeAuthority   = "authority"
+	purposeInstitution = "institution"
+)
+
+// RegistrationYears is the default validity of a registration (备案有效期3年).
+const RegistrationYears = 3
+
+// Init creates the deployment's authority with a fresh key, and loads the
+// shipped occupation catalogue when the store has none. It fails with
+// ErrConflict when the store already has an authority.
+func (s *Service) Init(ctx context.Context, actor Actor, name string) (Authority, error) {
+	if !actor.Authority {
+		return Authority{}, errForbidden()
+	}
+	name = strings.TrimSpace(name)
+	if name == "" {
+		return Authority{}, Errorf(ErrInvalid, "authority_name", "认定主管部门名称不能为空", "the authority's name is empty")
+	}
+	pub, priv, err := keys.Generate()
+	if err != nil {
+		return Authority{}, err
+	}
+	kid := credential.KID(pub)
+	sealed, err := s.KEK.Seal(priv, purposeAuthority, kid)
+	if err != nil {
+		return Authority{}, err
+	}
+	a := Authority{Name: name, KID: kid, PublicKey: pub, Sealed: sealed, CreatedAt: s.now()}
+	if err := s.Store.CreateAuthority(ctx, a, s.event(actor, "authority.create", "", kid, map[string]any{"name": name})); err != nil {
+		return Authority{}, err
+	}
+	occ, err := s.Store.Occupations(ctx)
+	if err != nil {
+		return Authority{}, err
+	}
+	if len(occ) == 0 {
+		if err := s.Store.PutOccupations(ctx, occupation.Default(), s.event(actor, "catalogue.load", "", "default", map[string]any{"entries": len(occupation.Default())})); err != nil {
+			return Authority{}, err
+		}
+	}
+	return a, nil
+}
+
+// authorityKey opens the authority's private key. A wrong KEK shows here
+// first, so the error says so plainly.
+func (s *Service) authorityKey(ctx context.Context) (Authority, ed25519.PrivateKey, error) {
+	a, err := s.Store.Authority(ctx)
+	if err != nil {
+		if Is(err, ErrNotFound) {
+			return a, nil, Errorf(ErrNotFound, "no_authority", "尚未初始化：请先运行 certd init", "not initialised: run certd init first")
+		}
+		return a, nil, err
+	}
+	priv, err := s.KEK.Open(a.Sealed, purposeAuthority, a.KID)
+	if err != nil {
+		return a, nil, &Error{Kind: ErrUnavailable, Code: "wrong_kek", Zh: "无法解开主管部门私钥：密钥加密密钥（KEK）不正确", En: "cannot open the authority key: wrong key-encryption key", Err: err}
+	}
+	return a, priv, nil
+}
+
+// InstitutionSpec is what the authority enters to register an institution
+// (certd institution add reads it from JSON or YAML).
+type InstitutionSpec struct {
+	ID         string      `json:"id" yaml:"id"`
+	Name       string      `json:"name" yaml:"name"`
+	USCC       string      `json:"uscc" yaml:"uscc"`
+	Prefix     string      `json:"prefix" yaml:"prefix"`
+	FilingNo   string      `json:"filing_no" yaml:"filing_no"`
+	ValidFrom  string      `json:"valid_from" yaml:"valid_from"`   // YYYY-MM-DD; default today
+	ValidUntil string      `json:"valid_until" yaml:"valid_until"` // default ValidFrom + 3 years - 1 day
+	Contact    string      `json:"contact" yaml:"contact"`
+	City       string      `json:"city" yaml:"city"`
+	Kind       string      `json:"kind" yaml:"kind"`
+	Scope      []ScopeSpec `json:"scope" yaml:"scope"`
+	Fees       []FeeSpec   `json:"fees" yaml:"fees"`
+}
+
+// ScopeSpec is one scope line as entered. Levels take digits or Chinese forms.
+type ScopeSpec struct {
+	Occupation string   `json:"occupation" yaml:"occupation"`
+	Specialty  string   `json:"specialty" yaml:"specialty"`
+	Levels     []string `json:"levels" yaml:"levels"`
+}
+
+// FeeSpec is one fee line as entered; Amount is in yuan ("120", "85.50").
+type FeeSpec struct {
+	Occupation string `json:"occupation" yaml:"occupation"`
+	Level      string `json:"level" yaml:"level"`
+	Amount     string `json:"amount" yaml:"amount"`
+	Basis      string `json:"basis" yaml:"basis"`
+}
+
+var idPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{1,31}$`)
+
+// parseDate reads YYYY-MM-DD.
+func parseDate(s string) (time.Time, bool) {
+	t, err := time.Parse(DateLayout, strings.TrimSpace(s))
+	return t, err == nil
+}
+
+// fieldErrors collects every problem in a spec so the authority fixes all
+// of them at once.
+type fieldErrors []string
+
+func (f *fieldErrors) add(zh, en string, args ...any) {
+	*f = append(*f, fmt.Sprintf(zh, args...)+" / "+fmt.Sprintf(en, args...))
+}
+
+func (f fieldErrors) err(code string) error {
+	if len(f) == 0 {
+		return nil
+	}
+	return &Error{Kind: ErrInvalid, Code: code, Zh: "机构信息有误：\n  " + strings.Join(f, "\n  "), En: fmt.Sprintf("%d problem(s) in the institution record", len(f))}
+}
+
+// AddInstitution registers a new institution with a fresh signing key.
+func (s *Service) AddInstitution(ctx context.Context, actor Actor, spec InstitutionSpec) (Institution, error) {
+	if !actor.Authority {
+		return Institution{}, errForbidden()
+	}
+	in, err := s.buildInstitution(ctx, spec)
+	if err != nil {
+		return Institution{}, err
+	}
+	now := s.now()
+	pub, priv, err := keys.Generate()
+	if err != nil {
+		return Institution{}, err
+	}
+	kid := credential.KID(pub)
+	sealed, err := s.KEK.Seal(priv, purposeInstitution, kid)
+	if err != nil {
+		return Institution{}, err
+	}
+	in.Version = 1
+	in.Status = Active
+	in.Keys = []InstitutionKey{{KID: kid, PublicKey: pub, NotBefore: now}}
+	sk := SigningKey{InstitutionID: in.ID, KID: kid, PublicKey: pub, Sealed: sealed, CreatedAt: now}
+	return s.putVersion(ctx, actor, in, []SigningKey{sk}, "institution.register", map[string]any{"name": in.Name, "prefix": in.Prefix, "scope": len(in.Scope)})
+}
+
+func (s *Service) buildInstitution(ctx context.Context, spec InstitutionSpec) (Institution, error) {
+	var fe fieldErrors
+	in := Institution{
+		ID: strings.TrimSpace(spec.ID), Name: strings.TrimSpace(spec.Name), USCC: strings.ToUpper(strings.TrimSpace(spec.USCC)),
+		Prefix: strings.TrimSpace(spec.Prefix), FilingNo: strings.TrimSpace(spec.FilingNo),
+		Contact: strings.TrimSpace(spec.Contact), City: strings.TrimSpace(spec.City), Kind: strings.TrimSpace(spec.Kind),
+	}
+	if !idPattern.MatchString(in.ID) {
+		fe.add("机构标识“%s”应为2至32位小写字母、数字或连字符", "institution id %q must be 2-32 lower-case letters, digits or hyphens", in.ID)
+	}
+	if in.Name == "" || utf8.RuneCountInString(in.Name) > 100 {
+		fe.add("机构名称不能为空且不超过100字", "registered name must be 1-100 characters")
+	}
+	if err := ident.CheckUSCC(in.USCC); err != nil {
+		fe.add("统一社会信用代码：%s", "unified social credit code: %s", err.(*ident.Error).Zh, err.(*ident.Error).En)
+	}
+	if !certno.ValidPrefix(in.Prefix) {
+		fe.add("证书编号前缀“%s”应为1个大写字母加12位数字", "certificate prefix %q must be a capital letter and 12 digits", in.Prefix)
+	}
+	if in.FilingNo == "" {
+		fe.add("备案编号不能为空", "filing number (备案编号) is empty")
+	}
+	today := Day(s.now())
+	in.ValidFrom = today
+	if spec.ValidFrom != "" {
+		d, ok := parseDate(spec.ValidFrom)
+		if !ok {
+			fe.add("备案有效期起始日期“%s”应为YYYY-MM-DD", "valid_from %q must be YYYY-MM-DD", spec.ValidFrom)
+		}
+		in.ValidFrom = d
+	}
+	in.ValidUntil = in.ValidFrom.AddDate(RegistrationYears, 0, -1)
+	if spec.ValidUntil != "" {
+		d, ok := parseDate(spec.ValidUntil)
+		if !ok {
+			fe.add("备案有效期截止日期“%s”应为YYYY-MM-DD", "valid_until %q must be YYYY-MM-DD", spec.ValidUntil)
+		}
+		in.ValidUntil = d
+	}
+	if in.ValidUntil.Before(in.ValidFrom) {
+		fe.add("备案有效期截止日期早于起始日期", "valid_until is before valid_from")
+	}
+	cat, err := s.catalogue(ctx)
+	if err != nil {
+		return in, err
+	}
+	seen := map[string]bool{}
+	for i, sc := range spec.Scope {
+		code := occupation.NormalizeCode(sc.Occupation)
+		occ, ok := cat[code]
+		if !ok {
+			fe.add("认定范围第%d项：职业编码%s不在职业目录中", "scope line %d: occupation %s is not in the catalogue", i+1, sc.Occupation)
+			continue
+		}
+		spec := strings.TrimSpace(sc.Specialty)
+		if spec == "--" {
+			spec = ""
+		}
+		if _, ok := occ.LevelsFor(spec); !ok {
+			fe.add("认定范围第%d项：%s没有工种“%s”", "scope line %d: %s has no 工种 %q", i+1, occ.Name, spec)
+			continue
+		}
+		key := code + "/" + spec
+		if seen[key] {
+			fe.add("认定范围第%d项：%s %s重复", "scope line %d: %s %s is listed twice", i+1, occ.Name, spec)
+		}
+		seen[key] = true
+		entry := ScopeEntry{Occupation: code, Specialty: spec}
+		for _, ls := range sc.Levels {
+			l, ok := occupation.ParseLevel(ls)
+			if !ok || !occ.HasLevel(spec, l) {
+				fe.add("认定范围第%d项：等级“%s”对%s无效", "scope line %d: level %q is not defined for %s", i+1, ls, occ.Name)
+				continue
+			}
+			if !slices.Contains(entry.Levels, l) {
+				entry.Levels = append(entry.Levels, l)
+			}
+		}
+		if len(entry.Levels) == 0 {
+			fe.add("认定范围第%d项：未列出等级", "scope line %d: no levels", i+1)
+		}
+		slices.Sort(entry.Levels)
+		in.Scope = append(in.Scope, entry)
+	}
+	if len(spec.Scope) == 0 {
+		fe.add("认定范围不能为空", "the scope is empty")
+	}
+	for i, f := range spec.Fees {
+		code := occupation.NormalizeCode(f.Occupation)
+		l, ok := occupation.ParseLevel(f.Level)
+		fen, okAmt := parseYuan(f.Amount)
+		if !ok || !okAmt || !ValidCodeIn(cat, code) {
+			fe.add("收费标准第%d项无效（职业、等级或金额）", "fee line %d is invalid (occupation, level or amount)", i+1)
+			continue
+		}
+		in.Fees = append(in.Fees, Fee{Occupation: code, Level: l, AmountFen: fen, Basis: strings.TrimSpace(f.Basis)})
+	}
+	return in, fe.err("institution_invalid")
+}
+
+// ValidCodeIn reports whether code is in the catalogue.
+func ValidCodeIn(cat occupation.Catalogue, code string) bool { _, ok := cat[code]; return ok }
+
+// parseYuan reads an amount in yuan with at most two decimals into 分.
+func parseYuan(s string) (int64, bool) {
+	s = strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(s), "元"))
+	whole, frac, _ := strings.Cut(s, ".")
+	if whole == "" || len(frac) > 2 {
+		return 0, false
+	}
+	w, err := strconv.ParseInt(whole, 10, 64)
+	if err != nil || w < 0 || w > 1_000_000 {
+		return 0, false
+	}
+	for len(frac) < 2 {
+		frac += "0"
+	}
+	f, err := strconv.ParseInt(frac, 10, 64)
+	if err != nil {
+		return 0, false
+	}
+	return w*100 + f, true
+}
+
+// putVersion signs in as a registration and stores it.
+func (s *Service) putVersion(ctx context.Context, actor Actor, in Institution, newKeys []SigningKey, action string, detail map[string]any) (Institution, error) {
+	_, apriv, err := s.authorityKey(ctx)
+	if err != nil {
+		return Institution{}, err
+	}
+	now := s.now()
+	in.EffectiveAt = now
+	in.RecordedBy = actor.Name
+	tok, err := credential.Sign(credential.NewRegistrationClaims(RegistrationOf(in), now), credential.TypeRegistration, apriv)
+	if err != nil {
+		return Institution{}, err
+	}
+	in.Token = tok
+	detail["version"] = in.Version
+	if err := s.Store.PutInstitution(ctx, in, newKeys, s.event(actor, action, in.ID, in.ID, detail)); err != nil {
+		return Institution{}, err
+	}
+	return in, nil
+}
+
+// RegistrationOf is the public, signed form of an institution version.
+func RegistrationOf(in Institution) credential.Registration {
+	r := credential.Registration{
+		InstitutionID: in.ID, Version: in.Version, Name: in.Name, USCC: in.USCC, Prefix: in.Prefix, FilingNo: in.FilingNo,
+		ValidFrom: in.ValidFrom.Format(DateLayout), ValidUntil: in.ValidUntil.Format(DateLayout),
+		Status: string(in.Status), EffectiveAt: in.EffectiveAt.Unix(),
+	}
+	for _, sc := range in.Scope {
+		ls := make([]int, len(sc.Levels))
+		for i, l := range sc.Levels {
+			ls[i] = int(l)
+		}
+		r.Scope = append(r.Scope, credential.Scope{Occupation: sc.Occupation, Specialty: sc.Specialty, Levels: ls})
+	}
+	for _, k := range in.Keys {
+		kw := credential.KeyWindow{JWK: credential.NewJWK(k.PublicKey), NotBefore: k.NotBefore.Unix()}
+		if !k.NotAfter.IsZero() {
+			kw.NotAfter = k.NotAfter.Unix()
+		}
+		r.Keys = append(r.Keys, kw)
+	}
+	return r
+}
+
+// ChangeInstitution applies change to the latest version of an institution
+// and stores the result as a new signed version. It is how renewals, scope
+// changes and status changes are made; concurrent changes cannot both win.
+func (s *Service) changeInstitution(ctx context.Context, actor Actor, id, action string, detail map[string]any, change func(*Institution) ([]SigningKey, error)) (Institution, error) {
+	if !actor.Authority {
+		return Institution{}, errForbidden()
+	}
+	in, err := s.Store.Institution(ctx, id)
+	if err != nil {
+		return Institution{}, notFoundInstitution(err, id)
+	}
+	in.Version++
+	newKeys, err := change(&in)
+	if err != nil {
+		return Institution{}, err
+	}
+	return s.putVersion(ctx, actor, in, newKeys, action, detail)
+}
+
+func notFoundInstitution(err error, id string) error {
+	if Is(err, ErrNotFound) {
+		return Errorf(ErrNotFound, "institution_unknown", "认定机构“%s”不存在", "no institution %q", id)
+	}
+	return err
+}
+
+// SetStatus suspends, withdraws or reinstates an institution. Certificates
+// issued while it was active stay valid; it cannot issue new ones.
+func (s *Service) SetStatus(ctx context.Context, actor Actor, id string, st InstitutionStatus, note string) (Institution, error) {
+	if st != Active && st != Suspended && st != Withdrawn {
+		return Institution{}, Errorf(ErrInvalid, "status_unknown", "未知的机构状态“%s”", "unknown institution status %q", st)
+	}
+	return s.changeInstitution(ctx, actor, id, "institution."+string(st), map[string]any{"status": st, "note": note}, func(in *Institution) ([]SigningKey, error) {
+		if in.Status == Withdrawn && st != Withdrawn {
+			return nil, Errorf(ErrConflict, "withdrawn", "已撤销备案的机构不能恢复，请重新备案", "a withdrawn registration cannot be reinstated; register again")
+		}
+		if in.Status == st {
+			return nil, Errorf(ErrConflict, "status_same", "机构状态已是“%s”", "the institution is already %s", st.Chinese(), st)
+		}
+		in.Status = st
+		return nil, nil
+	})
+}
+
+// Renew extends a registration to until (default: three more years).
+func (s *Service) Renew(ctx context.Context, actor Actor, id string, until string) (Institution, error) {
+	return s.changeInstitution(ctx, actor, id, "institution.renew", map[string]any{"until": until}, func(in *Institution) ([]SigningKey, error) {
+		end := in.ValidUntil.AddDate(RegistrationYears, 0, 0)
+		if until != "" {
+			d, ok := parseDate(until)
+			if !ok {
+				return nil, Errorf(ErrInvalid, "date_format", "日期“%s”应为YYYY-MM-DD", "date %q must be YYYY-MM-DD", until)
+			}
+			end = d
+		}
+		if !end.After(in.ValidUntil) {
+			return nil, Errorf(ErrInvalid, "renew_earlier", "新的截止日期应晚于当前截止日期%s", "the new end date must be after the current one, %s", in.ValidUntil.Format(DateLayout), in.ValidUntil.Format(DateLayout))
+		}
+		in.ValidUntil = end
+		return nil, nil
+	})
+}
+
+// UpdateInstitution replaces the registration details (name, scope, fees,
+// validity, contact) from a spec; status and keys are kept.
+func (s *Service) UpdateInstitution(ctx context.Context, actor Actor, spec InstitutionSpec) (Institution, error) {
+	next, err := s.buildInstitution(ctx, spec)
+	if err != nil {
+		return Institution{}, err
+	}
+	return s.changeInstitution(ctx, actor, spec.ID, "institution.update", map[string]any{"name": next.Name, "scope": len(next.Scope)}, func(in *Institution) ([]SigningKey, error) {
+		if next.Prefix != in.Prefix {
+			return nil, Errorf(ErrInvalid, "prefix_change", "证书编号前缀不能修改", "the certificate prefix cannot change")
+		}
+		next.Version, next.Status, next.Keys = in.Version, in.Status, in.Keys
+		*in = next
+		return nil, nil
+	})
+}
+
+// RotateKey retires the institution's current signing key and makes a new
+// one. The retired public key stays in every later registration version
+// with its signing window, so certificates it signed keep verifying.
+func (s *Service) RotateKey(ctx context.Context, actor Actor, id string) (Institution, error) {
+	return s.changeInstitution(ctx, actor, id, "institution.key_rotate", map[string]any{}, func(in *Institution) ([]SigningKey, error) {
+		now := s.now()
+		old, err := s.Store.SigningKeys(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		var out []SigningKey
+		for i := range in.Keys {
+			if in.Keys[i].NotAfter.IsZero() {
+				in.Keys[i].NotAfter = now
+			}
+		}
+		for _, k := range old {
+			if k.RetiredAt.IsZero() {
+				k.RetiredAt = now
+				out = append(out, k)
+			}
+		}
+		pub, priv, err := keys.Generate()
+		if err != nil {
+			return nil, err
+		}
+		kid := credential.KID(pub)
+		sealed, err := s.KEK.Seal(priv, purposeInstitution, kid)
+		if err != nil {
+			return nil, err
+		}
+		in.Keys = append(in.Keys, InstitutionKey{KID: kid, PublicKey: pub, NotBefore: now})
+		return append(out, SigningKey{InstitutionID: id, KID: kid, PublicKey: pub, Sealed: sealed, CreatedAt: now}), nil
+	})
+}
+
+// signingKey opens the institution's current private key.
+func (s *Service) signingKey(ctx context.Context, in Institution) (InstitutionKey, ed25519.PrivateKey, error) {
+	ks, err := s.Store.SigningKeys(ctx, in.ID)
+	if err != nil {
+		return InstitutionKey{}, nil, err
+	}
+	now := s.now()
+	pub, ok := in.KeyAt(now)
+	if !ok {
+		return pub, nil, Errorf(ErrConflict, "no_key", "机构没有当前有效的签名密钥", "the institution has no current signing key")
+	}
+	for _, k := range ks {
+		if k.KID == pub.KID {
+			priv, err := s.KEK.Open(k.Sealed, purposeInstitution, k.KID)
+			if err != nil {
+				return pub, nil, &Error{Kind: ErrUnavailable, Code: "wrong_kek", Zh: "无法解开机构签名私钥：密钥加密密钥（KEK）不正确", En: "cannot open the institution's signing key: wrong key-encryption key", Err: err}
+			}
+			return pub, priv, nil
+		}
+	}
+	return pub, nil, Errorf(ErrConflict, "no_key", "找不到机构当前签名密钥", "the institution's current signing key is missing")
+}
+
+// ImportCatalogue adds or corrects catalogue entries.
+func (s *Service) ImportCatalogue(ctx context.Context, actor Actor, raw []byte) (int, error) {
+	if !actor.Authority {
+		return 0, errForbidden()
+	}
+	occ, err := occupation.Parse(raw)
+	if err != nil {
+		return 0, Errorf(ErrInvalid, "catalogue_invalid", "职业目录文件有误：%v", "catalogue file is invalid: %v", err, err)
+	}
+	codes := make([]string, len(occ))
+	for i, o := range occ {
+		codes[i] = o.Code
+	}
+	detail, _ := json.Marshal(map[string]any{"codes": codes})
+	ev := s.event(actor, "catalogue.import", "", "catalogue", nil)
+	ev.Detail = string(detail)
+	return len(occ), s.Store.PutOccupations(ctx, occ, ev)
+}
+
+func (s *Service) catalogue(ctx context.Context) (occupation.Catalogue, error) {
+	occ, err := s.Store.Occupations(ctx)
+	if err != nil {
+		return nil, err
+	}
+	cat := make(occupation.Catalogue, len(occ))
+	for _, o := range occ {
+		cat[o.Code] = o
+	}
+	return cat, nil
+}
+
+// TrustBundle exports the authority key and every registration version.
+func (s *Service) TrustBundle(ctx context.Context) (credential.TrustBundle, error) {
+	a, err := s.Store.Authority(ctx)
+	if err != nil {
+		return credential.TrustBundle{}, err
+	}
+	tb := credential.TrustBundle{Format: credential.TrustFormat, GeneratedAt: s.now(),
+		Authority: credential.Authority{ID: credential.AuthorityID, Name: a.Name, JWK: credential.NewJWK(a.PublicKey)}}
+	all, err := s.Store.Institutions(ctx)
+	if err != nil {
+		return tb, err
+	}
+	for _, in := range all {
+		vs, err := s.Store.InstitutionVersions(ctx, in.ID)
+		if err != nil {
+			return tb, err
+		}
+		for _, v := range vs {
+			tb.Registrations = append(tb.Registrations, v.Token)
+		}
+	}
+	return tb, nil
+}

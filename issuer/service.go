@@ -1,0 +1,148 @@
+// Package issuer is what a college and the provincial authority do with
+// certd: register institutions, keep the occupation catalogue, issue signed
+// certificate records from assessment rosters, revoke and correct them, and
+// keep an append-only audit trail of all of it.
+//
+// Start with [Service]: main builds one from a [Store], a key-encryption key
+// and a clock, and every command and console page goes through it. Each
+// method takes an [Actor], and the service (never the caller) decides
+// whether that actor may act for the institution concerned: a college
+// operator can only ever touch its own college's records.
+//
+// # Rules
+//
+// Issuing enforces the rules of 吉人社联〔2026〕9号 and 人社鉴发〔2021〕1号: the
+// institution is active and its registration valid on the issue date; the
+// occupation, 工种 and level are inside its registered scope; students are
+// certified at 三级/高级工 or below; document numbers are valid; a person
+// holds at most one valid certificate per occupation, 工种 and level (a
+// correction is a reissue, not a duplicate). A roster is issued all or
+// nothing, and importing the same roster twice issues nothing new.
+//
+// # Errors
+//
+// Failures a user can act on are [*Error] values with a bilingual message
+// and a [Kind] (ErrInvalid, ErrConflict...) that the edge maps to an exit
+// status or HTTP status. Row-level problems of a roster are reported all at
+// once in [IssueReport.Problems].
+package issuer
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base32"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"time"
+
+	"certd/issuer/keys"
+)
+
+// Service carries out issuing and registration. Build it with its fields set;
+// it is safe for concurrent use.
+type Service struct {
+	Store Store
+	KEK   *keys.KEK
+	// Now is the clock; nil means time.Now. Tests inject a fixed clock.
+	Now func() time.Time
+	// Glyphs, when set, checks that every character of every printed field
+	// is in the certificate font, so that nothing is printed with a missing
+	// character (see package render).
+	Glyphs GlyphChecker
+	// Rendered, when set, is called after a batch is committed to render
+	// and store its PDFs (a failure there leaves the records valid and
+	// re-renderable with certd render).
+	Rendered func(ctx context.Context, certs []Certificate) error
+	Log      *slog.Logger
+}
+
+// GlyphChecker reports characters a font cannot print.
+type GlyphChecker interface {
+	// Check returns an error naming every character of the strings that
+	// the font lacks.
+	Check(fields ...string) error
+}
+
+// Actor is who is acting: a person (or an API token) with a role. The
+// console and API set it from the authenticated session; the command line
+// acts as the authority's operator on the local data directory.
+type Actor struct {
+	Name string
+	// Authority actors act for the province: register institutions, and
+	// act for any institution.
+	Authority bool
+	// InstitutionID scopes a college actor to its own institution.
+	InstitutionID string
+	// ReadOnly actors (auditors) may read but change nothing.
+	ReadOnly bool
+}
+
+// MayActFor reports whether the actor may change records of institution id.
+func (a Actor) MayActFor(id string) error {
+	if a.ReadOnly || (!a.Authority && a.InstitutionID != id) {
+		return errForbidden()
+	}
+	return nil
+}
+
+// MayRead reports whether the actor may read records of institution id.
+func (a Actor) MayRead(id string) error {
+	if !a.Authority && a.InstitutionID != id {
+		return errForbidden()
+	}
+	return nil
+}
+
+func errForbidden() error {
+	return Errorf(ErrForbidden, "forbidden", "无权为该机构执行此操作", "not allowed to act for this institution")
+}
+
+// Is reports whether err is of kind k.
+func Is(err error, k Kind) bool { return errors.Is(err, k) }
+
+func (s *Service) now() time.Time {
+	if s.Now != nil {
+		return s.Now().UTC().Truncate(time.Second)
+	}
+	// JWT times have second precision; keeping every stored time at whole
+	// seconds keeps "registered when signed" comparisons exact.
+	return time.Now().UTC().Truncate(time.Second)
+}
+
+func (s *Service) log() *slog.Logger {
+	if s.Log != nil {
+		return s.Log
+	}
+	return slog.Default()
+}
+
+func (s *Service) event(actor Actor, action, institutionID, subject string, detail map[string]any) AuditEvent {
+	ev := AuditEvent{At: s.now(), Actor: actor.Name, Action: action, InstitutionID: institutionID, Subject: subject}
+	if detail != nil {
+		b, _ := json.Marshal(detail)
+		ev.Detail = string(b)
+	}
+	return ev
+}
+
+var codeEncoding = base32.NewEncoding("ABCDEFGHJKLMNPQRSTUVWXYZ23456789").WithPadding(base32.NoPadding)
+
+// newVerifyCode returns a 16-character code with 80 random bits, from an
+// alphabet without 0/O and 1/I so that it can be typed from paper.
+func newVerifyCode() string {
+	b := make([]byte, 10)
+	if _, err := rand.Read(b); err != nil {
+		panic(err)
+	}
+	return codeEncoding.EncodeToString(b)
+}
+
+// newID returns a random identifier for batches.
+func newID(prefix string) string {
+	b := make([]byte, 10)
+	if _, err := rand.Read(b); err != nil {
+		panic(err)
+	}
+	return prefix + codeEncoding.EncodeToString(b)
+}

@@ -1,0 +1,437 @@
+// Package verify answers the question an employer or a credit-transfer
+// office asks: is this certificate genuine, was it issued by a registered
+// institution within its scope, and is it still valid?
+//
+// A [Verifier] checks a signed certificate record (the JWS embedded in the
+// PDF and carried by the API) against a [Registry] of institution
+// registrations, each signed by the provincial authority, and optionally
+// against a live [StatusSource]. The registry comes from a trust bundle
+// (certd trust export), so verification works offline; status needs the
+// issuer's register and is reported as "could not check" without it.
+//
+// Every check reports pass, fail or could not check, and the verdict is
+// "valid" only when all of them passed. A verifier that cannot reach the
+// status register must say so, never "not revoked".
+package verify
+
+import (
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"certd/issuer/certno"
+	"certd/issuer/credential"
+)
+
+// Outcome is the result of one check.
+type Outcome string
+
+const (
+	Pass    Outcome = "pass"
+	Fail    Outcome = "fail"
+	Unknown Outcome = "unknown" // could not check
+)
+
+// Verdict sums up the checks.
+type Verdict string
+
+const (
+	Valid      Verdict = "valid"      // 有效: every check passed
+	Revoked    Verdict = "revoked"    // 已撤销
+	Superseded Verdict = "superseded" // 已更正: replaced by a corrected reissue
+	Invalid    Verdict = "invalid"    // 无效: forged, altered or issued outside the rules
+	NotFound   Verdict = "not_found"  // 未找到
+	Undecided  Verdict = "unknown"    // 无法确认: a check could not be made
+)
+
+// Chinese returns the verdict as shown to users.
+func (v Verdict) Chinese() string {
+	switch v {
+	case Valid:
+		return "有效"
+	case Revoked:
+		return "已撤销"
+	case Superseded:
+		return "已更正"
+	case Invalid:
+		return "无效"
+	case NotFound:
+		return "未找到"
+	}
+	return "无法确认"
+}
+
+// English returns the verdict in English.
+func (v Verdict) English() string {
+	switch v {
+	case Valid:
+		return "valid"
+	case Revoked:
+		return "revoked"
+	case Superseded:
+		return "superseded"
+	case Invalid:
+		return "invalid"
+	case NotFound:
+		return "not found"
+	}
+	return "cannot determine"
+}
+
+// Check is one step of verification.
+type Check struct {
+	ID       string  `json:"id"`
+	Outcome  Outcome `json:"outcome"`
+	Zh       string  `json:"zh"` // what was checked
+	En       string  `json:"en"`
+	DetailZh string  `json:"detail_zh,omitempty"`
+	DetailEn string  `json:"detail_en,omitempty"`
+}
+
+// Check IDs, in the order they are made.
+const (
+	CheckFormat       = "format"
+	CheckIssuer       = "issuer"
+	CheckSignature    = "signature"
+	CheckKeyWindow    = "key_window"
+	CheckRegistration = "registration"
+	CheckScope        = "scope"
+	CheckStatus       = "status"
+)
+
+var checkLabels = map[string][2]string{
+	CheckFormat:       {"记录格式与签名算法", "record format and signature algorithm"},
+	CheckIssuer:       {"发证机构经主管部门备案", "issuer registered by the authority"},
+	CheckSignature:    {"发证机构数字签名", "issuer's digital signature"},
+	CheckKeyWindow:    {"签名密钥在有效期内", "signing key within its validity window"},
+	CheckRegistration: {"发证日机构备案有效", "registration in force on the issue date"},
+	CheckScope:        {"职业、工种和等级在备案范围内", "occupation, 工种 and level within registered scope"},
+	CheckStatus:       {"证书状态（未撤销、未更正）", "certificate status (not revoked or superseded)"},
+}
+
+// StatusInfo is the register's word on a certificate.
+type StatusInfo struct {
+	Found        bool
+	Status       string // valid, revoked, superseded
+	Reason       string
+	ReasonZh     string
+	Note         string
+	RevokedAt    time.Time
+	SupersededBy string
+	PDFSHA256    string
+}
+
+// StatusSource looks up the live status of a certificate by number.
+type StatusSource interface {
+	Status(ctx context.Context, number string) (StatusInfo, error)
+}
+
+// Result is the outcome of verifying one record.
+type Result struct {
+	Verdict      Verdict                       `json:"verdict"`
+	Checks       []Check                       `json:"checks"`
+	Claims       *credential.CertificateClaims `json:"-"`
+	Registration *credential.Registration      `json:"-"`
+	Status       *StatusInfo                   `json:"-"`
+}
+
+// Outcome returns the outcome of check id.
+func (r Result) Outcome(id string) Outcome {
+	for _, c := range r.Checks {
+		if c.ID == id {
+			return c.Outcome
+		}
+	}
+	return ""
+}
+
+// Registry holds verified registrations by institution.
+type Registry struct {
+	Authority credential.Authority
+	byInst    map[string][]credential.Registration // sorted by EffectiveAt, Version
+}
+
+// NewRegistry verifies every registration of a trust bundle with the
+// authority key. A registration that does not verify is an error: a trust
+// bundle is all-or-nothing.
+func NewRegistry(tb *credential.TrustBundle) (*Registry, error) {
+	akey, err := tb.Authority.JWK.PublicKey()
+	if err != nil {
+		return nil, fmt.Errorf("authority key: %w", err)
+	}
+	r := &Registry{Authority: tb.Authority, byInst: map[string][]credential.Registration{}}
+	for i, tok := range tb.Registrations {
+		var rc credential.RegistrationClaims
+		_, err := credential.Parse(tok, credential.TypeRegistration, &rc, func(kid string, _ jwt.Claims) (ed25519.PublicKey, error) {
+			if kid != credential.KID(akey) {
+				return nil, credential.ErrUnknownKey
+			}
+			return akey, nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("registration %d does not verify with the authority key: %w", i+1, err)
+		}
+		if rc.Issuer != credential.AuthorityID || rc.Subject != credential.InstitutionURN(rc.Registration.InstitutionID) {
+			return nil, fmt.Errorf("registration %d has wrong iss/sub", i+1)
+		}
+		reg := rc.Registration
+		r.byInst[reg.InstitutionID] = append(r.byInst[reg.InstitutionID], reg)
+	}
+	for id := range r.byInst {
+		slices.SortFunc(r.byInst[id], func(a, b credential.Registration) int {
+			if a.EffectiveAt != b.EffectiveAt {
+				return int(a.EffectiveAt - b.EffectiveAt)
+			}
+			return a.Version - b.Version
+		})
+	}
+	return r, nil
+}
+
+// At returns the registration of institution id in force at unix time t.
+func (r *Registry) At(id string, t int64) (credential.Registration, bool) {
+	var out credential.Registration
+	found := false
+	for _, reg := range r.byInst[id] {
+		if reg.EffectiveAt <= t {
+			out, found = reg, true
+		}
+	}
+	return out, found
+}
+
+// Latest returns the newest registration of institution id.
+func (r *Registry) Latest(id string) (credential.Registration, bool) {
+	vs := r.byInst[id]
+	if len(vs) == 0 {
+		return credential.Registration{}, false
+	}
+	return vs[len(vs)-1], true
+}
+
+// Known reports whether the registry has any registration of id.
+func (r *Registry) Known(id string) bool { return len(r.byInst[id]) > 0 }
+
+// Keys returns every institution key ever registered, once each, with the
+// institution it belongs to.
+func (r *Registry) Keys() map[string]credential.JWK {
+	out := map[string]credential.JWK{}
+	for id, vs := range r.byInst {
+		for _, v := range vs {
+			for _, k := range v.Keys {
+				j := k.JWK
+				out[id+"/"+j.Kid] = j
+			}
+		}
+	}
+	return out
+}
+
+// Verifier checks certificate records.
+type Verifier struct {
+	Registry *Registry
+	Status   StatusSource // nil: offline, status is "could not check"
+	Now      func() time.Time
+}
+
+type builder struct{ checks []Check }
+
+func (b *builder) set(id string, o Outcome, zh, en string) {
+	l := checkLabels[id]
+	b.checks = append(b.checks, Check{ID: id, Outcome: o, Zh: l[0], En: l[1], DetailZh: zh, DetailEn: en})
+}
+
+// skipRest marks the checks after a failed one as not made: nothing in an
+// unverified token can be trusted.
+func (b *builder) skipRest(after string) {
+	order := []string{CheckFormat, CheckIssuer, CheckSignature, CheckKeyWindow, CheckRegistration, CheckScope, CheckStatus}
+	i := slices.Index(order, after)
+	for _, id := range order[i+1:] {
+		b.set(id, Unknown, "前一项检查未通过，未检查", "not checked: an earlier check failed")
+	}
+}
+
+// VerifyToken verifies a compact JWS certificate record.
+func (v *Verifier) VerifyToken(ctx context.Context, token string) Result {
+	token = strings.TrimSpace(token)
+	var b builder
+	res := Result{}
+	var claims credential.CertificateClaims
+	if _, err := credential.Peek(token, &claims); err != nil {
+		b.set(CheckFormat, Fail, "不是有效的证书记录（JWS）", "not a certd certificate record (JWS): "+err.Error())
+		b.skipRest(CheckFormat)
+		return finish(res, b)
+	}
+	if zh, en, ok := shapeOK(&claims); !ok {
+		b.set(CheckFormat, Fail, zh, en)
+		b.skipRest(CheckFormat)
+		return finish(res, b)
+	}
+	instID := strings.TrimPrefix(claims.Issuer.ID, "urn:certd:institution:")
+	signedAt := claims.IssuedAt.Unix()
+	reg, ok := v.Registry.At(instID, signedAt)
+	if !ok {
+		// Format is fine so far; the issuer is the problem.
+		b.set(CheckFormat, Pass, "", "")
+		if v.Registry.Known(instID) {
+			b.set(CheckIssuer, Fail, "签名时该机构尚未备案", "the institution was not registered when this was signed")
+		} else {
+			b.set(CheckIssuer, Fail, "发证机构不在主管部门的备案目录中", "the issuer is not in the authority's register")
+		}
+		b.skipRest(CheckIssuer)
+		return finish(res, b)
+	}
+	res.Registration = &reg
+	var key credential.KeyWindow
+	_, err := credential.Parse(token, credential.TypeCertificate, &claims, func(kid string, _ jwt.Claims) (ed25519.PublicKey, error) {
+		for _, k := range reg.Keys {
+			if k.JWK.Kid == kid {
+				key = k
+				return k.JWK.PublicKey()
+			}
+		}
+		return nil, credential.ErrUnknownKey
+	})
+	switch {
+	case errors.Is(err, credential.ErrMalformed):
+		b.set(CheckFormat, Fail, "证书记录格式或算法不正确", "malformed record or wrong algorithm: "+err.Error())
+		b.skipRest(CheckFormat)
+		return finish(res, b)
+	case errors.Is(err, credential.ErrUnknownKey):
+		b.set(CheckFormat, Pass, "", "")
+		b.set(CheckIssuer, Fail, "签名密钥不属于该机构备案的密钥", "the signing key is not one the institution registered")
+		b.skipRest(CheckIssuer)
+		return finish(res, b)
+	case err != nil:
+		b.set(CheckFormat, Pass, "", "")
+		b.set(CheckIssuer, Pass, reg.Name, reg.Name)
+		b.set(CheckSignature, Fail, "签名验证失败：记录已被篡改或伪造", "the signature does not verify: the record was altered or forged")
+		b.skipRest(CheckSignature)
+		return finish(res, b)
+	}
+	res.Claims = &claims
+	b.set(CheckFormat, Pass, "", "")
+	b.set(CheckIssuer, Pass, fmt.Sprintf("%s（备案编号%s）", reg.Name, reg.FilingNo), fmt.Sprintf("%s (filing no. %s)", reg.Name, reg.FilingNo))
+	b.set(CheckSignature, Pass, "", "")
+	now := time.Now()
+	if v.Now != nil {
+		now = v.Now()
+	}
+	switch {
+	case !key.Covers(signedAt):
+		b.set(CheckKeyWindow, Fail, "签名时间不在该密钥的有效期内", "signed outside the key's validity window")
+	case signedAt > now.Add(5*time.Minute).Unix():
+		b.set(CheckKeyWindow, Fail, "签名时间晚于当前时间", "signed in the future")
+	default:
+		b.set(CheckKeyWindow, Pass, "", "")
+	}
+	a := claims.CredentialSubject.Achievement
+	switch {
+	case reg.Status != "active":
+		b.set(CheckRegistration, Fail, "发证时机构备案状态为"+reg.Status, "the registration was "+reg.Status+" when this was issued")
+	case a.IssuedOn < reg.ValidFrom || a.IssuedOn > reg.ValidUntil:
+		b.set(CheckRegistration, Fail, fmt.Sprintf("发证日期%s不在备案有效期%s至%s内", a.IssuedOn, reg.ValidFrom, reg.ValidUntil),
+			fmt.Sprintf("issue date %s is outside the registration %s to %s", a.IssuedOn, reg.ValidFrom, reg.ValidUntil))
+	case claims.Issuer.Name != reg.Name || claims.Issuer.USCC != reg.USCC:
+		b.set(CheckRegistration, Fail, "证书上的机构名称或信用代码与备案不符", "the issuer name or credit code differs from the registration")
+	default:
+		b.set(CheckRegistration, Pass, fmt.Sprintf("备案有效期%s至%s", reg.ValidFrom, reg.ValidUntil), fmt.Sprintf("registered %s to %s", reg.ValidFrom, reg.ValidUntil))
+	}
+	if zh, en, ok := inScope(reg, a); ok {
+		b.set(CheckScope, Pass, "", "")
+	} else {
+		b.set(CheckScope, Fail, zh, en)
+	}
+	if v.Status == nil {
+		b.set(CheckStatus, Unknown, "离线验证无法查询撤销状态，请到发证机构的查询网址核实", "offline: revocation status could not be checked; check with the issuer's verification service")
+		return finish(res, b)
+	}
+	st, err := v.Status.Status(ctx, a.Number)
+	switch {
+	case err != nil:
+		b.set(CheckStatus, Unknown, "暂时无法查询证书状态", "the status register could not be reached")
+	case !st.Found:
+		b.set(CheckStatus, Fail, "发证机构登记册中没有此证书", "the certificate is not in the issuer's register")
+	default:
+		res.Status = &st
+		switch st.Status {
+		case "valid":
+			b.set(CheckStatus, Pass, "", "")
+		case "revoked":
+			b.set(CheckStatus, Fail, fmt.Sprintf("已于%s撤销：%s", st.RevokedAt.In(time.FixedZone("CST", 8*3600)).Format("2006-01-02"), st.ReasonZh), "revoked on "+st.RevokedAt.Format("2006-01-02")+": "+st.Reason)
+		case "superseded":
+			b.set(CheckStatus, Fail, "已更正，新证书编号"+st.SupersededBy, "superseded by "+st.SupersededBy)
+		default:
+			b.set(CheckStatus, Unknown, "未知状态", "unknown status")
+		}
+	}
+	return finish(res, b)
+}
+
+// shapeOK checks the unverified claims have the shape of a certd record.
+func shapeOK(c *credential.CertificateClaims) (string, string, bool) {
+	a := c.CredentialSubject.Achievement
+	n, err := certno.Parse(a.Number)
+	switch {
+	case err != nil:
+		return "证书编号格式错误", "malformed certificate number", false
+	case !slices.Contains(c.Type, "SkillLevelCertificate"):
+		return "不是职业技能等级证书记录", "not a skill level certificate record", false
+	case !strings.HasPrefix(c.Issuer.ID, "urn:certd:institution:") || c.RegisteredClaims.Issuer != c.Issuer.ID:
+		return "发证机构标识不一致", "issuer identifiers disagree", false
+	case c.ID != credential.CertificateURN(a.Number) || c.RegisteredClaims.ID != c.ID:
+		return "证书标识与编号不一致", "credential id does not match the number", false
+	case c.IssuedAt == nil:
+		return "缺少签发时间", "no signing time", false
+	case len(a.IssuedOn) != 10 || c.ValidFrom != a.IssuedOn+"T00:00:00+08:00":
+		return "发证日期不一致", "issue dates disagree", false
+	case n.Level != a.Level:
+		return "证书编号中的等级与证书等级不一致", "the level digit of the number differs from the level", false
+	case fmt.Sprintf("%d", n.Year) != a.IssuedOn[:4]:
+		return "证书编号中的年份与发证日期不一致", "the year in the number differs from the issue date", false
+	}
+	return "", "", true
+}
+
+func inScope(reg credential.Registration, a credential.Achievement) (string, string, bool) {
+	if !strings.HasPrefix(a.Number, reg.Prefix) {
+		return "证书编号前缀不属于该机构", "the number's prefix is not the institution's", false
+	}
+	spec := a.Specialty
+	if spec == "--" {
+		spec = ""
+	}
+	for _, s := range reg.Scope {
+		if s.Occupation == a.OccupationCode && s.Specialty == spec && slices.Contains(s.Levels, a.Level) {
+			return "", "", true
+		}
+	}
+	return fmt.Sprintf("%s %s %s不在发证时的备案范围内", a.OccupationName, a.Specialty, a.LevelName),
+		fmt.Sprintf("%s %s level %d was outside the registered scope at issue", a.OccupationCode, a.Specialty, a.Level), false
+}
+
+func finish(res Result, b builder) Result {
+	res.Checks = b.checks
+	res.Verdict = Valid
+	for _, c := range b.checks {
+		switch {
+		case c.Outcome == Fail && c.ID == CheckStatus && res.Status != nil && res.Status.Status == "revoked":
+			res.Verdict = Revoked
+		case c.Outcome == Fail && c.ID == CheckStatus && res.Status != nil && res.Status.Status == "superseded":
+			res.Verdict = Superseded
+		case c.Outcome == Fail:
+			return withVerdict(res, Invalid)
+		case c.Outcome == Unknown && res.Verdict == Valid:
+			res.Verdict = Undecided
+		}
+	}
+	return res
+}
+
+func withVerdict(res Result, v Verdict) Result { res.Verdict = v; return res }
