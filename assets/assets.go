@@ -11,3 +11,11 @@ import "embed"
 //
 //go:embed data
 var Data embed.FS
+
+// Render holds the certificate layout templates under render/: full.json
+// (whole certificate on plain A4) and preprinted.json (only the variable
+// fields, for pre-printed certificate stock). Package issuer/render parses
+// them; a college may supply its own file instead.
+//
+//go:embed render
+var Render embed.FS
