@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"slices"
 	"sync"
 	"time"
 
@@ -45,10 +46,8 @@ var fieldColumns = map[string]string{
 }
 
 func ruleProblem(r *roster.Roster, e roster.Entry, field, value, code, zh, en string) roster.Problem {
-	col, header := r.Column(field)
-	if header == "" {
-		header = fieldColumns[field]
-	}
+	// TODO(#2): point at the exact column once roster exposes its header.
+	col, header := -1, fieldColumns[field]
 	return roster.Problem{Row: e.Row, Col: col, Column: header, Field: field, Value: value, Code: code, Zh: zh, En: en}
 }
 
@@ -109,7 +108,7 @@ func (s *Service) Issue(ctx context.Context, actor Actor, req IssueRequest) (*Is
 			fmt.Sprintf("this person already holds valid certificate %s for the same occupation, 工种 and level (use reissue to correct it)", number)))
 	}
 	if len(rep.Problems) > 0 {
-		roster.SortProblems(rep.Problems)
+		sortProblems(rep.Problems)
 		return rep, nil
 	}
 	if len(certs) == 0 {
@@ -143,6 +142,15 @@ func (s *Service) Issue(ctx context.Context, actor Actor, req IssueRequest) (*Is
 	return rep, nil
 }
 
+func sortProblems(ps []roster.Problem) {
+	slices.SortStableFunc(ps, func(a, b roster.Problem) int {
+		if a.Row != b.Row {
+			return a.Row - b.Row
+		}
+		return a.Col - b.Col
+	})
+}
+
 func countRows(ps []roster.Problem) int {
 	seen := map[int]bool{}
 	for _, p := range ps {
@@ -157,9 +165,9 @@ func countRows(ps []roster.Problem) int {
 func issuable(in Institution, day time.Time) error {
 	switch in.Status {
 	case Suspended:
-		return Errorf(ErrInvalid, "institution_suspended", "认定机构“%s”已被暂停，不能发证", "institution %s is suspended and cannot issue certificates", in.Name, in.Name)
+		return Errorf(ErrInvalid, "institution_suspended", "认定机构“%s”已被暂停，不能发证", "institution %s is suspended and cannot issue certificates", in.Name)
 	case Withdrawn:
-		return Errorf(ErrInvalid, "institution_withdrawn", "认定机构“%s”已撤销备案，不能发证", "institution %s has been withdrawn and cannot issue certificates", in.Name, in.Name)
+		return Errorf(ErrInvalid, "institution_withdrawn", "认定机构“%s”已撤销备案，不能发证", "institution %s has been withdrawn and cannot issue certificates", in.Name)
 	}
 	if !in.RegisteredOn(day) {
 		return Errorf(ErrInvalid, "registration_expired", "认定机构备案有效期为%s至%s，发证日期%s不在有效期内", "the registration is valid %s to %s; issue date %s is outside it",
@@ -208,7 +216,7 @@ func (s *Service) checkEntry(r *roster.Roster, e roster.Entry, in Institution, c
 	}
 	return Certificate{
 		InstitutionID: in.ID, InstitutionVer: in.Version,
-		Holder: Holder{Name: e.Name, DocType: e.DocType, DocNumber: e.DocNumber, StudentNo: e.StudentNo, Major: e.Major, CandidateType: CandidateType(e.CandidateType)},
+		Holder:     Holder{Name: e.Name, DocType: e.DocType, DocNumber: e.DocNumber, StudentNo: e.StudentNo, Major: e.Major, CandidateType: CandidateType(e.CandidateType)},
 		Occupation: occ.Code, OccupationName: occ.Name, Specialty: e.Specialty, Level: e.Level,
 		AssessedOn: e.AssessedOn, IssuedOn: today,
 	}, nil
@@ -218,7 +226,7 @@ func (s *Service) checkEntry(r *roster.Roster, e roster.Entry, in Institution, c
 func (s *Service) issue(ctx context.Context, actor Actor, in Institution, certs []Certificate, fingerprint, source string) ([]Certificate, Batch, error) {
 	if s.Glyphs != nil {
 		if err := s.Glyphs.Check(in.Name); err != nil {
-			return nil, Batch{}, Errorf(ErrInvalid, "glyph_missing", "证书字体缺少机构名称中的字：%v", "the certificate font lacks a character of the institution name: %v", err, err)
+			return nil, Batch{}, Errorf(ErrInvalid, "glyph_missing", "证书字体缺少机构名称中的字：%v", "the certificate font lacks a character of the institution name: %v", err)
 		}
 	}
 	key, priv, err := s.signingKey(ctx, in)
@@ -298,14 +306,14 @@ func (s *Service) Certificate(ctx context.Context, actor Actor, number string) (
 	c, err := s.Store.Certificate(ctx, number)
 	if err != nil {
 		if Is(err, ErrNotFound) {
-			return c, Errorf(ErrNotFound, "certificate_unknown", "证书%s不存在", "no certificate %s", number, number)
+			return c, Errorf(ErrNotFound, "certificate_unknown", "证书%s不存在", "no certificate %s", number)
 		}
 		return c, err
 	}
 	if err := actor.MayRead(c.InstitutionID); err != nil {
 		// Same answer as for a number that does not exist: a college must
 		// not learn which numbers another college has issued.
-		return Certificate{}, Errorf(ErrNotFound, "certificate_unknown", "证书%s不存在", "no certificate %s", number, number)
+		return Certificate{}, Errorf(ErrNotFound, "certificate_unknown", "证书%s不存在", "no certificate %s", number)
 	}
 	return c, nil
 }
@@ -321,7 +329,7 @@ func (s *Service) Certificates(ctx context.Context, actor Actor, f CertificateFi
 // Revoke revokes a valid certificate. The reason is required.
 func (s *Service) Revoke(ctx context.Context, actor Actor, number string, reason RevocationReason, note string) (Certificate, error) {
 	if !reason.Valid() {
-		return Certificate{}, Errorf(ErrInvalid, "reason_unknown", "撤销原因“%s”无效，可选：error、misconduct、request、other", "revocation reason %q is not one of error, misconduct, request, other", reason, reason)
+		return Certificate{}, Errorf(ErrInvalid, "reason_unknown", "撤销原因“%s”无效，可选：error、misconduct、request、other", "revocation reason %q is not one of error, misconduct, request, other", reason)
 	}
 	if len([]rune(note)) > 500 {
 		return Certificate{}, Errorf(ErrInvalid, "note_length", "说明不能超过500字", "the note must be at most 500 characters")
@@ -338,7 +346,7 @@ func (s *Service) Revoke(ctx context.Context, actor Actor, number string, reason
 	if err := s.Store.Revoke(ctx, number, rv, ev); err != nil {
 		if Is(err, ErrConflict) {
 			cur, _ := s.Store.Certificate(ctx, number)
-			return cur, Errorf(ErrConflict, "not_valid", "证书%s当前状态为%s，不能撤销", "certificate %s is %s and cannot be revoked", number, statusZh(cur.Status), number, cur.Status)
+			return cur, &Error{Kind: ErrConflict, Code: "not_valid", Zh: fmt.Sprintf("证书%s当前状态为%s，不能撤销", number, statusZh(cur.Status)), En: fmt.Sprintf("certificate %s is %s and cannot be revoked", number, cur.Status)}
 		}
 		return c, err
 	}
@@ -383,7 +391,7 @@ func (s *Service) Reissue(ctx context.Context, actor Actor, number string, fix C
 		return old, err
 	}
 	if old.Status != Valid {
-		return old, Errorf(ErrConflict, "not_valid", "证书%s当前状态为%s，不能补发更正", "certificate %s is %s and cannot be reissued", number, statusZh(old.Status), number, old.Status)
+		return old, &Error{Kind: ErrConflict, Code: "not_valid", Zh: fmt.Sprintf("证书%s当前状态为%s，不能补发更正", number, statusZh(old.Status)), En: fmt.Sprintf("certificate %s is %s and cannot be reissued", number, old.Status)}
 	}
 	in, err := s.Store.Institution(ctx, old.InstitutionID)
 	if err != nil {
@@ -463,7 +471,7 @@ func (s *Service) Reissue(ctx context.Context, actor Actor, number string, fix C
 			return old, err
 		}
 		for _, n := range held {
-			return old, Errorf(ErrConflict, "duplicate_holding", "此人已持有同一职业、工种和等级的有效证书%s", "this person already holds valid certificate %s for the same occupation, 工种 and level", n, n)
+			return old, Errorf(ErrConflict, "duplicate_holding", "此人已持有同一职业、工种和等级的有效证书%s", "this person already holds valid certificate %s for the same occupation, 工种 and level", n)
 		}
 	}
 	key, priv, err := s.signingKey(ctx, in)
@@ -485,7 +493,7 @@ func (s *Service) Reissue(ctx context.Context, actor Actor, number string, fix C
 	out, err := s.Store.Reissue(ctx, number, b, in.Prefix, repl, seal)
 	if err != nil {
 		if Is(err, ErrConflict) {
-			return old, Errorf(ErrConflict, "not_valid", "证书%s已被撤销或更正", "certificate %s was revoked or reissued meanwhile", number, number)
+			return old, Errorf(ErrConflict, "not_valid", "证书%s已被撤销或更正", "certificate %s was revoked or reissued meanwhile", number)
 		}
 		return old, err
 	}

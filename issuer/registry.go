@@ -176,7 +176,8 @@ func (s *Service) buildInstitution(ctx context.Context, spec InstitutionSpec) (I
 		fe.add("机构名称不能为空且不超过100字", "registered name must be 1-100 characters")
 	}
 	if err := ident.CheckUSCC(in.USCC); err != nil {
-		fe.add("统一社会信用代码：%s", "unified social credit code: %s", err.(*ident.Error).Zh, err.(*ident.Error).En)
+		ie := err.(*ident.Error)
+		fe = append(fe, "统一社会信用代码："+ie.Zh+" / unified social credit code: "+ie.En)
 	}
 	if !certno.ValidPrefix(in.Prefix) {
 		fe.add("证书编号前缀“%s”应为1个大写字母加12位数字", "certificate prefix %q must be a capital letter and 12 digits", in.Prefix)
@@ -368,7 +369,7 @@ func (s *Service) SetStatus(ctx context.Context, actor Actor, id string, st Inst
 			return nil, Errorf(ErrConflict, "withdrawn", "已撤销备案的机构不能恢复，请重新备案", "a withdrawn registration cannot be reinstated; register again")
 		}
 		if in.Status == st {
-			return nil, Errorf(ErrConflict, "status_same", "机构状态已是“%s”", "the institution is already %s", st.Chinese(), st)
+			return nil, &Error{Kind: ErrConflict, Code: "status_same", Zh: "机构状态已是“" + st.Chinese() + "”", En: "the institution is already " + string(st)}
 		}
 		in.Status = st
 		return nil, nil
@@ -387,7 +388,7 @@ func (s *Service) Renew(ctx context.Context, actor Actor, id string, until strin
 			end = d
 		}
 		if !end.After(in.ValidUntil) {
-			return nil, Errorf(ErrInvalid, "renew_earlier", "新的截止日期应晚于当前截止日期%s", "the new end date must be after the current one, %s", in.ValidUntil.Format(DateLayout), in.ValidUntil.Format(DateLayout))
+			return nil, Errorf(ErrInvalid, "renew_earlier", "新的截止日期应晚于当前截止日期%s", "the new end date must be after the current one, %s", in.ValidUntil.Format(DateLayout))
 		}
 		in.ValidUntil = end
 		return nil, nil
@@ -477,7 +478,7 @@ func (s *Service) ImportCatalogue(ctx context.Context, actor Actor, raw []byte) 
 	}
 	occ, err := occupation.Parse(raw)
 	if err != nil {
-		return 0, Errorf(ErrInvalid, "catalogue_invalid", "职业目录文件有误：%v", "catalogue file is invalid: %v", err, err)
+		return 0, Errorf(ErrInvalid, "catalogue_invalid", "职业目录文件有误：%v", "catalogue file is invalid: %v", err)
 	}
 	codes := make([]string, len(occ))
 	for i, o := range occ {

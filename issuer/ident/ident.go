@@ -355,3 +355,13 @@ func MaskName(name string) string {
 	}
 	return string(out)
 }
+
+// CompleteResidentID appends the check character to the first 17 digits of
+// a resident ID number. It exists for fixtures and demo data.
+func CompleteResidentID(first17 string) string {
+	sum := 0
+	for i := 0; i < 17 && i < len(first17); i++ {
+		sum += int(first17[i]-'0') * residentWeights[i]
+	}
+	return first17 + string(residentChecks[sum%11])
+}

@@ -1,0 +1,170 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"certd/issuer"
+	"certd/issuer/keys"
+	"certd/issuer/store/postgres"
+	"certd/issuer/store/sqlite"
+)
+
+// Config is every setting certd takes. Each has a flag and a CERTD_*
+// environment variable; a flag given on the command line wins.
+type Config struct {
+	Data        string
+	DatabaseURL string
+	RedisURL    string
+	Addr        string
+	PublicURL   string
+	KEKFile     string
+	KEK         string // the key itself (CERTD_KEK only, never a flag: flags show in ps)
+	LogLevel    string
+	FontPath    string
+}
+
+var settings = []struct {
+	name, env, def, help string
+	field                func(*Config) *string
+}{
+	{"data", "CERTD_DATA", "./data", "data directory (SQLite database, key-encryption key, PDFs)", func(c *Config) *string { return &c.Data }},
+	{"database-url", "CERTD_DATABASE_URL", "", "PostgreSQL URL (postgres://...); empty means the embedded SQLite database in --data", func(c *Config) *string { return &c.DatabaseURL }},
+	{"redis-url", "CERTD_REDIS_URL", "", "Redis URL (redis://...) for the shared verification cache; empty means in-process only", func(c *Config) *string { return &c.RedisURL }},
+	{"addr", "CERTD_ADDR", "127.0.0.1:8080", "address the HTTP server listens on", func(c *Config) *string { return &c.Addr }},
+	{"public-url", "CERTD_PUBLIC_URL", "http://127.0.0.1:8080", "public base address printed in QR codes", func(c *Config) *string { return &c.PublicURL }},
+	{"kek-file", "CERTD_KEK_FILE", "", "file holding the key-encryption key; empty means <data>/kek, created if missing", func(c *Config) *string { return &c.KEKFile }},
+	{"log-level", "CERTD_LOG_LEVEL", "info", "log level: debug, info, warn, error", func(c *Config) *string { return &c.LogLevel }},
+	{"font", "CERTD_FONT", "/usr/share/fonts/truetype/lxgw-wenkai/LXGWWenKai-Regular.ttf", "TrueType font (.ttf or .ttc) for certificates", func(c *Config) *string { return &c.FontPath }},
+}
+
+// addConfigFlags registers the shared settings on a command's flag set.
+func addConfigFlags(fs *flag.FlagSet, c *Config) {
+	for _, s := range settings {
+		def := s.def
+		if v, ok := os.LookupEnv(s.env); ok {
+			def = v
+		}
+		fs.StringVar(s.field(c), s.name, def, s.help+" ["+s.env+"]")
+	}
+	c.KEK = os.Getenv("CERTD_KEK")
+}
+
+// validate checks every setting and reports all bad ones at once.
+func (c *Config) validate() error {
+	var bad []string
+	if c.Data == "" {
+		bad = append(bad, "--data 不能为空 / --data is empty")
+	}
+	if c.DatabaseURL != "" {
+		u, err := url.Parse(c.DatabaseURL)
+		if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+			bad = append(bad, "--database-url 应为 postgres:// 地址 / --database-url must be a postgres:// URL")
+		}
+	}
+	if c.RedisURL != "" {
+		u, err := url.Parse(c.RedisURL)
+		if err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") {
+			bad = append(bad, "--redis-url 应为 redis:// 地址 / --redis-url must be a redis:// URL")
+		}
+	}
+	u, err := url.Parse(c.PublicURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" {
+		bad = append(bad, fmt.Sprintf("--public-url %q 应为 http(s):// 开头的地址 / --public-url must be an http(s):// address", c.PublicURL))
+	}
+	c.PublicURL = strings.TrimRight(c.PublicURL, "/")
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(c.LogLevel)); err != nil {
+		bad = append(bad, "--log-level 应为 debug、info、warn 或 error / --log-level must be debug, info, warn or error")
+	}
+	if len(bad) > 0 {
+		return usageError{strings.Join(bad, "\n")}
+	}
+	return nil
+}
+
+// usageError is a bad flag or setting: exit status 2.
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+// env is what a command works with once the config is validated.
+type env struct {
+	cfg   *Config
+	store issuer.Store
+	svc   *issuer.Service
+	log   *slog.Logger
+}
+
+func (c *Config) logger() *slog.Logger {
+	var lvl slog.Level
+	_ = lvl.UnmarshalText([]byte(c.LogLevel))
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lvl}))
+}
+
+// open validates the config and opens the store and the KEK.
+func (c *Config) open(ctx context.Context) (*env, error) {
+	if err := c.validate(); err != nil {
+		return nil, err
+	}
+	log := c.logger()
+	if err := os.MkdirAll(c.Data, 0o700); err != nil {
+		return nil, fmt.Errorf("无法创建数据目录 %s / cannot create the data directory: %w", c.Data, err)
+	}
+	kek, err := c.loadKEK(log)
+	if err != nil {
+		return nil, err
+	}
+	var st issuer.Store
+	if c.DatabaseURL != "" {
+		st, err = postgres.Open(ctx, c.DatabaseURL)
+	} else {
+		st, err = sqlite.Open(ctx, filepath.Join(c.Data, "certd.db"))
+	}
+	if err != nil {
+		return nil, err
+	}
+	svc := &issuer.Service{Store: st, KEK: kek, Log: log}
+	return &env{cfg: c, store: st, svc: svc, log: log}, nil
+}
+
+func (c *Config) loadKEK(log *slog.Logger) (*keys.KEK, error) {
+	if c.KEK != "" {
+		if c.KEKFile != "" {
+			return nil, usageError{"CERTD_KEK 与 --kek-file 只能给出一个 / give CERTD_KEK or --kek-file, not both"}
+		}
+		k, err := keys.ParseKEK([]byte(c.KEK))
+		if err != nil {
+			return nil, fmt.Errorf("CERTD_KEK: %w", err)
+		}
+		return k, nil
+	}
+	path := c.KEKFile
+	if path == "" {
+		path = filepath.Join(c.Data, "kek")
+	}
+	k, created, err := keys.LoadOrCreateKEKFile(path)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) && c.KEKFile != "" {
+			return nil, fmt.Errorf("密钥加密密钥文件 %s 不存在 / key-encryption key file %s does not exist", path, path)
+		}
+		return nil, err
+	}
+	if created {
+		log.Warn("created a new key-encryption key inside the data directory; in production keep it elsewhere (--kek-file or CERTD_KEK) so that a copy of the data directory does not include it", "path", path)
+	}
+	return k, nil
+}
+
+func (e *env) close() {
+	if e != nil && e.store != nil {
+		_ = e.store.Close()
+	}
+}

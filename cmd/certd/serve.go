@@ -1,0 +1,155 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"certd/issuer"
+	"certd/issuer/ident"
+	"certd/issuer/occupation"
+)
+
+func cmdServe(ctx context.Context, args []string, out io.Writer) error {
+	f := newFlags("serve", false)
+	demo := f.Bool("demo", false, "on an empty data directory, create the authority, a demo college (id demo) and sample certificates")
+	if _, err := f.parse(args); err != nil {
+		return err
+	}
+	e, err := f.cfg.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer e.close()
+	if *demo {
+		if err := seedDemo(ctx, e, out); err != nil {
+			return err
+		}
+	}
+	app := newApp(e)
+	errc := make(chan error, 1)
+	go func() { errc <- app.Listen(e.cfg.Addr) }()
+	e.log.Info("certd listening", "addr", e.cfg.Addr, "public_url", e.cfg.PublicURL)
+	select {
+	case err := <-errc:
+		return fmt.Errorf("无法监听 %s / cannot listen on %s: %w", e.cfg.Addr, e.cfg.Addr, err)
+	case <-ctx.Done():
+	}
+	e.log.Info("shutting down")
+	return app.ShutdownWithTimeout(10 * time.Second)
+}
+
+// newApp builds the HTTP application.
+func newApp(e *env) *fiber.App {
+	app := fiber.New(fiber.Config{
+		// Strings from a request must outlive the handler (cache keys, logs).
+		Immutable:             true,
+		DisableStartupMessage: true,
+		ReadTimeout:           15 * time.Second,
+		WriteTimeout:          30 * time.Second,
+		IdleTimeout:           60 * time.Second,
+		ErrorHandler: func(c *fiber.Ctx, err error) error {
+			code := fiber.StatusInternalServerError
+			if fe, ok := err.(*fiber.Error); ok {
+				code = fe.Code
+			}
+			return c.Status(code).JSON(fiber.Map{"error": httpText(code)})
+		},
+	})
+	app.Get("/healthz", func(c *fiber.Ctx) error { return c.SendString("ok") })
+	app.Get("/readyz", func(c *fiber.Ctx) error {
+		ctx, cancel := context.WithTimeout(c.UserContext(), 2*time.Second)
+		defer cancel()
+		if err := e.store.Ping(ctx); err != nil {
+			e.log.Error("readiness: store unreachable", "error", err)
+			return c.Status(fiber.StatusServiceUnavailable).JSON(fiber.Map{"store": "unavailable"})
+		}
+		return c.JSON(fiber.Map{"store": "ok"})
+	})
+	return app
+}
+
+func httpText(code int) string {
+	switch code {
+	case fiber.StatusNotFound:
+		return "未找到 / not found"
+	case fiber.StatusMethodNotAllowed:
+		return "不支持的请求方法 / method not allowed"
+	case fiber.StatusRequestEntityTooLarge:
+		return "请求过大 / request too large"
+	}
+	if code >= 500 {
+		return "服务器内部错误 / internal error"
+	}
+	return "请求有误 / bad request"
+}
+
+// seedDemo fills an empty data directory with an authority, the college
+// "demo" (scope: every catalogue occupation at levels 5 to 3) and a few
+// certificates whose holders have the names that are hard to print.
+func seedDemo(ctx context.Context, e *env, out io.Writer) error {
+	actor := issuer.Actor{Name: "demo", Authority: true}
+	if _, err := e.store.Authority(ctx); err == nil {
+		fmt.Fprintln(out, "数据目录已有数据，跳过演示数据 / the data directory is not empty; demo data not created")
+		return nil
+	}
+	a, err := e.svc.Init(ctx, actor, "吉林省人力资源和社会保障厅")
+	if err != nil {
+		return err
+	}
+	occ, err := e.store.Occupations(ctx)
+	if err != nil {
+		return err
+	}
+	spec := issuer.InstitutionSpec{
+		ID: "demo", Name: "吉林演示职业技术学院", USCC: "12220000MB0123457W", Prefix: "Y000022000001",
+		FilingNo: "吉人社认备〔2026〕001号", Contact: "认定中心 0431-00000000", City: "长春市", Kind: "高职",
+	}
+	for _, o := range occ {
+		spec.Scope = append(spec.Scope, issuer.ScopeSpec{Occupation: o.Code, Levels: []string{"5", "4", "3"}})
+		for _, s := range o.Specialties {
+			var ls []string
+			for _, l := range s.Levels {
+				if l.AtMost(occupation.StudentMax) {
+					ls = append(ls, l.String())
+				}
+			}
+			spec.Scope = append(spec.Scope, issuer.ScopeSpec{Occupation: o.Code, Specialty: s.Name, Levels: ls})
+		}
+		spec.Fees = append(spec.Fees, issuer.FeeSpec{Occupation: o.Code, Level: "3", Amount: "0", Basis: "本校学生免费 / free for our students"})
+	}
+	in, err := e.svc.AddInstitution(ctx, actor, spec)
+	if err != nil {
+		return err
+	}
+	today := issuer.Day(time.Now()).AddDate(0, 0, -7).Format(issuer.DateLayout)
+	rows := [][]string{
+		{"姓名", "证件类型", "证件号码", "职业编码", "工种", "等级", "考生类别", "学号", "专业", "考核日期"},
+		{"欧阳娜娜", "居民身份证", ident.CompleteResidentID("22010220040315002"), "4-04-05-05", "", "三级/高级工", "毕业年度学生", "2023010101", "人工智能技术应用", today},
+		{"阿卜杜热合曼·买买提", "居民身份证", ident.CompleteResidentID("65010220030709001"), "6-18-02-04", "电焊工", "四级", "毕业年度学生", "2023020117", "智能焊接技术", today},
+		{"𠮷野家", "居民身份证", ident.CompleteResidentID("22020220041102003"), "4-03-02-01", "", "五级", "在校生", "2024030233", "烹饪工艺与营养", today},
+		{"龘", "居民身份证", ident.CompleteResidentID("22030220050101004"), "6-31-07-03", "", "3", "毕业年度学生", "2023040309", "工业机器人技术", today},
+		{"John Smith", "护照", "E12345678", "4-01-06-01", "", "高级工", "社会人员", "", "", today},
+	}
+	var csv strings.Builder
+	for _, r := range rows {
+		csv.WriteString(strings.Join(r, ",") + "\n")
+	}
+	rep, err := e.svc.Issue(ctx, actor, issuer.IssueRequest{InstitutionID: in.ID, Roster: []byte(csv.String()), Filename: "demo.csv"})
+	if err != nil {
+		return err
+	}
+	if len(rep.Problems) > 0 {
+		return fmt.Errorf("demo roster rejected: %+v", rep.Problems)
+	}
+	fmt.Fprintf(out, "演示数据已创建 / demo data created:\n  主管部门 / authority: %s (key %s)\n  认定机构 / institution: %s (id %s, prefix %s, %d scope lines)\n  证书 / certificates:\n",
+		a.Name, a.KID, in.Name, in.ID, in.Prefix, len(in.Scope))
+	for _, c := range rep.Issued {
+		fmt.Fprintf(out, "    %s  %s  %s %s\n", c.Number, c.Holder.Name, c.OccupationName, c.Level.Chinese())
+	}
+	return nil
+}

@@ -1,0 +1,107 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"certd/issuer/credential"
+	"certd/verify"
+)
+
+func cmdVerify(ctx context.Context, args []string, out io.Writer) error {
+	f := newFlags("verify", true)
+	trust := f.String("trust", "", "trust bundle (certd trust export) for offline verification; without it the data directory is used")
+	pos, err := f.parse(args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usageError{"usage: certd verify TOKEN-or-FILE [--trust trust.json] [--json]"}
+	}
+	token, err := readToken(pos[0])
+	if err != nil {
+		return err
+	}
+	v := &verify.Verifier{}
+	if *trust != "" {
+		b, err := os.ReadFile(*trust)
+		if err != nil {
+			return usageError{fmt.Sprintf("无法读取信任包 / cannot read the trust bundle: %v", err)}
+		}
+		tb, err := credential.ParseTrustBundle(b)
+		if err != nil {
+			return err
+		}
+		if v.Registry, err = verify.NewRegistry(tb); err != nil {
+			return fmt.Errorf("信任包无效 / the trust bundle is invalid: %w", err)
+		}
+	} else {
+		e, err := f.cfg.open(ctx)
+		if err != nil {
+			return err
+		}
+		defer e.close()
+		tb, err := e.svc.TrustBundle(ctx)
+		if err != nil {
+			return err
+		}
+		if v.Registry, err = verify.NewRegistry(&tb); err != nil {
+			return err
+		}
+		v.Status = verify.StoreStatus{Store: e.store}
+	}
+	res := v.VerifyToken(ctx, token)
+	if f.json {
+		out := struct {
+			Verdict string         `json:"verdict"`
+			Number  string         `json:"number,omitempty"`
+			Checks  []verify.Check `json:"checks"`
+		}{Verdict: string(res.Verdict), Checks: res.Checks}
+		if res.Claims != nil {
+			out.Number = res.Claims.CredentialSubject.Achievement.Number
+		}
+		if err := writeJSON(os.Stdout, out); err != nil {
+			return err
+		}
+	} else {
+		printResult(out, res)
+	}
+	if res.Verdict != verify.Valid {
+		return errSilent{exitFailed}
+	}
+	return nil
+}
+
+func printResult(w io.Writer, res verify.Result) {
+	fmt.Fprintf(w, "结论 / verdict: %s %s\n", res.Verdict.Chinese(), res.Verdict.English())
+	if c := res.Claims; c != nil {
+		a := c.CredentialSubject.Achievement
+		fmt.Fprintf(w, "证书编号 / number: %s\n发证机构 / issuer: %s\n职业 / occupation: %s %s  %s\n发证日期 / issued: %s\n",
+			a.Number, c.Issuer.Name, a.OccupationCode, a.OccupationName, a.LevelName, a.IssuedOn)
+	}
+	mark := map[verify.Outcome]string{verify.Pass: "✓ 通过 pass", verify.Fail: "✗ 未通过 fail", verify.Unknown: "? 无法检查 could not check"}
+	for _, c := range res.Checks {
+		fmt.Fprintf(w, "  %-28s %s / %s\n", mark[c.Outcome], c.Zh, c.En)
+		if c.DetailZh != "" || c.DetailEn != "" {
+			fmt.Fprintf(w, "  %-28s   %s / %s\n", "", c.DetailZh, c.DetailEn)
+		}
+	}
+}
+
+// readToken accepts the token itself, a file holding it, or a certificate PDF.
+func readToken(arg string) (string, error) {
+	if strings.Count(arg, ".") == 2 && strings.HasPrefix(arg, "eyJ") {
+		return arg, nil
+	}
+	b, err := os.ReadFile(arg)
+	if err != nil {
+		return "", usageError{fmt.Sprintf("既不是签名记录也无法读取文件 %s / neither a token nor a readable file: %v", arg, err)}
+	}
+	if strings.HasPrefix(string(b), "%PDF") {
+		return verify.TokenFromPDF(b)
+	}
+	return strings.TrimSpace(string(b)), nil
+}
