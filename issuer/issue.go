@@ -78,6 +78,16 @@ func (s *Service) Issue(ctx context.Context, actor Actor, req IssueRequest) (*Is
 	}
 	rep.Format, rep.Rows = r.Format, len(r.Entries)+countRows(r.Problems)
 	rep.Problems = append(rep.Problems, r.Problems...)
+	// The same roster again: say so before its rows are reported as
+	// duplicates of themselves.
+	if r.Fingerprint != "" {
+		if b, err := s.Store.BatchByFingerprint(ctx, in.ID, r.Fingerprint); err == nil {
+			rep.AlreadyIssued, rep.Batch = true, &b
+			return rep, nil
+		} else if !Is(err, ErrNotFound) {
+			return nil, err
+		}
+	}
 	cat, err := s.catalogue(ctx)
 	if err != nil {
 		return nil, err
@@ -113,12 +123,6 @@ func (s *Service) Issue(ctx context.Context, actor Actor, req IssueRequest) (*Is
 	}
 	if len(certs) == 0 {
 		return nil, Errorf(ErrInvalid, "roster_empty", "名单中没有任何考生", "the roster has no candidates")
-	}
-	if b, err := s.Store.BatchByFingerprint(ctx, in.ID, r.Fingerprint); err == nil {
-		rep.AlreadyIssued, rep.Batch = true, &b
-		return rep, nil
-	} else if !Is(err, ErrNotFound) {
-		return nil, err
 	}
 	if req.DryRun {
 		return rep, nil

@@ -133,7 +133,9 @@ func (k *KEK) Open(sealed []byte, purpose, kid string) (ed25519.PrivateKey, erro
 	return ed25519.NewKeyFromSeed(seed), nil
 }
 
-func aad(purpose, kid string) []byte { return []byte("certd-sealed-key/v1\x00" + purpose + "\x00" + kid) }
+func aad(purpose, kid string) []byte {
+	return []byte("certd-sealed-key/v1\x00" + purpose + "\x00" + kid)
+}
 
 // Generate makes a new Ed25519 key pair.
 func Generate() (ed25519.PublicKey, ed25519.PrivateKey, error) {

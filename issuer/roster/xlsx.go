@@ -60,14 +60,13 @@ func loadXLSX(data []byte) (t *table, closeFn func(), err error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	closeFn = func() { _ = f.Close() }
+	closeWB := func() { _ = f.Close() }
 	defer func() {
 		if p := recover(); p != nil {
-			t, err = nil, errDamaged()
+			t, closeFn, err = nil, nil, errDamaged()
 		}
 		if err != nil {
-			closeFn()
-			closeFn = nil
+			closeWB()
 		}
 	}()
 	date1904 := false
@@ -113,7 +112,7 @@ func loadXLSX(data []byte) (t *table, closeFn func(), err error) {
 		if err := checkRowCount(t); err != nil {
 			return nil, nil, err
 		}
-		return t, closeFn, nil
+		return t, closeWB, nil
 	}
 	if firstErr == nil {
 		firstErr = fileErr("no_header", "工作簿中没有工作表", "the workbook has no worksheets")
