@@ -1,0 +1,190 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"certd/issuer/ident"
+)
+
+// cli runs certd in-process against one data directory.
+type cli struct {
+	t    *testing.T
+	data string
+}
+
+func (c *cli) run(args ...string) (int, string, string) {
+	c.t.Helper()
+	var out, errb bytes.Buffer
+	code := run(context.Background(), append(args, "--data", c.data), &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func (c *cli) must(args ...string) string {
+	c.t.Helper()
+	code, out, errs := c.run(args...)
+	if code != 0 {
+		c.t.Fatalf("certd %s: exit %d\nstdout: %s\nstderr: %s", strings.Join(args, " "), code, out, errs)
+	}
+	return out
+}
+
+func writeRoster(t *testing.T, dir string, n int, badRow int) string {
+	t.Helper()
+	var b strings.Builder
+	b.WriteString("学号,姓名,证件号码,职业编码,等级,考生类别,考核日期,备注\n")
+	day := time.Now().AddDate(0, 0, -3).Format("2006/1/2")
+	for i := range n {
+		id := ident.CompleteResidentID(fmt.Sprintf("2201022004%02d%02d%03d", 1+i%12, 1+i%28, i))
+		if i+2 == badRow {
+			id = id[:17] + map[bool]string{true: "1", false: "2"}[id[17] != '1']
+		}
+		fmt.Fprintf(&b, "S%04d,学生%s,%s,4-04-05-05,三级/高级工,毕业年度学生,%s,\n", i, strings.Repeat("甲", 1+i%3), id, day)
+	}
+	p := filepath.Join(dir, fmt.Sprintf("roster-%d-%d.csv", n, badRow))
+	if err := os.WriteFile(p, []byte(b.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestCommandLine(t *testing.T) {
+	dir := t.TempDir()
+	c := &cli{t: t, data: filepath.Join(dir, "data")}
+	c.must("init")
+	if code, _, errs := c.run("init"); code != 1 || !strings.Contains(errs, "certd:") {
+		t.Errorf("second init: exit %d, %s", code, errs)
+	}
+	c.must("institution", "add", "testdata/institution.yaml")
+	if out := c.must("institution", "list"); !strings.Contains(out, "吉林测试职业技术学院") {
+		t.Errorf("list: %s", out)
+	}
+	tmpl := filepath.Join(dir, "t.xlsx")
+	c.must("template", "--out", tmpl)
+	if fi, err := os.Stat(tmpl); err != nil || fi.Size() == 0 {
+		t.Fatalf("template not written: %v", err)
+	}
+
+	// One bad row: exit 1, the row named, nothing issued.
+	bad := writeRoster(t, dir, 100, 58)
+	marked := filepath.Join(dir, "marked.xlsx")
+	code, out, _ := c.run("issue", "--institution", "jlvtc", "--roster", bad, "--json", "--marked", marked)
+	if code != 1 {
+		t.Fatalf("bad roster: exit %d", code)
+	}
+	var rep struct {
+		Problems []struct {
+			Row   int    `json:"row"`
+			Field string `json:"field"`
+			Zh    string `json:"zh"`
+		} `json:"problems"`
+		Numbers []string `json:"numbers"`
+	}
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("issue --json output: %v\n%s", err, out)
+	}
+	if len(rep.Problems) != 1 || rep.Problems[0].Row != 58 || rep.Problems[0].Field != "doc_number" {
+		t.Fatalf("problems = %+v", rep.Problems)
+	}
+	if _, err := os.Stat(marked); err != nil {
+		t.Errorf("marked workbook not written: %v", err)
+	}
+	if out := c.must("export", "--format", "csv", "--out", "-"); strings.Count(out, "\n") != 1 {
+		t.Fatalf("ledger not empty after a rejected roster:\n%s", out)
+	}
+
+	good := writeRoster(t, dir, 100, 0)
+	if out := c.must("issue", "--institution", "jlvtc", "--roster", good, "--dry-run"); !strings.Contains(out, "dry run") {
+		t.Errorf("dry run: %s", out)
+	}
+	out = c.must("issue", "--institution", "jlvtc", "--roster", good, "--json")
+	rep.Numbers = nil
+	if err := json.Unmarshal([]byte(out), &rep); err != nil || len(rep.Numbers) != 100 {
+		t.Fatalf("issued %d (%v)", len(rep.Numbers), err)
+	}
+	if out := c.must("issue", "--institution", "jlvtc", "--roster", good); !strings.Contains(out, "already issued") {
+		t.Errorf("second import: %s", out)
+	}
+
+	// Every record verifies against the data directory.
+	for _, n := range rep.Numbers {
+		var shown struct {
+			Token string `json:"token"`
+		}
+		if err := json.Unmarshal([]byte(c.must("show", n, "--json")), &shown); err != nil {
+			t.Fatal(err)
+		}
+		if out := c.must("verify", shown.Token); !strings.Contains(out, "有效 valid") {
+			t.Fatalf("verify %s: %s", n, out)
+		}
+	}
+
+	// Offline with the trust bundle: genuine, but status cannot be checked.
+	trust := filepath.Join(dir, "trust.json")
+	if err := os.WriteFile(trust, []byte(c.must("trust", "export")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var shown struct {
+		Token string `json:"token"`
+	}
+	_ = json.Unmarshal([]byte(c.must("show", rep.Numbers[0], "--json")), &shown)
+	tokFile := filepath.Join(dir, "cert.jwt")
+	_ = os.WriteFile(tokFile, []byte(shown.Token+"\n"), 0o600)
+	code, out, _ = c.run("verify", tokFile, "--trust", trust)
+	if code != 1 || !strings.Contains(out, "无法确认") || !strings.Contains(out, "✓ 通过 pass") {
+		t.Errorf("offline verify: exit %d\n%s", code, out)
+	}
+
+	c.must("revoke", rep.Numbers[0], "--reason", "misconduct", "--note", "替考")
+	code, out, _ = c.run("verify", shown.Token)
+	if code != 1 || !strings.Contains(out, "已撤销") {
+		t.Errorf("verify after revoke: exit %d\n%s", code, out)
+	}
+	if code, _, errs := c.run("revoke", rep.Numbers[0], "--reason", "misconduct"); code != 1 || !strings.Contains(errs, "不能撤销") {
+		t.Errorf("second revoke: exit %d %s", code, errs)
+	}
+	out = c.must("reissue", rep.Numbers[1], "--name", "学生乙", "--reason", "姓名有误")
+	if !strings.Contains(out, "superseded") {
+		t.Errorf("reissue: %s", out)
+	}
+	if out := c.must("show", rep.Numbers[0]); !strings.Contains(out, "certificate.revoke") || strings.Contains(out, "2201022004") {
+		t.Errorf("show must list the audit trail and mask the ID number:\n%s", out)
+	}
+	xlsx := filepath.Join(dir, "ledger.xlsx")
+	c.must("export", "--format", "xlsx", "--out", xlsx)
+	csvOut := c.must("export", "--format", "csv", "--out", "-")
+	if strings.Count(csvOut, "\n") != 102 || !strings.Contains(csvOut, "已撤销") || !strings.Contains(csvOut, "已更正") {
+		t.Errorf("csv ledger has %d lines", strings.Count(csvOut, "\n"))
+	}
+	c.must("institution", "keys", "rotate", "jlvtc")
+	c.must("institution", "suspend", "jlvtc", "--note", "抽查")
+	code, _, errs := c.run("issue", "--institution", "jlvtc", "--roster", writeRoster(t, dir, 3, 0))
+	if code != 1 || !strings.Contains(errs, "暂停") {
+		t.Errorf("issue while suspended: exit %d %s", code, errs)
+	}
+}
+
+func TestConfigErrors(t *testing.T) {
+	dir := t.TempDir()
+	c := &cli{t: t, data: dir}
+	code, _, errs := c.run("init", "--public-url", "ftp://x", "--database-url", "mysql://x", "--log-level", "loud")
+	if code != 2 || strings.Count(errs, "/") < 3 {
+		t.Errorf("bad config: exit %d\n%s", code, errs)
+	}
+	c.must("init")
+	t.Setenv("CERTD_KEK", strings.Repeat("ab", 32))
+	code, _, errs = c.run("institution", "add", "testdata/institution.yaml")
+	if code != exitInternal || !strings.Contains(errs, "KEK") {
+		t.Errorf("wrong KEK: exit %d\n%s", code, errs)
+	}
+	if code, _, _ := c.run("nonsense"); code != 2 {
+		t.Errorf("unknown command: exit %d", code)
+	}
+}
