@@ -303,7 +303,7 @@ func testNumbering(t *testing.T, s issuer.Store) {
 		{prefixA, "alpha", []issuer.Certificate{cert("alpha", 6, w, 4, june30), cert("alpha", 7, w, 3, june30)},
 			[]string{no(prefixA, "26", 4, 2), no(prefixA, "26", 3, 4)}},
 		// Another prefix has counters of its own.
-		{prefixB, "beta", []issuer.Certificate{cert("beta", 1, w, 3, june30)}, []string{no(prefixB, "26", 3, 1)}},
+		{prefixB, "beta", []issuer.Certificate{cert("beta", 101, w, 3, june30)}, []string{no(prefixB, "26", 3, 1)}},
 		{prefixA, "alpha", []issuer.Certificate{cert("alpha", 8, w, 5, june30)}, []string{no(prefixA, "26", 5, 1)}},
 	}
 	for i, st := range steps {
