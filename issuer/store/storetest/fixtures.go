@@ -64,8 +64,8 @@ func institution(id, prefix string, version int, effective time.Time) issuer.Ins
 			{Occupation: "6-18-02-04", Levels: []occupation.Level{5, 4, 3}},
 			{Occupation: "4-04-05-04", Specialty: "网络安全管理员", Levels: []occupation.Level{4}},
 		},
-		Fees: []issuer.Fee{{Occupation: "6-18-02-04", Level: 3, AmountFen: 0, Basis: "吉发改收费〔2026〕1号"}},
-		Keys: []issuer.InstitutionKey{{KID: id + "-k1", PublicKey: key(1), NotBefore: t0}},
+		Fees:        []issuer.Fee{{Occupation: "6-18-02-04", Level: 3, AmountFen: 0, Basis: "吉发改收费〔2026〕1号"}},
+		Keys:        []issuer.InstitutionKey{{KID: id + "-k1", PublicKey: key(1), NotBefore: t0}},
 		EffectiveAt: effective, RecordedBy: "admin", Token: "eyJ." + id + "." + fmt.Sprint(version),
 	}
 }
@@ -212,6 +212,5 @@ func hexSHA(b []byte) string {
 	sum := sha256.Sum256(b)
 	return fmt.Sprintf("%x", sum)
 }
-
 
 func issuerLevel(l int) occupation.Level { return occupation.Level(l) }
