@@ -121,6 +121,27 @@ type Roster struct {
 	// problems: a fingerprint of the valid subset would identify a list
 	// nobody meant to submit.
 	Fingerprint string
+
+	hdr *header
+}
+
+// Column tells a caller that raises its own problems about an entry (say,
+// an occupation missing from the catalogue) where that field sits, so its
+// problems point at a cell and Mark can fill it. field is a Problem.Field
+// key: name, doc_type, doc_number, student_no, major, candidate_type,
+// occupation_code, occupation_name, specialty, level, assessment_date. For a
+// column the file does not have, col is -1 and header the standard name.
+func (r *Roster) Column(field string) (col int, header string) {
+	info, known := fieldInfo[field]
+	if r.hdr != nil {
+		if c, ok := r.hdr.cols[field]; ok && c < len(r.hdr.texts) {
+			return c, r.hdr.texts[c]
+		}
+	}
+	if !known {
+		return -1, ""
+	}
+	return -1, info.zh
 }
 
 // FileError means the upload as a whole is unusable. Its messages never

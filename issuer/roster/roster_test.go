@@ -513,3 +513,26 @@ func TestMarkRejectsUnusableFile(t *testing.T) {
 		t.Fatal("want error")
 	}
 }
+
+func TestColumn(t *testing.T) {
+	r, err := Parse(readFixture(t, "good-utf8.csv"), "a.csv", today)
+	must(t, err)
+	tests := []struct {
+		field  string
+		col    int
+		header string
+	}{
+		{"doc_number", 1, "证件号码（必填）"}, {"occupation_code", 4, "Occupation Code"}, {"level", 7, "技能等级"},
+		{"nope", -1, ""},
+	}
+	for _, tt := range tests {
+		if c, h := r.Column(tt.field); c != tt.col || h != tt.header {
+			t.Errorf("Column(%s) = %d %q, want %d %q", tt.field, c, h, tt.col, tt.header)
+		}
+	}
+	r, err = Parse(readFixture(t, "bad-numeric-id.xlsx"), "a.xlsx", today)
+	must(t, err)
+	if c, h := r.Column("specialty"); c != -1 || h != "工种/职业方向" {
+		t.Errorf("absent column: %d %q", c, h)
+	}
+}

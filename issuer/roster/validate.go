@@ -109,7 +109,7 @@ type firstSeen struct {
 func validate(t *table, today time.Time) *Roster {
 	y, m, d := today.Date()
 	todayUTC := time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
-	r := &Roster{Format: t.format, Sheet: t.sheet}
+	r := &Roster{Format: t.format, Sheet: t.sheet, hdr: t.hdr}
 	byCert := map[string]firstSeen{}
 	byDoc := map[string]firstSeen{}
 	for i := t.hdr.row + 1; i < len(t.rows); i++ {

@@ -1,0 +1,63 @@
+package roster
+
+import (
+	"testing"
+)
+
+// checkInvariants is what every input must satisfy: no panic (the fuzzer
+// catches those), either a *FileError or a roster, and problems that point
+// at a real row with reasons in both languages.
+func checkInvariants(t *testing.T, data []byte, name string) {
+	r, err := Parse(data, name, today)
+	if err != nil {
+		if _, ok := err.(*FileError); !ok {
+			t.Fatalf("error of type %T: %v", err, err)
+		}
+		if r != nil {
+			t.Fatal("roster and error both returned")
+		}
+		return
+	}
+	for _, p := range r.Problems {
+		if p.Row <= 0 || p.Zh == "" || p.En == "" || p.Code == "" {
+			t.Fatalf("bad problem %+v", p)
+		}
+	}
+	for _, e := range r.Entries {
+		if e.Row <= 0 || e.Name == "" || e.DocNumber == "" || !e.Level.Valid() {
+			t.Fatalf("bad entry %+v", e)
+		}
+	}
+	if (len(r.Problems) == 0) != (r.Fingerprint != "") {
+		t.Fatalf("fingerprint %q with %d problems", r.Fingerprint, len(r.Problems))
+	}
+	if len(r.Problems) > 0 {
+		if _, err := Mark(data, name, r.Problems); err != nil {
+			t.Fatalf("Mark failed on a parseable file: %v", err)
+		}
+	}
+}
+
+func FuzzParseCSV(f *testing.F) {
+	for _, name := range []string{"good-utf8.csv", "good-utf8-bom.csv", "good-gb18030.csv", "good-tab-utf8.txt", "bad-utf8.csv"} {
+		f.Add(readFixture(f, name))
+	}
+	f.Add([]byte("姓名,证件号码,职业编码,等级,考生类别,考核日期\n\"a\"b\",\"\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		checkInvariants(t, data, "fuzz.csv")
+	})
+}
+
+func FuzzParseXLSX(f *testing.F) {
+	for _, name := range []string{"good.xlsx", "bad-numeric-id.xlsx"} {
+		f.Add(readFixture(f, name))
+	}
+	tpl, err := Template()
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(tpl)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		checkInvariants(t, data, "fuzz.xlsx")
+	})
+}
