@@ -180,10 +180,20 @@ func (r *Renderer) wrap(s string, w, size, indent float64) []string {
 			cur.WriteString(t)
 			continue
 		}
-		lines = append(lines, strings.TrimRight(cur.String(), " "))
+		// Prefer breaking after a nearby comma over splitting a phrase like
+		// 特发此证 across lines.
+		line, carry := []rune(cur.String()), ""
+		for k := len(line) - 1; k >= 0 && k >= len(line)-6; k-- {
+			if strings.ContainsRune("，、；：", line[k]) {
+				line, carry = line[:k+1], string(line[k+1:])
+				break
+			}
+		}
+		lines = append(lines, strings.TrimRight(string(line), " "))
 		cur.Reset()
 		avail = w
-		if strings.TrimSpace(t) != "" {
+		cur.WriteString(carry)
+		if strings.TrimSpace(t) != "" || cur.Len() > 0 {
 			cur.WriteString(t)
 		}
 	}
@@ -385,12 +395,11 @@ func (r *Renderer) drawParagraph(pdf *gofpdf.Fpdf, e *Element, v map[string]stri
 		y += lh
 	}
 	if r.cfg.English && e.En != "" {
-		en := expand(e.En, v, c)
 		es := e.EnSize
 		elh := es * ptToMM * 1.5
-		for _, ln := range r.wrap(en, e.W, es, 0) {
-			y += 0
-			if err := r.drawText(pdf, r.tx(e.X), r.ty(y-lh+elh+1), es, ln, l.EnColor); err != nil {
+		y += math.Max(e.EnDY, elh+1) - lh // first English baseline below the last Chinese line
+		for _, ln := range r.wrap(expand(e.En, v, c), e.W, es, 0) {
+			if err := r.drawText(pdf, r.tx(e.X), r.ty(y), es, ln, l.EnColor); err != nil {
 				return err
 			}
 			y += elh

@@ -27,16 +27,16 @@ const ptToMM = 25.4 / 72
 // issuer's record but is defined here so that render does not depend on
 // package issuer (issuer depends on render).
 type Certificate struct {
-	Number, InstitutionName string
-	IssuedOn                time.Time // civil date (midnight UTC); printed 2026年6月30日
-	Name, DocType, DocNumber string   // DocType already in Chinese, e.g. 居民身份证
-	OccupationName, Specialty string  // Specialty "" is printed "--"
-	LevelZh, LevelEn          string  // "三级/高级工", "Level 3 / Senior Worker"
-	VerifyURL                 string  // full URL encoded in the QR
-	VerifyCode                string  // printed under the QR for manual entry
-	Token                     string  // signed record (compact JWS), attached as certificate.jwt
-	Photo                     []byte  // JPEG/PNG, optional: an empty frame is printed when nil
-	Seal                      []byte  // institution seal, PNG/JPEG, optional
+	Number, InstitutionName   string
+	IssuedOn                  time.Time // civil date (midnight UTC); printed 2026年6月30日
+	Name, DocType, DocNumber  string    // DocType already in Chinese, e.g. 居民身份证
+	OccupationName, Specialty string    // Specialty "" is printed "--"
+	LevelZh, LevelEn          string    // "三级/高级工", "Level 3 / Senior Worker"
+	VerifyURL                 string    // full URL encoded in the QR
+	VerifyCode                string    // printed under the QR for manual entry
+	Token                     string    // signed record (compact JWS), attached as certificate.jwt
+	Photo                     []byte    // JPEG/PNG, optional: an empty frame is printed when nil
+	Seal                      []byte    // institution seal, PNG/JPEG, optional
 }
 
 // Config selects fonts and layout. The zero value prints the full layout
@@ -448,4 +448,3 @@ func (r *Renderer) RenderAll(certs []Certificate) ([][]byte, error) {
 	}
 	return out, nil
 }
-
