@@ -80,8 +80,14 @@ func BatchExists(fingerprint, existing string) error {
 
 // DuplicateHolding is returned when a person already holds a valid
 // certificate for the same occupation, 工种 and level. number is the
-// certificate they hold, "" when the engine did not say which.
+// certificate they hold, "" when the engine did not say which; a zero k
+// (a clash only the unique index caught, in a concurrent batch) gives the
+// general message.
 func DuplicateHolding(k issuer.HoldingKey, number string) error {
+	if k == (issuer.HoldingKey{}) {
+		return bilingual(issuer.ErrConflict, "duplicate_holding",
+			"名册中有人已持有同一职业（工种）同一等级的有效证书", "someone in the roster already holds a valid certificate for the same occupation and level")
+	}
 	zh := fmt.Sprintf("持证人已持有同一职业（工种）%s 同一等级 %d 的有效证书", k.Occupation, int(k.Level))
 	en := fmt.Sprintf("the holder already has a valid certificate for occupation %s at level %d", k.Occupation, int(k.Level))
 	if number != "" {

@@ -8,8 +8,10 @@ CREATE TABLE authority (
     created_at timestamptz
 );
 
+-- Keys that callers sort or page by use the "C" collation: byte order,
+-- the same as SQLite, whatever the database's locale.
 CREATE TABLE institutions (
-    id             text PRIMARY KEY,
+    id             text COLLATE "C" PRIMARY KEY,
     prefix         text NOT NULL CONSTRAINT institutions_prefix_key UNIQUE,
     latest_version integer NOT NULL
 );
@@ -25,7 +27,7 @@ CREATE TABLE institution_versions (
 CREATE INDEX institution_versions_effective ON institution_versions (id, effective_at);
 
 CREATE TABLE signing_keys (
-    kid            text PRIMARY KEY,
+    kid            text COLLATE "C" PRIMARY KEY,
     institution_id text NOT NULL REFERENCES institutions (id),
     public_key     bytea NOT NULL,
     sealed         bytea NOT NULL,
@@ -35,7 +37,7 @@ CREATE TABLE signing_keys (
 CREATE INDEX signing_keys_institution ON signing_keys (institution_id, created_at);
 
 CREATE TABLE occupations (
-    code text PRIMARY KEY,
+    code text COLLATE "C" PRIMARY KEY,
     doc  jsonb NOT NULL
 );
 
@@ -61,7 +63,7 @@ CREATE TABLE batches (
 );
 
 CREATE TABLE certificates (
-    number          text PRIMARY KEY,
+    number          text COLLATE "C" PRIMARY KEY,
     institution_id  text NOT NULL REFERENCES institutions (id),
     institution_ver integer NOT NULL,
     batch_id        text NOT NULL REFERENCES batches (id),

@@ -1,0 +1,433 @@
+package postgres
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"certd/issuer"
+	"certd/issuer/ident"
+	"certd/issuer/occupation"
+	"certd/issuer/store/internal/storeutil"
+)
+
+var certColumnList = []string{"number", "institution_id", "institution_ver", "batch_id", "holder_name", "doc_type", "doc_number",
+	"student_no", "major", "candidate_type", "occupation", "occupation_name", "specialty", "level", "assessed_on",
+	"issued_on", "issued_at", "kid", "token", "verify_code", "status", "supersedes"}
+
+const certColumns = `number, institution_id, institution_ver, batch_id, holder_name, doc_type, doc_number,
+	student_no, major, candidate_type, occupation, occupation_name, specialty, level, assessed_on,
+	issued_on, issued_at, kid, token, verify_code, status, revoked_reason, revoked_note, revoked_at,
+	revoked_by, superseded_by, supersedes, pdf_sha256`
+
+// certRow is a new certificate in the order of certColumnList.
+func certRow(c *issuer.Certificate) []any {
+	h := &c.Holder
+	return []any{c.Number, c.InstitutionID, c.InstitutionVer, c.BatchID, h.Name, string(h.DocType), h.DocNumber,
+		h.StudentNo, h.Major, string(h.CandidateType), c.Occupation, c.OccupationName, c.Specialty, int(c.Level),
+		date(c.AssessedOn), date(c.IssuedOn), instant(c.IssuedAt), c.KID, c.Token, c.VerifyCode, string(c.Status),
+		nullString(c.Supersedes)}
+}
+
+func scanCert(row pgx.Row) (issuer.Certificate, error) {
+	var c issuer.Certificate
+	var docType, candidate, status string
+	var level int
+	var assessed, issuedOn, issuedAt, revokedAt *time.Time
+	var reason, note, revokedBy, supBy, sup, pdf *string
+	err := row.Scan(&c.Number, &c.InstitutionID, &c.InstitutionVer, &c.BatchID, &c.Holder.Name, &docType,
+		&c.Holder.DocNumber, &c.Holder.StudentNo, &c.Holder.Major, &candidate, &c.Occupation, &c.OccupationName,
+		&c.Specialty, &level, &assessed, &issuedOn, &issuedAt, &c.KID, &c.Token, &c.VerifyCode, &status,
+		&reason, &note, &revokedAt, &revokedBy, &supBy, &sup, &pdf)
+	if err != nil {
+		return c, err
+	}
+	c.Holder.DocType = ident.DocType(docType)
+	c.Holder.CandidateType = issuer.CandidateType(candidate)
+	c.Level = occupation.Level(level)
+	c.Status = issuer.Status(status)
+	c.AssessedOn, c.IssuedOn, c.IssuedAt = fromDB(assessed), fromDB(issuedOn), fromDB(issuedAt)
+	if reason != nil {
+		c.Revocation = &issuer.Revocation{Reason: issuer.RevocationReason(*reason), Note: str(note), At: fromDB(revokedAt), By: str(revokedBy)}
+	}
+	c.SupersededBy, c.Supersedes, c.PDFSHA256 = str(supBy), str(sup), str(pdf)
+	return c, nil
+}
+
+// insertBatch records a roster's batch. The fingerprint is looked up first
+// so that the error can name the batch that already issued this roster;
+// the unique constraint catches the concurrent case.
+func insertBatch(ctx context.Context, tx pgx.Tx, b issuer.Batch, count int) error {
+	if b.Fingerprint != "" {
+		var existing string
+		err := tx.QueryRow(ctx, `SELECT id FROM batches WHERE institution_id = $1 AND fingerprint = $2`,
+			b.InstitutionID, b.Fingerprint).Scan(&existing)
+		if err == nil {
+			return storeutil.BatchExists(b.Fingerprint, existing)
+		}
+		if !errors.Is(err, pgx.ErrNoRows) {
+			return err
+		}
+	}
+	_, err := tx.Exec(ctx, `INSERT INTO batches (id, institution_id, fingerprint, source, count, created_at, created_by)
+		VALUES ($1, $2, $3, $4, $5, $6, $7)`, b.ID, b.InstitutionID, nullString(b.Fingerprint), b.Source, count, instant(b.CreatedAt), b.CreatedBy)
+	if constraint, _ := pgConstraint(err); constraint == "batches_fingerprint_key" {
+		return storeutil.BatchExists(b.Fingerprint, "")
+	}
+	return err
+}
+
+// IssueBatch issues a roster all or nothing; see issuer.Store.
+//
+// Numbers, Status and BatchID are written into certs in place, so that on
+// success the caller holds exactly what was stored (including what seal
+// added). On error nothing is stored and the numbers left in certs mean
+// nothing: the serial counters roll back with the transaction.
+func (s *Store) IssueBatch(ctx context.Context, b issuer.Batch, prefix string, certs []issuer.Certificate, seal func(*issuer.Certificate) (issuer.AuditEvent, error)) error {
+	if err := storeutil.CheckRoster(certs); err != nil {
+		return err
+	}
+	return s.write(ctx, "issue batch", func(tx pgx.Tx) error {
+		if err := insertBatch(ctx, tx, b, len(certs)); err != nil {
+			return err
+		}
+		return issue(ctx, tx, b, prefix, certs, "", seal)
+	})
+}
+
+// holdingsQuery finds the valid certificates among many holding keys in one
+// round trip; the join on unnest() uses the partial unique index.
+const holdingsQuery = `SELECT k.i, c.number
+	FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[]) WITH ORDINALITY
+		AS k(doc_type, doc_number, occupation, specialty, level, i)
+	JOIN certificates c ON c.doc_type = k.doc_type AND c.doc_number = k.doc_number
+		AND c.occupation = k.occupation AND c.specialty = k.specialty AND c.level = k.level AND c.status = 'valid'
+	ORDER BY k.i`
+
+func holdingArgs(keys []issuer.HoldingKey) []any {
+	dt, dn, occ, spec, lvl := make([]string, len(keys)), make([]string, len(keys)), make([]string, len(keys)), make([]string, len(keys)), make([]int32, len(keys))
+	for i, k := range keys {
+		dt[i], dn[i], occ[i], spec[i], lvl[i] = string(k.DocType), k.DocNumber, k.Occupation, k.Specialty, int32(k.Level)
+	}
+	return []any{dt, dn, occ, spec, lvl}
+}
+
+// issue numbers, seals and inserts certs inside tx. Holdings are checked
+// before anything is sealed, so a clash is reported with the certificate
+// already held and without the cost of signing the whole roster.
+func issue(ctx context.Context, tx pgx.Tx, b issuer.Batch, prefix string, certs []issuer.Certificate, supersedes string, seal func(*issuer.Certificate) (issuer.AuditEvent, error)) error {
+	keys := make([]issuer.HoldingKey, len(certs))
+	for i := range certs {
+		keys[i] = certs[i].Key()
+	}
+	var at int64
+	var number string
+	err := tx.QueryRow(ctx, holdingsQuery+` LIMIT 1`, holdingArgs(keys)...).Scan(&at, &number)
+	if err == nil {
+		return storeutil.DuplicateHolding(keys[at-1], number)
+	}
+	if !errors.Is(err, pgx.ErrNoRows) {
+		return err
+	}
+
+	// The upsert takes the counter row's lock until commit: a concurrent
+	// batch on the same counter waits, then continues after our block.
+	for _, g := range storeutil.GroupSerials(certs) {
+		n := int64(len(g.Index))
+		var last int64
+		err := tx.QueryRow(ctx, `INSERT INTO serials AS s (prefix, year, level, last) VALUES ($1, $2, $3, $4)
+			ON CONFLICT (prefix, year, level) DO UPDATE SET last = s.last + excluded.last RETURNING last`,
+			prefix, g.Year, int(g.Level), n).Scan(&last)
+		if err != nil {
+			return err
+		}
+		if last > storeutil.MaxSerial {
+			return storeutil.SerialExhausted(prefix, g.Year, int(g.Level))
+		}
+		for j, i := range g.Index {
+			certs[i].Number = storeutil.Number(prefix, certs[i].IssuedOn, g.Level, last-n+1+int64(j))
+		}
+	}
+
+	certRows := make([][]any, len(certs))
+	auditRows := make([][]any, len(certs))
+	for i := range certs {
+		c := &certs[i]
+		prepare(c, b, supersedes)
+		ev, err := seal(c)
+		if err != nil {
+			return err
+		}
+		certRows[i] = certRow(c)
+		auditRows[i] = auditRow(ev)
+	}
+	if err := copyRows(ctx, tx, "certificates", certColumnList, certRows); err != nil {
+		return err
+	}
+	return copyRows(ctx, tx, "audit", auditColumns, auditRows)
+}
+
+// copyRows inserts rows with COPY when there are enough of them to pay for
+// it, and with a plain INSERT otherwise (a reissue, a small class).
+func copyRows(ctx context.Context, tx pgx.Tx, table string, columns []string, rows [][]any) error {
+	if len(rows) >= 8 {
+		_, err := tx.CopyFrom(ctx, pgx.Identifier{table}, columns, pgx.CopyFromRows(rows))
+		return err
+	}
+	ph := make([]string, len(columns))
+	for i := range ph {
+		ph[i] = fmt.Sprintf("$%d", i+1)
+	}
+	q := `INSERT INTO ` + table + ` (` + strings.Join(columns, ", ") + `) VALUES (` + strings.Join(ph, ", ") + `)`
+	for _, r := range rows {
+		if _, err := tx.Exec(ctx, q, r...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// prepare sets the bookkeeping fields a new certificate starts with, before
+// it is sealed.
+func prepare(c *issuer.Certificate, b issuer.Batch, supersedes string) {
+	c.BatchID = b.ID
+	if c.InstitutionID == "" {
+		c.InstitutionID = b.InstitutionID
+	}
+	c.Status = issuer.Valid
+	c.Revocation = nil
+	c.SupersededBy = ""
+	c.Supersedes = supersedes
+	c.PDFSHA256 = ""
+}
+
+const batchColumns = `id, institution_id, fingerprint, source, count, created_at, created_by`
+
+func (s *Store) oneBatch(ctx context.Context, key, query string, args ...any) (issuer.Batch, error) {
+	var b issuer.Batch
+	var fp *string
+	var created *time.Time
+	err := s.pool.QueryRow(ctx, query, args...).Scan(&b.ID, &b.InstitutionID, &fp, &b.Source, &b.Count, &created, &b.CreatedBy)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return issuer.Batch{}, storeutil.NotFound(storeutil.BatchNoun, key)
+	}
+	if err != nil {
+		return issuer.Batch{}, storeutil.Unavailable("batch", err)
+	}
+	b.Fingerprint, b.CreatedAt = str(fp), fromDB(created)
+	return b, nil
+}
+
+// BatchByFingerprint finds an institution's batch by roster fingerprint.
+func (s *Store) BatchByFingerprint(ctx context.Context, institutionID, fingerprint string) (issuer.Batch, error) {
+	return s.oneBatch(ctx, fingerprint, `SELECT `+batchColumns+` FROM batches WHERE institution_id = $1 AND fingerprint = $2`, institutionID, fingerprint)
+}
+
+// Batch returns one batch.
+func (s *Store) Batch(ctx context.Context, id string) (issuer.Batch, error) {
+	return s.oneBatch(ctx, id, `SELECT `+batchColumns+` FROM batches WHERE id = $1`, id)
+}
+
+// Certificate returns one certificate by number.
+func (s *Store) Certificate(ctx context.Context, number string) (issuer.Certificate, error) {
+	c, err := scanCert(s.pool.QueryRow(ctx, `SELECT `+certColumns+` FROM certificates WHERE number = $1`, number))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return issuer.Certificate{}, storeutil.NotFound(storeutil.Certificate, number)
+	}
+	if err != nil {
+		return issuer.Certificate{}, storeutil.Unavailable("certificate", err)
+	}
+	return c, nil
+}
+
+// Certificates lists certificates matching f, ordered by number. Paging is
+// by keyset (After), which stays correct while certificates are issued.
+func (s *Store) Certificates(ctx context.Context, f issuer.CertificateFilter) ([]issuer.Certificate, error) {
+	var q strings.Builder
+	q.WriteString(`SELECT ` + certColumns + ` FROM certificates WHERE number > $1`)
+	args := []any{f.After}
+	add := func(cond string, v any) {
+		args = append(args, v)
+		fmt.Fprintf(&q, " AND "+cond, len(args))
+	}
+	if f.InstitutionID != "" {
+		add("institution_id = $%d", f.InstitutionID)
+	}
+	if f.BatchID != "" {
+		add("batch_id = $%d", f.BatchID)
+	}
+	if f.Status != "" {
+		add("status = $%d", string(f.Status))
+	}
+	if f.Occupation != "" {
+		add("occupation = $%d", f.Occupation)
+	}
+	if f.Level != 0 {
+		add("level = $%d", int(f.Level))
+	}
+	if f.Name != "" {
+		add("holder_name = $%d", f.Name)
+	}
+	if f.DocNumber != "" {
+		add("doc_number = $%d", f.DocNumber)
+	}
+	if !f.IssuedFrom.IsZero() {
+		add("issued_on >= $%d", date(f.IssuedFrom))
+	}
+	if !f.IssuedTo.IsZero() {
+		add("issued_on <= $%d", date(f.IssuedTo))
+	}
+	q.WriteString(" ORDER BY number")
+	if f.Limit > 0 {
+		args = append(args, f.Limit)
+		fmt.Fprintf(&q, " LIMIT $%d", len(args))
+	}
+	rows, err := s.pool.Query(ctx, q.String(), args...)
+	if err != nil {
+		return nil, storeutil.Unavailable("certificates", err)
+	}
+	defer rows.Close()
+	out := []issuer.Certificate{}
+	for rows.Next() {
+		c, err := scanCert(rows)
+		if err != nil {
+			return nil, storeutil.Unavailable("certificates", err)
+		}
+		out = append(out, c)
+	}
+	return out, storeutil.Unavailable("certificates", rows.Err())
+}
+
+// ValidHoldings returns, for each key a valid certificate holds, its number.
+func (s *Store) ValidHoldings(ctx context.Context, keys []issuer.HoldingKey) (map[issuer.HoldingKey]string, error) {
+	out := map[issuer.HoldingKey]string{}
+	if len(keys) == 0 {
+		return out, nil
+	}
+	rows, err := s.pool.Query(ctx, holdingsQuery, holdingArgs(keys)...)
+	if err != nil {
+		return nil, storeutil.Unavailable("valid holdings", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var i int64
+		var number string
+		if err := rows.Scan(&i, &number); err != nil {
+			return nil, storeutil.Unavailable("valid holdings", err)
+		}
+		out[keys[i-1]] = number
+	}
+	return out, storeutil.Unavailable("valid holdings", rows.Err())
+}
+
+// notValid explains why a conditional update on a valid certificate
+// touched nothing: the certificate is unknown, or no longer valid.
+func notValid(ctx context.Context, tx pgx.Tx, number string) error {
+	var status string
+	err := tx.QueryRow(ctx, `SELECT status FROM certificates WHERE number = $1`, number).Scan(&status)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return storeutil.NotFound(storeutil.Certificate, number)
+	}
+	if err != nil {
+		return err
+	}
+	return storeutil.NotValid(number, issuer.Status(status))
+}
+
+// Revoke marks a valid certificate revoked. Of two concurrent revocations
+// the second blocks on the row, re-checks status = 'valid' once the first
+// commits, matches nothing and reports "not_valid". A zero r.At is stamped
+// with the current time.
+func (s *Store) Revoke(ctx context.Context, number string, r issuer.Revocation, ev issuer.AuditEvent) error {
+	if r.At.IsZero() {
+		r.At = time.Now()
+	}
+	return s.write(ctx, "revoke", func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE certificates SET status = 'revoked', revoked_reason = $1, revoked_note = $2,
+			revoked_at = $3, revoked_by = $4 WHERE number = $5 AND status = 'valid'`,
+			string(r.Reason), r.Note, instant(r.At), r.By, number)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return notValid(ctx, tx, number)
+		}
+		return appendAudit(ctx, tx, ev)
+	})
+}
+
+// Reissue replaces a valid certificate with a corrected one. The old
+// certificate leaves the valid state first (taking its row lock), so that
+// the replacement may carry the same holding key. b is recorded as the
+// replacement's batch unless a batch with its ID already exists (a caller
+// may file corrections under the original batch); a reissue batch may have
+// an empty Fingerprint, which is exempt from the one-roster-one-batch rule.
+func (s *Store) Reissue(ctx context.Context, old string, b issuer.Batch, prefix string, repl issuer.Certificate, seal func(*issuer.Certificate) (issuer.AuditEvent, error)) (issuer.Certificate, error) {
+	certs := []issuer.Certificate{repl}
+	if err := storeutil.CheckRoster(certs); err != nil {
+		return issuer.Certificate{}, err
+	}
+	err := s.write(ctx, "reissue", func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE certificates SET status = 'superseded' WHERE number = $1 AND status = 'valid'`, old)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return notValid(ctx, tx, old)
+		}
+		var exists bool
+		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM batches WHERE id = $1)`, b.ID).Scan(&exists); err != nil {
+			return err
+		}
+		if !exists {
+			if err := insertBatch(ctx, tx, b, 1); err != nil {
+				return err
+			}
+		}
+		if err := issue(ctx, tx, b, prefix, certs, old, seal); err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `UPDATE certificates SET superseded_by = $1 WHERE number = $2`, certs[0].Number, old)
+		return err
+	})
+	if err != nil {
+		return issuer.Certificate{}, err
+	}
+	return certs[0], nil
+}
+
+// PutPDF stores the rendered PDF and its SHA-256, replacing an earlier one.
+func (s *Store) PutPDF(ctx context.Context, number string, pdf []byte) error {
+	sum := sha256.Sum256(pdf)
+	return s.write(ctx, "put pdf", func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE certificates SET pdf_sha256 = $1 WHERE number = $2`, hex.EncodeToString(sum[:]), number)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return storeutil.NotFound(storeutil.Certificate, number)
+		}
+		_, err = tx.Exec(ctx, `INSERT INTO pdfs (number, bytes) VALUES ($1, $2)
+			ON CONFLICT (number) DO UPDATE SET bytes = excluded.bytes`, number, pdf)
+		return err
+	})
+}
+
+// PDF returns the stored PDF.
+func (s *Store) PDF(ctx context.Context, number string) ([]byte, error) {
+	var pdf []byte
+	err := s.pool.QueryRow(ctx, `SELECT bytes FROM pdfs WHERE number = $1`, number).Scan(&pdf)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, storeutil.NotFound(storeutil.PDF, number)
+	}
+	if err != nil {
+		return nil, storeutil.Unavailable("pdf", err)
+	}
+	return pdf, nil
+}
