@@ -63,62 +63,76 @@ type normImage struct {
 // decodable PNG or JPEG within the size limits. what names the image in the
 // error, e.g. "照片/photo" or "印章/seal".
 func CheckImage(b []byte, what string) error {
-	_, err := decodeImage(b, what, what)
+	_, _, err := decodeImage(b, what, what, true)
 	return err
 }
 
-func decodeImage(b []byte, zh, en string) (image.Image, error) {
+// decodeImage validates b. With full it also decodes the pixels; without,
+// a JPEG that can be embedded as is is only checked structurally (header
+// and end-of-image marker), because decoding it would be a quarter of the
+// cost of a certificate and gofpdf embeds the bytes untouched anyway.
+func decodeImage(b []byte, zh, en string, full bool) (image.Image, image.Config, error) {
 	bad := func(z, e string, cause error) error {
 		return newError(ErrImage, zh+z, en+": "+e, cause)
 	}
 	if len(b) == 0 {
-		return nil, bad("为空", "empty", nil)
+		return nil, image.Config{}, bad("为空", "empty", nil)
 	}
 	if len(b) > MaxImageBytes {
-		return nil, bad(fmt.Sprintf("过大（%.1f MB，上限 %d MB）", float64(len(b))/(1<<20), MaxImageBytes>>20),
+		return nil, image.Config{}, bad(fmt.Sprintf("过大（%.1f MB，上限 %d MB）", float64(len(b))/(1<<20), MaxImageBytes>>20),
 			fmt.Sprintf("too large (%.1f MB, limit %d MB)", float64(len(b))/(1<<20), MaxImageBytes>>20), nil)
 	}
 	cfg, format, err := image.DecodeConfig(bytes.NewReader(b))
 	if err != nil {
-		return nil, bad("不是可识别的 PNG 或 JPEG 图片", "is not a readable PNG or JPEG image", err)
+		return nil, image.Config{}, bad("不是可识别的 PNG 或 JPEG 图片", "is not a readable PNG or JPEG image", err)
 	}
 	if format != "png" && format != "jpeg" {
-		return nil, bad("格式为 "+format+"，只接受 PNG 或 JPEG", "is "+format+"; only PNG and JPEG are accepted", nil)
+		return nil, image.Config{}, bad("格式为 "+format+"，只接受 PNG 或 JPEG", "is "+format+"; only PNG and JPEG are accepted", nil)
 	}
 	if cfg.Width > MaxImagePixel || cfg.Height > MaxImagePixel {
-		return nil, bad(fmt.Sprintf("尺寸过大（%d×%d 像素，上限 %d）", cfg.Width, cfg.Height, MaxImagePixel),
+		return nil, image.Config{}, bad(fmt.Sprintf("尺寸过大（%d×%d 像素，上限 %d）", cfg.Width, cfg.Height, MaxImagePixel),
 			fmt.Sprintf("too large (%d×%d px, limit %d)", cfg.Width, cfg.Height, MaxImagePixel), nil)
 	}
 	if cfg.Width < minImagePixel || cfg.Height < minImagePixel {
-		return nil, bad(fmt.Sprintf("尺寸过小（%d×%d 像素）", cfg.Width, cfg.Height),
+		return nil, image.Config{}, bad(fmt.Sprintf("尺寸过小（%d×%d 像素）", cfg.Width, cfg.Height),
 			fmt.Sprintf("too small (%d×%d px)", cfg.Width, cfg.Height), nil)
 	}
-	// Decode fully: a truncated file passes DecodeConfig but would print
-	// as a grey block or break gofpdf.
+	// A truncated file passes DecodeConfig but would print as a grey block
+	// or break gofpdf.
+	if !full && format == "jpeg" && (cfg.ColorModel == color.YCbCrModel || cfg.ColorModel == color.GrayModel) {
+		if !bytes.HasSuffix(bytes.TrimRight(b, "\x00\r\n "), []byte{0xFF, 0xD9}) {
+			return nil, cfg, bad("已损坏（JPEG 不完整）", "is damaged (truncated JPEG)", nil)
+		}
+		return nil, cfg, nil
+	}
 	img, _, err := image.Decode(bytes.NewReader(b))
 	if err != nil {
-		return nil, bad("已损坏，无法解码", "is damaged and cannot be decoded", err)
+		return nil, cfg, bad("已损坏，无法解码", "is damaged and cannot be decoded", err)
 	}
-	return img, nil
+	return img, cfg, nil
 }
 
 // normalize flattens onto white, scales down oversized images and picks
 // an encoding gofpdf embeds as is.
 func normalize(b []byte, kind imageKind) (*normImage, error) {
 	zh, en := kind.names()
-	img, err := decodeImage(b, zh, en)
+	img, cfg, err := decodeImage(b, zh, en, false)
 	if err != nil {
 		return nil, err
 	}
 	sum := sha256.Sum256(b)
 	n := &normImage{name: "img" + hex.EncodeToString(sum[:12])}
-	bnd := img.Bounds()
-	w, h := bnd.Dx(), bnd.Dy()
-	_, isJPEG := jpegModel(img)
-	if isJPEG && max(w, h) <= kind.maxSide() {
-		n.typ, n.data, n.w, n.h = "JPG", b, w, h
+	if img == nil && max(cfg.Width, cfg.Height) <= kind.maxSide() {
+		n.typ, n.data, n.w, n.h = "JPG", b, cfg.Width, cfg.Height
 		return n, nil
 	}
+	if img == nil {
+		if img, _, err = decodeImage(b, zh, en, true); err != nil {
+			return nil, err
+		}
+	}
+	bnd := img.Bounds()
+	w, h := bnd.Dx(), bnd.Dy()
 	if s := kind.maxSide(); max(w, h) > s {
 		if w >= h {
 			w, h = s, max(1, h*s/bnd.Dx())
@@ -143,19 +157,6 @@ func normalize(b []byte, kind imageKind) (*normImage, error) {
 	}
 	n.data, n.w, n.h = buf.Bytes(), w, h
 	return n, nil
-}
-
-// jpegModel reports whether img came from a JPEG that PDF viewers show
-// correctly when embedded verbatim. CMYK JPEGs (often Adobe-inverted) are
-// re-encoded.
-func jpegModel(img image.Image) (string, bool) {
-	switch img.(type) {
-	case *image.YCbCr:
-		return "ycbcr", true
-	case *image.Gray:
-		return "gray", true
-	}
-	return "", false
 }
 
 // imageCache keeps normalised seals: every certificate of a college carries

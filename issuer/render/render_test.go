@@ -473,6 +473,7 @@ func TestBadInput(t *testing.T) {
 		want string
 	}{
 		{"broken seal", func(c *Certificate) { c.Seal = broken }, ErrImage, "印章图片已损坏"},
+		{"truncated JPEG photo", func(c *Certificate) { c.Photo = testPhoto()[:len(testPhoto())/2] }, ErrImage, "照片已损坏"},
 		{"photo not image", func(c *Certificate) { c.Photo = []byte("%PDF-1.4 not a photo") }, ErrImage, "照片不是可识别的 PNG 或 JPEG"},
 		{"photo too wide", func(c *Certificate) { c.Photo = huge }, ErrImage, "照片尺寸过大"},
 		{"photo too big", func(c *Certificate) { c.Photo = make([]byte, MaxImageBytes+1) }, ErrImage, "照片过大"},
