@@ -14,6 +14,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/jung-kurt/gofpdf"
+	"github.com/skip2/go-qrcode"
 )
 
 // DefaultFontPath is where Debian's fonts-lxgw-wenkai installs the face
@@ -172,6 +173,7 @@ func (r *Renderer) Check(fields ...string) error {
 type prepared struct {
 	c           Certificate
 	photo, seal *normImage
+	qr          [][]bool // QR modules, quiet zone included
 }
 
 var requiredFields = []struct {
@@ -209,7 +211,11 @@ func (r *Renderer) prepare(c Certificate, needToken bool) (*prepared, error) {
 		return nil, newError(ErrGlyph, fmt.Sprintf("证书 %s 含有无法打印的字符", c.Number), fmt.Sprintf("certificate %s has unprintable characters", c.Number), err)
 	}
 	p := &prepared{c: c}
-	var err error
+	q, err := qrcode.New(c.VerifyURL, qrcode.Medium)
+	if err != nil {
+		return nil, newError(ErrInput, fmt.Sprintf("证书 %s 的验证网址无法编码为二维码", c.Number), fmt.Sprintf("certificate %s: verify URL cannot be encoded as a QR code", c.Number), err)
+	}
+	p.qr = q.Bitmap() // includes the 4-module quiet zone
 	if len(c.Photo) > 0 {
 		if p.photo, err = r.images.get(c.Photo, photoImage); err != nil {
 			return nil, err
@@ -386,20 +392,32 @@ func (r *Renderer) Batch(certs []Certificate, w io.Writer) (err error) {
 	if len(certs) == 0 {
 		return newError(ErrInput, "批量打印列表为空", "batch is empty", nil)
 	}
+	// Validation, image normalisation and QR encoding are independent per
+	// certificate; only the page drawing has to be sequential.
 	ps := make([]*prepared, len(certs))
-	var texts []string
-	var errs []error
-	for i, c := range certs {
-		p, err := r.prepare(c, false)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		ps[i] = p
-		texts = append(texts, r.printed(&p.c)...)
+	errs := make([]error, len(certs))
+	var wg sync.WaitGroup
+	next := make(chan int)
+	for w := 0; w < runtime.GOMAXPROCS(0); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				ps[i], errs[i] = r.prepareSafe(certs[i])
+			}
+		}()
 	}
-	if len(errs) > 0 {
-		return errors.Join(errs...)
+	for i := range certs {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	var texts []string
+	for _, p := range ps {
+		texts = append(texts, r.printed(&p.c)...)
 	}
 	pdf, err := r.docFor(texts)
 	if err != nil {
@@ -420,6 +438,17 @@ func (r *Renderer) Batch(certs []Certificate, w io.Writer) (err error) {
 		return newError(ErrRender, "批量 PDF 生成失败", "batch PDF output failed", err)
 	}
 	return nil
+}
+
+// prepareSafe runs prepare in a worker goroutine, where a panic would
+// otherwise kill the process.
+func (r *Renderer) prepareSafe(c Certificate) (p *prepared, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			p, err = nil, newError(ErrRender, fmt.Sprintf("证书 %s 预处理时发生内部错误", c.Number), fmt.Sprintf("certificate %s: preparation panicked: %v", c.Number, v), nil)
+		}
+	}()
+	return r.prepare(c, false)
 }
 
 // RenderAll renders individual PDFs on all cores, in input order. It stops

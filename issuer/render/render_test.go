@@ -61,9 +61,12 @@ func renderer(t testing.TB, cfg Config) *Renderer {
 	return r
 }
 
-var testPhoto = sync.OnceValue(func() []byte {
-	// A 1-inch photo at 300 dpi with noise, so its JPEG is as big as a real one.
-	rng := rand.New(rand.NewPCG(1, 2))
+var testPhoto = sync.OnceValue(func() []byte { return makePhoto(1) })
+
+// makePhoto draws a 1-inch photo at 300 dpi with noise, so that its JPEG is
+// about as big as a real one; seeds give distinct photos.
+func makePhoto(seed uint64) []byte {
+	rng := rand.New(rand.NewPCG(seed, 2))
 	img := image.NewRGBA(image.Rect(0, 0, 295, 413))
 	for y := 0; y < 413; y++ {
 		for x := 0; x < 295; x++ {
@@ -73,13 +76,13 @@ var testPhoto = sync.OnceValue(func() []byte {
 				n := uint8(rng.IntN(30))
 				c = color.RGBA{150 + n, 110 + n, 90 + n, 255}
 			}
-			img.Set(x, y, c)
+			img.SetRGBA(x, y, c)
 		}
 	}
 	var b bytes.Buffer
 	_ = jpeg.Encode(&b, img, &jpeg.Options{Quality: 85})
 	return b.Bytes()
-})
+}
 
 var testSeal = sync.OnceValue(func() []byte {
 	// Red ring with a star on a transparent background, like a scanned seal.
@@ -724,10 +727,29 @@ func benchCerts(n int) []Certificate {
 		c.OccupationName = occ[i%len(occ)]
 		c.VerifyURL = fmt.Sprintf("https://cert.jlgy.edu.cn/v/%s?c=%04X-%04X-%04X", c.Number, i*7919%65536, i*104729%65536, i*31%65536)
 		c.VerifyCode = c.VerifyURL[len(c.VerifyURL)-14:]
+		c.Photo = benchPhotos()[i%len(benchPhotos())]
 		out[i] = c
 	}
 	return out
 }
+
+// benchPhotos are distinct, so a batch embeds one photo per certificate as
+// it would in production.
+var benchPhotos = sync.OnceValue(func() [][]byte {
+	ps := make([][]byte, 1000)
+	var wg sync.WaitGroup
+	for w := 0; w < 4; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for i := w; i < len(ps); i += 4 {
+				ps[i] = makePhoto(uint64(i + 10))
+			}
+		}(w)
+	}
+	wg.Wait()
+	return ps
+})
 
 // comparablePage draws roughly what a certificate holds, the way a bare
 // gofpdf program would.
