@@ -16,7 +16,7 @@ const MaxPDFSize = 8 << 20
 
 var (
 	streamRe = regexp.MustCompile(`(?s)<<(.{0,400}?)>>\s*stream\r?\n`)
-	jwsRe    = regexp.MustCompile(`eyJ[A-Za-z0-9_-]{10,2000}\.[A-Za-z0-9_-]{10,12000}\.[A-Za-z0-9_-]{40,200}`)
+	jwsRe    = regexp.MustCompile(`eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{40,100}`)
 )
 
 // ErrNoRecord means the file carries no certificate record.
