@@ -1,7 +1,6 @@
 package roster
 
 import (
-	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -40,18 +39,43 @@ func officeText(c excelize.Comment) string {
 // English, plus a sheet listing all problems with links to the cells. A CSV
 // upload comes back as an .xlsx holding the CSV's cells as text. Problems
 // not about a cell (Col < 0) appear only in the list.
-func Mark(data []byte, filename string, problems []Problem) (out []byte, err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			out, err = nil, errDamaged()
+func Mark(data []byte, filename string, problems []Problem) ([]byte, error) {
+	t, closeFn, err := load(data, filename)
+	if closeFn != nil {
+		closeFn()
+	}
+	if err != nil {
+		return nil, err
+	}
+	if t.format == "xlsx" {
+		f, err := openXLSX(data, false)
+		if err != nil {
+			return nil, err
 		}
-	}()
-	f, sheet, err := markBase(data, filename)
+		out, err := markFile(f, t.sheet, problems)
+		f.Close()
+		if err == nil {
+			return out, nil
+		}
+		// Parts Parse never reads (comments, drawings, styles) can be broken
+		// in a workbook whose cells are fine. The office still needs its
+		// marked copy, so fall back to a fresh workbook of the same cells.
+	}
+	f, err := workbookFromRows(t.rows)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
+	return markFile(f, TemplateSheet, problems)
+}
 
+// markFile marks problems on sheet of f and returns the workbook bytes.
+func markFile(f *excelize.File, sheet string, problems []Problem) (out []byte, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			out, err = nil, fmt.Errorf("roster: marking failed: %v", p)
+		}
+	}()
 	byCell := map[string][]Problem{}
 	var cells []string
 	for _, p := range problems {
@@ -66,10 +90,12 @@ func Mark(data []byte, filename string, problems []Problem) (out []byte, err err
 	}
 
 	existing := map[string]excelize.Comment{}
-	if cs, err := f.GetComments(sheet); err == nil {
-		for _, c := range cs {
-			existing[c.Cell] = c
-		}
+	cs, err := f.GetComments(sheet)
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range cs {
+		existing[c.Cell] = c
 	}
 	redFor := map[int]int{} // original style → red variant, so formats survive
 	for _, cell := range cells {
@@ -134,55 +160,23 @@ func commentText(c excelize.Comment) string {
 	return b.String()
 }
 
-// markBase opens the workbook to mark and finds the roster sheet the same
-// way Parse does; for CSV it builds a workbook with the same row and column
-// positions, so problem coordinates apply unchanged.
-func markBase(data []byte, filename string) (*excelize.File, string, error) {
-	t, closeFn, err := load(data, filename)
-	if closeFn != nil {
-		closeFn()
-	}
-	if err != nil {
-		var fe *FileError
-		if !errors.As(err, &fe) || fe.Code != "no_rows" {
-			return nil, "", err
-		}
-	}
-	if t != nil && t.format == "xlsx" || t == nil && isZip(data) {
-		f, err := openXLSX(data, false)
-		if err != nil {
-			return nil, "", err
-		}
-		sheet := ""
-		if t != nil {
-			sheet = t.sheet
-		} else {
-			sheet = f.GetSheetName(0)
-		}
-		return f, sheet, nil
-	}
-	var rows [][]string
-	if t != nil {
-		rows = t.rows
-	} else {
-		text, _, derr := decodeText(data)
-		if derr != nil {
-			return nil, "", derr
-		}
-		if rows, derr = readCSVRows(text); derr != nil {
-			return nil, "", derr
-		}
-	}
+// workbookFromRows builds a workbook holding rows at the same row and
+// column positions, so problem coordinates apply unchanged. Every cell is
+// text, and the columns are formatted as Text so the office's next edit of
+// an ID cell is not turned into a number again.
+func workbookFromRows(rows [][]string) (*excelize.File, error) {
 	f := excelize.NewFile()
 	const sheet = TemplateSheet
-	if err := f.SetSheetName("Sheet1", sheet); err != nil {
+	fail := func(err error) (*excelize.File, error) {
 		f.Close()
-		return nil, "", err
+		return nil, err
+	}
+	if err := f.SetSheetName("Sheet1", sheet); err != nil {
+		return fail(err)
 	}
 	text, err := f.NewStyle(&excelize.Style{NumFmt: 49})
 	if err != nil {
-		f.Close()
-		return nil, "", err
+		return fail(err)
 	}
 	width := 0
 	for i, r := range rows {
@@ -192,29 +186,20 @@ func markBase(data []byte, filename string) (*excelize.File, string, error) {
 			}
 			cell, _ := excelize.CoordinatesToCellName(c+1, i+1)
 			if err := f.SetCellStr(sheet, cell, v); err != nil {
-				f.Close()
-				return nil, "", err
+				return fail(err)
 			}
 		}
 		width = max(width, len(r))
 	}
 	if width > 0 {
-		// Text format keeps the office's next edit of an ID cell from being
-		// turned into a number again.
 		if err := f.SetColStyle(sheet, "A:"+colName(width-1), text); err != nil {
-			f.Close()
-			return nil, "", err
+			return fail(err)
 		}
 		if err := f.SetColWidth(sheet, "A", colName(width-1), 16); err != nil {
-			f.Close()
-			return nil, "", err
+			return fail(err)
 		}
 	}
-	return f, sheet, nil
-}
-
-func isZip(data []byte) bool {
-	return len(data) >= 4 && string(data[:2]) == "PK"
+	return f, nil
 }
 
 // unmarkFixed clears an earlier round's marking from cells that are fine
