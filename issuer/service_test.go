@@ -18,6 +18,7 @@ import (
 	"certd/issuer/credential"
 	"certd/issuer/ident"
 	"certd/issuer/keys"
+	"certd/issuer/store/postgres/pgtest"
 	"certd/issuer/store/sqlite"
 	"certd/verify"
 )
@@ -25,7 +26,7 @@ import (
 // fixture is a service on a real SQLite store in a temp dir, with an
 // authority and one registered college.
 type fixture struct {
-	t     *testing.T
+	t     testing.TB
 	ctx   context.Context
 	svc   *issuer.Service
 	store issuer.Store
@@ -40,14 +41,34 @@ var (
 	clerk     = issuer.Actor{Name: "test:clerk", InstitutionID: "jlvtc"}
 )
 
-func newFixture(t *testing.T) *fixture {
+// backends are the real engines every service test runs on.
+var backends = []struct {
+	name string
+	open func(t testing.TB) issuer.Store
+}{
+	{"sqlite", func(t testing.TB) issuer.Store {
+		st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "certd.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		return st
+	}},
+	{"postgres", func(t testing.TB) issuer.Store { return pgtest.Open(t) }},
+}
+
+// each runs test on a fresh fixture per backend.
+func each(t *testing.T, test func(t *testing.T, f *fixture)) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) { test(t, newFixtureOn(t, b.open(t))) })
+	}
+}
+
+func newFixture(t *testing.T) *fixture { return newFixtureOn(t, backends[0].open(t)) }
+
+func newFixtureOn(t testing.TB, st issuer.Store) *fixture {
 	t.Helper()
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "certd.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
 	kek, err := keys.NewKEK(bytes.Repeat([]byte{1}, 32))
 	if err != nil {
 		t.Fatal(err)
@@ -125,81 +146,84 @@ func (f *fixture) issue(actor issuer.Actor, data []byte) *issuer.IssueReport {
 }
 
 func TestIssueHundredAndVerify(t *testing.T) {
-	f := newFixture(t)
-	rep := f.issue(clerk, roster(100))
-	if len(rep.Problems) > 0 {
-		t.Fatalf("problems: %+v", rep.Problems)
-	}
-	if len(rep.Issued) != 100 {
-		t.Fatalf("issued %d, want 100", len(rep.Issued))
-	}
-	v := f.verifier(true)
-	for i, c := range rep.Issued {
-		want := fmt.Sprintf("Y000022000001263%06d", i+1)
-		if c.Number != want {
-			t.Errorf("certificate %d numbered %s, want %s", i, c.Number, want)
+	each(t, func(t *testing.T, f *fixture) {
+		rep := f.issue(clerk, roster(100))
+		if len(rep.Problems) > 0 {
+			t.Fatalf("problems: %+v", rep.Problems)
 		}
-		res := v.VerifyToken(f.ctx, c.Token)
-		if res.Verdict != verify.Valid {
-			t.Fatalf("%s: verdict %s, checks %+v", c.Number, res.Verdict, res.Checks)
+		if len(rep.Issued) != 100 {
+			t.Fatalf("issued %d, want 100", len(rep.Issued))
 		}
-		if res.Claims.CredentialSubject.Name != c.Holder.Name {
-			t.Errorf("signed name %q, record %q", res.Claims.CredentialSubject.Name, c.Holder.Name)
+		v := f.verifier(true)
+		for i, c := range rep.Issued {
+			want := fmt.Sprintf("Y000022000001263%06d", i+1)
+			if c.Number != want {
+				t.Errorf("certificate %d numbered %s, want %s", i, c.Number, want)
+			}
+			res := v.VerifyToken(f.ctx, c.Token)
+			if res.Verdict != verify.Valid {
+				t.Fatalf("%s: verdict %s, checks %+v", c.Number, res.Verdict, res.Checks)
+			}
+			if res.Claims.CredentialSubject.Name != c.Holder.Name {
+				t.Errorf("signed name %q, record %q", res.Claims.CredentialSubject.Name, c.Holder.Name)
+			}
+			if strings.Contains(c.Token, c.Holder.DocNumber) {
+				t.Fatal("the ID number appears in clear in the token")
+			}
+			if !res.Claims.CredentialSubject.DocHash.Matches(string(c.Holder.DocType), c.Holder.DocNumber) {
+				t.Error("doc hash does not match the holder's number")
+			}
+			if res.Claims.CredentialSubject.DocHash.Matches(string(c.Holder.DocType), ident.CompleteResidentID("22010219990101001")) {
+				t.Error("doc hash matches a different number")
+			}
 		}
-		if strings.Contains(c.Token, c.Holder.DocNumber) {
-			t.Fatal("the ID number appears in clear in the token")
+		// Offline, with only the trust bundle, status cannot be checked.
+		res := f.verifier(false).VerifyToken(f.ctx, rep.Issued[0].Token)
+		if res.Verdict != verify.Undecided || res.Outcome(verify.CheckStatus) != verify.Unknown || res.Outcome(verify.CheckSignature) != verify.Pass {
+			t.Errorf("offline: verdict %s checks %+v", res.Verdict, res.Checks)
 		}
-		if !res.Claims.CredentialSubject.DocHash.Matches(string(c.Holder.DocType), c.Holder.DocNumber) {
-			t.Error("doc hash does not match the holder's number")
-		}
-		if res.Claims.CredentialSubject.DocHash.Matches(string(c.Holder.DocType), ident.CompleteResidentID("22010219990101001")) {
-			t.Error("doc hash matches a different number")
-		}
-	}
-	// Offline, with only the trust bundle, status cannot be checked.
-	res := f.verifier(false).VerifyToken(f.ctx, rep.Issued[0].Token)
-	if res.Verdict != verify.Undecided || res.Outcome(verify.CheckStatus) != verify.Unknown || res.Outcome(verify.CheckSignature) != verify.Pass {
-		t.Errorf("offline: verdict %s checks %+v", res.Verdict, res.Checks)
-	}
+	})
 }
 
 func TestOneBadRowIssuesNothing(t *testing.T) {
-	f := newFixture(t)
-	data := roster(100)
-	lines := strings.Split(string(data), "\n")
-	// Row 58 as Excel shows it (header is row 1): break its ID checksum.
-	fields := strings.Split(lines[57], ",")
-	last := fields[2][17]
-	fields[2] = fields[2][:17] + string("0123456789X"[(strings.IndexByte("0123456789X", last)+1)%11])
-	lines[57] = strings.Join(fields, ",")
-	rep := f.issue(clerk, []byte(strings.Join(lines, "\n")))
-	if len(rep.Problems) != 1 || rep.Problems[0].Row != 58 || rep.Problems[0].Field != "doc_number" || rep.Problems[0].Code != "id_checksum" {
-		t.Fatalf("problems = %+v, want one id_checksum problem on row 58", rep.Problems)
-	}
-	if rep.Problems[0].Zh == "" || rep.Problems[0].En == "" {
-		t.Error("problem lacks a bilingual reason")
-	}
-	certs, err := f.store.Certificates(f.ctx, issuer.CertificateFilter{})
-	if err != nil || len(certs) != 0 {
-		t.Fatalf("store has %d certificates after a rejected roster (%v)", len(certs), err)
-	}
-	evs, _ := f.store.Audit(f.ctx, issuer.AuditFilter{Action: "certificate.issue"})
-	if len(evs) != 0 {
-		t.Fatalf("audit has %d issue events after a rejected roster", len(evs))
-	}
+	each(t, func(t *testing.T, f *fixture) {
+		data := roster(100)
+		lines := strings.Split(string(data), "\n")
+		// Row 58 as Excel shows it (header is row 1): break its ID checksum.
+		fields := strings.Split(lines[57], ",")
+		last := fields[2][17]
+		fields[2] = fields[2][:17] + string("0123456789X"[(strings.IndexByte("0123456789X", last)+1)%11])
+		lines[57] = strings.Join(fields, ",")
+		rep := f.issue(clerk, []byte(strings.Join(lines, "\n")))
+		if len(rep.Problems) != 1 || rep.Problems[0].Row != 58 || rep.Problems[0].Field != "doc_number" || rep.Problems[0].Code != "id_checksum" {
+			t.Fatalf("problems = %+v, want one id_checksum problem on row 58", rep.Problems)
+		}
+		if rep.Problems[0].Zh == "" || rep.Problems[0].En == "" {
+			t.Error("problem lacks a bilingual reason")
+		}
+		certs, err := f.store.Certificates(f.ctx, issuer.CertificateFilter{})
+		if err != nil || len(certs) != 0 {
+			t.Fatalf("store has %d certificates after a rejected roster (%v)", len(certs), err)
+		}
+		evs, _ := f.store.Audit(f.ctx, issuer.AuditFilter{Action: "certificate.issue"})
+		if len(evs) != 0 {
+			t.Fatalf("audit has %d issue events after a rejected roster", len(evs))
+		}
+	})
 }
 
 func TestIdempotentRoster(t *testing.T) {
-	f := newFixture(t)
-	first := f.issue(clerk, roster(5))
-	again := f.issue(clerk, roster(5))
-	if !again.AlreadyIssued || again.Batch.ID != first.Batch.ID || len(again.Issued) != 0 {
-		t.Fatalf("second import: already=%v batch=%v issued=%d", again.AlreadyIssued, again.Batch, len(again.Issued))
-	}
-	certs, _ := f.store.Certificates(f.ctx, issuer.CertificateFilter{})
-	if len(certs) != 5 {
-		t.Fatalf("store has %d certificates, want 5", len(certs))
-	}
+	each(t, func(t *testing.T, f *fixture) {
+		first := f.issue(clerk, roster(5))
+		again := f.issue(clerk, roster(5))
+		if !again.AlreadyIssued || again.Batch.ID != first.Batch.ID || len(again.Issued) != 0 {
+			t.Fatalf("second import: already=%v batch=%v issued=%d", again.AlreadyIssued, again.Batch, len(again.Issued))
+		}
+		certs, _ := f.store.Certificates(f.ctx, issuer.CertificateFilter{})
+		if len(certs) != 5 {
+			t.Fatalf("store has %d certificates, want 5", len(certs))
+		}
+	})
 }
 
 func TestRules(t *testing.T) {
@@ -231,251 +255,261 @@ func TestRules(t *testing.T) {
 }
 
 func TestDuplicateHolding(t *testing.T) {
-	f := newFixture(t)
-	f.issue(clerk, []byte(header+rosterRow(7, "张三", "4-04-05-05", "", "3", "毕业年度学生")))
-	// Same person, same occupation and level, in a different roster.
-	rep := f.issue(clerk, []byte(header+rosterRow(8, "李四", "4-04-05-05", "", "4", "毕业年度学生")+rosterRow(7, "张三", "4-04-05-05", "", "3", "毕业年度学生")))
-	if len(rep.Problems) != 1 || rep.Problems[0].Code != "duplicate_holding" || rep.Problems[0].Row != 3 {
-		t.Fatalf("problems = %+v", rep.Problems)
-	}
-	if !strings.Contains(rep.Problems[0].Zh, "Y000022000001263000001") {
-		t.Errorf("duplicate problem does not name the existing certificate: %s", rep.Problems[0].Zh)
-	}
+	each(t, func(t *testing.T, f *fixture) {
+		f.issue(clerk, []byte(header+rosterRow(7, "张三", "4-04-05-05", "", "3", "毕业年度学生")))
+		// Same person, same occupation and level, in a different roster.
+		rep := f.issue(clerk, []byte(header+rosterRow(8, "李四", "4-04-05-05", "", "4", "毕业年度学生")+rosterRow(7, "张三", "4-04-05-05", "", "3", "毕业年度学生")))
+		if len(rep.Problems) != 1 || rep.Problems[0].Code != "duplicate_holding" || rep.Problems[0].Row != 3 {
+			t.Fatalf("problems = %+v", rep.Problems)
+		}
+		if !strings.Contains(rep.Problems[0].Zh, "Y000022000001263000001") {
+			t.Errorf("duplicate problem does not name the existing certificate: %s", rep.Problems[0].Zh)
+		}
+	})
 }
 
 func TestInstitutionStatusAndValidity(t *testing.T) {
-	f := newFixture(t)
-	if _, err := f.svc.SetStatus(f.ctx, authority, "jlvtc", issuer.Suspended, "抽查不合格"); err != nil {
-		t.Fatal(err)
-	}
-	_, err := f.svc.Issue(f.ctx, clerk, issuer.IssueRequest{InstitutionID: "jlvtc", Roster: roster(1), Filename: "r.csv"})
-	if e, ok := issuer.AsError(err); !ok || e.Code != "institution_suspended" {
-		t.Fatalf("suspended institution issued: %v", err)
-	}
-	if _, err := f.svc.SetStatus(f.ctx, authority, "jlvtc", issuer.Active, ""); err != nil {
-		t.Fatal(err)
-	}
-	f.now = time.Date(2029, 1, 2, 0, 0, 0, 0, time.UTC) // registration ended 2028-12-31
-	_, err = f.svc.Issue(f.ctx, clerk, issuer.IssueRequest{InstitutionID: "jlvtc", Roster: roster(1), Filename: "r.csv"})
-	if e, ok := issuer.AsError(err); !ok || e.Code != "registration_expired" {
-		t.Fatalf("expired registration issued: %v", err)
-	}
-	vs, _ := f.store.InstitutionVersions(f.ctx, "jlvtc")
-	if len(vs) != 3 || vs[1].Status != issuer.Suspended || vs[2].Status != issuer.Active {
-		t.Fatalf("versions not kept: %d", len(vs))
-	}
+	each(t, func(t *testing.T, f *fixture) {
+		if _, err := f.svc.SetStatus(f.ctx, authority, "jlvtc", issuer.Suspended, "抽查不合格"); err != nil {
+			t.Fatal(err)
+		}
+		_, err := f.svc.Issue(f.ctx, clerk, issuer.IssueRequest{InstitutionID: "jlvtc", Roster: roster(1), Filename: "r.csv"})
+		if e, ok := issuer.AsError(err); !ok || e.Code != "institution_suspended" {
+			t.Fatalf("suspended institution issued: %v", err)
+		}
+		if _, err := f.svc.SetStatus(f.ctx, authority, "jlvtc", issuer.Active, ""); err != nil {
+			t.Fatal(err)
+		}
+		f.now = time.Date(2029, 1, 2, 0, 0, 0, 0, time.UTC) // registration ended 2028-12-31
+		_, err = f.svc.Issue(f.ctx, clerk, issuer.IssueRequest{InstitutionID: "jlvtc", Roster: roster(1), Filename: "r.csv"})
+		if e, ok := issuer.AsError(err); !ok || e.Code != "registration_expired" {
+			t.Fatalf("expired registration issued: %v", err)
+		}
+		vs, _ := f.store.InstitutionVersions(f.ctx, "jlvtc")
+		if len(vs) != 3 || vs[1].Status != issuer.Suspended || vs[2].Status != issuer.Active {
+			t.Fatalf("versions not kept: %d", len(vs))
+		}
+	})
 }
 
 func TestSuspensionDoesNotInvalidateEarlierCertificates(t *testing.T) {
-	f := newFixture(t)
-	rep := f.issue(clerk, roster(1))
-	f.now = f.now.Add(time.Hour)
-	if _, err := f.svc.SetStatus(f.ctx, authority, "jlvtc", issuer.Suspended, ""); err != nil {
-		t.Fatal(err)
-	}
-	if res := f.verifier(true).VerifyToken(f.ctx, rep.Issued[0].Token); res.Verdict != verify.Valid {
-		t.Fatalf("certificate issued before suspension: %s %+v", res.Verdict, res.Checks)
-	}
+	each(t, func(t *testing.T, f *fixture) {
+		rep := f.issue(clerk, roster(1))
+		f.now = f.now.Add(time.Hour)
+		if _, err := f.svc.SetStatus(f.ctx, authority, "jlvtc", issuer.Suspended, ""); err != nil {
+			t.Fatal(err)
+		}
+		if res := f.verifier(true).VerifyToken(f.ctx, rep.Issued[0].Token); res.Verdict != verify.Valid {
+			t.Fatalf("certificate issued before suspension: %s %+v", res.Verdict, res.Checks)
+		}
+	})
 }
 
 func TestRevoke(t *testing.T) {
-	f := newFixture(t)
-	rep := f.issue(clerk, roster(2))
-	n := rep.Issued[0].Number
-	if _, err := f.svc.Revoke(f.ctx, clerk, n, "bogus", ""); !issuer.Is(err, issuer.ErrInvalid) {
-		t.Fatalf("bogus reason accepted: %v", err)
-	}
-	var wg sync.WaitGroup
-	errs := make(chan error, 4)
-	for range 4 {
-		wg.Go(func() {
-			_, err := f.svc.Revoke(f.ctx, clerk, n, issuer.ReasonMisconduct, "考试作弊")
-			errs <- err
-		})
-	}
-	wg.Wait()
-	close(errs)
-	ok := 0
-	for err := range errs {
-		switch {
-		case err == nil:
-			ok++
-		case !issuer.Is(err, issuer.ErrConflict):
-			t.Errorf("concurrent revoke: %v", err)
+	each(t, func(t *testing.T, f *fixture) {
+		rep := f.issue(clerk, roster(2))
+		n := rep.Issued[0].Number
+		if _, err := f.svc.Revoke(f.ctx, clerk, n, "bogus", ""); !issuer.Is(err, issuer.ErrInvalid) {
+			t.Fatalf("bogus reason accepted: %v", err)
 		}
-	}
-	if ok != 1 {
-		t.Fatalf("%d concurrent revocations succeeded, want exactly 1", ok)
-	}
-	res := f.verifier(true).VerifyToken(f.ctx, rep.Issued[0].Token)
-	if res.Verdict != verify.Revoked {
-		t.Fatalf("verdict %s after revocation", res.Verdict)
-	}
-	hist, _ := f.store.Audit(f.ctx, issuer.AuditFilter{Subject: n})
-	if len(hist) != 2 || hist[1].Action != "certificate.revoke" || hist[1].Actor != clerk.Name {
-		t.Fatalf("audit = %+v", hist)
-	}
+		var wg sync.WaitGroup
+		errs := make(chan error, 4)
+		for range 4 {
+			wg.Go(func() {
+				_, err := f.svc.Revoke(f.ctx, clerk, n, issuer.ReasonMisconduct, "考试作弊")
+				errs <- err
+			})
+		}
+		wg.Wait()
+		close(errs)
+		ok := 0
+		for err := range errs {
+			switch {
+			case err == nil:
+				ok++
+			case !issuer.Is(err, issuer.ErrConflict):
+				t.Errorf("concurrent revoke: %v", err)
+			}
+		}
+		if ok != 1 {
+			t.Fatalf("%d concurrent revocations succeeded, want exactly 1", ok)
+		}
+		res := f.verifier(true).VerifyToken(f.ctx, rep.Issued[0].Token)
+		if res.Verdict != verify.Revoked {
+			t.Fatalf("verdict %s after revocation", res.Verdict)
+		}
+		hist, _ := f.store.Audit(f.ctx, issuer.AuditFilter{Subject: n})
+		if len(hist) != 2 || hist[1].Action != "certificate.revoke" || hist[1].Actor != clerk.Name {
+			t.Fatalf("audit = %+v", hist)
+		}
+	})
 }
 
 func TestReissue(t *testing.T) {
-	f := newFixture(t)
-	rep := f.issue(clerk, roster(1))
-	old := rep.Issued[0]
-	repl, err := f.svc.Reissue(f.ctx, clerk, old.Number, issuer.Correction{Name: "欧阳娜", Reason: "姓名录入错误"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if repl.Number == old.Number || repl.Supersedes != old.Number || repl.Holder.Name != "欧阳娜" {
-		t.Fatalf("reissue = %+v", repl)
-	}
-	got, _ := f.store.Certificate(f.ctx, old.Number)
-	if got.Status != issuer.Superseded || got.SupersededBy != repl.Number {
-		t.Fatalf("old certificate after reissue: %s %s", got.Status, got.SupersededBy)
-	}
-	v := f.verifier(true)
-	if res := v.VerifyToken(f.ctx, old.Token); res.Verdict != verify.Superseded {
-		t.Errorf("old token verdict %s", res.Verdict)
-	}
-	if res := v.VerifyToken(f.ctx, repl.Token); res.Verdict != verify.Valid {
-		t.Errorf("new token verdict %s %+v", res.Verdict, res.Checks)
-	}
-	if _, err := f.svc.Reissue(f.ctx, clerk, old.Number, issuer.Correction{Name: "欧阳娜娜"}); !issuer.Is(err, issuer.ErrConflict) {
-		t.Errorf("reissue of a superseded certificate: %v", err)
-	}
+	each(t, func(t *testing.T, f *fixture) {
+		rep := f.issue(clerk, roster(1))
+		old := rep.Issued[0]
+		repl, err := f.svc.Reissue(f.ctx, clerk, old.Number, issuer.Correction{Name: "欧阳娜", Reason: "姓名录入错误"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if repl.Number == old.Number || repl.Supersedes != old.Number || repl.Holder.Name != "欧阳娜" {
+			t.Fatalf("reissue = %+v", repl)
+		}
+		got, _ := f.store.Certificate(f.ctx, old.Number)
+		if got.Status != issuer.Superseded || got.SupersededBy != repl.Number {
+			t.Fatalf("old certificate after reissue: %s %s", got.Status, got.SupersededBy)
+		}
+		v := f.verifier(true)
+		if res := v.VerifyToken(f.ctx, old.Token); res.Verdict != verify.Superseded {
+			t.Errorf("old token verdict %s", res.Verdict)
+		}
+		if res := v.VerifyToken(f.ctx, repl.Token); res.Verdict != verify.Valid {
+			t.Errorf("new token verdict %s %+v", res.Verdict, res.Checks)
+		}
+		if _, err := f.svc.Reissue(f.ctx, clerk, old.Number, issuer.Correction{Name: "欧阳娜娜"}); !issuer.Is(err, issuer.ErrConflict) {
+			t.Errorf("reissue of a superseded certificate: %v", err)
+		}
+	})
 }
 
 func TestKeyRotationKeepsOldCertificatesValid(t *testing.T) {
-	f := newFixture(t)
-	before := f.issue(clerk, roster(1)).Issued[0]
-	f.now = f.now.Add(time.Hour)
-	in, err := f.svc.RotateKey(f.ctx, authority, "jlvtc")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(in.Keys) != 2 || in.Keys[0].NotAfter.IsZero() || !in.Keys[1].NotAfter.IsZero() {
-		t.Fatalf("keys after rotation: %+v", in.Keys)
-	}
-	f.now = f.now.Add(time.Minute)
-	after := f.issue(clerk, []byte(header+rosterRow(500, "李四", "4-04-05-05", "", "4", "毕业年度学生"))).Issued[0]
-	if after.KID == before.KID || after.KID != in.Keys[1].KID {
-		t.Fatalf("new certificate signed with %s", after.KID)
-	}
-	v := f.verifier(true)
-	for _, c := range []issuer.Certificate{before, after} {
-		if res := v.VerifyToken(f.ctx, c.Token); res.Verdict != verify.Valid {
-			t.Errorf("%s after rotation: %s %+v", c.Number, res.Verdict, res.Checks)
+	each(t, func(t *testing.T, f *fixture) {
+		before := f.issue(clerk, roster(1)).Issued[0]
+		f.now = f.now.Add(time.Hour)
+		in, err := f.svc.RotateKey(f.ctx, authority, "jlvtc")
+		if err != nil {
+			t.Fatal(err)
 		}
-	}
+		if len(in.Keys) != 2 || in.Keys[0].NotAfter.IsZero() || !in.Keys[1].NotAfter.IsZero() {
+			t.Fatalf("keys after rotation: %+v", in.Keys)
+		}
+		f.now = f.now.Add(time.Minute)
+		after := f.issue(clerk, []byte(header+rosterRow(500, "李四", "4-04-05-05", "", "4", "毕业年度学生"))).Issued[0]
+		if after.KID == before.KID || after.KID != in.Keys[1].KID {
+			t.Fatalf("new certificate signed with %s", after.KID)
+		}
+		v := f.verifier(true)
+		for _, c := range []issuer.Certificate{before, after} {
+			if res := v.VerifyToken(f.ctx, c.Token); res.Verdict != verify.Valid {
+				t.Errorf("%s after rotation: %s %+v", c.Number, res.Verdict, res.Checks)
+			}
+		}
+	})
 }
 
 func TestTenantIsolation(t *testing.T) {
-	f := newFixture(t)
-	f.register("other", "Y000022000002")
-	rep := f.issue(clerk, roster(1))
-	n := rep.Issued[0].Number
-	intruder := issuer.Actor{Name: "test:intruder", InstitutionID: "other"}
-	auditor := issuer.Actor{Name: "test:auditor", InstitutionID: "jlvtc", ReadOnly: true}
-	if _, err := f.svc.Issue(f.ctx, intruder, issuer.IssueRequest{InstitutionID: "jlvtc", Roster: roster(2), Filename: "x.csv"}); !issuer.Is(err, issuer.ErrForbidden) {
-		t.Errorf("issue for another college: %v", err)
-	}
-	if _, err := f.svc.Certificate(f.ctx, intruder, n); !issuer.Is(err, issuer.ErrNotFound) {
-		t.Errorf("read another college's certificate: %v", err)
-	}
-	if _, err := f.svc.Revoke(f.ctx, intruder, n, issuer.ReasonOther, ""); !issuer.Is(err, issuer.ErrNotFound) {
-		t.Errorf("revoke another college's certificate: %v", err)
-	}
-	if _, err := f.svc.Reissue(f.ctx, intruder, n, issuer.Correction{Name: "王五"}); !issuer.Is(err, issuer.ErrNotFound) {
-		t.Errorf("reissue another college's certificate: %v", err)
-	}
-	if _, err := f.svc.Revoke(f.ctx, auditor, n, issuer.ReasonOther, ""); !issuer.Is(err, issuer.ErrForbidden) {
-		t.Errorf("auditor revoked: %v", err)
-	}
-	if list, _ := f.svc.Certificates(f.ctx, intruder, issuer.CertificateFilter{InstitutionID: "jlvtc"}); len(list) != 0 {
-		t.Errorf("ledger of another college leaked %d rows", len(list))
-	}
-	if _, err := f.svc.AddInstitution(f.ctx, clerk, issuer.InstitutionSpec{}); !issuer.Is(err, issuer.ErrForbidden) {
-		t.Errorf("a college registered an institution: %v", err)
-	}
-	if _, err := f.svc.RotateKey(f.ctx, clerk, "jlvtc"); !issuer.Is(err, issuer.ErrForbidden) {
-		t.Errorf("a college rotated its registered key: %v", err)
-	}
+	each(t, func(t *testing.T, f *fixture) {
+		f.register("other", "Y000022000002")
+		rep := f.issue(clerk, roster(1))
+		n := rep.Issued[0].Number
+		intruder := issuer.Actor{Name: "test:intruder", InstitutionID: "other"}
+		auditor := issuer.Actor{Name: "test:auditor", InstitutionID: "jlvtc", ReadOnly: true}
+		if _, err := f.svc.Issue(f.ctx, intruder, issuer.IssueRequest{InstitutionID: "jlvtc", Roster: roster(2), Filename: "x.csv"}); !issuer.Is(err, issuer.ErrForbidden) {
+			t.Errorf("issue for another college: %v", err)
+		}
+		if _, err := f.svc.Certificate(f.ctx, intruder, n); !issuer.Is(err, issuer.ErrNotFound) {
+			t.Errorf("read another college's certificate: %v", err)
+		}
+		if _, err := f.svc.Revoke(f.ctx, intruder, n, issuer.ReasonOther, ""); !issuer.Is(err, issuer.ErrNotFound) {
+			t.Errorf("revoke another college's certificate: %v", err)
+		}
+		if _, err := f.svc.Reissue(f.ctx, intruder, n, issuer.Correction{Name: "王五"}); !issuer.Is(err, issuer.ErrNotFound) {
+			t.Errorf("reissue another college's certificate: %v", err)
+		}
+		if _, err := f.svc.Revoke(f.ctx, auditor, n, issuer.ReasonOther, ""); !issuer.Is(err, issuer.ErrForbidden) {
+			t.Errorf("auditor revoked: %v", err)
+		}
+		if list, _ := f.svc.Certificates(f.ctx, intruder, issuer.CertificateFilter{InstitutionID: "jlvtc"}); len(list) != 0 {
+			t.Errorf("ledger of another college leaked %d rows", len(list))
+		}
+		if _, err := f.svc.AddInstitution(f.ctx, clerk, issuer.InstitutionSpec{}); !issuer.Is(err, issuer.ErrForbidden) {
+			t.Errorf("a college registered an institution: %v", err)
+		}
+		if _, err := f.svc.RotateKey(f.ctx, clerk, "jlvtc"); !issuer.Is(err, issuer.ErrForbidden) {
+			t.Errorf("a college rotated its registered key: %v", err)
+		}
+	})
 }
 
 func TestWrongKEK(t *testing.T) {
-	f := newFixture(t)
-	wrong, _ := keys.NewKEK(bytes.Repeat([]byte{2}, 32))
-	svc := &issuer.Service{Store: f.store, KEK: wrong, Now: func() time.Time { return f.now }}
-	_, err := svc.Issue(f.ctx, clerk, issuer.IssueRequest{InstitutionID: "jlvtc", Roster: roster(1), Filename: "r.csv"})
-	if e, ok := issuer.AsError(err); !ok || e.Code != "wrong_kek" {
-		t.Fatalf("issue with a wrong KEK: %v", err)
-	}
-	if certs, _ := f.store.Certificates(f.ctx, issuer.CertificateFilter{}); len(certs) != 0 {
-		t.Fatal("something was issued with a wrong KEK")
-	}
+	each(t, func(t *testing.T, f *fixture) {
+		wrong, _ := keys.NewKEK(bytes.Repeat([]byte{2}, 32))
+		svc := &issuer.Service{Store: f.store, KEK: wrong, Now: func() time.Time { return f.now }}
+		_, err := svc.Issue(f.ctx, clerk, issuer.IssueRequest{InstitutionID: "jlvtc", Roster: roster(1), Filename: "r.csv"})
+		if e, ok := issuer.AsError(err); !ok || e.Code != "wrong_kek" {
+			t.Fatalf("issue with a wrong KEK: %v", err)
+		}
+		if certs, _ := f.store.Certificates(f.ctx, issuer.CertificateFilter{}); len(certs) != 0 {
+			t.Fatal("something was issued with a wrong KEK")
+		}
+	})
 }
 
 func TestInstitutionValidation(t *testing.T) {
-	f := newFixture(t)
-	_, err := f.svc.AddInstitution(f.ctx, authority, issuer.InstitutionSpec{
-		ID: "Bad ID", Name: "", USCC: "91350100M000100Y44", Prefix: "Y12", FilingNo: "",
-		Scope: []issuer.ScopeSpec{{Occupation: "9-99-99-99", Levels: []string{"3"}}},
-	})
-	e, ok := issuer.AsError(err)
-	if !ok || e.Code != "institution_invalid" {
-		t.Fatalf("err = %v", err)
-	}
-	for _, want := range []string{"机构标识", "机构名称", "统一社会信用代码", "证书编号前缀", "备案编号", "9-99-99-99"} {
-		if !strings.Contains(e.Zh, want) {
-			t.Errorf("message does not mention %s:\n%s", want, e.Zh)
+	each(t, func(t *testing.T, f *fixture) {
+		_, err := f.svc.AddInstitution(f.ctx, authority, issuer.InstitutionSpec{
+			ID: "Bad ID", Name: "", USCC: "91350100M000100Y44", Prefix: "Y12", FilingNo: "",
+			Scope: []issuer.ScopeSpec{{Occupation: "9-99-99-99", Levels: []string{"3"}}},
+		})
+		e, ok := issuer.AsError(err)
+		if !ok || e.Code != "institution_invalid" {
+			t.Fatalf("err = %v", err)
 		}
-	}
-	// The same prefix cannot belong to two institutions.
-	_, err = f.svc.AddInstitution(f.ctx, authority, issuer.InstitutionSpec{ID: "dup", Name: "x", USCC: "12220000MB0123457W", Prefix: "Y000022000001", FilingNo: "1",
-		Scope: []issuer.ScopeSpec{{Occupation: "4-04-05-05", Levels: []string{"3"}}}})
-	if !issuer.Is(err, issuer.ErrConflict) {
-		t.Errorf("duplicate prefix: %v", err)
-	}
+		for _, want := range []string{"机构标识", "机构名称", "统一社会信用代码", "证书编号前缀", "备案编号", "9-99-99-99"} {
+			if !strings.Contains(e.Zh, want) {
+				t.Errorf("message does not mention %s:\n%s", want, e.Zh)
+			}
+		}
+		// The same prefix cannot belong to two institutions.
+		_, err = f.svc.AddInstitution(f.ctx, authority, issuer.InstitutionSpec{ID: "dup", Name: "x", USCC: "12220000MB0123457W", Prefix: "Y000022000001", FilingNo: "1",
+			Scope: []issuer.ScopeSpec{{Occupation: "4-04-05-05", Levels: []string{"3"}}}})
+		if !issuer.Is(err, issuer.ErrConflict) {
+			t.Errorf("duplicate prefix: %v", err)
+		}
+	})
 }
 
 // Forged and altered tokens must never verify.
 func TestForgedTokens(t *testing.T) {
-	f := newFixture(t)
-	good := f.issue(clerk, roster(1)).Issued[0].Token
-	v := f.verifier(true)
-	parts := strings.Split(good, ".")
-	var claims credential.CertificateClaims
-	if _, err := credential.Peek(good, &claims); err != nil {
-		t.Fatal(err)
-	}
-	_, stranger, _ := ed25519.GenerateKey(nil)
-	pubJWK := f.inst.Keys[0].PublicKey
-
-	claims.CredentialSubject.Achievement.LevelName = "一级/高级技师"
-	edited, _ := jwt.NewWithClaims(jwt.SigningMethodEdDSA, &claims).SignedString(stranger)
-	editedParts := strings.Split(edited, ".")
-	hs := jwt.NewWithClaims(jwt.SigningMethodHS256, &claims)
-	hs.Header["typ"], hs.Header["kid"] = "vc+jwt", credential.KID(pubJWK)
-	hsTok, _ := hs.SignedString([]byte(pubJWK))
-	none := jwt.NewWithClaims(jwt.SigningMethodNone, &claims)
-	none.Header["typ"], none.Header["kid"] = "vc+jwt", credential.KID(pubJWK)
-	noneTok, _ := none.SignedString(jwt.UnsafeAllowNoneSignatureType)
-	strangerTok, _ := credential.Sign(&claims, credential.TypeCertificate, stranger)
-
-	tests := map[string]string{
-		"edited payload":        parts[0] + "." + editedParts[1] + "." + parts[2],
-		"alg none":              noneTok,
-		"HS256 with public key": hsTok,
-		"unknown kid":           strangerTok,
-		"truncated":             good[:len(good)-5],
-		"garbage":               "not a token",
-		"empty":                 "",
-		"SQL":                   "' OR 1=1 --",
-		"swapped signature":     parts[0] + "." + parts[1] + "." + strings.Split(strangerTok, ".")[2],
-	}
-	for name, tok := range tests {
-		res := v.VerifyToken(f.ctx, tok)
-		if res.Verdict != verify.Invalid {
-			t.Errorf("%s: verdict %s, want invalid (checks %+v)", name, res.Verdict, res.Checks)
+	each(t, func(t *testing.T, f *fixture) {
+		good := f.issue(clerk, roster(1)).Issued[0].Token
+		v := f.verifier(true)
+		parts := strings.Split(good, ".")
+		var claims credential.CertificateClaims
+		if _, err := credential.Peek(good, &claims); err != nil {
+			t.Fatal(err)
 		}
-	}
+		_, stranger, _ := ed25519.GenerateKey(nil)
+		pubJWK := f.inst.Keys[0].PublicKey
+
+		claims.CredentialSubject.Achievement.LevelName = "一级/高级技师"
+		edited, _ := jwt.NewWithClaims(jwt.SigningMethodEdDSA, &claims).SignedString(stranger)
+		editedParts := strings.Split(edited, ".")
+		hs := jwt.NewWithClaims(jwt.SigningMethodHS256, &claims)
+		hs.Header["typ"], hs.Header["kid"] = "vc+jwt", credential.KID(pubJWK)
+		hsTok, _ := hs.SignedString([]byte(pubJWK))
+		none := jwt.NewWithClaims(jwt.SigningMethodNone, &claims)
+		none.Header["typ"], none.Header["kid"] = "vc+jwt", credential.KID(pubJWK)
+		noneTok, _ := none.SignedString(jwt.UnsafeAllowNoneSignatureType)
+		strangerTok, _ := credential.Sign(&claims, credential.TypeCertificate, stranger)
+
+		tests := map[string]string{
+			"edited payload":        parts[0] + "." + editedParts[1] + "." + parts[2],
+			"alg none":              noneTok,
+			"HS256 with public key": hsTok,
+			"unknown kid":           strangerTok,
+			"truncated":             good[:len(good)-5],
+			"garbage":               "not a token",
+			"empty":                 "",
+			"SQL":                   "' OR 1=1 --",
+			"swapped signature":     parts[0] + "." + parts[1] + "." + strings.Split(strangerTok, ".")[2],
+		}
+		for name, tok := range tests {
+			res := v.VerifyToken(f.ctx, tok)
+			if res.Verdict != verify.Invalid {
+				t.Errorf("%s: verdict %s, want invalid (checks %+v)", name, res.Verdict, res.Checks)
+			}
+		}
+	})
 }

@@ -1,71 +1,20 @@
 package postgres_test
 
 import (
+	"certd/issuer/store/postgres/pgtest"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
-	"net/url"
-	"os"
 	"testing"
 	"time"
-
-	"github.com/jackc/pgx/v5"
 
 	"certd/issuer"
 	"certd/issuer/store/postgres"
 	"certd/issuer/store/storetest"
 )
 
-const defaultURL = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
+func open(t testing.TB) *postgres.Store { return pgtest.Open(t) }
 
-func baseURL() string {
-	if u := os.Getenv("CERTD_TEST_DATABASE_URL"); u != "" {
-		return u
-	}
-	return defaultURL
-}
-
-// open gives the test a store in a schema of its own, dropped afterwards,
-// so tests run in parallel against one database without seeing each other.
-// Without a server the test fails under CI=true and is skipped otherwise.
-func open(t testing.TB) *postgres.Store {
-	t.Helper()
-	ctx := context.Background()
-	base := baseURL()
-	admin, err := pgx.Connect(ctx, base)
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("PostgreSQL unreachable at CERTD_TEST_DATABASE_URL (%v); CI requires it", err)
-		}
-		t.Skipf("PostgreSQL unreachable (%v); set CERTD_TEST_DATABASE_URL or start a server to run these tests", err)
-	}
-	t.Cleanup(func() { admin.Close(context.Background()) })
-	var rnd [6]byte
-	rand.Read(rnd[:])
-	schema := "certd_test_" + hex.EncodeToString(rnd[:])
-	if _, err := admin.Exec(ctx, `CREATE SCHEMA `+schema); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if _, err := admin.Exec(context.Background(), `DROP SCHEMA `+schema+` CASCADE`); err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-		}
-	})
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	s, err := postgres.Open(ctx, u.String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	return s
-}
+func baseURL() string { return pgtest.BaseURL() }
 
 func TestConformance(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) issuer.Store { return open(t) })
