@@ -27,6 +27,24 @@
 // whose Problems is not empty and hand Mark's workbook back to the office
 // instead.
 //
+// # Using it
+//
+//	r, err := roster.Parse(upload, filename, today)
+//	if err != nil {
+//		return err // a *FileError: show its Zh and En, nothing to mark
+//	}
+//	// Add the caller's own checks (catalogue, registration) with
+//	// r.Column(field) so they point at cells too, then:
+//	if len(r.Problems) > 0 {
+//		marked, _ := roster.Mark(upload, filename, r.Problems) // give this back
+//		...
+//	}
+//	// Issue r.Entries; r.Fingerprint recognises the same list uploaded again.
+//
+// Within one file Parse also reports the same person listed twice for the same
+// occupation, 工种 and level, and one document number under two names, each on
+// the later row and naming the earlier one.
+//
 // # Excel damage
 //
 // The most common real error is Excel itself: a 证件号码 column typed as
