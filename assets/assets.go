@@ -19,3 +19,16 @@ var Data embed.FS
 //
 //go:embed render
 var Render embed.FS
+
+// Templates holds the public verification pages under templates/
+// (html/template files, parsed by package verify) and Static their style
+// sheet and share image under static/. The style sheet is inlined into each
+// page so that a phone on a weak connection needs one request.
+//
+//go:embed templates
+var Templates embed.FS
+
+// Static: see Templates.
+//
+//go:embed static
+var Static embed.FS

@@ -103,6 +103,8 @@ const (
 	CheckRegistration = "registration"
 	CheckScope        = "scope"
 	CheckStatus       = "status"
+	// CheckPDF is made only for an uploaded PDF: the file is the one issued.
+	CheckPDF = "pdf_identical"
 )
 
 var checkLabels = map[string][2]string{
@@ -113,6 +115,7 @@ var checkLabels = map[string][2]string{
 	CheckRegistration: {"发证日机构备案有效", "registration in force on the issue date"},
 	CheckScope:        {"职业、工种和等级在备案范围内", "occupation, 工种 and level within registered scope"},
 	CheckStatus:       {"证书状态（未撤销、未更正）", "certificate status (not revoked or superseded)"},
+	CheckPDF:          {"与签发的PDF文件完全一致", "file identical to the issued PDF"},
 }
 
 // StatusInfo is the register's word on a certificate.

@@ -9,12 +9,14 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"certd/issuer"
 	"certd/issuer/keys"
 	"certd/issuer/store/postgres"
 	"certd/issuer/store/sqlite"
+	"certd/verify"
 )
 
 // Config is every setting certd takes. Each has a flag and a CERTD_*
@@ -29,6 +31,9 @@ type Config struct {
 	KEK         string // the key itself (CERTD_KEK only, never a flag: flags show in ps)
 	LogLevel    string
 	FontPath    string
+	// TrustedProxies and RateLimit guard the public verification routes.
+	TrustedProxies string
+	RateLimit      string
 }
 
 var settings = []struct {
@@ -42,6 +47,8 @@ var settings = []struct {
 	{"public-url", "CERTD_PUBLIC_URL", "http://127.0.0.1:8080", "public base address printed in QR codes", func(c *Config) *string { return &c.PublicURL }},
 	{"kek-file", "CERTD_KEK_FILE", "", "file holding the key-encryption key; empty means <data>/kek, created if missing", func(c *Config) *string { return &c.KEKFile }},
 	{"log-level", "CERTD_LOG_LEVEL", "info", "log level: debug, info, warn, error", func(c *Config) *string { return &c.LogLevel }},
+	{"trusted-proxies", "CERTD_TRUSTED_PROXIES", "", "comma-separated IPs or CIDR prefixes of reverse proxies whose X-Forwarded-For is believed; empty trusts none", func(c *Config) *string { return &c.TrustedProxies }},
+	{"rate-limit", "CERTD_RATE_LIMIT", "600", "public verification requests per minute per client; -1 disables", func(c *Config) *string { return &c.RateLimit }},
 	{"font", "CERTD_FONT", "/usr/share/fonts/truetype/lxgw-wenkai/LXGWWenKai-Regular.ttf", "TrueType font (.ttf or .ttc) for certificates", func(c *Config) *string { return &c.FontPath }},
 }
 
@@ -80,6 +87,12 @@ func (c *Config) validate() error {
 		bad = append(bad, fmt.Sprintf("--public-url %q 应为 http(s):// 开头的地址 / --public-url must be an http(s):// address", c.PublicURL))
 	}
 	c.PublicURL = strings.TrimRight(c.PublicURL, "/")
+	if _, err := verify.ParseTrustedProxies(strings.Split(c.TrustedProxies, ",")); err != nil {
+		bad = append(bad, "--trusted-proxies: "+err.Error())
+	}
+	if n, err := strconv.Atoi(c.RateLimit); err != nil || n == 0 {
+		bad = append(bad, "--rate-limit 应为正整数或 -1 / --rate-limit must be a positive integer or -1")
+	}
 	var lvl slog.Level
 	if err := lvl.UnmarshalText([]byte(c.LogLevel)); err != nil {
 		bad = append(bad, "--log-level 应为 debug、info、warn 或 error / --log-level must be debug, info, warn or error")

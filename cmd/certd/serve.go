@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 	"certd/issuer"
 	"certd/issuer/ident"
 	"certd/issuer/occupation"
+	"certd/verify"
 )
 
 func cmdServe(ctx context.Context, args []string, out io.Writer) error {
@@ -30,7 +32,10 @@ func cmdServe(ctx context.Context, args []string, out io.Writer) error {
 			return err
 		}
 	}
-	app := newApp(e)
+	app, err := newApp(e)
+	if err != nil {
+		return err
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- app.Listen(e.cfg.Addr) }()
 	e.log.Info("certd listening", "addr", e.cfg.Addr, "public_url", e.cfg.PublicURL)
@@ -44,7 +49,7 @@ func cmdServe(ctx context.Context, args []string, out io.Writer) error {
 }
 
 // newApp builds the HTTP application.
-func newApp(e *env) *fiber.App {
+func newApp(e *env) (*fiber.App, error) {
 	app := fiber.New(fiber.Config{
 		// Strings from a request must outlive the handler (cache keys, logs).
 		Immutable:             true,
@@ -52,6 +57,8 @@ func newApp(e *env) *fiber.App {
 		ReadTimeout:           15 * time.Second,
 		WriteTimeout:          30 * time.Second,
 		IdleTimeout:           60 * time.Second,
+		// A certificate PDF or a bulk sheet; routes check tighter limits.
+		BodyLimit: verify.MaxBody,
 		ErrorHandler: func(c *fiber.Ctx, err error) error {
 			code := fiber.StatusInternalServerError
 			if fe, ok := err.(*fiber.Error); ok {
@@ -60,17 +67,14 @@ func newApp(e *env) *fiber.App {
 			return c.Status(code).JSON(fiber.Map{"error": httpText(code)})
 		},
 	})
-	app.Get("/healthz", func(c *fiber.Ctx) error { return c.SendString("ok") })
-	app.Get("/readyz", func(c *fiber.Ctx) error {
-		ctx, cancel := context.WithTimeout(c.UserContext(), 2*time.Second)
-		defer cancel()
-		if err := e.store.Ping(ctx); err != nil {
-			e.log.Error("readiness: store unreachable", "error", err)
-			return c.Status(fiber.StatusServiceUnavailable).JSON(fiber.Map{"store": "unavailable"})
-		}
-		return c.JSON(fiber.Map{"store": "ok"})
-	})
-	return app
+	rl, _ := strconv.Atoi(e.cfg.RateLimit)
+	if _, err := verify.Mount(app, verify.Deps{
+		Store: e.store, PublicURL: e.cfg.PublicURL, RedisURL: e.cfg.RedisURL, Log: e.log,
+		TrustedProxies: strings.Split(e.cfg.TrustedProxies, ","), RateLimit: rl,
+	}); err != nil {
+		return nil, err
+	}
+	return app, nil
 }
 
 func httpText(code int) string {

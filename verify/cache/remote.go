@@ -1,0 +1,319 @@
+// Package cache is the shared second-level cache of verification views and
+// the shared counters of the rate limiter, in Redis.
+//
+// Redis is an accelerator, never a dependency: every call degrades to a miss
+// (or a local answer) when Redis is unreachable, the outage is logged once,
+// and a background probe picks Redis up again when it returns. Deletions
+// that could not be made during an outage are remembered and made before the
+// cache is trusted again, so that a revocation that happened while Redis was
+// away cannot come back from a stale entry.
+package cache
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/redis/go-redis/v9/maintnotifications"
+)
+
+// maxPending bounds the deletions remembered during an outage; past it the
+// whole key space is swept on recovery instead.
+const maxPending = 100_000
+
+// Remote is a Redis-backed byte cache that survives Redis outages.
+type Remote struct {
+	rdb     *redis.Client
+	prefix  string
+	log     *slog.Logger
+	timeout time.Duration
+
+	down     atomic.Bool
+	mu       sync.Mutex
+	pending  map[string]struct{}
+	overflow bool
+
+	// OnState, when set, is told about every change between up and down.
+	OnState func(up bool)
+
+	stop chan struct{}
+	done chan struct{}
+}
+
+// Options tune a Remote; zero values pick defaults fit for a LAN Redis.
+type Options struct {
+	Prefix  string        // key prefix, default "certd:"
+	Timeout time.Duration // per-command timeout, default 250ms
+	Log     *slog.Logger
+}
+
+// Open parses a redis:// URL and starts the reconnect probe. It does not
+// fail when Redis is down: the cache starts in the down state.
+func Open(url string, o Options) (*Remote, error) {
+	opt, err := redis.ParseURL(url)
+	if err != nil {
+		return nil, fmt.Errorf("redis URL: %w", err)
+	}
+	if o.Timeout == 0 {
+		o.Timeout = 250 * time.Millisecond
+	}
+	if o.Prefix == "" {
+		o.Prefix = "certd:"
+	}
+	if o.Log == nil {
+		o.Log = slog.Default()
+	}
+	// OSS Redis does not speak maintenance notifications or CLIENT SETINFO
+	// (Debian ships 7.0); asking makes go-redis log a warning per connection.
+	opt.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
+	opt.DisableIdentity = true
+	opt.DialTimeout, opt.ReadTimeout, opt.WriteTimeout = o.Timeout, o.Timeout, o.Timeout
+	// A retry doubles the wait when Redis is gone; the database is the
+	// fallback, so fail fast instead.
+	opt.MaxRetries = -1
+	opt.PoolTimeout = o.Timeout
+	r := &Remote{rdb: redis.NewClient(opt), prefix: o.Prefix, log: o.Log, timeout: o.Timeout, pending: map[string]struct{}{},
+		stop: make(chan struct{}), done: make(chan struct{})}
+	ctx, cancel := context.WithTimeout(context.Background(), o.Timeout)
+	defer cancel()
+	if err := r.rdb.Ping(ctx).Err(); err != nil {
+		r.markDown(err)
+	}
+	go r.probe()
+	return r, nil
+}
+
+// Up reports whether Redis is currently used.
+func (r *Remote) Up() bool { return !r.down.Load() }
+
+// Prefix is the key prefix.
+func (r *Remote) Prefix() string { return r.prefix }
+
+func (r *Remote) markDown(err error) {
+	if r.down.CompareAndSwap(false, true) {
+		r.log.Warn("redis unreachable: verification continues from the database", "error", err.Error())
+		if r.OnState != nil {
+			r.OnState(false)
+		}
+	}
+}
+
+// failed classifies an error from Redis: redis.Nil is a miss, not a
+// failure; a cancelled caller says nothing about Redis.
+func (r *Remote) failed(ctx context.Context, err error) bool {
+	if err == nil || errors.Is(err, redis.Nil) {
+		return false
+	}
+	if errors.Is(ctx.Err(), context.Canceled) {
+		return true
+	}
+	r.markDown(err)
+	return true
+}
+
+// Get returns the value of key, or false on a miss or when Redis is away.
+func (r *Remote) Get(ctx context.Context, key string) ([]byte, bool) {
+	if r.down.Load() {
+		return nil, false
+	}
+	b, err := r.rdb.Get(ctx, r.prefix+key).Bytes()
+	if err != nil {
+		r.failed(ctx, err)
+		return nil, false
+	}
+	return b, true
+}
+
+// Set stores value under key for ttl; a failure only costs a future miss.
+func (r *Remote) Set(ctx context.Context, key string, value []byte, ttl time.Duration) {
+	if r.down.Load() {
+		return
+	}
+	r.failed(ctx, r.rdb.Set(ctx, r.prefix+key, value, ttl).Err())
+}
+
+// Del deletes keys. Deletions that fail are remembered and made when Redis
+// is back, before it is read again. It uses its own deadline: a caller that
+// gives up must not leave a stale entry behind.
+func (r *Remote) Del(_ context.Context, keys ...string) {
+	if len(keys) == 0 {
+		return
+	}
+	full := make([]string, len(keys))
+	for i, k := range keys {
+		full[i] = r.prefix + k
+	}
+	for {
+		if !r.down.Load() {
+			ctx, cancel := context.WithTimeout(context.Background(), r.timeout)
+			err := r.rdb.Del(ctx, full...).Err()
+			cancel()
+			if err == nil {
+				return
+			}
+			r.markDown(err)
+		}
+		if r.remember(keys) {
+			return
+		}
+	}
+}
+
+// remember records deletions to make on recovery. It refuses (false) when
+// Redis came back meanwhile, so the caller deletes directly instead: the
+// probe only goes up with nothing pending, under the same lock.
+func (r *Remote) remember(keys []string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.down.Load() {
+		return false
+	}
+	for _, k := range keys {
+		if len(r.pending) >= maxPending {
+			r.overflow = true
+			return true
+		}
+		r.pending[k] = struct{}{}
+	}
+	return true
+}
+
+// sweep deletes every key under prefix+sub; used when the set of stale
+// keys is unknown.
+func (r *Remote) sweep(ctx context.Context, sub string) error {
+	iter := r.rdb.Scan(ctx, 0, r.prefix+sub+"*", 1000).Iterator()
+	var batch []string
+	for iter.Next(ctx) {
+		batch = append(batch, iter.Val())
+		if len(batch) == 1000 {
+			if err := r.rdb.Unlink(ctx, batch...).Err(); err != nil {
+				return err
+			}
+			batch = batch[:0]
+		}
+	}
+	if err := iter.Err(); err != nil {
+		return err
+	}
+	if len(batch) > 0 {
+		return r.rdb.Unlink(ctx, batch...).Err()
+	}
+	return nil
+}
+
+// ViewSpace is the sub-prefix swept when too many deletions were missed.
+const ViewSpace = "v:"
+
+// flush makes the deletions missed during an outage.
+func (r *Remote) flush(ctx context.Context) error {
+	r.mu.Lock()
+	keys := make([]string, 0, len(r.pending))
+	for k := range r.pending {
+		keys = append(keys, r.prefix+k)
+	}
+	overflow := r.overflow
+	r.mu.Unlock()
+	if overflow {
+		if err := r.sweep(ctx, ViewSpace); err != nil {
+			return err
+		}
+	}
+	for i := 0; i < len(keys); i += 1000 {
+		end := min(i+1000, len(keys))
+		if err := r.rdb.Unlink(ctx, keys[i:end]...).Err(); err != nil {
+			return err
+		}
+	}
+	r.mu.Lock()
+	for _, k := range keys {
+		delete(r.pending, k[len(r.prefix):])
+	}
+	if overflow {
+		r.overflow = false
+	}
+	r.mu.Unlock()
+	return nil
+}
+
+// probe watches a down Redis and brings it back into use.
+func (r *Remote) probe() {
+	defer close(r.done)
+	t := time.NewTicker(250 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-r.stop:
+			return
+		case <-t.C:
+		}
+		if !r.down.Load() {
+			continue
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		err := r.rdb.Ping(ctx).Err()
+		if err == nil {
+			err = r.flush(ctx)
+		}
+		cancel()
+		if err != nil {
+			continue
+		}
+		// Deletions remembered since the flush keep Redis down for another
+		// round; the check and the switch share remember's lock.
+		r.mu.Lock()
+		up := len(r.pending) == 0 && !r.overflow
+		if up {
+			r.down.Store(false)
+		}
+		r.mu.Unlock()
+		if up {
+			r.log.Info("redis reachable again: shared cache back in use")
+			if r.OnState != nil {
+				r.OnState(true)
+			}
+		}
+	}
+}
+
+// Ping checks Redis directly, whatever the state.
+func (r *Remote) Ping(ctx context.Context) error { return r.rdb.Ping(ctx).Err() }
+
+// IncrBy adds counts to counters that expire after ttl and returns their
+// new totals, in one round trip.
+func (r *Remote) IncrBy(ctx context.Context, counts map[string]int64, ttl time.Duration) (map[string]int64, error) {
+	if r.down.Load() {
+		return nil, errors.New("redis down")
+	}
+	cmds := make(map[string]*redis.IntCmd, len(counts))
+	_, err := r.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for k, n := range counts {
+			cmds[k] = p.IncrBy(ctx, r.prefix+k, n)
+			p.Expire(ctx, r.prefix+k, ttl)
+		}
+		return nil
+	})
+	if r.failed(ctx, err) {
+		return nil, err
+	}
+	out := make(map[string]int64, len(counts))
+	for k, c := range cmds {
+		out[k] = c.Val()
+	}
+	return out, nil
+}
+
+// Close stops the probe and closes the client.
+func (r *Remote) Close() error {
+	select {
+	case <-r.stop:
+	default:
+		close(r.stop)
+		<-r.done
+	}
+	return r.rdb.Close()
+}

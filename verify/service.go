@@ -1,0 +1,540 @@
+package verify
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/maypok86/otter/v2"
+	"golang.org/x/sync/singleflight"
+
+	"certd/issuer"
+	"certd/issuer/credential"
+	"certd/verify/cache"
+)
+
+// ErrUnavailable means verification cannot be answered right now (the
+// database is unreachable or holds no authority yet). It is never turned
+// into a verdict: a viewer is told to try again, not that a certificate is
+// unknown.
+var ErrUnavailable = errors.New("暂时无法验证，请稍后再试 / verification is temporarily unavailable; try again shortly")
+
+// Options configure a [Service].
+type Options struct {
+	Store issuer.Store
+	// Redis is the shared second-level cache; nil means in-process only.
+	Redis *cache.Remote
+	Log   *slog.Logger
+	// Poll is how often the audit log is read for changes made anywhere;
+	// it bounds how long a revocation can stay unseen. Default 200ms.
+	Poll time.Duration
+	// TTL bounds how long a found certificate's view is cached, NegativeTTL
+	// an unknown number's. Invalidation does not wait for them; they only
+	// bound memory and the damage of a missed event.
+	TTL, NegativeTTL time.Duration
+	// L1Size is the in-process cache's capacity in entries.
+	L1Size int
+	Now    func() time.Time
+}
+
+// Service is the public lookup layer: it turns a certificate number into
+// the ready verification view, through an in-process cache (otter) and, when
+// configured, Redis, and keeps both fresh by tailing the audit log, which
+// every change to a certificate or an institution appends to in the same
+// transaction, whichever process or command made it.
+type Service struct {
+	store  issuer.Store
+	remote *cache.Remote
+	log    *slog.Logger
+	opt    Options
+	m      *metrics
+
+	reg atomic.Pointer[regState]
+	l1  *otter.Cache[string, *entry]
+	sf  singleflight.Group
+
+	// gen counts invalidations. A load notes it before reading and writes
+	// its result only if it did not move, under the read lock; the poller
+	// moves it under the write lock before deleting, so a value read before
+	// a change can never be written back after that change's deletion.
+	mu  sync.RWMutex
+	gen uint64
+
+	cursor int64               // newest audit seq processed
+	holes  map[int64]time.Time // seqs below cursor not seen yet (transactions still open)
+
+	stop chan struct{}
+	done chan struct{}
+}
+
+// regState is everything derived from the institutions: the verified
+// registry, the published documents, and the fingerprint that names the
+// shared cache's key space (so a registry change retires every cached view
+// on every instance at once).
+type regState struct {
+	registry     *Registry
+	fp           string
+	bundle       []byte // trust.json
+	jwks         []byte // .well-known/jwks.json
+	institutions []issuer.Institution
+	byID         map[string]issuer.Institution
+	versions     map[string][]issuer.Institution
+	occupations  map[string]string // code → name, for the directory
+}
+
+// entry is one cached view with its rendered forms, made on first use.
+type entry struct {
+	rec      *Record
+	rendered [8]atomic.Pointer[blob]
+}
+
+type blob struct {
+	body []byte
+	etag string
+}
+
+// render returns the i-th rendered form, making it once.
+func (e *entry) render(i int, build func() []byte) *blob {
+	if b := e.rendered[i].Load(); b != nil {
+		return b
+	}
+	body := build()
+	sum := sha256.Sum256(body)
+	b := &blob{body: body, etag: `"` + hex.EncodeToString(sum[:12]) + `"`}
+	e.rendered[i].Store(b)
+	return b
+}
+
+// NewService loads the registry, finds the end of the audit log and starts
+// tailing it.
+func NewService(ctx context.Context, o Options) (*Service, error) {
+	if o.Poll == 0 {
+		o.Poll = 200 * time.Millisecond
+	}
+	if o.TTL == 0 {
+		o.TTL = 10 * time.Minute
+	}
+	if o.NegativeTTL == 0 {
+		o.NegativeTTL = 30 * time.Second
+	}
+	if o.L1Size == 0 {
+		o.L1Size = 200_000
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Log == nil {
+		o.Log = slog.Default()
+	}
+	s := &Service{store: o.Store, remote: o.Redis, log: o.Log, opt: o, holes: map[int64]time.Time{},
+		stop: make(chan struct{}), done: make(chan struct{}), m: newMetrics()}
+	neg, pos := o.NegativeTTL, o.TTL
+	s.l1 = otter.Must(&otter.Options[string, *entry]{
+		MaximumSize: o.L1Size,
+		ExpiryCalculator: otter.ExpiryWritingFunc(func(e otter.Entry[string, *entry]) time.Duration {
+			if !e.Value.rec.Found {
+				return neg
+			}
+			return pos
+		}),
+	})
+	if o.Redis != nil {
+		o.Redis.OnState = func(up bool) {
+			if up {
+				s.m.redisUp.Set(1)
+			} else {
+				s.m.redisUp.Set(0)
+			}
+		}
+		if o.Redis.Up() {
+			s.m.redisUp.Set(1)
+		}
+	}
+	// The cursor is found before the registry is read, so that a change
+	// made in between is replayed rather than missed.
+	cur, err := s.lastSeq(ctx)
+	if err != nil {
+		return nil, err
+	}
+	s.cursor = cur
+	if err := s.reloadRegistry(ctx); err != nil && !issuer.Is(err, issuer.ErrNotFound) {
+		return nil, err
+	}
+	go s.tail()
+	return s, nil
+}
+
+// lastSeq finds the newest audit seq with O(log n) one-row reads, since the
+// store offers no "latest" query and the log can be long.
+func (s *Service) lastSeq(ctx context.Context) (int64, error) {
+	after := func(x int64) (int64, error) {
+		evs, err := s.store.Audit(ctx, issuer.AuditFilter{AfterSeq: x, Limit: 1})
+		if err != nil || len(evs) == 0 {
+			return 0, err
+		}
+		return evs[0].Seq, nil
+	}
+	lo, err := after(0)
+	if err != nil || lo == 0 {
+		return 0, err
+	}
+	step := int64(1)
+	for {
+		n, err := after(lo + step)
+		if err != nil {
+			return 0, err
+		}
+		if n == 0 {
+			break
+		}
+		lo, step = n, step*2
+	}
+	hi := lo + step
+	for lo < hi {
+		mid := lo + (hi-lo)/2
+		n, err := after(mid)
+		if err != nil {
+			return 0, err
+		}
+		if n != 0 {
+			lo = n
+		} else {
+			hi = mid
+		}
+	}
+	return lo, nil
+}
+
+func (s *Service) reloadRegistry(ctx context.Context) error {
+	tb, err := (&issuer.Service{Store: s.store, Now: s.opt.Now}).TrustBundle(ctx)
+	if err != nil {
+		return err
+	}
+	reg, err := NewRegistry(&tb)
+	if err != nil {
+		return err
+	}
+	all, err := s.store.Institutions(ctx)
+	if err != nil {
+		return err
+	}
+	occ, err := s.store.Occupations(ctx)
+	if err != nil {
+		return err
+	}
+	rs := &regState{registry: reg, institutions: all, byID: map[string]issuer.Institution{},
+		versions: map[string][]issuer.Institution{}, occupations: map[string]string{}}
+	for _, o := range occ {
+		rs.occupations[o.Code] = o.Name
+	}
+	for _, in := range all {
+		rs.byID[in.ID] = in
+		vs, err := s.store.InstitutionVersions(ctx, in.ID)
+		if err != nil {
+			return err
+		}
+		rs.versions[in.ID] = vs
+	}
+	toks := slices.Clone(tb.Registrations)
+	slices.Sort(toks)
+	h := sha256.New()
+	h.Write([]byte(tb.Authority.JWK.Kid))
+	for _, t := range toks {
+		h.Write([]byte{0})
+		h.Write([]byte(t))
+	}
+	rs.fp = hex.EncodeToString(h.Sum(nil))[:16]
+	// GeneratedAt changes on every build; zero it so that the published
+	// bundle (and its ETag) changes only when the registry does.
+	tb.GeneratedAt = time.Time{}
+	rs.bundle, _ = json.MarshalIndent(tb, "", "  ")
+	rs.jwks = jwksOf(tb.Authority, reg)
+	if old := s.reg.Load(); old != nil && old.fp == rs.fp {
+		return nil
+	}
+	s.mu.Lock()
+	s.gen++
+	s.reg.Store(rs)
+	s.mu.Unlock()
+	s.l1.InvalidateAll()
+	return nil
+}
+
+// Lookup returns the verification view of a normalised number. Concurrent
+// misses for one number share one load.
+func (s *Service) Lookup(ctx context.Context, number string) (*entry, error) {
+	if e, ok := s.l1.GetIfPresent(number); ok {
+		s.m.cache.WithLabelValues("l1", "hit").Inc()
+		return e, nil
+	}
+	s.m.cache.WithLabelValues("l1", "miss").Inc()
+	v, err, _ := s.sf.Do(number, func() (any, error) {
+		// The load serves every waiter: the first caller giving up must
+		// not fail the others.
+		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		return s.load(lctx, number)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return v.(*entry), nil
+}
+
+func (s *Service) viewKey(fp, number string) string { return cache.ViewSpace + fp + ":" + number }
+
+func (s *Service) load(ctx context.Context, number string) (*entry, error) {
+	rs := s.reg.Load()
+	if rs == nil {
+		return nil, ErrUnavailable
+	}
+	s.mu.RLock()
+	g0 := s.gen
+	s.mu.RUnlock()
+	key := s.viewKey(rs.fp, number)
+	var rec *Record
+	if s.remote != nil {
+		if b, ok := s.remote.Get(ctx, key); ok {
+			var r Record
+			if json.Unmarshal(b, &r) == nil && r.Number == number {
+				rec = &r
+				s.m.cache.WithLabelValues("l2", "hit").Inc()
+			}
+		}
+		if rec == nil {
+			s.m.cache.WithLabelValues("l2", "miss").Inc()
+		}
+	}
+	fromDB := rec == nil
+	if fromDB {
+		s.m.loads.Inc()
+		c, err := s.store.Certificate(ctx, number)
+		switch {
+		case issuer.Is(err, issuer.ErrNotFound):
+			rec = notFoundRecord(number, s.opt.Now())
+		case err != nil:
+			s.log.Error("verification lookup failed", "error", err)
+			return nil, ErrUnavailable
+		default:
+			v := &Verifier{Registry: rs.registry, Now: s.opt.Now}
+			rec = buildRecord(v, c, s.opt.Now())
+		}
+	}
+	e := &entry{rec: rec}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.gen != g0 || s.reg.Load() != rs {
+		return e, nil
+	}
+	s.l1.Set(number, e)
+	if fromDB && s.remote != nil {
+		ttl := s.opt.TTL
+		if !rec.Found {
+			ttl = s.opt.NegativeTTL
+		}
+		b, _ := json.Marshal(rec)
+		s.remote.Set(ctx, key, b, ttl)
+	}
+	return e, nil
+}
+
+// Fresh reads a certificate straight from the store, bypassing the cache,
+// for the rare questions that need the store's newest bookkeeping (the PDF
+// hash is set after issuance and appends no audit event).
+func (s *Service) Fresh(ctx context.Context, number string) (issuer.Certificate, error) {
+	return s.store.Certificate(ctx, number)
+}
+
+// holeTTL is how long a missing seq is waited for: a transaction that takes
+// longer than this between writing its audit line and committing is missed.
+const holeTTL = 30 * time.Second
+
+// tail polls the audit log until Close.
+func (s *Service) tail() {
+	defer close(s.done)
+	t := time.NewTicker(s.opt.Poll)
+	defer t.Stop()
+	failing := false
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		err := s.poll(ctx)
+		cancel()
+		switch {
+		case err != nil && !failing:
+			failing = true
+			s.log.Error("audit log poll failed; cached views may go stale until it recovers", "error", err)
+		case err == nil && failing:
+			failing = false
+			s.log.Info("audit log poll recovered")
+		}
+	}
+}
+
+// poll processes the audit events after the cursor, plus any below it that
+// were committed late, and invalidates what they touched.
+func (s *Service) poll(ctx context.Context) error {
+	if s.reg.Load() == nil {
+		if err := s.reloadRegistry(ctx); err != nil && !issuer.Is(err, issuer.ErrNotFound) {
+			return err
+		}
+	}
+	now := time.Now()
+	from := s.cursor
+	for h, since := range s.holes {
+		if now.Sub(since) > holeTTL {
+			delete(s.holes, h)
+		} else if h-1 < from {
+			from = h - 1
+		}
+	}
+	var numbers []string
+	instChanged := false
+	for {
+		evs, err := s.store.Audit(ctx, issuer.AuditFilter{AfterSeq: from, Limit: 1000})
+		if err != nil {
+			return err
+		}
+		for _, ev := range evs {
+			from = ev.Seq
+			if ev.Seq <= s.cursor {
+				if _, ok := s.holes[ev.Seq]; !ok {
+					continue // seen already
+				}
+				delete(s.holes, ev.Seq)
+			} else {
+				for h := s.cursor + 1; h < ev.Seq && len(s.holes) < 10_000; h++ {
+					s.holes[h] = now
+				}
+				s.cursor = ev.Seq
+			}
+			switch {
+			case strings.HasPrefix(ev.Action, "certificate."):
+				numbers = append(numbers, ev.Subject)
+				if ev.Action == "certificate.reissue" && ev.Detail != "" {
+					var d struct {
+						Supersedes string `json:"supersedes"`
+					}
+					if json.Unmarshal([]byte(ev.Detail), &d) == nil && d.Supersedes != "" {
+						numbers = append(numbers, d.Supersedes)
+					}
+				}
+			case strings.HasPrefix(ev.Action, "institution."), strings.HasPrefix(ev.Action, "authority."):
+				instChanged = true
+			}
+		}
+		if len(evs) < 1000 {
+			break
+		}
+	}
+	if instChanged {
+		if err := s.reloadRegistry(ctx); err != nil {
+			return err
+		}
+	}
+	if len(numbers) > 0 {
+		s.invalidate(ctx, numbers)
+	}
+	return nil
+}
+
+// invalidate drops the cached views of numbers everywhere.
+func (s *Service) invalidate(ctx context.Context, numbers []string) {
+	s.mu.Lock()
+	s.gen++
+	s.mu.Unlock()
+	rs := s.reg.Load()
+	keys := make([]string, 0, len(numbers))
+	for _, n := range numbers {
+		s.l1.Invalidate(n)
+		if rs != nil {
+			keys = append(keys, s.viewKey(rs.fp, n))
+		}
+	}
+	s.m.invalidations.Add(float64(len(numbers)))
+	if s.remote != nil {
+		for i := 0; i < len(keys); i += 1000 {
+			s.remote.Del(ctx, keys[i:min(i+1000, len(keys))]...)
+		}
+	}
+}
+
+// Ready checks the store and reports the cache's state. A Redis outage
+// does not make the service unready: it answers from the database.
+func (s *Service) Ready(ctx context.Context) (map[string]string, bool) {
+	out := map[string]string{"store": "ok", "cache": "in-process"}
+	ok := true
+	if err := s.store.Ping(ctx); err != nil {
+		out["store"], ok = "unavailable", false
+	}
+	if s.reg.Load() == nil {
+		out["registry"], ok = "not loaded", false
+	}
+	if s.remote != nil {
+		if s.remote.Up() {
+			out["cache"] = "redis ok"
+		} else {
+			out["cache"] = "redis unavailable; answering from the database"
+		}
+	}
+	return out, ok
+}
+
+// Close stops tailing the audit log and releases the cache.
+func (s *Service) Close() {
+	select {
+	case <-s.stop:
+		return
+	default:
+	}
+	close(s.stop)
+	<-s.done
+	s.l1.StopAllGoroutines()
+}
+
+// jwksOf publishes every institution key ever registered, current and
+// retired, and the authority key, as a JWK Set.
+func jwksOf(a credential.Authority, reg *Registry) []byte {
+	type key struct {
+		credential.JWK
+		Institution string `json:"certd_institution,omitempty"`
+		NotBefore   int64  `json:"certd_not_before,omitempty"`
+		NotAfter    int64  `json:"certd_not_after,omitempty"`
+		Role        string `json:"certd_role"`
+	}
+	keys := []key{{JWK: a.JWK, Role: "authority"}}
+	seen := map[string]int{}
+	ids := make([]string, 0, len(reg.byInst))
+	for id := range reg.byInst {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	for _, id := range ids {
+		for _, v := range reg.byInst[id] {
+			for _, k := range v.Keys {
+				j := k.JWK
+				if i, ok := seen[id+"/"+j.Kid]; ok {
+					// A later version may have closed the key's window.
+					keys[i].NotAfter = k.NotAfter
+					continue
+				}
+				seen[id+"/"+j.Kid] = len(keys)
+				keys = append(keys, key{JWK: j, Institution: id, NotBefore: k.NotBefore, NotAfter: k.NotAfter, Role: "institution"})
+			}
+		}
+	}
+	b, _ := json.MarshalIndent(map[string]any{"keys": keys}, "", "  ")
+	return b
+}

@@ -1,0 +1,297 @@
+package verify
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"strings"
+	"time"
+
+	"certd/issuer"
+	"certd/issuer/certno"
+	"certd/issuer/credential"
+	"certd/issuer/ident"
+	"certd/issuer/occupation"
+)
+
+// Record is the ready verification view of one certificate number: the
+// verdict, the checks and everything any viewer may be shown, computed once
+// and cached. What one particular viewer sees is cut from it by [Record.For],
+// so the cache never depends on who asks.
+//
+// It holds personal data (the full name, the signed record), so it is only
+// ever kept in the in-process cache and the deployment's own Redis; the
+// verification code is kept only as a hash.
+type Record struct {
+	Number  string  `json:"number"`
+	Found   bool    `json:"found"`
+	Verdict Verdict `json:"verdict"`
+	Checks  []Check `json:"checks"`
+
+	// Facts come from the signed record, and only when its signature
+	// verified: nothing in a tampered record may be shown as if it were
+	// true.
+	Facts *Facts `json:"facts,omitempty"`
+
+	Status       string `json:"status,omitempty"` // valid, revoked, superseded
+	RevokedOn    string `json:"revoked_on,omitempty"`
+	RevokedAt    int64  `json:"revoked_at,omitempty"`
+	ReasonZh     string `json:"reason_zh,omitempty"`
+	ReasonEn     string `json:"reason_en,omitempty"`
+	SupersededBy string `json:"superseded_by,omitempty"`
+	Supersedes   string `json:"supersedes,omitempty"`
+
+	Institution *InstitutionView `json:"institution,omitempty"`
+
+	CodeHash string `json:"code_hash,omitempty"` // hex SHA-256 of the verification code
+	Token    string `json:"token,omitempty"`     // the signed record (personal data)
+	BuiltAt  int64  `json:"built_at"`            // unix seconds
+}
+
+// Facts are the certificate's printed facts as signed.
+type Facts struct {
+	Name           string             `json:"name"`
+	DocType        string             `json:"doc_type"`
+	DocMasked      string             `json:"doc_masked"`
+	DocHash        credential.DocHash `json:"doc_hash"`
+	OccupationCode string             `json:"occupation_code"`
+	OccupationName string             `json:"occupation_name"`
+	Specialty      string             `json:"specialty"`
+	Level          int                `json:"level"`
+	LevelZh        string             `json:"level_zh"`
+	LevelEn        string             `json:"level_en"`
+	IssuedOn       string             `json:"issued_on"`
+	IssuerName     string             `json:"issuer_name"`
+}
+
+// InstitutionView is the issuing college as the authority registered it:
+// the registration in force on the issue date, and the current status.
+type InstitutionView struct {
+	ID            string `json:"id"`
+	Name          string `json:"name"`
+	FilingNo      string `json:"filing_no"`
+	ValidFrom     string `json:"valid_from"`
+	ValidUntil    string `json:"valid_until"`
+	StatusAtIssue string `json:"status_at_issue"`
+	InScope       string `json:"in_scope"` // pass, fail or unknown: the scope check's outcome
+	Current       string `json:"current_status"`
+}
+
+// hashCode is how a verification code is kept in a Record.
+func hashCode(code string) string {
+	s := sha256.Sum256([]byte(code))
+	return hex.EncodeToString(s[:])
+}
+
+// CodeMatches reports whether code is this certificate's verification code.
+func (r *Record) CodeMatches(code string) bool {
+	if r.CodeHash == "" || code == "" {
+		return false
+	}
+	return subtle.ConstantTimeCompare([]byte(hashCode(code)), []byte(r.CodeHash)) == 1
+}
+
+// buildRecord verifies a stored certificate with the registry and turns the
+// result into a Record. The status comes from the same store row, so one
+// database read answers everything.
+func buildRecord(v *Verifier, c issuer.Certificate, now time.Time) *Record {
+	rec := &Record{Number: c.Number, Found: true, BuiltAt: now.Unix(), CodeHash: hashCode(c.VerifyCode), Token: c.Token}
+	st := StatusOf(c)
+	vv := *v
+	vv.Status = fixedStatus{st}
+	res := vv.VerifyToken(context.Background(), c.Token)
+	rec.Verdict, rec.Checks = res.Verdict, res.Checks
+	// A record whose number differs from the row it was stored under is
+	// not this certificate, however well it verifies.
+	if res.Claims != nil && res.Claims.CredentialSubject.Achievement.Number != c.Number {
+		rec.Verdict = Invalid
+		res.Claims = nil
+	}
+	rec.Status = st.Status
+	if !st.RevokedAt.IsZero() {
+		rec.RevokedOn = st.RevokedAt.In(issuer.ChinaTime).Format(issuer.DateLayout)
+		rec.RevokedAt = st.RevokedAt.Unix()
+	}
+	rec.ReasonZh, rec.ReasonEn, rec.SupersededBy, rec.Supersedes = st.ReasonZh, st.Reason, c.SupersededBy, c.Supersedes
+	if cl := res.Claims; cl != nil {
+		a := cl.CredentialSubject.Achievement
+		lvl := occupation.Level(a.Level)
+		spec := a.Specialty
+		if spec == "--" {
+			spec = ""
+		}
+		rec.Facts = &Facts{
+			Name: cl.CredentialSubject.Name, DocType: cl.CredentialSubject.DocType, DocHash: cl.CredentialSubject.DocHash,
+			DocMasked:      ident.MaskDoc(c.Holder.DocNumber),
+			OccupationCode: a.OccupationCode, OccupationName: a.OccupationName, Specialty: spec,
+			Level: a.Level, LevelZh: a.LevelName, LevelEn: lvl.English(), IssuedOn: a.IssuedOn, IssuerName: cl.Issuer.Name,
+		}
+	}
+	if reg := res.Registration; reg != nil {
+		iv := &InstitutionView{ID: reg.InstitutionID, Name: reg.Name, FilingNo: reg.FilingNo, ValidFrom: reg.ValidFrom,
+			ValidUntil: reg.ValidUntil, StatusAtIssue: reg.Status, InScope: string(res.Outcome(CheckScope))}
+		if latest, ok := v.Registry.Latest(reg.InstitutionID); ok {
+			iv.Current = latest.Status
+		}
+		rec.Institution = iv
+	}
+	return rec
+}
+
+func levelEn(l int) string { return occupation.Level(l).English() }
+
+// notFoundRecord is what an unknown number caches as.
+func notFoundRecord(number string, now time.Time) *Record {
+	return &Record{Number: number, Verdict: NotFound, BuiltAt: now.Unix()}
+}
+
+type fixedStatus struct{ st StatusInfo }
+
+func (f fixedStatus) Status(context.Context, string) (StatusInfo, error) { return f.st, nil }
+
+// Access is what a viewer proved.
+type Access string
+
+const (
+	// Public viewers know only the number: masked name, no ID number.
+	Public Access = "public"
+	// Holder viewers presented the verification code from the QR: full
+	// name, masked ID number and the signed record.
+	Holder Access = "code"
+	// Confirmed viewers supplied the holder's full name (and perhaps the
+	// ID number) and it matched.
+	Confirmed Access = "confirmed"
+)
+
+// Match is the answer to a number + name (+ ID number) confirmation.
+type Match struct {
+	Name     bool  `json:"name"`
+	IDNumber *bool `json:"id_number,omitempty"` // nil: not asked, or not checkable
+}
+
+// Confirm checks a supplied full name and optional ID number against the
+// signed record. The ID number is checked against the record's salted slow
+// hash, never against a stored plain number, so what is confirmed is what
+// the institution signed.
+func (r *Record) Confirm(name, idNumber string) Match {
+	var m Match
+	if r.Facts == nil {
+		return m
+	}
+	got := ident.NormalizeName(name)
+	m.Name = got != "" && subtle.ConstantTimeCompare([]byte(got), []byte(ident.NormalizeName(r.Facts.Name))) == 1
+	if idNumber = strings.TrimSpace(idNumber); idNumber != "" {
+		ok := r.Facts.DocHash.Matches(r.Facts.DocType, ident.NormalizeDocNumber(idNumber))
+		m.IDNumber = &ok
+	}
+	return m
+}
+
+// View is what one viewer is shown: the JSON of the certificate API and the
+// data of the page.
+type View struct {
+	Number      string           `json:"number"`
+	Verdict     Verdict          `json:"verdict"`
+	VerdictZh   string           `json:"verdict_zh"`
+	VerdictEn   string           `json:"verdict_en"`
+	Access      Access           `json:"access"`
+	CodeOK      *bool            `json:"verification_code_ok,omitempty"`
+	Match       *Match           `json:"match,omitempty"`
+	Certificate *CertView        `json:"certificate,omitempty"`
+	Status      *StatusView      `json:"status,omitempty"`
+	Institution *InstitutionView `json:"institution,omitempty"`
+	Checks      []Check          `json:"checks"`
+	Record      string           `json:"record,omitempty"` // the signed JWS, for code holders and confirmed viewers
+	AsOf        string           `json:"as_of"`
+}
+
+// CertView is the certificate's facts as one viewer may see them.
+type CertView struct {
+	HolderName     string `json:"holder_name"`
+	NameMasked     bool   `json:"holder_name_masked"`
+	DocTypeZh      string `json:"document_type_zh,omitempty"`
+	DocTypeEn      string `json:"document_type_en,omitempty"`
+	DocMasked      string `json:"document_number_masked,omitempty"`
+	OccupationCode string `json:"occupation_code"`
+	OccupationName string `json:"occupation_name"`
+	Specialty      string `json:"specialty,omitempty"`
+	Level          int    `json:"level"`
+	LevelZh        string `json:"level_zh"`
+	LevelEn        string `json:"level_en"`
+	IssuedOn       string `json:"issued_on"`
+	IssuerName     string `json:"issuer_name"`
+}
+
+// StatusView is the register's status of a found certificate.
+type StatusView struct {
+	Status       string `json:"status"`
+	RevokedOn    string `json:"revoked_on,omitempty"`
+	ReasonZh     string `json:"reason_zh,omitempty"`
+	ReasonEn     string `json:"reason_en,omitempty"`
+	SupersededBy string `json:"superseded_by,omitempty"`
+	Supersedes   string `json:"supersedes,omitempty"`
+}
+
+// For cuts the view a viewer with access a may see. The photo is never part
+// of any view.
+func (r *Record) For(a Access) *View {
+	v := &View{Number: r.Number, Verdict: r.Verdict, VerdictZh: r.Verdict.Chinese(), VerdictEn: r.Verdict.English(),
+		Access: a, Checks: r.Checks, Institution: r.Institution,
+		AsOf: time.Unix(r.BuiltAt, 0).In(issuer.ChinaTime).Format(time.RFC3339)}
+	if v.Checks == nil {
+		v.Checks = []Check{}
+	}
+	if r.Found {
+		v.Status = &StatusView{Status: r.Status, RevokedOn: r.RevokedOn, ReasonZh: r.ReasonZh, ReasonEn: r.ReasonEn,
+			SupersededBy: r.SupersededBy, Supersedes: r.Supersedes}
+	}
+	if f := r.Facts; f != nil {
+		cv := &CertView{OccupationCode: f.OccupationCode, OccupationName: f.OccupationName, Specialty: f.Specialty,
+			Level: f.Level, LevelZh: f.LevelZh, LevelEn: f.LevelEn, IssuedOn: f.IssuedOn, IssuerName: f.IssuerName}
+		switch a {
+		case Holder, Confirmed:
+			cv.HolderName = f.Name
+			dt := ident.DocType(f.DocType)
+			cv.DocTypeZh, cv.DocTypeEn, cv.DocMasked = dt.Chinese(), dt.English(), f.DocMasked
+			v.Record = r.Token
+		default:
+			cv.HolderName, cv.NameMasked = ident.MaskName(f.Name), true
+		}
+		v.Certificate = cv
+	}
+	return v
+}
+
+// NormalizeNumber trims and upper-cases a certificate number as typed or
+// scanned and checks its structure. The error is bilingual.
+func NormalizeNumber(s string) (string, error) {
+	if len(s) > 64 {
+		return "", errTooLong
+	}
+	s = strings.ToUpper(strings.TrimSpace(s))
+	if _, err := certno.Parse(s); err != nil {
+		return "", err
+	}
+	return s, nil
+}
+
+// codeAlphabet is the alphabet of verification codes (no 0/O, 1/I).
+const codeAlphabet = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+
+// CodeLength is the length of a verification code.
+const CodeLength = 16
+
+// NormalizeCode upper-cases a verification code and checks its shape.
+func NormalizeCode(s string) (string, bool) {
+	if len(s) != CodeLength {
+		return "", false
+	}
+	s = strings.ToUpper(s)
+	for i := 0; i < len(s); i++ {
+		if strings.IndexByte(codeAlphabet, s[i]) < 0 {
+			return "", false
+		}
+	}
+	return s, true
+}
