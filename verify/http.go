@@ -32,7 +32,10 @@ type Deps struct {
 	Store     issuer.Store
 	PublicURL string // base of the QR URLs, without a trailing slash
 	RedisURL  string // empty: in-process cache only
-	Log       *slog.Logger
+	// RedisPrefix separates deployments (or tests) sharing one Redis;
+	// default "certd:".
+	RedisPrefix string
+	Log         *slog.Logger
 	// TrustedProxies are the addresses (IPs or CIDR prefixes) of reverse
 	// proxies whose X-Forwarded-For is believed. Empty: the peer address
 	// is the client, whatever the headers say.
@@ -58,7 +61,7 @@ func Mount(app *fiber.App, d Deps) (*Service, error) {
 	}
 	var remote *cache.Remote
 	if d.RedisURL != "" {
-		if remote, err = cache.Open(d.RedisURL, cache.Options{Log: d.Log}); err != nil {
+		if remote, err = cache.Open(d.RedisURL, cache.Options{Log: d.Log, Prefix: d.RedisPrefix}); err != nil {
 			return nil, err
 		}
 	}

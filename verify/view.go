@@ -179,13 +179,19 @@ func (r *Record) Confirm(name, idNumber string) Match {
 	if r.Facts == nil {
 		return m
 	}
-	got := ident.NormalizeName(name)
-	m.Name = got != "" && subtle.ConstantTimeCompare([]byte(got), []byte(ident.NormalizeName(r.Facts.Name))) == 1
+	got := nameKey(name)
+	m.Name = got != "" && subtle.ConstantTimeCompare([]byte(got), []byte(nameKey(r.Facts.Name))) == 1
 	if idNumber = strings.TrimSpace(idNumber); idNumber != "" {
 		ok := r.Facts.DocHash.Matches(r.Facts.DocType, ident.NormalizeDocNumber(idNumber))
 		m.IDNumber = &ok
 	}
 	return m
+}
+
+// nameKey is what two spellings of a name must share to match: spaces and
+// letter case are how people type names, not part of them.
+func nameKey(s string) string {
+	return strings.ToUpper(strings.Join(strings.Fields(ident.NormalizeName(s)), ""))
 }
 
 // View is what one viewer is shown: the JSON of the certificate API and the
