@@ -12,6 +12,7 @@ import (
 	"certd/issuer/credential"
 	"certd/issuer/ident"
 	"certd/issuer/occupation"
+	"certd/issuer/render"
 	"certd/issuer/roster"
 )
 
@@ -21,6 +22,9 @@ type IssueRequest struct {
 	Roster        []byte
 	Filename      string
 	DryRun        bool
+	// Photos holds holders' photos keyed by document number or 学号; a
+	// holder without one gets an empty frame on the certificate.
+	Photos Photos
 }
 
 // IssueReport says what happened to a roster. When Problems is not empty
@@ -41,13 +45,15 @@ type IssueReport struct {
 // field names used in problems raised by the rules (the roster package
 // raises the format ones).
 var fieldColumns = map[string]string{
-	"occupation": "职业编码", "occupation_name": "职业名称", "specialty": "工种", "level": "等级",
+	"occupation_code": "职业编码", "occupation_name": "职业名称", "specialty": "工种", "level": "等级",
 	"candidate_type": "考生类别", "doc_number": "证件号码", "name": "姓名",
 }
 
 func ruleProblem(r *roster.Roster, e roster.Entry, field, value, code, zh, en string) roster.Problem {
-	// TODO(#2): point at the exact column once roster exposes its header.
-	col, header := -1, fieldColumns[field]
+	col, header := r.Column(field)
+	if header == "" {
+		header = fieldColumns[field]
+	}
 	return roster.Problem{Row: e.Row, Col: col, Column: header, Field: field, Value: value, Code: code, Zh: zh, En: en}
 }
 
@@ -94,8 +100,14 @@ func (s *Service) Issue(ctx context.Context, actor Actor, req IssueRequest) (*Is
 	}
 	certs := make([]Certificate, 0, len(r.Entries))
 	entryOf := map[HoldingKey]roster.Entry{}
+	if s.Printer != nil {
+		if err := s.Printer.Check(in.Name); err != nil {
+			return nil, Errorf(ErrInvalid, "glyph_missing", "证书字体缺少机构名称中的字：%v", "the certificate font lacks a character of the institution name: %v", err)
+		}
+	}
 	for _, e := range r.Entries {
 		c, probs := s.checkEntry(r, e, in, cat, today)
+		probs = append(probs, s.checkPrintable(r, e, c, req.Photos)...)
 		rep.Problems = append(rep.Problems, probs...)
 		if len(probs) == 0 {
 			certs = append(certs, c)
@@ -127,7 +139,7 @@ func (s *Service) Issue(ctx context.Context, actor Actor, req IssueRequest) (*Is
 	if req.DryRun {
 		return rep, nil
 	}
-	issued, batch, err := s.issue(ctx, actor, in, certs, r.Fingerprint, req.Filename)
+	issued, batch, err := s.issue(ctx, actor, in, certs, r.Fingerprint, req.Filename, req.Photos)
 	if err != nil {
 		if Is(err, ErrConflict) {
 			// Lost a race with a concurrent import of the same roster or
@@ -188,7 +200,7 @@ func (s *Service) checkEntry(r *roster.Roster, e roster.Entry, in Institution, c
 	}
 	occ, ok := cat[e.Occupation]
 	if !ok {
-		add("occupation", e.Occupation, "occupation_unknown", "职业编码"+e.Occupation+"不在职业目录中", "occupation code "+e.Occupation+" is not in the catalogue")
+		add("occupation_code", e.Occupation, "occupation_unknown", "职业编码"+e.Occupation+"不在职业目录中", "occupation code "+e.Occupation+" is not in the catalogue")
 		return Certificate{}, probs
 	}
 	if e.OccupationName != "" && e.OccupationName != occ.Name {
@@ -210,11 +222,6 @@ func (s *Service) checkEntry(r *roster.Roster, e roster.Entry, in Institution, c
 		add("level", e.Level.Chinese(), "out_of_scope", fmt.Sprintf("%s（工种%s）%s不在本机构备案的认定范围内", occ.Name, spec, e.Level.Chinese()),
 			fmt.Sprintf("%s (工种 %s) at %s is outside the institution's registered scope", occ.Name, spec, e.Level.English()))
 	}
-	if s.Glyphs != nil {
-		if err := s.Glyphs.Check(e.Name); err != nil {
-			add("name", e.Name, "glyph_missing", "证书字体缺少姓名中的字："+err.Error(), "the certificate font lacks a character of the name: "+err.Error())
-		}
-	}
 	if len(probs) > 0 {
 		return Certificate{}, probs
 	}
@@ -226,13 +233,35 @@ func (s *Service) checkEntry(r *roster.Roster, e roster.Entry, in Institution, c
 	}, nil
 }
 
-// issue signs and stores certs as one batch.
-func (s *Service) issue(ctx context.Context, actor Actor, in Institution, certs []Certificate, fingerprint, source string) ([]Certificate, Batch, error) {
-	if s.Glyphs != nil {
-		if err := s.Glyphs.Check(in.Name); err != nil {
-			return nil, Batch{}, Errorf(ErrInvalid, "glyph_missing", "证书字体缺少机构名称中的字：%v", "the certificate font lacks a character of the institution name: %v", err)
+// checkPrintable checks a row can be printed: every character of every
+// printed field is in the font, and the holder's photo, if given, is a
+// usable image.
+func (s *Service) checkPrintable(r *roster.Roster, e roster.Entry, c Certificate, photos Photos) []roster.Problem {
+	if s.Printer == nil {
+		return nil
+	}
+	var probs []roster.Problem
+	for _, f := range []struct{ field, value string }{{"name", e.Name}, {"specialty", e.Specialty}, {"occupation_code", c.OccupationName}} {
+		if f.value == "" {
+			continue
+		}
+		if err := s.Printer.Check(f.value); err != nil {
+			probs = append(probs, ruleProblem(r, e, f.field, f.value, "glyph_missing",
+				"证书字体无法打印："+err.Error()+"（请联系管理员更换或补充字体）", "the certificate font cannot print: "+err.Error()))
 		}
 	}
+	if name, b := photoKey(e.DocNumber, e.StudentNo, photos); b != nil {
+		if err := render.CheckImage(b, "photo"); err != nil {
+			p := ruleProblem(r, e, "photo", name, "photo_invalid", "照片无效："+err.Error(), "the photo is not usable: "+err.Error())
+			p.Col, p.Column = -1, "照片"
+			probs = append(probs, p)
+		}
+	}
+	return probs
+}
+
+// issue signs and stores certs as one batch.
+func (s *Service) issue(ctx context.Context, actor Actor, in Institution, certs []Certificate, fingerprint, source string, photos Photos) ([]Certificate, Batch, error) {
 	key, priv, err := s.signingKey(ctx, in)
 	if err != nil {
 		return nil, Batch{}, err
@@ -255,8 +284,11 @@ func (s *Service) issue(ctx context.Context, actor Actor, in Institution, certs 
 		return nil, Batch{}, err
 	}
 	s.log().Info("batch issued", "institution", in.ID, "batch", b.ID, "count", len(certs))
-	if s.Rendered != nil {
-		if err := s.Rendered(ctx, certs); err != nil {
+	if s.Printer != nil {
+		// The records are committed; a rendering failure leaves them
+		// valid and re-renderable (certd render), so it is logged, not
+		// returned.
+		if err := s.Printer.RenderAndStore(ctx, s.Store, in, certs, photos.For); err != nil {
 			s.log().Error("rendering after issue failed; run certd render", "batch", b.ID, "error", err)
 		}
 	}
@@ -501,10 +533,12 @@ func (s *Service) Reissue(ctx context.Context, actor Actor, number string, fix C
 		}
 		return old, err
 	}
-	if s.Rendered != nil {
-		if err := s.Rendered(ctx, []Certificate{out}); err != nil {
+	if s.Printer != nil {
+		one := []Certificate{out}
+		if err := s.Printer.RenderAndStore(ctx, s.Store, in, one, nil); err != nil {
 			s.log().Error("rendering after reissue failed; run certd render", "number", out.Number, "error", err)
 		}
+		out = one[0]
 	}
 	return out, nil
 }

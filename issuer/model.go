@@ -109,7 +109,8 @@ type Institution struct {
 	Scope       []ScopeEntry
 	Fees        []Fee
 	Keys        []InstitutionKey
-	EffectiveAt time.Time // when this version took effect
+	Print       PrintSettings // seal, layout, calibration; not signed
+	EffectiveAt time.Time     // when this version took effect
 	RecordedBy  string
 	Token       string // registration JWS signed by the authority
 }

@@ -28,7 +28,6 @@
 package issuer
 
 import (
-	"context"
 	"crypto/rand"
 	"encoding/base32"
 	"encoding/json"
@@ -46,22 +45,12 @@ type Service struct {
 	KEK   *keys.KEK
 	// Now is the clock; nil means time.Now. Tests inject a fixed clock.
 	Now func() time.Time
-	// Glyphs, when set, checks that every character of every printed field
-	// is in the certificate font, so that nothing is printed with a missing
-	// character (see package render).
-	Glyphs GlyphChecker
-	// Rendered, when set, is called after a batch is committed to render
-	// and store its PDFs (a failure there leaves the records valid and
-	// re-renderable with certd render).
-	Rendered func(ctx context.Context, certs []Certificate) error
-	Log      *slog.Logger
-}
-
-// GlyphChecker reports characters a font cannot print.
-type GlyphChecker interface {
-	// Check returns an error naming every character of the strings that
-	// the font lacks.
-	Check(fields ...string) error
+	// Printer, when set, renders each certificate's PDF right after its
+	// roster is committed (stored with its SHA-256), and checks at import
+	// that the font has every character of every printed field, so that
+	// nothing is ever printed with a missing character.
+	Printer *Printer
+	Log     *slog.Logger
 }
 
 // Actor is who is acting: a person (or an API token) with a role. The

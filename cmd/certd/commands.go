@@ -121,13 +121,19 @@ func readSpec(path string) (issuer.InstitutionSpec, error) {
 func cmdInstitution(ctx context.Context, args []string, out io.Writer) error {
 	f := newFlags("institution", true)
 	note := f.String("note", "", "reason for a status change")
+	layout := f.String("layout", "", "print: full (whole certificate) or preprinted (variable fields only, on preprinted stock)")
+	offX := f.Float64("offset-x", 0, "print: mm to shift everything right (negative: left), to calibrate a printer")
+	offY := f.Float64("offset-y", 0, "print: mm to shift everything down (negative: up)")
+	tmpl := f.String("template", "", "print: layout JSON overriding the shipped one (see assets/render)")
+	english := f.Bool("english", false, "print: add the English line under each label")
+	outPath := f.String("out", "", "calibrate: where to write the calibration page")
 	until := f.String("until", "", "renew: new last day of the registration (YYYY-MM-DD); default three more years")
 	pos, err := f.parse(args)
 	if err != nil {
 		return err
 	}
 	if len(pos) == 0 {
-		return usageError{"usage: certd institution add FILE | update FILE | list | show ID | suspend ID | reinstate ID | withdraw ID | renew ID | keys rotate ID"}
+		return usageError{"usage: certd institution add FILE | update FILE | list | show ID | suspend ID | reinstate ID | withdraw ID | renew ID | keys rotate ID | seal ID FILE.png | print ID [--layout full|preprinted] [--offset-x MM] [--offset-y MM] [--template FILE] [--english] | calibrate ID [--out FILE]"}
 	}
 	need := func(n int) error {
 		if len(pos) < n {
@@ -212,6 +218,62 @@ func cmdInstitution(ctx context.Context, args []string, out io.Writer) error {
 		if err != nil {
 			return err
 		}
+	case "seal", "print":
+		if err := need(2); err != nil {
+			return err
+		}
+		cur, err := e.store.Institution(ctx, pos[1])
+		if err != nil {
+			return err
+		}
+		ps := cur.Print
+		if pos[0] == "seal" {
+			if err := need(3); err != nil {
+				return err
+			}
+			if ps.Seal, err = os.ReadFile(pos[2]); err != nil {
+				return usageError{fmt.Sprintf("无法读取印章图片 / cannot read the seal image: %v", err)}
+			}
+		} else {
+			if *layout != "" {
+				ps.Layout = *layout
+			}
+			ps.OffsetX, ps.OffsetY, ps.English = *offX, *offY, *english
+			if *tmpl != "" {
+				if ps.Template, err = os.ReadFile(*tmpl); err != nil {
+					return usageError{fmt.Sprintf("无法读取版式文件 / cannot read the template: %v", err)}
+				}
+			}
+		}
+		if err := e.needPrinter(); err != nil {
+			return err
+		}
+		if in, err = e.svc.SetPrintSettings(ctx, actor, pos[1], ps); err != nil {
+			return err
+		}
+	case "calibrate":
+		if err := need(2); err != nil {
+			return err
+		}
+		if err := e.needPrinter(); err != nil {
+			return err
+		}
+		cur, err := e.store.Institution(ctx, pos[1])
+		if err != nil {
+			return err
+		}
+		pdf, err := e.svc.Printer.Calibration(cur)
+		if err != nil {
+			return err
+		}
+		if *outPath == "" {
+			*outPath = "calibration-" + cur.ID + ".pdf"
+		}
+		if err := os.WriteFile(*outPath, pdf, 0o600); err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "校准页已写出 / calibration page written: %s\n", *outPath)
+		return nil
 	default:
 		return usageError{fmt.Sprintf("未知子命令 %q / unknown subcommand %q", pos[0], pos[0])}
 	}
@@ -346,6 +408,9 @@ func cmdIssue(ctx context.Context, args []string, out io.Writer) error {
 	path := f.String("roster", "", "roster file, .xlsx or .csv (required)")
 	dry := f.Bool("dry-run", false, "check everything, issue nothing")
 	marked := f.String("marked", "", "when there are problems, write a copy of the workbook with the bad cells marked to this .xlsx file")
+	photoPath := f.String("photos", "", "directory or ZIP of holders' photos named DOCNUMBER.jpg or STUDENTNO.jpg")
+	outDir := f.String("out", "", "write each certificate's PDF, the batch print file and a ZIP of the PDFs to this directory")
+	noPDF := f.Bool("no-pdf", false, "issue the signed records without rendering PDFs (render later with certd render)")
 	if _, err := f.parse(args); err != nil {
 		return err
 	}
@@ -361,10 +426,29 @@ func cmdIssue(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	defer e.close()
+	if *noPDF {
+		if *outDir != "" {
+			return usageError{"--out 与 --no-pdf 不能同时使用 / --out and --no-pdf cannot be combined"}
+		}
+		e.svc.Printer = nil
+	} else if err := e.needPrinter(); err != nil {
+		return err
+	}
+	var photos issuer.Photos
+	if *photoPath != "" {
+		if photos, err = loadPhotos(*photoPath); err != nil {
+			return err
+		}
+	}
 	start := time.Now()
-	rep, err := e.svc.Issue(ctx, authorityActor(), issuer.IssueRequest{InstitutionID: *inst, Roster: data, Filename: filepath.Base(*path), DryRun: *dry})
+	rep, err := e.svc.Issue(ctx, authorityActor(), issuer.IssueRequest{InstitutionID: *inst, Roster: data, Filename: filepath.Base(*path), DryRun: *dry, Photos: photos})
 	if err != nil {
 		return err
+	}
+	if *outDir != "" && len(rep.Issued) > 0 {
+		if err := writeOutputs(ctx, e, *outDir, rep, photos); err != nil {
+			return err
+		}
 	}
 	if len(rep.Problems) > 0 && *marked != "" {
 		b, err := roster.Mark(data, filepath.Base(*path), rep.Problems)
@@ -381,6 +465,9 @@ func cmdIssue(ctx context.Context, args []string, out io.Writer) error {
 		}
 	} else {
 		printReport(out, rep, time.Since(start))
+		if *outDir != "" && len(rep.Issued) > 0 {
+			fmt.Fprintf(out, "证书PDF、打印文件%s-print.pdf和压缩包%s.zip已写入 %s / PDFs, print file and ZIP written to %s\n", rep.Batch.ID, rep.Batch.ID, *outDir, *outDir)
+		}
 		if len(rep.Problems) > 0 && *marked != "" {
 			fmt.Fprintf(out, "已标出问题单元格 / bad cells marked in: %s\n", *marked)
 		}

@@ -14,6 +14,7 @@ import (
 
 	"certd/issuer"
 	"certd/issuer/keys"
+	"certd/issuer/render"
 	"certd/issuer/store/postgres"
 	"certd/issuer/store/sqlite"
 	"certd/verify"
@@ -114,6 +115,9 @@ type env struct {
 	store issuer.Store
 	svc   *issuer.Service
 	log   *slog.Logger
+	// printErr says why certificates cannot be printed (no usable font);
+	// svc.Printer is nil then.
+	printErr error
 }
 
 func (c *Config) logger() *slog.Logger {
@@ -145,7 +149,13 @@ func (c *Config) open(ctx context.Context) (*env, error) {
 		return nil, err
 	}
 	svc := &issuer.Service{Store: st, KEK: kek, Log: log}
-	return &env{cfg: c, store: st, svc: svc, log: log}, nil
+	e := &env{cfg: c, store: st, svc: svc, log: log}
+	if p, err := issuer.NewPrinter(render.Config{FontPath: c.FontPath}, c.PublicURL); err != nil {
+		e.printErr = err
+	} else {
+		svc.Printer = p
+	}
+	return e, nil
 }
 
 func (c *Config) loadKEK(log *slog.Logger) (*keys.KEK, error) {

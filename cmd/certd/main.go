@@ -27,10 +27,11 @@ func init() {
 	commands = []command{
 		{"serve", "[--demo]", "运行HTTP服务 / run the HTTP server", cmdServe},
 		{"init", "[--authority-name NAME]", "初始化主管部门与密钥 / create the authority and its key", cmdInit},
-		{"institution", "add|update|list|show|suspend|reinstate|withdraw|renew|keys rotate ...", "管理认定机构 / manage institutions", cmdInstitution},
+		{"institution", "add|update|list|show|suspend|reinstate|withdraw|renew|keys rotate|seal|print|calibrate ...", "管理认定机构 / manage institutions", cmdInstitution},
 		{"catalogue", "list|import FILE", "职业目录 / the occupation catalogue", cmdCatalogue},
 		{"template", "[--out FILE]", "生成空白名单模板 / write the empty roster workbook", cmdTemplate},
-		{"issue", "--institution ID --roster FILE [--dry-run] [--json] [--marked FILE]", "按名单发证 / issue certificates from a roster", cmdIssue},
+		{"issue", "--institution ID --roster FILE [--photos DIR|ZIP] [--out DIR] [--dry-run] [--json] [--marked FILE]", "按名单发证 / issue certificates from a roster", cmdIssue},
+		{"render", "NUMBER [--out FILE.pdf]", "输出证书PDF / write a certificate's PDF", cmdRender},
 		{"show", "NUMBER", "查看证书、签名记录与审计 / show a certificate, its signed record and history", cmdShow},
 		{"revoke", "NUMBER --reason error|misconduct|request|other [--note TEXT]", "撤销证书 / revoke a certificate", cmdRevoke},
 		{"reissue", "NUMBER [--name ...] [--doc-number ...] [--level ...] ...", "更正补发 / reissue with corrected fields", cmdReissue},

@@ -188,3 +188,43 @@ func TestConfigErrors(t *testing.T) {
 		t.Errorf("unknown command: exit %d", code)
 	}
 }
+
+func TestPrintOutputs(t *testing.T) {
+	if _, err := os.Stat("/usr/share/fonts/truetype/lxgw-wenkai/LXGWWenKai-Regular.ttf"); err != nil && os.Getenv("CI") != "true" {
+		t.Skip("fonts-lxgw-wenkai not installed")
+	}
+	dir := t.TempDir()
+	c := &cli{t: t, data: filepath.Join(dir, "data")}
+	c.must("init")
+	c.must("institution", "add", "testdata/institution.yaml")
+	outDir := filepath.Join(dir, "out")
+	out := c.must("issue", "--institution", "jlvtc", "--roster", writeRoster(t, dir, 3, 0), "--out", outDir, "--json")
+	var rep struct {
+		Numbers []string `json:"numbers"`
+		Batch   struct{ ID string }
+	}
+	if err := json.Unmarshal([]byte(out), &rep); err != nil || len(rep.Numbers) != 3 {
+		t.Fatalf("issue: %v\n%s", err, out)
+	}
+	for _, name := range []string{rep.Batch.ID + "-print.pdf", rep.Batch.ID + ".zip", rep.Numbers[0] + ".pdf"} {
+		if fi, err := os.Stat(filepath.Join(outDir, name)); err != nil || fi.Size() == 0 {
+			t.Errorf("%s not written: %v", name, err)
+		}
+	}
+	// The PDF itself verifies: its embedded record, against the register.
+	if out := c.must("verify", filepath.Join(outDir, rep.Numbers[0]+".pdf")); !strings.Contains(out, "有效 valid") {
+		t.Errorf("verify PDF: %s", out)
+	}
+	rendered := filepath.Join(dir, "again.pdf")
+	c.must("render", rep.Numbers[0], "--out", rendered)
+	a, _ := os.ReadFile(rendered)
+	b, _ := os.ReadFile(filepath.Join(outDir, rep.Numbers[0]+".pdf"))
+	if !bytes.Equal(a, b) {
+		t.Error("certd render does not return the PDF issued")
+	}
+	c.must("institution", "print", "jlvtc", "--layout", "preprinted", "--offset-x", "1.5")
+	c.must("institution", "calibrate", "jlvtc", "--out", filepath.Join(dir, "cal.pdf"))
+	if code, _, errs := c.run("institution", "seal", "jlvtc", "testdata/institution.yaml"); code != 1 || !strings.Contains(errs, "印章") {
+		t.Errorf("a seal that is not an image: exit %d %s", code, errs)
+	}
+}

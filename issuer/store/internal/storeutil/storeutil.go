@@ -119,6 +119,7 @@ type institutionDoc struct {
 	Scope       []issuer.ScopeEntry      `json:"scope"`
 	Fees        []issuer.Fee             `json:"fees"`
 	Keys        []issuer.InstitutionKey  `json:"keys"`
+	Print       *issuer.PrintSettings    `json:"print,omitempty"`
 	EffectiveAt time.Time                `json:"effective_at"`
 	RecordedBy  string                   `json:"recorded_by,omitempty"`
 }
@@ -147,7 +148,7 @@ func EncodeInstitution(in issuer.Institution) ([]byte, error) {
 		ID: in.ID, Version: in.Version, Name: in.Name, USCC: in.USCC, Prefix: in.Prefix,
 		FilingNo: in.FilingNo, ValidFrom: in.ValidFrom, ValidUntil: in.ValidUntil,
 		Status: in.Status, Contact: in.Contact, City: in.City, Kind: in.Kind,
-		Scope: in.Scope, Fees: in.Fees, Keys: in.Keys,
+		Scope: in.Scope, Fees: in.Fees, Keys: in.Keys, Print: printDoc(in.Print),
 		EffectiveAt: in.EffectiveAt, RecordedBy: in.RecordedBy,
 	})
 }
@@ -166,7 +167,18 @@ func DecodeInstitution(doc []byte, token string) (issuer.Institution, error) {
 		Scope: d.Scope, Fees: d.Fees, Keys: d.Keys,
 		EffectiveAt: d.EffectiveAt, RecordedBy: d.RecordedBy, Token: token,
 	}
+	if d.Print != nil {
+		in.Print = *d.Print
+	}
 	// JSON gives back "Z" times in UTC already; normalising again only
 	// guards documents written by hand or by an older version.
 	return NormalizeInstitution(in), nil
+}
+
+// printDoc omits empty print settings from the document.
+func printDoc(ps issuer.PrintSettings) *issuer.PrintSettings {
+	if ps.Layout == "" && len(ps.Seal) == 0 && len(ps.Template) == 0 && ps.OffsetX == 0 && ps.OffsetY == 0 && !ps.English {
+		return nil
+	}
+	return &ps
 }

@@ -1,0 +1,173 @@
+package main
+
+import (
+	"archive/zip"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"certd/issuer"
+)
+
+// needPrinter fails clearly when certificates cannot be printed, before
+// anything is issued.
+func (e *env) needPrinter() error {
+	if e.svc.Printer == nil {
+		return &issuer.Error{Kind: issuer.ErrInvalid, Code: "font_unusable",
+			Zh: fmt.Sprintf("无法加载证书字体 %s：%v（apt-get install fonts-lxgw-wenkai，或用 --font 指定字体；只检查不打印可加 --no-pdf）", e.cfg.FontPath, e.printErr),
+			En: "the certificate font cannot be loaded; install fonts-lxgw-wenkai or set --font (or pass --no-pdf to issue records without PDFs)", Err: e.printErr}
+	}
+	return nil
+}
+
+// maxPhotos bounds a photo upload: a roster of 20,000 1-inch photos.
+const (
+	maxPhotoFiles = 20_000
+	maxPhotoBytes = 2 << 20
+)
+
+// loadPhotos reads holders' photos from a directory or a ZIP, each named
+// after the holder's document number or 学号 (e.g. 220102200401010013.jpg).
+func loadPhotos(path string) (issuer.Photos, error) {
+	ph := issuer.Photos{}
+	add := func(name string, open func() (io.ReadCloser, error), size int64) error {
+		ext := strings.ToLower(filepath.Ext(name))
+		if ext != ".jpg" && ext != ".jpeg" && ext != ".png" {
+			return nil
+		}
+		if len(ph) >= maxPhotoFiles {
+			return usageError{fmt.Sprintf("照片超过%d张 / more than %d photos", maxPhotoFiles, maxPhotoFiles)}
+		}
+		if size > maxPhotoBytes {
+			return usageError{fmt.Sprintf("照片 %s 超过2MB / photo %s is larger than 2 MB", name, name)}
+		}
+		rc, err := open()
+		if err != nil {
+			return err
+		}
+		defer rc.Close()
+		b, err := io.ReadAll(io.LimitReader(rc, maxPhotoBytes+1))
+		if err != nil {
+			return err
+		}
+		key := strings.ToUpper(strings.TrimSuffix(filepath.Base(name), filepath.Ext(name)))
+		ph[key] = b
+		return nil
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, usageError{fmt.Sprintf("无法读取照片 %s / cannot read photos: %v", path, err)}
+	}
+	if fi.IsDir() {
+		entries, err := os.ReadDir(path)
+		if err != nil {
+			return nil, err
+		}
+		for _, de := range entries {
+			info, err := de.Info()
+			if err != nil || !info.Mode().IsRegular() {
+				continue
+			}
+			p := filepath.Join(path, de.Name())
+			if err := add(de.Name(), func() (io.ReadCloser, error) { return os.Open(p) }, info.Size()); err != nil {
+				return nil, err
+			}
+		}
+		return ph, nil
+	}
+	zr, err := zip.OpenReader(path)
+	if err != nil {
+		return nil, usageError{fmt.Sprintf("照片应为目录或ZIP文件 / photos must be a directory or a ZIP: %v", err)}
+	}
+	defer zr.Close()
+	for _, f := range zr.File {
+		if f.FileInfo().IsDir() {
+			continue
+		}
+		if err := add(f.Name, f.Open, int64(f.UncompressedSize64)); err != nil {
+			return nil, err
+		}
+	}
+	return ph, nil
+}
+
+// writeOutputs writes a batch's PDFs: one per certificate, the print file
+// (one PDF, one page each) and a ZIP of the individual PDFs.
+func writeOutputs(ctx context.Context, e *env, dir string, rep *issuer.IssueReport, photos issuer.Photos) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	in, err := e.store.Institution(ctx, rep.InstitutionID)
+	if err != nil {
+		return err
+	}
+	var zbuf bytes.Buffer
+	zw := zip.NewWriter(&zbuf)
+	for _, c := range rep.Issued {
+		pdf, err := e.store.PDF(ctx, c.Number)
+		if err != nil {
+			return fmt.Errorf("%s: %w", c.Number, err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, c.Number+".pdf"), pdf, 0o600); err != nil {
+			return err
+		}
+		w, err := zw.CreateHeader(&zip.FileHeader{Name: c.Number + ".pdf", Method: zip.Store, Modified: rep.Batch.CreatedAt})
+		if err != nil {
+			return err
+		}
+		if _, err := w.Write(pdf); err != nil {
+			return err
+		}
+	}
+	if err := zw.Close(); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, rep.Batch.ID+".zip"), zbuf.Bytes(), 0o600); err != nil {
+		return err
+	}
+	f, err := os.OpenFile(filepath.Join(dir, rep.Batch.ID+"-print.pdf"), os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	if err := e.svc.Printer.Batch(in, rep.Issued, photos.For, f); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+func cmdRender(ctx context.Context, args []string, out io.Writer) error {
+	f := newFlags("render", false)
+	path := f.String("out", "", "output file (default NUMBER.pdf)")
+	pos, err := f.parse(args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usageError{"usage: certd render NUMBER [--out FILE.pdf]"}
+	}
+	e, err := f.cfg.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer e.close()
+	if err := e.needPrinter(); err != nil {
+		return err
+	}
+	pdf, err := e.svc.RenderStored(ctx, authorityActor(), pos[0])
+	if err != nil {
+		return err
+	}
+	if *path == "" {
+		*path = pos[0] + ".pdf"
+	}
+	if err := os.WriteFile(*path, pdf, 0o600); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "已写出 / written: %s\n", *path)
+	return nil
+}

@@ -1,0 +1,250 @@
+package issuer
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"strconv"
+	"sync"
+
+	"certd/issuer/ident"
+	"certd/issuer/render"
+)
+
+// PrintSettings are a college's printing choices. They are kept with the
+// institution version (so every change is audited) but are not part of the
+// registration the authority signs: a seal image vouches for nothing a
+// verifier checks.
+type PrintSettings struct {
+	Seal     []byte  `json:"seal,omitempty"`     // PNG with transparency, printed over the issue date
+	Layout   string  `json:"layout,omitempty"`   // "full" (default) or "preprinted"
+	Template []byte  `json:"template,omitempty"` // layout JSON overriding the shipped one
+	OffsetX  float64 `json:"offset_x,omitempty"` // mm, printer calibration for preprinted stock
+	OffsetY  float64 `json:"offset_y,omitempty"`
+	English  bool    `json:"english,omitempty"` // print the English line under each label
+}
+
+// Printer turns certificate records into PDFs. It holds one renderer per
+// distinct print setting (building one parses the font, so they are
+// cached), and the public address the QR codes point to.
+type Printer struct {
+	font      render.Config
+	publicURL string
+	base      *render.Renderer
+
+	mu    sync.Mutex
+	cache map[string]*render.Renderer
+}
+
+// NewPrinter loads the certificate font. It fails, before anything is
+// issued, on a missing font or one that cannot print Chinese.
+func NewPrinter(font render.Config, publicURL string) (*Printer, error) {
+	base, err := render.New(font)
+	if err != nil {
+		return nil, err
+	}
+	return &Printer{font: font, publicURL: publicURL, base: base, cache: map[string]*render.Renderer{}}, nil
+}
+
+// Check reports characters the font cannot print (see GlyphChecker).
+func (p *Printer) Check(fields ...string) error { return p.base.Check(fields...) }
+
+// renderer returns the renderer for an institution's print settings.
+func (p *Printer) renderer(ps PrintSettings) (*render.Renderer, error) {
+	if ps.Layout == "" && len(ps.Template) == 0 && ps.OffsetX == 0 && ps.OffsetY == 0 && !ps.English {
+		return p.base, nil
+	}
+	sum := sha256.Sum256(ps.Template)
+	key := ps.Layout + "|" + hex.EncodeToString(sum[:]) + "|" + strconv.FormatFloat(ps.OffsetX, 'f', 2, 64) + "|" + strconv.FormatFloat(ps.OffsetY, 'f', 2, 64) + "|" + strconv.FormatBool(ps.English)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if r, ok := p.cache[key]; ok {
+		return r, nil
+	}
+	cfg := p.font
+	cfg.Layout, cfg.Template, cfg.OffsetX, cfg.OffsetY, cfg.English = ps.Layout, ps.Template, ps.OffsetX, ps.OffsetY, ps.English
+	r, err := render.New(cfg)
+	if err != nil {
+		return nil, err
+	}
+	p.cache[key] = r
+	return r, nil
+}
+
+// CheckSettings validates print settings before they are stored: the seal
+// decodes, the template and offsets are usable.
+func (p *Printer) CheckSettings(ps PrintSettings) error {
+	if len(ps.Seal) > 0 {
+		if err := render.CheckImage(ps.Seal, "seal"); err != nil {
+			return &Error{Kind: ErrInvalid, Code: "seal_invalid", Zh: "印章图片无效：" + err.Error(), En: "the seal image is invalid", Err: err}
+		}
+	}
+	if _, err := p.renderer(ps); err != nil {
+		return &Error{Kind: ErrInvalid, Code: "print_settings_invalid", Zh: "打印设置无效：" + err.Error(), En: "the print settings are invalid", Err: err}
+	}
+	return nil
+}
+
+// VerifyURL is the address in a certificate's QR code: the public page of
+// the number, with the verification code that unlocks the full name.
+func (p *Printer) VerifyURL(c Certificate) string {
+	return p.publicURL + "/v/" + url.PathEscape(c.Number) + "?c=" + url.QueryEscape(c.VerifyCode)
+}
+
+func (p *Printer) view(in Institution, c Certificate, photo []byte) render.Certificate {
+	return render.Certificate{
+		Number: c.Number, InstitutionName: in.Name, IssuedOn: c.IssuedOn,
+		Name: c.Holder.Name, DocType: c.Holder.DocType.Chinese(), DocNumber: c.Holder.DocNumber,
+		OccupationName: c.OccupationName, Specialty: c.Specialty, LevelZh: c.Level.Chinese(), LevelEn: c.Level.English(),
+		VerifyURL: p.VerifyURL(c), VerifyCode: c.VerifyCode, Token: c.Token, Photo: photo, Seal: in.Print.Seal,
+	}
+}
+
+// Render renders one certificate of institution in.
+func (p *Printer) Render(in Institution, c Certificate, photo []byte) ([]byte, error) {
+	r, err := p.renderer(in.Print)
+	if err != nil {
+		return nil, err
+	}
+	return r.Render(p.view(in, c, photo))
+}
+
+// RenderAndStore renders certs on every core and stores each PDF with its
+// SHA-256, setting PDFSHA256 in certs. photo may be nil.
+func (p *Printer) RenderAndStore(ctx context.Context, st Store, in Institution, certs []Certificate, photo func(Certificate) []byte) error {
+	r, err := p.renderer(in.Print)
+	if err != nil {
+		return err
+	}
+	const chunk = 256 // bounds memory: PDFs are stored as they are made
+	for start := 0; start < len(certs); start += chunk {
+		part := certs[start:min(start+chunk, len(certs))]
+		views := make([]render.Certificate, len(part))
+		for i, c := range part {
+			var ph []byte
+			if photo != nil {
+				ph = photo(c)
+			}
+			views[i] = p.view(in, c, ph)
+		}
+		pdfs, err := r.RenderAll(views)
+		if err != nil {
+			return err
+		}
+		for i, pdf := range pdfs {
+			if err := st.PutPDF(ctx, part[i].Number, pdf); err != nil {
+				return err
+			}
+			sum := sha256.Sum256(pdf)
+			part[i].PDFSHA256 = hex.EncodeToString(sum[:])
+		}
+	}
+	return nil
+}
+
+// Batch writes the print file of certs: one PDF, one page each.
+func (p *Printer) Batch(in Institution, certs []Certificate, photo func(Certificate) []byte, w io.Writer) error {
+	r, err := p.renderer(in.Print)
+	if err != nil {
+		return err
+	}
+	views := make([]render.Certificate, len(certs))
+	for i, c := range certs {
+		var ph []byte
+		if photo != nil {
+			ph = photo(c)
+		}
+		views[i] = p.view(in, c, ph)
+	}
+	return r.Batch(views, w)
+}
+
+// Calibration returns the calibration page for an institution's settings.
+func (p *Printer) Calibration(in Institution) ([]byte, error) {
+	r, err := p.renderer(in.Print)
+	if err != nil {
+		return nil, err
+	}
+	return r.CalibrationPage()
+}
+
+// Photos finds a holder's photo by document number or 学号.
+type Photos map[string][]byte
+
+// For returns the photo of a certificate's holder, or nil.
+func (ph Photos) For(c Certificate) []byte {
+	if b, ok := ph[c.Holder.DocNumber]; ok {
+		return b
+	}
+	if c.Holder.StudentNo != "" {
+		return ph[c.Holder.StudentNo]
+	}
+	return nil
+}
+
+// photoKey names the photo a roster entry would use, for error messages
+// that must not echo a full document number.
+func photoKey(docNumber, studentNo string, ph Photos) (string, []byte) {
+	if b, ok := ph[docNumber]; ok {
+		return ident.MaskDoc(docNumber), b
+	}
+	if b, ok := ph[studentNo]; ok && studentNo != "" {
+		return studentNo, b
+	}
+	return "", nil
+}
+
+// SetPrintSettings stores new print settings as a new institution version.
+// A college administrator may change its own; the authority any.
+func (s *Service) SetPrintSettings(ctx context.Context, actor Actor, id string, ps PrintSettings) (Institution, error) {
+	if err := actor.MayActFor(id); err != nil {
+		return Institution{}, err
+	}
+	if s.Printer != nil {
+		if err := s.Printer.CheckSettings(ps); err != nil {
+			return Institution{}, err
+		}
+	}
+	in, err := s.Store.Institution(ctx, id)
+	if err != nil {
+		return Institution{}, notFoundInstitution(err, id)
+	}
+	in.Version++
+	in.Print = ps
+	return s.putVersion(ctx, actor, in, nil, "institution.print_settings", map[string]any{"layout": ps.Layout, "seal_bytes": len(ps.Seal), "offset_x": ps.OffsetX, "offset_y": ps.OffsetY})
+}
+
+// RenderStored re-renders a certificate (without a photo, which certd does
+// not keep outside the PDF) and stores it. It is for records whose PDF was
+// never made, e.g. after a render failure at issuance.
+func (s *Service) RenderStored(ctx context.Context, actor Actor, number string) ([]byte, error) {
+	if s.Printer == nil {
+		return nil, errors.New("no certificate font configured")
+	}
+	c, err := s.Certificate(ctx, actor, number)
+	if err != nil {
+		return nil, err
+	}
+	if pdf, err := s.Store.PDF(ctx, number); err == nil {
+		return pdf, nil
+	} else if !Is(err, ErrNotFound) {
+		return nil, err
+	}
+	in, err := s.Store.Institution(ctx, c.InstitutionID)
+	if err != nil {
+		return nil, err
+	}
+	pdf, err := s.Printer.Render(in, c, nil)
+	if err != nil {
+		return nil, fmt.Errorf("render %s: %w", number, err)
+	}
+	if err := s.Store.PutPDF(ctx, number, pdf); err != nil {
+		return nil, err
+	}
+	return bytes.Clone(pdf), nil
+}

@@ -1,0 +1,91 @@
+package issuer_test
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"os"
+	"strings"
+	"testing"
+
+	"certd/issuer"
+	"certd/issuer/render"
+	"certd/verify"
+)
+
+func newPrinter(t *testing.T) *issuer.Printer {
+	t.Helper()
+	if _, err := os.Stat(render.DefaultFontPath); err != nil && os.Getenv("CI") != "true" {
+		t.Skipf("certificate font not installed (%s); apt-get install fonts-lxgw-wenkai", render.DefaultFontPath)
+	}
+	p, err := issuer.NewPrinter(render.Config{}, "https://cert.example.edu.cn")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// Issuing renders each PDF once, stores it with its SHA-256, and the PDF
+// carries a record that verifies.
+func TestIssueRendersPDFs(t *testing.T) {
+	p := newPrinter(t)
+	each(t, func(t *testing.T, f *fixture) {
+		f.svc.Printer = p
+		rep := f.issue(clerk, roster(6))
+		if len(rep.Problems) > 0 {
+			t.Fatalf("problems: %+v", rep.Problems)
+		}
+		v := f.verifier(true)
+		for _, c := range rep.Issued {
+			pdf, err := f.store.PDF(f.ctx, c.Number)
+			if err != nil {
+				t.Fatalf("%s: no stored PDF: %v", c.Number, err)
+			}
+			sum := sha256.Sum256(pdf)
+			stored, _ := f.store.Certificate(f.ctx, c.Number)
+			if stored.PDFSHA256 != hex.EncodeToString(sum[:]) || c.PDFSHA256 != stored.PDFSHA256 {
+				t.Errorf("%s: stored hash %q does not match the PDF", c.Number, stored.PDFSHA256)
+			}
+			tok, err := verify.TokenFromPDF(pdf)
+			if err != nil || tok != c.Token {
+				t.Fatalf("%s: embedded record: %v", c.Number, err)
+			}
+			if res := v.VerifyToken(f.ctx, tok); res.Verdict != verify.Valid {
+				t.Errorf("%s: embedded record verdict %s", c.Number, res.Verdict)
+			}
+		}
+	})
+}
+
+// A character the font lacks is a row problem naming it, and nothing is issued.
+func TestMissingGlyphIsARowProblem(t *testing.T) {
+	p := newPrinter(t)
+	f := newFixture(t)
+	f.svc.Printer = p
+	// U+2A6D6 (Extension B) is outside LXGW WenKai's coverage.
+	if p.Check("\U0002A6D6") == nil {
+		t.Skip("the installed font covers U+2A6D6; pick another test character")
+	}
+	rep := f.issue(clerk, []byte(header+rosterRow(1, "张三", "4-04-05-05", "", "3", "毕业年度学生")+rosterRow(2, "李\U0002A6D6", "4-04-05-05", "", "3", "毕业年度学生")))
+	if len(rep.Problems) != 1 || rep.Problems[0].Code != "glyph_missing" || rep.Problems[0].Row != 3 || !strings.Contains(rep.Problems[0].Zh, "\U0002A6D6") {
+		t.Fatalf("problems = %+v", rep.Problems)
+	}
+	if certs, _ := f.store.Certificates(f.ctx, issuer.CertificateFilter{}); len(certs) != 0 {
+		t.Fatal("issued despite a missing glyph")
+	}
+}
+
+func TestBadPhotoIsARowProblem(t *testing.T) {
+	p := newPrinter(t)
+	f := newFixture(t)
+	f.svc.Printer = p
+	row := rosterRow(3, "张三", "4-04-05-05", "", "3", "毕业年度学生")
+	doc := strings.Split(row, ",")[2]
+	rep, err := f.svc.Issue(f.ctx, clerk, issuer.IssueRequest{InstitutionID: "jlvtc", Roster: []byte(header + row), Filename: "r.csv",
+		Photos: issuer.Photos{doc: []byte("this is not an image")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Problems) != 1 || rep.Problems[0].Code != "photo_invalid" || strings.Contains(rep.Problems[0].Value, doc) {
+		t.Fatalf("problems = %+v", rep.Problems)
+	}
+}
