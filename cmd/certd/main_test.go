@@ -184,6 +184,11 @@ func TestConfigErrors(t *testing.T) {
 	if code != exitInternal || !strings.Contains(errs, "KEK") {
 		t.Errorf("wrong KEK: exit %d\n%s", code, errs)
 	}
+	t.Setenv("CERTD_KEK", "")
+	code, _, errs = c.run("issue", "--institution", "x", "--roster", "testdata/institution.yaml", "--font", "/nonexistent/font.ttf")
+	if code != 1 || !strings.Contains(errs, "字体") {
+		t.Errorf("missing font: exit %d\n%s", code, errs)
+	}
 	if code, _, _ := c.run("nonsense"); code != 2 {
 		t.Errorf("unknown command: exit %d", code)
 	}
