@@ -11,6 +11,7 @@
 package storeutil
 
 import (
+	"certd/issuer/certno"
 	"encoding/json"
 	"fmt"
 	"time"
@@ -26,7 +27,7 @@ const MaxSerial = 999_999
 // of issuedOn (a civil date held at midnight UTC, so its UTC year is the
 // civil year).
 func Number(prefix string, issuedOn time.Time, level occupation.Level, serial int64) string {
-	return fmt.Sprintf("%s%02d%d%06d", prefix, issuedOn.UTC().Year()%100, int(level), serial)
+	return certno.Number{Prefix: prefix, Year: issuedOn.UTC().Year(), Level: int(level), Serial: int(serial)}.String()
 }
 
 // SerialGroup is one (year, level) counter that a batch draws from, with the
