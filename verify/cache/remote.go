@@ -52,6 +52,14 @@ type Options struct {
 	Log     *slog.Logger
 }
 
+// quiet drops go-redis's own log lines: it logs every failed dial, which
+// during an outage is thousands of lines; Remote logs the outage once.
+type quiet struct{}
+
+func (quiet) Printf(context.Context, string, ...any) {}
+
+var quietOnce sync.Once
+
 // Open parses a redis:// URL and starts the reconnect probe. It does not
 // fail when Redis is down: the cache starts in the down state.
 func Open(url string, o Options) (*Remote, error) {
@@ -59,6 +67,7 @@ func Open(url string, o Options) (*Remote, error) {
 	if err != nil {
 		return nil, fmt.Errorf("redis URL: %w", err)
 	}
+	quietOnce.Do(func() { redis.SetLogger(quiet{}) })
 	if o.Timeout == 0 {
 		o.Timeout = 250 * time.Millisecond
 	}
