@@ -15,6 +15,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"certd/issuer"
+	"certd/issuer/account"
 	"certd/issuer/ident"
 	"certd/issuer/roster"
 )
@@ -78,6 +79,7 @@ func writeJSON(w io.Writer, v any) error {
 func cmdInit(ctx context.Context, args []string, out io.Writer) error {
 	f := newFlags("init", true)
 	name := f.String("authority-name", "吉林省人力资源和社会保障厅", "the authority's name")
+	adminName := f.String("admin", "admin", "login name of the first console administrator")
 	if _, err := f.parse(args); err != nil {
 		return err
 	}
@@ -90,10 +92,20 @@ func cmdInit(ctx context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
+	as, err := e.accounts()
+	if err != nil {
+		return err
+	}
+	admin, pw, err := as.Create(ctx, cliUser(), account.NewUser{Name: *adminName, DisplayName: "主管部门管理员", Role: account.AuthorityAdmin})
+	if err != nil {
+		return err
+	}
 	if f.json {
-		return writeJSON(out, map[string]any{"authority": a.Name, "kid": a.KID})
+		return writeJSON(out, map[string]any{"authority": a.Name, "kid": a.KID, "admin": admin.Name, "password": pw})
 	}
 	fmt.Fprintf(out, "已初始化主管部门 / authority created: %s\n密钥标识 / key id: %s\n", a.Name, a.KID)
+	fmt.Fprintln(out, "控制台管理员（密码仅显示这一次，首次登录须修改） / console administrator (the password is shown only now and must be changed at first login):")
+	printCredentials(out, admin, pw)
 	return nil
 }
 

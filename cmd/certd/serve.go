@@ -155,5 +155,5 @@ func seedDemo(ctx context.Context, e *env, out io.Writer) error {
 	for _, c := range rep.Issued {
 		fmt.Fprintf(out, "    %s  %s  %s %s\n", c.Number, c.Holder.Name, c.OccupationName, c.Level.Chinese())
 	}
-	return nil
+	return seedDemoAccounts(ctx, e, out, in.ID)
 }

@@ -1,0 +1,158 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"text/tabwriter"
+
+	"certd/issuer/account"
+)
+
+// accounts is the account service over the open store; both store
+// backends keep accounts next to the issuing records.
+func (e *env) accounts() (*account.Service, error) {
+	st, ok := e.store.(account.Store)
+	if !ok {
+		return nil, fmt.Errorf("this store does not keep console accounts")
+	}
+	return &account.Service{Store: st, Institution: e.store.Institution}, nil
+}
+
+// cliUser is who the command line acts as when managing accounts: the
+// operator holding the data directory and its keys.
+func cliUser() account.User {
+	return account.User{ID: "cli", Name: authorityActor().Name, Role: account.AuthorityAdmin}
+}
+
+// createFirstAdmin makes the first authority administrator and prints its
+// generated password. It is shown this once and never stored in clear.
+func createFirstAdmin(ctx context.Context, e *env, out io.Writer, name, display string) error {
+	as, err := e.accounts()
+	if err != nil {
+		return err
+	}
+	u, pw, err := as.Create(ctx, cliUser(), account.NewUser{Name: name, DisplayName: display, Role: account.AuthorityAdmin})
+	if err != nil {
+		return err
+	}
+	printCredentials(out, u, pw)
+	return nil
+}
+
+func printCredentials(out io.Writer, u account.User, pw string) {
+	inst := u.InstitutionID
+	if inst == "" {
+		inst = "-"
+	}
+	fmt.Fprintf(out, "  账号 / account: %-16s 密码 / password: %s  (%s / %s, %s)\n", u.Name, pw, u.Role.Chinese(), u.Role.English(), inst)
+}
+
+func cmdUser(ctx context.Context, args []string, out io.Writer) error {
+	f := newFlags("user", true)
+	role := f.String("role", "college_operator", "add: authority_admin, college_admin, college_operator or auditor")
+	inst := f.String("institution", "", "add: the college (empty for authority_admin or a province-wide auditor); list: only this college")
+	display := f.String("name", "", "add: the person's name as shown in the console and the audit log")
+	pos, err := f.parse(args)
+	if err != nil {
+		return err
+	}
+	if len(pos) == 0 || (pos[0] != "list" && len(pos) < 2) {
+		return usageError{"usage: certd user add LOGIN --role ROLE [--institution ID] --name NAME | list [--institution ID] | disable LOGIN | enable LOGIN | passwd LOGIN"}
+	}
+	e, err := f.cfg.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer e.close()
+	as, err := e.accounts()
+	if err != nil {
+		return err
+	}
+	by := cliUser()
+	byName := func(name string) (account.User, error) { return as.Store.UserByName(ctx, name) }
+	switch pos[0] {
+	case "add":
+		dn := *display
+		if dn == "" {
+			dn = pos[1]
+		}
+		u, pw, err := as.Create(ctx, by, account.NewUser{Name: pos[1], DisplayName: dn, Role: account.Role(*role), InstitutionID: *inst})
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(out, "已创建账号，初始密码仅显示这一次，首次登录须修改 / account created; the password is shown only now and must be changed at first login:")
+		printCredentials(out, u, pw)
+	case "list":
+		us, err := as.Store.Users(ctx, account.UserFilter{InstitutionID: *inst})
+		if err != nil {
+			return err
+		}
+		if f.json {
+			type row struct {
+				Name, DisplayName, Role, Institution string
+				Disabled                             bool
+			}
+			var rows []row
+			for _, u := range us {
+				rows = append(rows, row{u.Name, u.DisplayName, string(u.Role), u.InstitutionID, u.Disabled})
+			}
+			return writeJSON(out, rows)
+		}
+		tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "登录名 LOGIN\t姓名 NAME\t角色 ROLE\t院校 COLLEGE\t状态 STATUS")
+		for _, u := range us {
+			st := "正常 active"
+			if u.Disabled {
+				st = "停用 disabled"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", u.Name, u.DisplayName, u.Role, u.InstitutionID, st)
+		}
+		return tw.Flush()
+	case "disable", "enable":
+		u, err := byName(pos[1])
+		if err != nil {
+			return err
+		}
+		if _, err := as.SetDisabled(ctx, by, u.ID, pos[0] == "disable"); err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "账号 %s 已%s / account %s %sd\n", u.Name, map[string]string{"disable": "停用", "enable": "启用"}[pos[0]], u.Name, pos[0])
+	case "passwd":
+		u, err := byName(pos[1])
+		if err != nil {
+			return err
+		}
+		pw, err := as.ResetPassword(ctx, by, u.ID)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(out, "已重置密码，仅显示这一次，登录后须修改 / password reset; shown only now, to be changed at next login:")
+		printCredentials(out, u, pw)
+	default:
+		return usageError{"unknown user command " + pos[0]}
+	}
+	return nil
+}
+
+// seedDemoAccounts creates the demo's console accounts and prints their
+// generated passwords once.
+func seedDemoAccounts(ctx context.Context, e *env, out io.Writer, inst string) error {
+	as, err := e.accounts()
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(out, "  控制台账号（密码仅显示这一次） / console accounts (passwords shown only now):")
+	for _, nu := range []account.NewUser{
+		{Name: "admin", DisplayName: "主管部门管理员", Role: account.AuthorityAdmin},
+		{Name: "demo.admin", DisplayName: "演示院校管理员", Role: account.CollegeAdmin, InstitutionID: inst},
+		{Name: "demo.operator", DisplayName: "演示院校经办人", Role: account.CollegeOperator, InstitutionID: inst},
+	} {
+		u, pw, err := as.Create(ctx, cliUser(), nu)
+		if err != nil {
+			return err
+		}
+		printCredentials(out, u, pw)
+	}
+	return nil
+}

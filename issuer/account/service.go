@@ -1,0 +1,437 @@
+package account
+
+import (
+	"context"
+	"encoding/json"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"certd/issuer"
+)
+
+// Service manages accounts and checks credentials. Who may manage whom is
+// decided here, not by the console: an authority administrator manages
+// every account; a college administrator only the accounts of its own
+// college, and never an authority role.
+type Service struct {
+	Store Store
+	// Institution looks an institution up, so that a college account
+	// cannot be made for a college that does not exist.
+	Institution func(ctx context.Context, id string) (issuer.Institution, error)
+	Now         func() time.Time
+	Params      Params // zero: DefaultParams
+	// MaxFailures consecutive wrong passwords lock the account for
+	// LockFor. Zero: 5 and 15 minutes.
+	MaxFailures int
+	LockFor     time.Duration
+
+	dummyOnce sync.Once
+	dummy     string // a hash to check against for unknown names
+}
+
+func (s *Service) now() time.Time {
+	if s.Now != nil {
+		return s.Now().UTC().Truncate(time.Second)
+	}
+	return time.Now().UTC().Truncate(time.Second)
+}
+
+func (s *Service) params() Params {
+	if s.Params == (Params{}) {
+		return DefaultParams
+	}
+	return s.Params
+}
+
+func (s *Service) maxFailures() int {
+	if s.MaxFailures <= 0 {
+		return 5
+	}
+	return s.MaxFailures
+}
+
+func (s *Service) lockFor() time.Duration {
+	if s.LockFor <= 0 {
+		return 15 * time.Minute
+	}
+	return s.LockFor
+}
+
+func (s *Service) event(by, action, inst, subject string, detail map[string]any) issuer.AuditEvent {
+	ev := issuer.AuditEvent{At: s.now(), Actor: by, Action: action, InstitutionID: inst, Subject: subject}
+	if detail != nil {
+		b, _ := json.Marshal(detail)
+		ev.Detail = string(b)
+	}
+	return ev
+}
+
+func forbidden() error {
+	return issuer.Errorf(issuer.ErrForbidden, "forbidden", "无权管理该账号", "not allowed to manage this account")
+}
+
+// MayManage reports whether by may create or change an account with role
+// and institution inst.
+func MayManage(by User, role Role, inst string) error {
+	if by.Disabled {
+		return forbidden()
+	}
+	switch by.Role {
+	case AuthorityAdmin:
+		return nil
+	case CollegeAdmin:
+		if role != AuthorityAdmin && inst != "" && inst == by.InstitutionID {
+			return nil
+		}
+	}
+	return forbidden()
+}
+
+var namePattern = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{1,31}$`)
+
+// NewUser is what is needed to create an account.
+type NewUser struct {
+	Name          string
+	DisplayName   string
+	Role          Role
+	InstitutionID string
+	// Password: empty means generate one, which the holder must change at
+	// first login.
+	Password string
+}
+
+// CheckPassword checks a chosen password against the policy.
+func checkNewPassword(name, pw string) error {
+	n := utf8.RuneCountInString(pw)
+	if n < 10 || n > 128 {
+		return issuer.Errorf(issuer.ErrInvalid, "password_length", "密码长度应为10至128个字符", "the password must be 10 to 128 characters")
+	}
+	if strings.EqualFold(pw, name) || strings.Contains(strings.ToLower(pw), strings.ToLower(name)) {
+		return issuer.Errorf(issuer.ErrInvalid, "password_name", "密码不能包含登录名", "the password must not contain the login name")
+	}
+	return nil
+}
+
+// Create makes an account. It returns the password when one was generated,
+// for showing once.
+func (s *Service) Create(ctx context.Context, by User, nu NewUser) (User, string, error) {
+	nu.Name = strings.ToLower(strings.TrimSpace(nu.Name))
+	nu.DisplayName = strings.TrimSpace(nu.DisplayName)
+	nu.InstitutionID = strings.TrimSpace(nu.InstitutionID)
+	var bad []string
+	if !namePattern.MatchString(nu.Name) {
+		bad = append(bad, "登录名应为2至32位小写字母、数字、点、下划线或连字符 / the login name must be 2-32 lower-case letters, digits, dots, underscores or hyphens")
+	}
+	if nu.DisplayName == "" || utf8.RuneCountInString(nu.DisplayName) > 50 {
+		bad = append(bad, "姓名不能为空且不超过50字 / the name must be 1-50 characters")
+	}
+	if !nu.Role.Valid() {
+		bad = append(bad, "角色无效 / unknown role")
+	}
+	switch nu.Role {
+	case AuthorityAdmin:
+		if nu.InstitutionID != "" {
+			bad = append(bad, "主管部门管理员不属于任何院校 / an authority administrator belongs to no college")
+		}
+	case CollegeAdmin, CollegeOperator:
+		if nu.InstitutionID == "" {
+			bad = append(bad, "院校账号必须指定院校 / a college account needs its college")
+		}
+	}
+	if len(bad) > 0 {
+		return User{}, "", &issuer.Error{Kind: issuer.ErrInvalid, Code: "user_invalid", Zh: "账号信息有误：" + strings.Join(bad, "；"), En: "the account details are invalid"}
+	}
+	if err := MayManage(by, nu.Role, nu.InstitutionID); err != nil {
+		return User{}, "", err
+	}
+	if nu.InstitutionID != "" && s.Institution != nil {
+		if _, err := s.Institution(ctx, nu.InstitutionID); err != nil {
+			if issuer.Is(err, issuer.ErrNotFound) {
+				return User{}, "", issuer.Errorf(issuer.ErrInvalid, "institution_unknown", "院校“%s”不存在", "no institution %q", nu.InstitutionID)
+			}
+			return User{}, "", err
+		}
+	}
+	generated := ""
+	mustChange := false
+	if nu.Password == "" {
+		generated = GeneratePassword()
+		nu.Password, mustChange = generated, true
+	} else if err := checkNewPassword(nu.Name, nu.Password); err != nil {
+		return User{}, "", err
+	}
+	hash, err := HashPassword(nu.Password, s.params())
+	if err != nil {
+		return User{}, "", err
+	}
+	now := s.now()
+	u := User{ID: randomID("u", 10), Name: nu.Name, DisplayName: nu.DisplayName, Role: nu.Role, InstitutionID: nu.InstitutionID,
+		PasswordHash: hash, SessionGen: 1, MustChange: mustChange, CreatedAt: now, CreatedBy: by.Name}
+	ev := s.event(by.Name, "account.create", u.InstitutionID, u.Name, map[string]any{"role": u.Role, "display_name": u.DisplayName})
+	if err := s.Store.CreateUser(ctx, u, ev); err != nil {
+		return User{}, "", err
+	}
+	return u, generated, nil
+}
+
+// Users lists the accounts by may see: all for the province, its own
+// college's for a college administrator or auditor.
+func (s *Service) Users(ctx context.Context, by User) ([]User, error) {
+	switch {
+	case by.Role == AuthorityAdmin || (by.Role == Auditor && by.InstitutionID == ""):
+		return s.Store.Users(ctx, UserFilter{})
+	case by.Role == CollegeAdmin || by.Role == Auditor:
+		return s.Store.Users(ctx, UserFilter{InstitutionID: by.InstitutionID})
+	}
+	return nil, forbidden()
+}
+
+// managed loads the account id and checks by may manage it. An account of
+// another college is reported as not found, like another college's
+// certificates.
+func (s *Service) managed(ctx context.Context, by User, id string) (User, error) {
+	u, err := s.Store.User(ctx, id)
+	if err != nil {
+		return u, err
+	}
+	if err := MayManage(by, u.Role, u.InstitutionID); err != nil {
+		if by.Role == CollegeAdmin && u.InstitutionID != by.InstitutionID {
+			return User{}, ErrUserNotFound()
+		}
+		return User{}, err
+	}
+	return u, nil
+}
+
+// User returns one account if by may manage it.
+func (s *Service) User(ctx context.Context, by User, id string) (User, error) {
+	return s.managed(ctx, by, id)
+}
+
+// SetDisabled disables or re-enables an account. Nobody disables
+// themselves: the last administrator could lock everyone out.
+func (s *Service) SetDisabled(ctx context.Context, by User, id string, disabled bool) (User, error) {
+	u, err := s.managed(ctx, by, id)
+	if err != nil {
+		return u, err
+	}
+	if u.ID == by.ID {
+		return u, issuer.Errorf(issuer.ErrInvalid, "self_disable", "不能停用自己的账号", "you cannot disable your own account")
+	}
+	if u.Disabled == disabled {
+		return u, nil
+	}
+	action := "account.disable"
+	if !disabled {
+		action = "account.enable"
+	}
+	if err := s.Store.SetDisabled(ctx, id, disabled, s.event(by.Name, action, u.InstitutionID, u.Name, nil)); err != nil {
+		return u, err
+	}
+	u.Disabled = disabled
+	u.SessionGen++
+	return u, nil
+}
+
+// ResetPassword gives an account a generated password, shown once, which
+// must be changed at the next login.
+func (s *Service) ResetPassword(ctx context.Context, by User, id string) (string, error) {
+	u, err := s.managed(ctx, by, id)
+	if err != nil {
+		return "", err
+	}
+	pw := GeneratePassword()
+	hash, err := HashPassword(pw, s.params())
+	if err != nil {
+		return "", err
+	}
+	if err := s.Store.SetPassword(ctx, u.ID, hash, true, s.event(by.Name, "account.password_reset", u.InstitutionID, u.Name, nil)); err != nil {
+		return "", err
+	}
+	return pw, nil
+}
+
+// ChangePassword changes the caller's own password after checking the
+// current one.
+func (s *Service) ChangePassword(ctx context.Context, u User, current, next string) error {
+	stored, err := s.Store.User(ctx, u.ID)
+	if err != nil {
+		return err
+	}
+	if !CheckPassword(stored.PasswordHash, current) {
+		return issuer.Errorf(issuer.ErrInvalid, "password_wrong", "当前密码不正确", "the current password is wrong")
+	}
+	if err := checkNewPassword(stored.Name, next); err != nil {
+		return err
+	}
+	if current == next {
+		return issuer.Errorf(issuer.ErrInvalid, "password_same", "新密码不能与当前密码相同", "the new password must differ from the current one")
+	}
+	hash, err := HashPassword(next, s.params())
+	if err != nil {
+		return err
+	}
+	return s.Store.SetPassword(ctx, u.ID, hash, false, s.event(u.Name, "account.password_change", u.InstitutionID, u.Name, nil))
+}
+
+// ErrLogin is the one answer to a wrong name or password, so that the
+// page does not tell which account names exist.
+func ErrLogin() error {
+	return issuer.Errorf(issuer.ErrInvalid, "login_failed", "用户名或密码错误（连续输错5次将锁定15分钟）", "wrong user name or password (5 wrong attempts lock the account for 15 minutes)")
+}
+
+// ErrLocked is returned for a locked account, only once the password was
+// right: a guesser learns nothing from it.
+func ErrLocked(until time.Time) error {
+	return issuer.Errorf(issuer.ErrForbidden, "account_locked", "账号因多次输错密码已被锁定，请于%s后再试", "the account is locked after repeated wrong passwords; try again after %s",
+		until.In(issuer.ChinaTime).Format("15:04"))
+}
+
+// Login checks a name and password. client (e.g. a hashed address) goes to
+// the audit log of a failure.
+func (s *Service) Login(ctx context.Context, name, password, client string) (User, error) {
+	name = strings.ToLower(strings.TrimSpace(name))
+	if len(name) > 64 || len(password) > 1024 {
+		return User{}, ErrLogin()
+	}
+	u, err := s.Store.UserByName(ctx, name)
+	if err != nil {
+		if !issuer.Is(err, issuer.ErrNotFound) {
+			return User{}, err
+		}
+		// Spend the same time as for a real account.
+		s.dummyOnce.Do(func() { s.dummy, _ = HashPassword("certd-dummy-password", s.params()) })
+		CheckPassword(s.dummy, password)
+		_ = s.Store.AppendAudit(ctx, s.event("anonymous", "account.login_unknown", "", truncate(name, 64), map[string]any{"client": client}))
+		return User{}, ErrLogin()
+	}
+	now := s.now()
+	ok := CheckPassword(u.PasswordHash, password)
+	if u.Locked(now) {
+		// Attempts during a lockout are not counted (the lock is not
+		// extended by the attacker), but they are recorded.
+		action := "account.login_failed"
+		if ok {
+			action = "account.login_locked"
+		}
+		_ = s.Store.AppendAudit(ctx, s.event(u.Name, action, u.InstitutionID, u.Name, map[string]any{"client": client, "locked": true}))
+		if ok {
+			return User{}, ErrLocked(u.LockedUntil)
+		}
+		return User{}, ErrLogin()
+	}
+	if !ok {
+		failed := s.event(u.Name, "account.login_failed", u.InstitutionID, u.Name, map[string]any{"client": client})
+		locked := s.event(u.Name, "account.locked", u.InstitutionID, u.Name, map[string]any{"client": client, "minutes": int(s.lockFor().Minutes())})
+		if _, err := s.Store.LoginFailed(ctx, u.ID, now, s.maxFailures(), s.lockFor(), failed, locked); err != nil {
+			return User{}, err
+		}
+		return User{}, ErrLogin()
+	}
+	if u.Disabled {
+		return User{}, issuer.Errorf(issuer.ErrForbidden, "account_disabled", "账号已停用，请联系管理员", "the account is disabled; contact your administrator")
+	}
+	if err := s.Store.LoginSucceeded(ctx, u.ID, now, s.event(u.Name, "account.login", u.InstitutionID, u.Name, map[string]any{"client": client})); err != nil {
+		return User{}, err
+	}
+	u.FailedLogins, u.LastLoginAt = 0, now
+	return u, nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}
+
+// Logout ends every session of the account.
+func (s *Service) Logout(ctx context.Context, u User) error {
+	return s.Store.EndSessions(ctx, u.ID, s.event(u.Name, "account.logout", u.InstitutionID, u.Name, nil))
+}
+
+// CreateToken makes an API token for by itself; the secret is returned
+// once. ttl zero means 90 days: automation tokens should be rotated.
+func (s *Service) CreateToken(ctx context.Context, by User, label string, scopes []Scope, ttl time.Duration) (Token, string, error) {
+	label = strings.TrimSpace(label)
+	if label == "" || utf8.RuneCountInString(label) > 50 {
+		return Token{}, "", issuer.Errorf(issuer.ErrInvalid, "token_label", "令牌名称不能为空且不超过50字", "the token label must be 1-50 characters")
+	}
+	if len(scopes) == 0 {
+		return Token{}, "", issuer.Errorf(issuer.ErrInvalid, "token_scopes", "请至少选择一个权限范围", "choose at least one scope")
+	}
+	for _, sc := range scopes {
+		if !sc.Valid() {
+			return Token{}, "", issuer.Errorf(issuer.ErrInvalid, "token_scopes", "未知的权限范围“%s”", "unknown scope %q", sc)
+		}
+	}
+	if by.Disabled {
+		return Token{}, "", forbidden()
+	}
+	if ttl <= 0 {
+		ttl = 90 * 24 * time.Hour
+	}
+	slices.Sort(scopes)
+	scopes = slices.Compact(scopes)
+	secret := newTokenSecret()
+	now := s.now()
+	t := Token{ID: randomID("t", 8), UserID: by.ID, Label: label, Hash: HashToken(secret), Scopes: scopes, CreatedAt: now, ExpiresAt: now.Add(ttl)}
+	if err := s.Store.CreateToken(ctx, t, s.event(by.Name, "token.create", by.InstitutionID, t.ID, map[string]any{"label": label, "scopes": scopes})); err != nil {
+		return Token{}, "", err
+	}
+	return t, secret, nil
+}
+
+// ErrToken is the one answer to any unusable token.
+func ErrToken() error {
+	return issuer.Errorf(issuer.ErrInvalid, "token_invalid", "API令牌无效、已过期或已吊销", "the API token is invalid, expired or revoked")
+}
+
+// Authenticate resolves an API token to its user.
+func (s *Service) Authenticate(ctx context.Context, secret string) (User, Token, error) {
+	if !strings.HasPrefix(secret, TokenPrefix) || len(secret) > 100 {
+		return User{}, Token{}, ErrToken()
+	}
+	t, err := s.Store.TokenByHash(ctx, HashToken(secret))
+	if err != nil {
+		if issuer.Is(err, issuer.ErrNotFound) {
+			return User{}, Token{}, ErrToken()
+		}
+		return User{}, Token{}, err
+	}
+	now := s.now()
+	if !t.RevokedAt.IsZero() || (!t.ExpiresAt.IsZero() && !now.Before(t.ExpiresAt)) {
+		return User{}, Token{}, ErrToken()
+	}
+	u, err := s.Store.User(ctx, t.UserID)
+	if err != nil {
+		return User{}, Token{}, err
+	}
+	if u.Disabled {
+		return User{}, Token{}, ErrToken()
+	}
+	return u, t, nil
+}
+
+// Tokens lists by's own tokens.
+func (s *Service) Tokens(ctx context.Context, by User) ([]Token, error) {
+	return s.Store.Tokens(ctx, by.ID)
+}
+
+// RevokeToken revokes one of by's own tokens.
+func (s *Service) RevokeToken(ctx context.Context, by User, id string) error {
+	ts, err := s.Store.Tokens(ctx, by.ID)
+	if err != nil {
+		return err
+	}
+	for _, t := range ts {
+		if t.ID == id {
+			return s.Store.RevokeToken(ctx, id, s.now(), s.event(by.Name, "token.revoke", by.InstitutionID, id, nil))
+		}
+	}
+	return ErrTokenNotFound()
+}

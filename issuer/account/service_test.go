@@ -1,0 +1,327 @@
+package account_test
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"certd/issuer"
+	"certd/issuer/account"
+	"certd/issuer/store/postgres/pgtest"
+	"certd/issuer/store/sqlite"
+	"certd/issuer/store/storetest"
+)
+
+// cheap keeps tests fast; the parameters themselves are tested in
+// TestPasswordHash.
+var cheap = account.Params{Memory: 64, Time: 1, Threads: 1}
+
+type backend struct {
+	name string
+	open func(t *testing.T) storetest.AccountStore
+}
+
+var backends = []backend{
+	{"sqlite", func(t *testing.T) storetest.AccountStore {
+		s, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "certd.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	}},
+	{"postgres", func(t *testing.T) storetest.AccountStore { return pgtest.Open(t) }},
+}
+
+func newService(t *testing.T, st storetest.AccountStore, now *time.Time) *account.Service {
+	for _, id := range []string{"alpha", "beta"} {
+		in := issuer.Institution{ID: id, Version: 1, Name: id, Prefix: map[string]string{"alpha": "J220100000001", "beta": "J220200000002"}[id],
+			ValidFrom: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), ValidUntil: time.Date(2028, 1, 1, 0, 0, 0, 0, time.UTC), Status: issuer.Active, EffectiveAt: *now}
+		if err := st.PutInstitution(t.Context(), in, nil, issuer.AuditEvent{Action: "institution.register", InstitutionID: id}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return &account.Service{Store: st, Params: cheap, Now: func() time.Time { return *now },
+		Institution: func(ctx context.Context, id string) (issuer.Institution, error) { return st.Institution(ctx, id) }}
+}
+
+func TestPasswordHash(t *testing.T) {
+	h, err := account.HashPassword("correct horse", account.DefaultParams)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "$argon2id$v=19$m=47104,t=1,p=1$"; h[:len(want)] != want {
+		t.Fatalf("hash %q does not record the default parameters", h)
+	}
+	for _, tc := range []struct {
+		hash, pw string
+		ok       bool
+	}{
+		{h, "correct horse", true},
+		{h, "correct horsE", false},
+		{h, "", false},
+		{"$argon2i$v=19$m=64,t=1,p=1$c2FsdA$aGFzaA", "x", false},
+		{"$argon2id$v=19$m=99999999,t=1,p=1$c2FsdA$aGFzaA", "x", false},
+		{"garbage", "garbage", false},
+		{"", "", false},
+	} {
+		if got := account.CheckPassword(tc.hash, tc.pw); got != tc.ok {
+			t.Errorf("CheckPassword(%.30q, %q) = %v, want %v", tc.hash, tc.pw, got, tc.ok)
+		}
+	}
+	h2, _ := account.HashPassword("correct horse", account.DefaultParams)
+	if h2 == h {
+		t.Fatal("two hashes of one password are equal: the salt is not random")
+	}
+}
+
+func TestMayManage(t *testing.T) {
+	root := account.User{Name: "root", Role: account.AuthorityAdmin}
+	aAdmin := account.User{Name: "a", Role: account.CollegeAdmin, InstitutionID: "alpha"}
+	aOp := account.User{Name: "o", Role: account.CollegeOperator, InstitutionID: "alpha"}
+	prov := account.User{Name: "p", Role: account.Auditor}
+	tests := []struct {
+		by   account.User
+		role account.Role
+		inst string
+		ok   bool
+	}{
+		{root, account.AuthorityAdmin, "", true},
+		{root, account.CollegeOperator, "beta", true},
+		{aAdmin, account.CollegeOperator, "alpha", true},
+		{aAdmin, account.Auditor, "alpha", true},
+		{aAdmin, account.CollegeAdmin, "alpha", true},
+		{aAdmin, account.CollegeOperator, "beta", false},
+		{aAdmin, account.AuthorityAdmin, "", false},
+		{aAdmin, account.Auditor, "", false},
+		{aOp, account.CollegeOperator, "alpha", false},
+		{prov, account.CollegeOperator, "alpha", false},
+		{account.User{Role: account.AuthorityAdmin, Disabled: true}, account.CollegeOperator, "alpha", false},
+	}
+	for _, tc := range tests {
+		err := account.MayManage(tc.by, tc.role, tc.inst)
+		if (err == nil) != tc.ok {
+			t.Errorf("MayManage(%s %s, %s, %q) = %v, want ok=%v", tc.by.Role, tc.by.InstitutionID, tc.role, tc.inst, err, tc.ok)
+		}
+	}
+}
+
+func TestActor(t *testing.T) {
+	tests := []struct {
+		u    account.User
+		want issuer.Actor
+	}{
+		{account.User{Name: "r", Role: account.AuthorityAdmin}, issuer.Actor{Name: "r", Authority: true}},
+		{account.User{Name: "a", Role: account.CollegeAdmin, InstitutionID: "alpha"}, issuer.Actor{Name: "a", InstitutionID: "alpha"}},
+		{account.User{Name: "o", Role: account.CollegeOperator, InstitutionID: "alpha"}, issuer.Actor{Name: "o", InstitutionID: "alpha"}},
+		{account.User{Name: "c", Role: account.Auditor, InstitutionID: "alpha"}, issuer.Actor{Name: "c", InstitutionID: "alpha", ReadOnly: true}},
+		{account.User{Name: "p", Role: account.Auditor}, issuer.Actor{Name: "p", Authority: true, ReadOnly: true}},
+	}
+	for _, tc := range tests {
+		if got := tc.u.Actor(); got != tc.want {
+			t.Errorf("%s: Actor() = %+v, want %+v", tc.u.Role, got, tc.want)
+		}
+	}
+	if err := (account.User{Name: "x", Role: "superuser"}).Actor().MayRead("alpha"); err == nil {
+		t.Fatal("an unknown role may read")
+	}
+}
+
+func TestLoginLockoutAndSessions(t *testing.T) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			t.Parallel()
+			now := time.Date(2026, 5, 1, 2, 0, 0, 0, time.UTC)
+			st := b.open(t)
+			svc := newService(t, st, &now)
+			ctx := t.Context()
+			root := account.User{ID: "root", Name: "root", Role: account.AuthorityAdmin}
+			u, pw, err := svc.Create(ctx, root, account.NewUser{Name: "Op.Alpha", DisplayName: "李经办", Role: account.CollegeOperator, InstitutionID: "alpha"})
+			if err != nil || pw == "" || u.Name != "op.alpha" || !u.MustChange {
+				t.Fatalf("Create = %+v, %q, %v", u, pw, err)
+			}
+			if _, err := svc.Login(ctx, "op.alpha", pw, "c1"); err != nil {
+				t.Fatalf("login with the generated password: %v", err)
+			}
+			if _, err := svc.Login(ctx, "OP.ALPHA ", pw, "c1"); err != nil {
+				t.Fatalf("login is case-insensitive on the name: %v", err)
+			}
+			// Unknown name and wrong password give the same answer.
+			_, e1 := svc.Login(ctx, "nobody", "whatever", "c1")
+			_, e2 := svc.Login(ctx, "op.alpha", "wrong", "c1")
+			if e1 == nil || e1.Error() != e2.Error() {
+				t.Fatalf("unknown name %v vs wrong password %v", e1, e2)
+			}
+			for range 4 {
+				svc.Login(ctx, "op.alpha", "wrong", "c1")
+			}
+			_, err = svc.Login(ctx, "op.alpha", pw, "c1")
+			if e, ok := issuer.AsError(err); !ok || e.Code != "account_locked" {
+				t.Fatalf("after 5 failures the right password gives %v, want account_locked", err)
+			}
+			if _, err := svc.Login(ctx, "op.alpha", "wrong", "c1"); err == nil || codeOf(err) != "login_failed" {
+				t.Fatalf("a locked account with a wrong password must not say locked: %v", err)
+			}
+			now = now.Add(16 * time.Minute)
+			if _, err := svc.Login(ctx, "op.alpha", pw, "c1"); err != nil {
+				t.Fatalf("after the lockout: %v", err)
+			}
+			// Changing the password ends sessions and checks the old one.
+			before, _ := st.User(ctx, u.ID)
+			if err := svc.ChangePassword(ctx, u, "wrong", "a-much-better-one"); codeOf(err) != "password_wrong" {
+				t.Fatalf("change with wrong current: %v", err)
+			}
+			if err := svc.ChangePassword(ctx, u, pw, "short"); codeOf(err) != "password_length" {
+				t.Fatalf("short password: %v", err)
+			}
+			if err := svc.ChangePassword(ctx, u, pw, "a-much-better-one"); err != nil {
+				t.Fatal(err)
+			}
+			after, _ := st.User(ctx, u.ID)
+			if after.SessionGen <= before.SessionGen || after.MustChange {
+				t.Fatalf("password change: gen %d → %d, must change %v", before.SessionGen, after.SessionGen, after.MustChange)
+			}
+			// Disabled accounts cannot log in, even with the right password.
+			if _, err := svc.SetDisabled(ctx, root, u.ID, true); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := svc.Login(ctx, "op.alpha", "a-much-better-one", "c1"); codeOf(err) != "account_disabled" {
+				t.Fatalf("disabled login: %v", err)
+			}
+			evs, _ := st.Audit(ctx, issuer.AuditFilter{Subject: "op.alpha"})
+			seen := map[string]int{}
+			for _, e := range evs {
+				seen[e.Action]++
+				if e.Actor == "" {
+					t.Errorf("event %s without actor", e.Action)
+				}
+			}
+			for action, n := range map[string]int{"account.create": 1, "account.login": 3, "account.login_failed": 6, "account.locked": 1, "account.password_change": 1, "account.disable": 1} {
+				if seen[action] != n {
+					t.Errorf("audit %s = %d, want %d (all: %v)", action, seen[action], n, seen)
+				}
+			}
+		})
+	}
+}
+
+func TestManageAcrossColleges(t *testing.T) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			t.Parallel()
+			now := time.Date(2026, 5, 1, 2, 0, 0, 0, time.UTC)
+			st := b.open(t)
+			svc := newService(t, st, &now)
+			ctx := t.Context()
+			root := account.User{ID: "root", Name: "root", Role: account.AuthorityAdmin}
+			aAdmin, _, err := svc.Create(ctx, root, account.NewUser{Name: "a.admin", DisplayName: "甲", Role: account.CollegeAdmin, InstitutionID: "alpha"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			bOp, _, err := svc.Create(ctx, root, account.NewUser{Name: "b.op", DisplayName: "乙", Role: account.CollegeOperator, InstitutionID: "beta"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			tests := []struct {
+				name string
+				do   func() error
+				code string
+			}{
+				{"create in other college", func() error {
+					_, _, err := svc.Create(ctx, aAdmin, account.NewUser{Name: "x1", DisplayName: "x", Role: account.CollegeOperator, InstitutionID: "beta"})
+					return err
+				}, "forbidden"},
+				{"create authority admin", func() error {
+					_, _, err := svc.Create(ctx, aAdmin, account.NewUser{Name: "x2", DisplayName: "x", Role: account.AuthorityAdmin})
+					return err
+				}, "forbidden"},
+				{"create for unknown college", func() error {
+					_, _, err := svc.Create(ctx, root, account.NewUser{Name: "x3", DisplayName: "x", Role: account.CollegeOperator, InstitutionID: "gamma"})
+					return err
+				}, "institution_unknown"},
+				{"over-long name", func() error {
+					_, _, err := svc.Create(ctx, root, account.NewUser{Name: "a23456789012345678901234567890123", DisplayName: "x", Role: account.CollegeOperator, InstitutionID: "alpha"})
+					return err
+				}, "user_invalid"},
+				{"disable other college's user", func() error { _, err := svc.SetDisabled(ctx, aAdmin, bOp.ID, true); return err }, "user_not_found"},
+				{"reset other college's password", func() error { _, err := svc.ResetPassword(ctx, aAdmin, bOp.ID); return err }, "user_not_found"},
+				{"disable self", func() error { _, err := svc.SetDisabled(ctx, aAdmin, aAdmin.ID, true); return err }, "self_disable"},
+				{"operator lists users", func() error { _, err := svc.Users(ctx, bOp); return err }, "forbidden"},
+				{"duplicate name", func() error {
+					_, _, err := svc.Create(ctx, root, account.NewUser{Name: "b.op", DisplayName: "x", Role: account.CollegeOperator, InstitutionID: "alpha"})
+					return err
+				}, "user_exists"},
+			}
+			for _, tc := range tests {
+				if got := codeOf(tc.do()); got != tc.code {
+					t.Errorf("%s: code %q, want %q", tc.name, got, tc.code)
+				}
+			}
+			us, err := svc.Users(ctx, aAdmin)
+			if err != nil || len(us) != 1 || us[0].ID != aAdmin.ID {
+				t.Fatalf("college admin sees %+v, %v", us, err)
+			}
+			if u, _ := st.User(ctx, bOp.ID); u.Disabled {
+				t.Fatal("another college's admin disabled b.op")
+			}
+		})
+	}
+}
+
+func TestTokens(t *testing.T) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			t.Parallel()
+			now := time.Date(2026, 5, 1, 2, 0, 0, 0, time.UTC)
+			st := b.open(t)
+			svc := newService(t, st, &now)
+			ctx := t.Context()
+			root := account.User{ID: "root", Name: "root", Role: account.AuthorityAdmin}
+			op, _, _ := svc.Create(ctx, root, account.NewUser{Name: "op", DisplayName: "x", Role: account.CollegeOperator, InstitutionID: "alpha"})
+			tok, secret, err := svc.CreateToken(ctx, op, "教务系统", []account.Scope{account.ScopeLedgerRead}, time.Hour)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tok.Hash == secret || len(secret) < 30 {
+				t.Fatalf("token %q stored as %q", secret, tok.Hash)
+			}
+			u, got, err := svc.Authenticate(ctx, secret)
+			if err != nil || u.ID != op.ID || !got.Has(account.ScopeLedgerRead) || got.Has(account.ScopeRevoke) {
+				t.Fatalf("Authenticate = %+v %+v %v", u, got, err)
+			}
+			for _, bad := range []string{"", "certd_", secret + "x", "Bearer " + secret, secret[:len(secret)-1]} {
+				if _, _, err := svc.Authenticate(ctx, bad); codeOf(err) != "token_invalid" {
+					t.Errorf("Authenticate(%q) = %v", bad, err)
+				}
+			}
+			if _, _, err := svc.CreateToken(ctx, op, "x", []account.Scope{"admin:all"}, 0); codeOf(err) != "token_scopes" {
+				t.Errorf("unknown scope: %v", err)
+			}
+			now = now.Add(2 * time.Hour)
+			if _, _, err := svc.Authenticate(ctx, secret); codeOf(err) != "token_invalid" {
+				t.Fatalf("expired token accepted: %v", err)
+			}
+			now = now.Add(-2 * time.Hour)
+			if err := svc.RevokeToken(ctx, root, tok.ID); codeOf(err) != "token_not_found" {
+				t.Fatalf("another user revoked the token: %v", err)
+			}
+			if err := svc.RevokeToken(ctx, op, tok.ID); err != nil {
+				t.Fatal(err)
+			}
+			if _, _, err := svc.Authenticate(ctx, secret); codeOf(err) != "token_invalid" {
+				t.Fatalf("revoked token accepted: %v", err)
+			}
+		})
+	}
+}
+
+func codeOf(err error) string {
+	if e, ok := issuer.AsError(err); ok {
+		return e.Code
+	}
+	if err != nil {
+		return err.Error()
+	}
+	return ""
+}

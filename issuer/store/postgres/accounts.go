@@ -1,0 +1,239 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strconv"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"certd/issuer"
+	"certd/issuer/account"
+	"certd/issuer/store/internal/storeutil"
+)
+
+var _ account.Store = (*Store)(nil)
+
+const userColumns = `id, name, display_name, role, institution_id, password_hash, disabled, failed_logins, locked_until, session_gen, must_change, created_at, created_by, last_login_at`
+
+func scanUser(r pgx.Row) (account.User, error) {
+	var u account.User
+	var inst *string
+	var locked, created, last *time.Time
+	var role string
+	err := r.Scan(&u.ID, &u.Name, &u.DisplayName, &role, &inst, &u.PasswordHash, &u.Disabled, &u.FailedLogins, &locked, &u.SessionGen, &u.MustChange, &created, &u.CreatedBy, &last)
+	u.Role, u.InstitutionID = account.Role(role), str(inst)
+	u.LockedUntil, u.CreatedAt, u.LastLoginAt = fromDB(locked), fromDB(created), fromDB(last)
+	return u, err
+}
+
+// CreateUser stores a new account.
+func (s *Store) CreateUser(ctx context.Context, u account.User, ev issuer.AuditEvent) error {
+	return s.write(ctx, "create user", func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `INSERT INTO users (`+userColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
+			u.ID, u.Name, u.DisplayName, string(u.Role), nullString(u.InstitutionID), u.PasswordHash, u.Disabled, u.FailedLogins,
+			instant(u.LockedUntil), u.SessionGen, u.MustChange, instant(u.CreatedAt), u.CreatedBy, instant(u.LastLoginAt))
+		if c, code := pgConstraint(err); code == "23505" && c == "users_name_key" {
+			return account.ErrUserExists(u.Name)
+		}
+		if err != nil {
+			return err
+		}
+		return appendAudit(ctx, tx, ev)
+	})
+}
+
+func (s *Store) userWhere(ctx context.Context, cond string, arg any) (account.User, error) {
+	u, err := scanUser(s.pool.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE `+cond, arg))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return u, account.ErrUserNotFound()
+	}
+	return u, storeutil.Unavailable("user", err)
+}
+
+// User returns an account by ID.
+func (s *Store) User(ctx context.Context, id string) (account.User, error) {
+	return s.userWhere(ctx, `id = $1`, id)
+}
+
+// UserByName returns an account by login name.
+func (s *Store) UserByName(ctx context.Context, name string) (account.User, error) {
+	return s.userWhere(ctx, `name = $1`, name)
+}
+
+// Users lists accounts by name.
+func (s *Store) Users(ctx context.Context, f account.UserFilter) ([]account.User, error) {
+	q := `SELECT ` + userColumns + ` FROM users`
+	var args []any
+	if f.InstitutionID != "" {
+		q += ` WHERE institution_id = $1`
+		args = append(args, f.InstitutionID)
+	}
+	rows, err := s.pool.Query(ctx, q+` ORDER BY name`, args...)
+	if err != nil {
+		return nil, storeutil.Unavailable("users", err)
+	}
+	defer rows.Close()
+	var out []account.User
+	for rows.Next() {
+		u, err := scanUser(rows)
+		if err != nil {
+			return nil, storeutil.Unavailable("users", err)
+		}
+		out = append(out, u)
+	}
+	return out, storeutil.Unavailable("users", rows.Err())
+}
+
+// updateUser runs one UPDATE on an existing account with its audit event;
+// id is the last parameter.
+func (s *Store) updateUser(ctx context.Context, op, set string, id string, ev issuer.AuditEvent, args ...any) error {
+	return s.write(ctx, op, func(tx pgx.Tx) error {
+		args = append(args, id)
+		tag, err := tx.Exec(ctx, `UPDATE users SET `+set+` WHERE id = $`+strconv.Itoa(len(args)), args...)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return account.ErrUserNotFound()
+		}
+		return appendAudit(ctx, tx, ev)
+	})
+}
+
+// SetPassword replaces the hash and ends every session.
+func (s *Store) SetPassword(ctx context.Context, id, hash string, mustChange bool, ev issuer.AuditEvent) error {
+	return s.updateUser(ctx, "set password", `password_hash = $1, must_change = $2, failed_logins = 0, locked_until = NULL, session_gen = session_gen + 1`, id, ev, hash, mustChange)
+}
+
+// SetDisabled disables or enables an account and ends its sessions.
+func (s *Store) SetDisabled(ctx context.Context, id string, disabled bool, ev issuer.AuditEvent) error {
+	return s.updateUser(ctx, "set disabled", `disabled = $1, session_gen = session_gen + 1`, id, ev, disabled)
+}
+
+// EndSessions ends every session of an account.
+func (s *Store) EndSessions(ctx context.Context, id string, ev issuer.AuditEvent) error {
+	return s.updateUser(ctx, "end sessions", `session_gen = session_gen + 1`, id, ev)
+}
+
+// LoginFailed counts a failure under a row lock, so that concurrent wrong
+// guesses are all counted.
+func (s *Store) LoginFailed(ctx context.Context, id string, at time.Time, max int, lockFor time.Duration, failed, locked issuer.AuditEvent) (account.User, error) {
+	var u account.User
+	err := s.write(ctx, "login failed", func(tx pgx.Tx) error {
+		var err error
+		u, err = scanUser(tx.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1 FOR UPDATE`, id))
+		if errors.Is(err, pgx.ErrNoRows) {
+			return account.ErrUserNotFound()
+		}
+		if err != nil {
+			return err
+		}
+		u.FailedLogins++
+		if err := appendAudit(ctx, tx, failed); err != nil {
+			return err
+		}
+		if u.FailedLogins >= max {
+			u.FailedLogins, u.LockedUntil = 0, storeutil.Instant(at.Add(lockFor))
+			if err := appendAudit(ctx, tx, locked); err != nil {
+				return err
+			}
+		}
+		_, err = tx.Exec(ctx, `UPDATE users SET failed_logins = $1, locked_until = $2 WHERE id = $3`, u.FailedLogins, instant(u.LockedUntil), id)
+		return err
+	})
+	return u, err
+}
+
+// LoginSucceeded clears failures and records the time.
+func (s *Store) LoginSucceeded(ctx context.Context, id string, at time.Time, ev issuer.AuditEvent) error {
+	return s.updateUser(ctx, "login", `failed_logins = 0, locked_until = NULL, last_login_at = $1`, id, ev, instant(at))
+}
+
+const tokenColumns = `id, user_id, label, hash, scopes, created_at, expires_at, revoked_at`
+
+func scanToken(r pgx.Row) (account.Token, error) {
+	var t account.Token
+	var scopes string
+	var created, expires, revoked *time.Time
+	if err := r.Scan(&t.ID, &t.UserID, &t.Label, &t.Hash, &scopes, &created, &expires, &revoked); err != nil {
+		return t, err
+	}
+	t.CreatedAt, t.ExpiresAt, t.RevokedAt = fromDB(created), fromDB(expires), fromDB(revoked)
+	return t, json.Unmarshal([]byte(scopes), &t.Scopes)
+}
+
+// CreateToken stores an API token.
+func (s *Store) CreateToken(ctx context.Context, t account.Token, ev issuer.AuditEvent) error {
+	scopes, err := json.Marshal(t.Scopes)
+	if err != nil {
+		return err
+	}
+	return s.write(ctx, "create token", func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `INSERT INTO api_tokens (`+tokenColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+			t.ID, t.UserID, t.Label, t.Hash, string(scopes), instant(t.CreatedAt), instant(t.ExpiresAt), instant(t.RevokedAt)); err != nil {
+			return err
+		}
+		return appendAudit(ctx, tx, ev)
+	})
+}
+
+// TokenByHash finds a token by its hash.
+func (s *Store) TokenByHash(ctx context.Context, hash string) (account.Token, error) {
+	t, err := scanToken(s.pool.QueryRow(ctx, `SELECT `+tokenColumns+` FROM api_tokens WHERE hash = $1`, hash))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return t, account.ErrTokenNotFound()
+	}
+	return t, storeutil.Unavailable("token", err)
+}
+
+// Tokens lists a user's tokens, oldest first.
+func (s *Store) Tokens(ctx context.Context, userID string) ([]account.Token, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+tokenColumns+` FROM api_tokens WHERE user_id = $1 ORDER BY created_at, id`, userID)
+	if err != nil {
+		return nil, storeutil.Unavailable("tokens", err)
+	}
+	defer rows.Close()
+	var out []account.Token
+	for rows.Next() {
+		t, err := scanToken(rows)
+		if err != nil {
+			return nil, storeutil.Unavailable("tokens", err)
+		}
+		out = append(out, t)
+	}
+	return out, storeutil.Unavailable("tokens", rows.Err())
+}
+
+// RevokeToken revokes a token once; the condition on revoked_at makes the
+// second of two concurrent revocations match nothing.
+func (s *Store) RevokeToken(ctx context.Context, id string, at time.Time, ev issuer.AuditEvent) error {
+	return s.write(ctx, "revoke token", func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL`, instant(at), id)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			var one int
+			if err := tx.QueryRow(ctx, `SELECT 1 FROM api_tokens WHERE id = $1`, id).Scan(&one); errors.Is(err, pgx.ErrNoRows) {
+				return account.ErrTokenNotFound()
+			}
+			return account.ErrTokenRevoked()
+		}
+		return appendAudit(ctx, tx, ev)
+	})
+}
+
+// SessionKey stores the first sealed session key and returns the stored one.
+func (s *Store) SessionKey(ctx context.Context, sealed []byte, at time.Time) ([]byte, error) {
+	var out []byte
+	err := s.write(ctx, "session key", func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `INSERT INTO secrets (name, value, created_at) VALUES ('session', $1, $2) ON CONFLICT (name) DO NOTHING`, sealed, instant(at)); err != nil {
+			return err
+		}
+		return tx.QueryRow(ctx, `SELECT value FROM secrets WHERE name = 'session'`).Scan(&out)
+	})
+	return out, err
+}

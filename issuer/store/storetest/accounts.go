@@ -1,0 +1,303 @@
+package storetest
+
+import (
+	"bytes"
+	"sync"
+	"testing"
+	"time"
+
+	"certd/issuer"
+	"certd/issuer/account"
+)
+
+// AccountStore is a backend that keeps both the issuing records and the
+// console accounts, as both shipped backends do.
+type AccountStore interface {
+	issuer.Store
+	account.Store
+}
+
+// RunAccounts runs the conformance suite of account.Store. open has the
+// same contract as for Run.
+func RunAccounts(t *testing.T, open func(t *testing.T) AccountStore) {
+	tests := []struct {
+		name string
+		fn   func(*testing.T, AccountStore)
+	}{
+		{"UserRoundTrip", testUserRoundTrip},
+		{"UserNameUnique", testUserNameUnique},
+		{"UserInstitutionMustExist", testUserInstitutionMustExist},
+		{"UsersFilter", testUsersFilter},
+		{"UserChangesEndSessions", testUserChangesEndSessions},
+		{"UnknownUser", testUnknownUser},
+		{"Lockout", testLockout},
+		{"ConcurrentLoginFailures", testConcurrentLoginFailures},
+		{"Tokens", testTokens},
+		{"ConcurrentTokenRevoke", testConcurrentTokenRevoke},
+		{"SessionKey", testSessionKey},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			tc.fn(t, open(t))
+		})
+	}
+}
+
+func user(id, name string, role account.Role, inst string) account.User {
+	return account.User{ID: id, Name: name, DisplayName: "张" + name, Role: role, InstitutionID: inst,
+		PasswordHash: "$argon2id$v=19$m=8,t=1,p=1$c2FsdA$aGFzaA", SessionGen: 1, CreatedAt: t0, CreatedBy: "root"}
+}
+
+func addUser(t testing.TB, s AccountStore, u account.User) {
+	t.Helper()
+	must(t, s.CreateUser(t.Context(), u, event("account.create", u.InstitutionID, u.Name)))
+}
+
+func testUserRoundTrip(t *testing.T, s AccountStore) {
+	setup(t, s)
+	u := user("u1", "op.alpha", account.CollegeOperator, "alpha")
+	u.MustChange, u.LastLoginAt = true, t0.Add(time.Hour)
+	addUser(t, s, u)
+	got, err := s.User(t.Context(), "u1")
+	must(t, err)
+	equal(t, "by id", got, u)
+	got, err = s.UserByName(t.Context(), "op.alpha")
+	must(t, err)
+	equal(t, "by name", got, u)
+	admin := user("u2", "root", account.AuthorityAdmin, "")
+	addUser(t, s, admin)
+	got, err = s.User(t.Context(), "u2")
+	must(t, err)
+	equal(t, "authority admin (no institution)", got, admin)
+	if n := countAudit(t, s, issuer.AuditFilter{Action: "account.create"}); n != 2 {
+		t.Fatalf("account.create events = %d, want 2", n)
+	}
+}
+
+func testUserNameUnique(t *testing.T, s AccountStore) {
+	setup(t, s)
+	addUser(t, s, user("u1", "same", account.CollegeAdmin, "alpha"))
+	err := s.CreateUser(t.Context(), user("u2", "same", account.CollegeAdmin, "beta"), event("account.create", "beta", "same"))
+	wantErr(t, err, issuer.ErrConflict, "user_exists")
+	if n := countAudit(t, s, issuer.AuditFilter{Action: "account.create"}); n != 1 {
+		t.Fatalf("account.create events = %d, want 1 (the refused create must leave none)", n)
+	}
+	if _, err := s.User(t.Context(), "u2"); err == nil {
+		t.Fatal("refused user was stored")
+	}
+}
+
+func testUserInstitutionMustExist(t *testing.T, s AccountStore) {
+	setup(t, s)
+	err := s.CreateUser(t.Context(), user("u1", "ghost", account.CollegeOperator, "nowhere"), event("account.create", "nowhere", "ghost"))
+	wantErr(t, err, issuer.ErrNotFound, "")
+}
+
+func testUsersFilter(t *testing.T, s AccountStore) {
+	setup(t, s)
+	addUser(t, s, user("u1", "b-op", account.CollegeOperator, "beta"))
+	addUser(t, s, user("u2", "a-op", account.CollegeOperator, "alpha"))
+	addUser(t, s, user("u3", "a-admin", account.CollegeAdmin, "alpha"))
+	addUser(t, s, user("u4", "root", account.AuthorityAdmin, ""))
+	names := func(f account.UserFilter) []string {
+		us, err := s.Users(t.Context(), f)
+		must(t, err)
+		var out []string
+		for _, u := range us {
+			out = append(out, u.Name)
+		}
+		return out
+	}
+	equal(t, "all", names(account.UserFilter{}), []string{"a-admin", "a-op", "b-op", "root"})
+	equal(t, "alpha", names(account.UserFilter{InstitutionID: "alpha"}), []string{"a-admin", "a-op"})
+	equal(t, "beta", names(account.UserFilter{InstitutionID: "beta"}), []string{"b-op"})
+}
+
+func testUserChangesEndSessions(t *testing.T, s AccountStore) {
+	setup(t, s)
+	ctx := t.Context()
+	addUser(t, s, user("u1", "op", account.CollegeOperator, "alpha"))
+	gen := func() account.User {
+		u, err := s.User(ctx, "u1")
+		must(t, err)
+		return u
+	}
+	must(t, s.EndSessions(ctx, "u1", event("account.logout", "alpha", "op")))
+	if g := gen().SessionGen; g != 2 {
+		t.Fatalf("after logout gen = %d, want 2", g)
+	}
+	must(t, s.SetDisabled(ctx, "u1", true, event("account.disable", "alpha", "op")))
+	if u := gen(); !u.Disabled || u.SessionGen != 3 {
+		t.Fatalf("after disable: %+v", u)
+	}
+	must(t, s.SetDisabled(ctx, "u1", false, event("account.enable", "alpha", "op")))
+	_, err := s.LoginFailed(ctx, "u1", t0, 1, time.Hour, event("account.login_failed", "alpha", "op"), event("account.locked", "alpha", "op"))
+	must(t, err)
+	if u := gen(); u.LockedUntil.IsZero() {
+		t.Fatal("not locked")
+	}
+	must(t, s.SetPassword(ctx, "u1", "$argon2id$new", true, event("account.password_reset", "alpha", "op")))
+	u := gen()
+	if u.PasswordHash != "$argon2id$new" || !u.MustChange || !u.LockedUntil.IsZero() || u.FailedLogins != 0 || u.SessionGen != 5 {
+		t.Fatalf("after password reset: %+v", u)
+	}
+	must(t, s.LoginSucceeded(ctx, "u1", t0.Add(time.Minute), event("account.login", "alpha", "op")))
+	if u := gen(); !u.LastLoginAt.Equal(t0.Add(time.Minute)) {
+		t.Fatalf("last login = %v", u.LastLoginAt)
+	}
+	evs, err := s.Audit(ctx, issuer.AuditFilter{Subject: "op"})
+	must(t, err)
+	var actions []string
+	for _, e := range evs {
+		actions = append(actions, e.Action)
+	}
+	equal(t, "audit", actions, []string{"account.create", "account.logout", "account.disable", "account.enable", "account.login_failed", "account.locked", "account.password_reset", "account.login"})
+}
+
+func testUnknownUser(t *testing.T, s AccountStore) {
+	ctx := t.Context()
+	_, err := s.User(ctx, "nope")
+	wantErr(t, err, issuer.ErrNotFound, "user_not_found")
+	_, err = s.UserByName(ctx, "nope")
+	wantErr(t, err, issuer.ErrNotFound, "user_not_found")
+	wantErr(t, s.SetPassword(ctx, "nope", "x", false, event("account.password_reset", "", "nope")), issuer.ErrNotFound, "user_not_found")
+	wantErr(t, s.SetDisabled(ctx, "nope", true, event("account.disable", "", "nope")), issuer.ErrNotFound, "user_not_found")
+	wantErr(t, s.EndSessions(ctx, "nope", event("account.logout", "", "nope")), issuer.ErrNotFound, "user_not_found")
+	_, err = s.LoginFailed(ctx, "nope", t0, 5, time.Minute, event("f", "", "nope"), event("l", "", "nope"))
+	wantErr(t, err, issuer.ErrNotFound, "user_not_found")
+	if n := countAudit(t, s, issuer.AuditFilter{Subject: "nope"}); n != 0 {
+		t.Fatalf("changes to an unknown user left %d audit events", n)
+	}
+}
+
+func testLockout(t *testing.T, s AccountStore) {
+	setup(t, s)
+	ctx := t.Context()
+	addUser(t, s, user("u1", "op", account.CollegeOperator, "alpha"))
+	for i := 1; i <= 3; i++ {
+		u, err := s.LoginFailed(ctx, "u1", t0, 3, 15*time.Minute, event("account.login_failed", "alpha", "op"), event("account.locked", "alpha", "op"))
+		must(t, err)
+		switch {
+		case i < 3 && (u.FailedLogins != i || !u.LockedUntil.IsZero()):
+			t.Fatalf("failure %d: %+v", i, u)
+		case i == 3 && (u.FailedLogins != 0 || !u.LockedUntil.Equal(t0.Add(15*time.Minute))):
+			t.Fatalf("third failure should lock until %v: %+v", t0.Add(15*time.Minute), u)
+		}
+	}
+	u, err := s.User(ctx, "u1")
+	must(t, err)
+	if !u.Locked(t0.Add(14*time.Minute)) || u.Locked(t0.Add(15*time.Minute)) {
+		t.Fatalf("locked until %v", u.LockedUntil)
+	}
+	if n := countAudit(t, s, issuer.AuditFilter{Action: "account.login_failed"}); n != 3 {
+		t.Fatalf("login_failed events = %d", n)
+	}
+	if n := countAudit(t, s, issuer.AuditFilter{Action: "account.locked"}); n != 1 {
+		t.Fatalf("locked events = %d", n)
+	}
+}
+
+func testConcurrentLoginFailures(t *testing.T, s AccountStore) {
+	setup(t, s)
+	addUser(t, s, user("u1", "op", account.CollegeOperator, "alpha"))
+	const n = 16
+	var wg sync.WaitGroup
+	for range n {
+		wg.Go(func() {
+			_, err := s.LoginFailed(t.Context(), "u1", t0, 1000, time.Minute, event("account.login_failed", "alpha", "op"), event("account.locked", "alpha", "op"))
+			if err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	u, err := s.User(t.Context(), "u1")
+	must(t, err)
+	if u.FailedLogins != n {
+		t.Fatalf("failed logins = %d after %d concurrent failures: a guess went uncounted", u.FailedLogins, n)
+	}
+}
+
+func testTokens(t *testing.T, s AccountStore) {
+	setup(t, s)
+	ctx := t.Context()
+	addUser(t, s, user("u1", "op", account.CollegeOperator, "alpha"))
+	tok := account.Token{ID: "t1", UserID: "u1", Label: "教务系统", Hash: "ab12", Scopes: []account.Scope{account.ScopeLedgerRead, account.ScopeIssue},
+		CreatedAt: t0, ExpiresAt: t0.Add(90 * 24 * time.Hour)}
+	must(t, s.CreateToken(ctx, tok, event("token.create", "alpha", "t1")))
+	got, err := s.TokenByHash(ctx, "ab12")
+	must(t, err)
+	equal(t, "token", got, tok)
+	dup := tok
+	dup.ID = "t2"
+	wantErr(t, s.CreateToken(ctx, dup, event("token.create", "alpha", "t2")), issuer.ErrConflict, "")
+	orphan := tok
+	orphan.ID, orphan.UserID, orphan.Hash = "t3", "nobody", "cd34"
+	wantErr(t, s.CreateToken(ctx, orphan, event("token.create", "alpha", "t3")), issuer.ErrNotFound, "")
+	_, err = s.TokenByHash(ctx, "ffff")
+	wantErr(t, err, issuer.ErrNotFound, "token_not_found")
+	must(t, s.RevokeToken(ctx, "t1", t0.Add(time.Hour), event("token.revoke", "alpha", "t1")))
+	wantErr(t, s.RevokeToken(ctx, "t1", t0.Add(2*time.Hour), event("token.revoke", "alpha", "t1")), issuer.ErrConflict, "token_revoked")
+	wantErr(t, s.RevokeToken(ctx, "zz", t0, event("token.revoke", "alpha", "zz")), issuer.ErrNotFound, "token_not_found")
+	ts, err := s.Tokens(ctx, "u1")
+	must(t, err)
+	if len(ts) != 1 || !ts[0].RevokedAt.Equal(t0.Add(time.Hour)) {
+		t.Fatalf("tokens after revoke: %+v", ts)
+	}
+	if n := countAudit(t, s, issuer.AuditFilter{Action: "token.revoke"}); n != 1 {
+		t.Fatalf("token.revoke events = %d, want 1", n)
+	}
+	if n := countAudit(t, s, issuer.AuditFilter{Action: "token.create"}); n != 1 {
+		t.Fatalf("token.create events = %d, want 1", n)
+	}
+}
+
+func testConcurrentTokenRevoke(t *testing.T, s AccountStore) {
+	setup(t, s)
+	addUser(t, s, user("u1", "op", account.CollegeOperator, "alpha"))
+	must(t, s.CreateToken(t.Context(), account.Token{ID: "t1", UserID: "u1", Label: "x", Hash: "h", Scopes: []account.Scope{account.ScopeAuditRead}, CreatedAt: t0}, event("token.create", "alpha", "t1")))
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	ok := 0
+	for range 8 {
+		wg.Go(func() {
+			if err := s.RevokeToken(t.Context(), "t1", t0, event("token.revoke", "alpha", "t1")); err == nil {
+				mu.Lock()
+				ok++
+				mu.Unlock()
+			} else if !issuer.Is(err, issuer.ErrConflict) {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if ok != 1 {
+		t.Fatalf("%d revocations succeeded, want exactly 1", ok)
+	}
+}
+
+func testSessionKey(t *testing.T, s AccountStore) {
+	var wg sync.WaitGroup
+	got := make([][]byte, 8)
+	for i := range got {
+		wg.Go(func() {
+			k, err := s.SessionKey(t.Context(), bytes.Repeat([]byte{byte(i + 1)}, 40), t0)
+			if err != nil {
+				t.Error(err)
+			}
+			got[i] = k
+		})
+	}
+	wg.Wait()
+	for i := range got {
+		if len(got[i]) != 40 || !bytes.Equal(got[i], got[0]) {
+			t.Fatalf("session keys disagree: %x vs %x", got[i], got[0])
+		}
+	}
+	again, err := s.SessionKey(t.Context(), []byte("later"), t0)
+	must(t, err)
+	if !bytes.Equal(again, got[0]) {
+		t.Fatal("a later start replaced the session key")
+	}
+}
