@@ -1,0 +1,321 @@
+package verify
+
+import (
+	"bytes"
+	"encoding/csv"
+	"mime/multipart"
+	"net"
+	"net/netip"
+	"strings"
+	"testing"
+	"unicode/utf8"
+
+	"github.com/xuri/excelize/v2"
+	"golang.org/x/text/encoding/simplifiedchinese"
+
+	"certd/issuer"
+)
+
+func TestNormalizeNumber(t *testing.T) {
+	tests := []struct {
+		in, want string
+		ok       bool
+	}{
+		{"Y000022000001263000001", "Y000022000001263000001", true},
+		{" y000022000001263000001\n", "Y000022000001263000001", true},
+		{"Y00002200000126300000", "", false},
+		{"Y0000220000012630000011", "", false},
+		{"1000022000001263000001", "", false},
+		{"Y000022000001260000001", "", false}, // level 0
+		{"Y000022000001263000000", "", false}, // serial 0
+		{"Y0000220000012630000０1", "", false}, // full-width digit
+		{"'; DROP TABLE certificates; --", "", false},
+		{strings.Repeat("Y", 100), "", false},
+		{"", "", false},
+	}
+	for _, tt := range tests {
+		got, err := NormalizeNumber(tt.in)
+		if (err == nil) != tt.ok || got != tt.want {
+			t.Errorf("NormalizeNumber(%q) = %q, %v; want %q ok=%v", tt.in, got, err, tt.want, tt.ok)
+		}
+		if err != nil && !strings.Contains(err.Error(), " / ") {
+			t.Errorf("error for %q is not bilingual: %v", tt.in, err)
+		}
+	}
+}
+
+func TestNormalizeCode(t *testing.T) {
+	tests := []struct {
+		in, want string
+		ok       bool
+	}{
+		{"ABCDEFGHJKLMNPQR", "ABCDEFGHJKLMNPQR", true},
+		{"abcdefghjklmnpqr", "ABCDEFGHJKLMNPQR", true},
+		{"ABCDEFGHJKLMNPQ", "", false},
+		{"ABCDEFGHJKLMNPQ0", "", false}, // 0 is not in the alphabet
+		{"ABCDEFGHJKLMNPQI", "", false},
+		{"ABCDEFGHJKLMNPQ<", "", false},
+		{"ABCDEFGHJKLMNPQRS", "", false},
+	}
+	for _, tt := range tests {
+		if got, ok := NormalizeCode(tt.in); ok != tt.ok || got != tt.want {
+			t.Errorf("NormalizeCode(%q) = %q %v", tt.in, got, ok)
+		}
+	}
+}
+
+func TestClientIP(t *testing.T) {
+	trusted, err := ParseTrustedProxies([]string{"10.0.0.0/8", "192.168.1.1", " "})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ParseTrustedProxies([]string{"not-an-ip"}); err == nil {
+		t.Error("a bad proxy entry was accepted")
+	}
+	tests := []struct {
+		name, peer, xff string
+		trusted         []netip.Prefix
+		want            string
+	}{
+		{"no proxies configured: header ignored", "203.0.113.9", "1.2.3.4", nil, "203.0.113.9"},
+		{"untrusted peer: header ignored", "203.0.113.9", "1.2.3.4", trusted, "203.0.113.9"},
+		{"trusted proxy: client from header", "10.1.2.3", "198.51.100.7", trusted, "198.51.100.7"},
+		{"spoofed left entry ignored", "10.1.2.3", "6.6.6.6, 198.51.100.7", trusted, "198.51.100.7"},
+		{"chain of trusted proxies", "10.1.2.3", "198.51.100.7, 192.168.1.1, 10.9.9.9", trusted, "198.51.100.7"},
+		{"garbage entry stops the walk", "10.1.2.3", "198.51.100.7, junk", trusted, "10.1.2.3"},
+		{"all trusted: the leftmost proxy", "10.1.2.3", "10.2.2.2", trusted, "10.2.2.2"},
+		{"IPv6 client", "10.1.2.3", "2001:db8::1", trusted, "2001:db8::1"},
+		{"mapped peer", "::ffff:10.1.2.3", "198.51.100.7", trusted, "198.51.100.7"},
+		{"empty header", "10.1.2.3", "", trusted, "10.1.2.3"},
+	}
+	for _, tt := range tests {
+		got := ClientIP(net.ParseIP(tt.peer), tt.xff, tt.trusted)
+		if got.String() != tt.want {
+			t.Errorf("%s: got %s, want %s", tt.name, got, tt.want)
+		}
+	}
+}
+
+func xlsxOf(t testing.TB, rows [][]string) []byte {
+	f := excelize.NewFile()
+	for i, r := range rows {
+		cell, _ := excelize.CoordinatesToCellName(1, i+1)
+		vals := make([]any, len(r))
+		for j, v := range r {
+			vals[j] = v
+		}
+		if err := f.SetSheetRow("Sheet1", cell, &vals); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var buf bytes.Buffer
+	if _, err := f.WriteTo(&buf); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+func TestParseSheet(t *testing.T) {
+	gb, _ := simplifiedchinese.GB18030.NewEncoder().String("证书编号,姓名\nY000022000001263000001,欧阳娜娜\n")
+	tests := []struct {
+		name  string
+		data  []byte
+		xlsx  bool
+		want  []Item
+		wantE string
+	}{
+		{name: "CSV with header", data: []byte("证书编号,姓名,证件号码\nY000022000001263000001,张三,220102\n"), want: []Item{{"Y000022000001263000001", "张三", "220102"}}},
+		{name: "CSV with BOM, columns reordered", data: []byte("\xef\xbb\xbf姓名,证书编号\n张三,Y000022000001263000001\n\n"), want: []Item{{"Y000022000001263000001", "张三", ""}}},
+		{name: "CSV without header", data: []byte("Y000022000001263000001,张三\n"), want: []Item{{"Y000022000001263000001", "张三", ""}}},
+		{name: "GB18030 CSV", data: []byte(gb), want: []Item{{"Y000022000001263000001", "欧阳娜娜", ""}}},
+		{name: "tab separated", data: []byte("证书编号\t姓名\nY000022000001263000001\t张三\n"), want: []Item{{"Y000022000001263000001", "张三", ""}}},
+		{name: "XLSX", xlsx: true, data: xlsxOf(t, [][]string{{"证书编号", "姓名"}, {"Y000022000001263000001", "张三"}}), want: []Item{{"Y000022000001263000001", "张三", ""}}},
+		{name: "header without number", data: []byte("姓名,证件号码\n张三,1\n"), wantE: "证书编号"},
+		{name: "empty", data: []byte("证书编号,姓名\n"), wantE: "没有数据行"},
+		{name: "too many rows", data: []byte(strings.Repeat("Y000022000001263000001,张三\n", MaxItems+1)), wantE: "最多"},
+		{name: "binary", data: []byte("\x00\x01\x02\xff\xfe"), wantE: "无法读取"},
+		{name: "damaged XLSX", xlsx: true, data: []byte("PK\x03\x04garbage"), wantE: "无法读取"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := ParseSheet(tt.data, tt.xlsx)
+			if tt.wantE != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantE) {
+					t.Fatalf("err %v, want %q", err, tt.wantE)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != len(tt.want) {
+				t.Fatalf("got %+v", got)
+			}
+			for i := range got {
+				if got[i] != tt.want[i] {
+					t.Errorf("row %d: %+v, want %+v", i, got[i], tt.want[i])
+				}
+			}
+		})
+	}
+}
+
+// TestBulkUpload: the upload page returns a result sheet in the format it
+// was given, with formula injection defused.
+func TestBulkUpload(t *testing.T) {
+	w := newWorld(t, openSQLite(t), 2)
+	a := newApp(t, w.store, Deps{})
+	if _, err := w.iss.Revoke(w.ctx, authority, w.certs[1].Number, issuer.ReasonError, ""); err != nil {
+		t.Fatal(err)
+	}
+	rows := [][]string{{"证书编号", "姓名", "证件号码"},
+		{w.certs[0].Number, w.certs[0].Holder.Name, w.certs[0].Holder.DocNumber},
+		{w.certs[1].Number, w.certs[1].Holder.Name, ""},
+		{"Y000022000001263999999", "=HYPERLINK(\"http://x\")", ""}}
+	var csvData bytes.Buffer
+	_ = csv.NewWriter(&csvData).WriteAll(rows)
+	for _, tc := range []struct {
+		name, file string
+		data       []byte
+	}{{"csv", "list.csv", csvData.Bytes()}, {"xlsx", "list.xlsx", xlsxOf(t, rows)}} {
+		t.Run(tc.name, func(t *testing.T) {
+			var body bytes.Buffer
+			mw := multipart.NewWriter(&body)
+			fw, _ := mw.CreateFormFile("file", tc.file)
+			fw.Write(tc.data)
+			mw.Close()
+			resp, out := a.do(t, "POST", "/bulk", &body, "Content-Type", mw.FormDataContentType())
+			if resp.StatusCode != 200 || !strings.Contains(resp.Header.Get("Content-Disposition"), "verify-results."+tc.name) {
+				t.Fatalf("%d %s %.300s", resp.StatusCode, resp.Header.Get("Content-Disposition"), out)
+			}
+			var got [][]string
+			if tc.name == "csv" {
+				got, _ = csv.NewReader(strings.NewReader(strings.TrimPrefix(out, "\xef\xbb\xbf"))).ReadAll()
+			} else {
+				f, err := excelize.OpenReader(strings.NewReader(out))
+				if err != nil {
+					t.Fatal(err)
+				}
+				got, _ = f.GetRows("Sheet1")
+			}
+			if len(got) != 4 {
+				t.Fatalf("%d rows: %v", len(got), got)
+			}
+			if got[1][2] != "有效" || got[1][4] != "是 yes" || got[1][6] != "是 yes" || got[2][2] != "已撤销" || got[3][2] != "未找到" {
+				t.Errorf("results: %v", got)
+			}
+			if !strings.HasPrefix(got[3][1], "'=") {
+				t.Errorf("formula not defused: %q", got[3][1])
+			}
+		})
+	}
+	resp, page := a.do(t, "POST", "/bulk", strings.NewReader(""), "Content-Type", "multipart/form-data; boundary=x")
+	if resp.StatusCode != 400 || !strings.Contains(page, "请选择") {
+		t.Errorf("empty upload: %d", resp.StatusCode)
+	}
+}
+
+// Fuzz the parsers that read untrusted input: none may panic, and what
+// they accept must be well-formed.
+
+func FuzzNormalizeNumber(f *testing.F) {
+	for _, s := range []string{"Y000022000001263000001", " y000022000001263000001 ", "Y0", "<script>", "' OR 1=1"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		n, err := NormalizeNumber(s)
+		if err != nil {
+			return
+		}
+		if len(n) != 22 || n[0] < 'A' || n[0] > 'Z' {
+			t.Fatalf("accepted %q as %q", s, n)
+		}
+		if again, err := NormalizeNumber(n); err != nil || again != n {
+			t.Fatalf("not idempotent: %q", n)
+		}
+	})
+}
+
+func FuzzNormalizeCode(f *testing.F) {
+	f.Add("ABCDEFGHJKLMNPQR")
+	f.Add("abcdefghjklmnpqr")
+	f.Fuzz(func(t *testing.T, s string) {
+		c, ok := NormalizeCode(s)
+		if !ok {
+			return
+		}
+		for i := 0; i < len(c); i++ {
+			if !strings.ContainsRune(codeAlphabet, rune(c[i])) {
+				t.Fatalf("accepted %q", s)
+			}
+		}
+	})
+}
+
+func FuzzParseVerifyRequest(f *testing.F) {
+	f.Add([]byte(`{"items":[{"number":"Y000022000001263000001","name":"张三"}]}`))
+	f.Add([]byte(`{"token":"a.b.c"}`))
+	f.Add([]byte(`{"items":[],"token":""}`))
+	f.Add([]byte(`[1,2,3]`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		r, err := ParseVerifyRequest(b)
+		if err != nil {
+			if !strings.Contains(err.Error(), " / ") {
+				t.Fatalf("error not bilingual: %v", err)
+			}
+			return
+		}
+		if len(r.Items) > MaxItems || (len(r.Items) == 0) == (r.Token == "") {
+			t.Fatalf("accepted %q", b)
+		}
+	})
+}
+
+func FuzzParseSheet(f *testing.F) {
+	f.Add([]byte("证书编号,姓名\nY000022000001263000001,张三\n"), false)
+	f.Add([]byte("\"a,b\",\"c\nd\"\n"), false)
+	f.Add(xlsxOf(f, [][]string{{"证书编号", "姓名"}, {"Y000022000001263000001", "张三"}}), true)
+	f.Add([]byte("PK\x03\x04\x14\x00"), true)
+	f.Fuzz(func(t *testing.T, b []byte, x bool) {
+		items, err := ParseSheet(b, x)
+		if err != nil {
+			return
+		}
+		if len(items) == 0 || len(items) > MaxItems {
+			t.Fatalf("%d items", len(items))
+		}
+		for _, it := range items {
+			if !utf8.ValidString(it.Number + it.Name + it.IDNumber) {
+				t.Fatal("invalid UTF-8 passed through")
+			}
+		}
+	})
+}
+
+func FuzzTokenFromPDF(f *testing.F) {
+	f.Add(fakePDF("eyJhbGciOiJFZERTQSIsInR5cCI6InZjK2p3dCJ9.eyJhIjoxfQ.sig", ""))
+	f.Add([]byte("%PDF-1.7\n<< /Filter /FlateDecode >> stream\nx\x9c\x03\x00endstream"))
+	f.Add([]byte("not a pdf"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		tok, err := TokenFromPDF(b)
+		if err == nil && strings.Count(tok, ".") != 2 {
+			t.Fatalf("returned %q", tok)
+		}
+	})
+}
+
+func FuzzClientIP(f *testing.F) {
+	f.Add([]byte{10, 0, 0, 1}, "1.2.3.4, 10.0.0.2")
+	f.Add([]byte{1, 2, 3, 4}, "")
+	trusted, _ := ParseTrustedProxies([]string{"10.0.0.0/8"})
+	f.Fuzz(func(t *testing.T, peer []byte, xff string) {
+		ip := ClientIP(net.IP(peer), xff, trusted)
+		if !ip.IsValid() {
+			t.Fatal("invalid address")
+		}
+		p, ok := netip.AddrFromSlice(peer)
+		if ok && !trustedAddr(p, trusted) && ip != p.Unmap() {
+			t.Fatalf("untrusted peer %v replaced by %v", p, ip)
+		}
+	})
+}
