@@ -32,3 +32,9 @@ var Templates embed.FS
 //
 //go:embed static
 var Static embed.FS
+
+// Console holds the web console's page templates and style sheet under
+// console/ (html/template files, parsed by package issuer/console).
+//
+//go:embed console
+var Console embed.FS

@@ -219,6 +219,7 @@ func (h *handlers) page(c *fiber.Ctx) error {
 	}
 	build := func() []byte {
 		v := rec.For(access)
+		v.Checks = failuresFirst(v.Checks)
 		d := h.pageData(c, "/v/"+number, en, pageTitle(en, v), shareDesc(en, v))
 		d.V, d.Explain, d.Match, d.Full = v, explain(en, v), match, access != Public
 		if codeGiven && !codeOK && rec.Found {
@@ -253,6 +254,21 @@ func (h *handlers) page(c *fiber.Ctx) error {
 	c.Set("Cache-Control", "private, no-store")
 	c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
 	return c.Status(status).Send(body)
+}
+
+// failuresFirst orders checks for a person reading a phone: what failed or
+// could not be checked comes first, above the fold, right under a verdict
+// that is not "valid".
+func failuresFirst(cs []Check) []Check {
+	out := make([]Check, 0, len(cs))
+	for _, o := range []Outcome{Fail, Unknown, Pass} {
+		for _, c := range cs {
+			if c.Outcome == o {
+				out = append(out, c)
+			}
+		}
+	}
+	return out
 }
 
 func boolInt(b bool) int {
