@@ -11,6 +11,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"certd/issuer"
+	"certd/issuer/console"
 	"certd/issuer/ident"
 	"certd/issuer/occupation"
 	"certd/verify"
@@ -58,7 +59,7 @@ func newApp(e *env) (*fiber.App, error) {
 		WriteTimeout:          30 * time.Second,
 		IdleTimeout:           60 * time.Second,
 		// A certificate PDF or a bulk sheet; routes check tighter limits.
-		BodyLimit: verify.MaxBody,
+		BodyLimit: max(verify.MaxBody, console.MaxUpload),
 		ErrorHandler: func(c *fiber.Ctx, err error) error {
 			code := fiber.StatusInternalServerError
 			if fe, ok := err.(*fiber.Error); ok {
@@ -72,6 +73,9 @@ func newApp(e *env) (*fiber.App, error) {
 		Store: e.store, PublicURL: e.cfg.PublicURL, RedisURL: e.cfg.RedisURL, Log: e.log,
 		TrustedProxies: strings.Split(e.cfg.TrustedProxies, ","), RateLimit: rl,
 	}); err != nil {
+		return nil, err
+	}
+	if err := mountConsole(app, e); err != nil {
 		return nil, err
 	}
 	return app, nil

@@ -4,9 +4,13 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 	"text/tabwriter"
 
+	"github.com/gofiber/fiber/v2"
+
 	"certd/issuer/account"
+	"certd/issuer/console"
 )
 
 // accounts is the account service over the open store; both store
@@ -155,4 +159,15 @@ func seedDemoAccounts(ctx context.Context, e *env, out io.Writer, inst string) e
 		printCredentials(out, u, pw)
 	}
 	return nil
+}
+
+// mountConsole adds the web console and its API to the app.
+func mountConsole(app *fiber.App, e *env) error {
+	as, err := e.accounts()
+	if err != nil {
+		return err
+	}
+	_, err = console.Mount(app, console.Deps{Service: e.svc, Accounts: as, KEK: e.svc.KEK, Log: e.log,
+		PublicURL: e.cfg.PublicURL, TrustedProxies: strings.Split(e.cfg.TrustedProxies, ",")})
+	return err
 }

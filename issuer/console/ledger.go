@@ -1,0 +1,463 @@
+package console
+
+import (
+	"archive/zip"
+	"bytes"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/xuri/excelize/v2"
+
+	"certd/issuer"
+	"certd/issuer/occupation"
+)
+
+// batch loads a batch the caller may read; another college's batch is
+// "not found", as if it did not exist.
+func (c *Console) batch(fc *fiber.Ctx, rc *reqCtx) (issuer.Batch, error) {
+	id := fc.Params("id")
+	if len(id) > 64 {
+		return issuer.Batch{}, notFound()
+	}
+	b, err := c.svc.Store.Batch(fc.UserContext(), id)
+	if err != nil || rc.actor.MayRead(b.InstitutionID) != nil {
+		if err != nil && !issuer.Is(err, issuer.ErrNotFound) {
+			return b, err
+		}
+		return issuer.Batch{}, notFound()
+	}
+	return b, nil
+}
+
+func (c *Console) batchCerts(fc *fiber.Ctx, rc *reqCtx, b issuer.Batch) ([]issuer.Certificate, error) {
+	return c.svc.Certificates(fc.UserContext(), rc.actor, issuer.CertificateFilter{InstitutionID: b.InstitutionID, BatchID: b.ID})
+}
+
+type batchData struct {
+	Batch issuer.Batch
+	Certs []issuer.Certificate
+	Fresh bool // the print file made at issuance (with photos) is still at hand
+}
+
+func (c *Console) batchPage(fc *fiber.Ctx, rc *reqCtx) error {
+	b, err := c.batch(fc, rc)
+	if err != nil {
+		return c.fail(fc, rc, err)
+	}
+	certs, err := c.batchCerts(fc, rc, b)
+	if err != nil {
+		return c.fail(fc, rc, err)
+	}
+	j := c.jobs.byBatch(b.ID)
+	return c.render(fc, rc, "batch", batchData{Batch: b, Certs: certs, Fresh: j != nil && len(j.printPDF) > 0})
+}
+
+func (c *Console) batchPrint(fc *fiber.Ctx, rc *reqCtx) error {
+	b, err := c.batch(fc, rc)
+	if err != nil {
+		return c.fail(fc, rc, err)
+	}
+	var pdf []byte
+	if j := c.jobs.byBatch(b.ID); j != nil && j.InstitutionID == b.InstitutionID {
+		j.mu.Lock()
+		pdf = j.printPDF
+		j.mu.Unlock()
+	}
+	if len(pdf) == 0 {
+		// Photos are not kept after issuance; a later print file is made
+		// from the records without them (the per-certificate PDFs in the
+		// ZIP keep theirs).
+		if c.svc.Printer == nil {
+			return c.fail(fc, rc, errf(issuer.ErrUnavailable, "no_printer", "未配置证书字体，无法生成打印文件", "no certificate font is configured; cannot make the print file"))
+		}
+		certs, err := c.batchCerts(fc, rc, b)
+		if err != nil {
+			return c.fail(fc, rc, err)
+		}
+		in, err := c.svc.Store.Institution(fc.UserContext(), b.InstitutionID)
+		if err != nil {
+			return c.fail(fc, rc, err)
+		}
+		var buf bytes.Buffer
+		if err := c.svc.Printer.Batch(in, certs, nil, &buf); err != nil {
+			return c.fail(fc, rc, err)
+		}
+		pdf = buf.Bytes()
+	}
+	c.audit(fc, rc, "batch.print", b.InstitutionID, b.ID, nil)
+	fc.Set(fiber.HeaderContentType, "application/pdf")
+	fc.Set(fiber.HeaderContentDisposition, `attachment; filename="`+b.ID+`-print.pdf"`)
+	return fc.Send(pdf)
+}
+
+func (c *Console) batchZip(fc *fiber.Ctx, rc *reqCtx) error {
+	b, err := c.batch(fc, rc)
+	if err != nil {
+		return c.fail(fc, rc, err)
+	}
+	certs, err := c.batchCerts(fc, rc, b)
+	if err != nil {
+		return c.fail(fc, rc, err)
+	}
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	for _, ct := range certs {
+		pdf, err := c.svc.Store.PDF(fc.UserContext(), ct.Number)
+		if err != nil {
+			if issuer.Is(err, issuer.ErrNotFound) {
+				continue
+			}
+			return c.fail(fc, rc, err)
+		}
+		w, err := zw.CreateHeader(&zip.FileHeader{Name: ct.Number + ".pdf", Method: zip.Store, Modified: b.CreatedAt})
+		if err != nil {
+			return c.fail(fc, rc, err)
+		}
+		if _, err := w.Write(pdf); err != nil {
+			return c.fail(fc, rc, err)
+		}
+	}
+	if err := zw.Close(); err != nil {
+		return c.fail(fc, rc, err)
+	}
+	c.audit(fc, rc, "batch.download", b.InstitutionID, b.ID, nil)
+	fc.Set(fiber.HeaderContentType, "application/zip")
+	fc.Set(fiber.HeaderContentDisposition, `attachment; filename="`+b.ID+`.zip"`)
+	return fc.Send(buf.Bytes())
+}
+
+func (c *Console) audit(fc *fiber.Ctx, rc *reqCtx, action, inst, subject string, detail map[string]any) {
+	ev := issuer.AuditEvent{At: c.now().UTC(), Actor: rc.actor.Name, Action: action, InstitutionID: inst, Subject: subject}
+	if detail != nil {
+		var parts []string
+		for k, v := range detail {
+			parts = append(parts, strconv.Quote(k)+":"+strconv.Quote(fmt.Sprint(v)))
+		}
+		ev.Detail = "{" + strings.Join(parts, ",") + "}"
+	}
+	if err := c.st.AppendAudit(fc.UserContext(), ev); err != nil {
+		c.log.Error("console: audit append failed", "action", action, "error", err)
+	}
+}
+
+// ledgerQuery is the ledger's filter form as the browser sent it.
+type ledgerQuery struct {
+	Name, Number, Occupation, Level, Batch, Status, From, To, Institution, After string
+}
+
+const ledgerPage = 100
+
+func (c *Console) ledgerFilter(fc *fiber.Ctx, rc *reqCtx) (ledgerQuery, issuer.CertificateFilter, error) {
+	q := ledgerQuery{Name: fc.Query("name"), Number: fc.Query("number"), Occupation: fc.Query("occupation"), Level: fc.Query("level"),
+		Batch: fc.Query("batch"), Status: fc.Query("status"), From: fc.Query("from"), To: fc.Query("to"), Institution: fc.Query("institution"), After: fc.Query("after")}
+	for _, v := range []string{q.Name, q.Number, q.Occupation, q.Level, q.Batch, q.Status, q.From, q.To, q.Institution, q.After} {
+		if utf8.RuneCountInString(v) > 64 {
+			return q, issuer.CertificateFilter{}, errf(issuer.ErrInvalid, "filter_long", "查询条件过长（每项最多64字）", "a filter is too long (at most 64 characters each)")
+		}
+	}
+	f := issuer.CertificateFilter{Name: strings.TrimSpace(q.Name), DocNumber: "", BatchID: strings.TrimSpace(q.Batch), After: q.After}
+	// Only the authority may choose an institution; a college always sees
+	// its own, whatever the query says (the service enforces it again).
+	if rc.user.Authority() {
+		f.InstitutionID = strings.TrimSpace(q.Institution)
+	}
+	if q.Occupation != "" {
+		f.Occupation = occupation.NormalizeCode(q.Occupation)
+	}
+	if q.Level != "" {
+		l, ok := occupation.ParseLevel(q.Level)
+		if !ok {
+			return q, f, errf(issuer.ErrInvalid, "filter_level", "等级“%s”无效", "level %q is not valid", q.Level)
+		}
+		f.Level = l
+	}
+	switch issuer.Status(q.Status) {
+	case "", issuer.Valid, issuer.Revoked, issuer.Superseded:
+		f.Status = issuer.Status(q.Status)
+	default:
+		return q, f, errf(issuer.ErrInvalid, "filter_status", "状态无效", "unknown status")
+	}
+	for _, d := range []struct {
+		s   string
+		dst *time.Time
+	}{{q.From, &f.IssuedFrom}, {q.To, &f.IssuedTo}} {
+		if d.s == "" {
+			continue
+		}
+		t, err := time.Parse(issuer.DateLayout, d.s)
+		if err != nil {
+			return q, f, errf(issuer.ErrInvalid, "filter_date", "日期“%s”应为YYYY-MM-DD", "date %q must be YYYY-MM-DD", d.s)
+		}
+		*d.dst = t
+	}
+	// A document number can be typed into the name box too.
+	if n := strings.TrimSpace(q.Name); len(n) >= 8 && strings.IndexFunc(n, func(r rune) bool { return r > 0x7f }) < 0 && strings.ContainsAny(n, "0123456789") {
+		f.Name, f.DocNumber = "", strings.ToUpper(n)
+	}
+	return q, f, nil
+}
+
+type ledgerData struct {
+	Q     ledgerQuery
+	Certs []issuer.Certificate
+	Next  string
+	Err   *formErr
+	Query string
+}
+
+func (c *Console) ledger(fc *fiber.Ctx, rc *reqCtx) error {
+	q, f, err := c.ledgerFilter(fc, rc)
+	d := ledgerData{Q: q, Query: string(fc.Request().URI().QueryString())}
+	if err != nil {
+		d.Err = c.formError(err)
+		return c.renderStatus(fc, rc, fiber.StatusBadRequest, "ledger", d)
+	}
+	if n := strings.TrimSpace(q.Number); n != "" {
+		ct, err := c.svc.Certificate(fc.UserContext(), rc.actor, strings.ToUpper(n))
+		if err == nil {
+			d.Certs = []issuer.Certificate{ct}
+		} else if !issuer.Is(err, issuer.ErrNotFound) {
+			return c.fail(fc, rc, err)
+		}
+		return c.render(fc, rc, "ledger", d)
+	}
+	f.Limit = ledgerPage
+	certs, err := c.svc.Certificates(fc.UserContext(), rc.actor, f)
+	if err != nil {
+		return c.fail(fc, rc, err)
+	}
+	d.Certs = certs
+	if len(certs) == ledgerPage {
+		d.Next = certs[len(certs)-1].Number
+	}
+	return c.render(fc, rc, "ledger", d)
+}
+
+var ledgerColumns = []string{
+	"证书编号 Number", "状态 Status", "姓名 Name", "证件类型 Doc type", "证件号码 Doc number", "学号 Student no", "专业 Major",
+	"考生类别 Candidate", "职业编码 Occupation code", "职业名称 Occupation", "工种 Specialty", "等级 Level",
+	"考核日期 Assessed", "发证日期 Issued", "发证机构 Institution", "批次 Batch", "撤销原因 Revocation reason", "撤销说明 Revocation note",
+	"更正为 Superseded by", "更正自 Supersedes",
+}
+
+func ledgerRow(ct issuer.Certificate) []any {
+	var reason, note string
+	if r := ct.Revocation; r != nil {
+		reason, note = r.Reason.Chinese(), r.Note
+	}
+	st := map[issuer.Status]string{issuer.Valid: "有效", issuer.Revoked: "已撤销", issuer.Superseded: "已更正"}[ct.Status]
+	spec := ct.Specialty
+	if spec == "" {
+		spec = "--"
+	}
+	// Strings throughout: ID numbers must not turn into floats.
+	return []any{ct.Number, st, ct.Holder.Name, ct.Holder.DocType.Chinese(), ct.Holder.DocNumber, ct.Holder.StudentNo, ct.Holder.Major,
+		ct.Holder.CandidateType.Chinese(), ct.Occupation, ct.OccupationName, spec, ct.Level.Chinese(),
+		ct.AssessedOn.Format(issuer.DateLayout), ct.IssuedOn.Format(issuer.DateLayout), ct.InstitutionID, ct.BatchID, reason, note, ct.SupersededBy, ct.Supersedes}
+}
+
+func (c *Console) ledgerExport(fc *fiber.Ctx, rc *reqCtx) error {
+	_, f, err := c.ledgerFilter(fc, rc)
+	if err != nil {
+		return c.fail(fc, rc, err)
+	}
+	f.After = ""
+	x := excelize.NewFile()
+	defer x.Close()
+	sheet := "台账 Ledger"
+	if err := x.SetSheetName("Sheet1", sheet); err != nil {
+		return c.fail(fc, rc, err)
+	}
+	sw, err := x.NewStreamWriter(sheet)
+	if err != nil {
+		return c.fail(fc, rc, err)
+	}
+	head := make([]any, len(ledgerColumns))
+	for i, h := range ledgerColumns {
+		head[i] = h
+	}
+	if err := sw.SetRow("A1", head); err != nil {
+		return c.fail(fc, rc, err)
+	}
+	n := 0
+	f.Limit = 2000
+	for {
+		page, err := c.svc.Certificates(fc.UserContext(), rc.actor, f)
+		if err != nil {
+			return c.fail(fc, rc, err)
+		}
+		for _, ct := range page {
+			n++
+			cell, _ := excelize.CoordinatesToCellName(1, n+1)
+			if err := sw.SetRow(cell, ledgerRow(ct)); err != nil {
+				return c.fail(fc, rc, err)
+			}
+		}
+		if len(page) < f.Limit {
+			break
+		}
+		f.After = page[len(page)-1].Number
+	}
+	if err := sw.Flush(); err != nil {
+		return c.fail(fc, rc, err)
+	}
+	var buf bytes.Buffer
+	if err := x.Write(&buf); err != nil {
+		return c.fail(fc, rc, err)
+	}
+	inst := rc.user.InstitutionID
+	c.audit(fc, rc, "ledger.export", inst, "xlsx", map[string]any{"rows": n})
+	fc.Set(fiber.HeaderContentType, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+	fc.Set(fiber.HeaderContentDisposition, `attachment; filename="ledger-`+c.now().In(issuer.ChinaTime).Format("20060102")+`.xlsx"`)
+	return fc.Send(buf.Bytes())
+}
+
+type certData struct {
+	Cert    issuer.Certificate
+	Events  []issuer.AuditEvent
+	HasPDF  bool
+	Reasons []issuer.RevocationReason
+	// Revoke confirmation step and errors.
+	Confirm bool
+	Reason  string
+	Note    string
+	Err     *formErr
+	Levels  []occupation.Level
+	Fix     map[string]string
+}
+
+func (c *Console) cert(fc *fiber.Ctx, rc *reqCtx) (issuer.Certificate, error) {
+	n := strings.ToUpper(fc.Params("number"))
+	if len(n) > 40 {
+		return issuer.Certificate{}, notFound()
+	}
+	return c.svc.Certificate(fc.UserContext(), rc.actor, n)
+}
+
+func (c *Console) certView(fc *fiber.Ctx, rc *reqCtx, page string, status int, ct issuer.Certificate, d certData) error {
+	evs, err := c.svc.Audit(fc.UserContext(), rc.actor, issuer.AuditFilter{Subject: ct.Number})
+	if err != nil {
+		return c.fail(fc, rc, err)
+	}
+	d.Cert, d.Events, d.HasPDF, d.Reasons = ct, evs, ct.PDFSHA256 != "", issuer.Reasons
+	d.Levels = []occupation.Level{5, 4, 3, 2, 1}
+	return c.renderStatus(fc, rc, status, page, d)
+}
+
+func (c *Console) certificatePage(fc *fiber.Ctx, rc *reqCtx) error {
+	ct, err := c.cert(fc, rc)
+	if err != nil {
+		return c.fail(fc, rc, err)
+	}
+	return c.certView(fc, rc, "certificate", fiber.StatusOK, ct, certData{})
+}
+
+func (c *Console) certificatePDF(fc *fiber.Ctx, rc *reqCtx) error {
+	ct, err := c.cert(fc, rc)
+	if err != nil {
+		return c.fail(fc, rc, err)
+	}
+	pdf, err := c.svc.Store.PDF(fc.UserContext(), ct.Number)
+	if issuer.Is(err, issuer.ErrNotFound) && c.svc.Printer != nil && !rc.actor.ReadOnly {
+		pdf, err = c.svc.RenderStored(fc.UserContext(), rc.actor, ct.Number)
+	}
+	if err != nil {
+		return c.fail(fc, rc, err)
+	}
+	fc.Set(fiber.HeaderContentType, "application/pdf")
+	fc.Set(fiber.HeaderContentDisposition, `inline; filename="`+ct.Number+`.pdf"`)
+	return fc.Send(pdf)
+}
+
+func (c *Console) revokeForm(fc *fiber.Ctx, rc *reqCtx) error {
+	ct, err := c.cert(fc, rc)
+	if err != nil {
+		return c.fail(fc, rc, err)
+	}
+	if err := rc.actor.MayActFor(ct.InstitutionID); err != nil {
+		return c.fail(fc, rc, err)
+	}
+	return c.certView(fc, rc, "revoke", fiber.StatusOK, ct, certData{})
+}
+
+// revoke takes two posts: the first shows what will happen and asks again,
+// the second (confirm=yes) revokes.
+func (c *Console) revoke(fc *fiber.Ctx, rc *reqCtx) error {
+	ct, err := c.cert(fc, rc)
+	if err != nil {
+		return c.fail(fc, rc, err)
+	}
+	if err := rc.actor.MayActFor(ct.InstitutionID); err != nil {
+		return c.fail(fc, rc, err)
+	}
+	d := certData{Reason: fc.FormValue("reason"), Note: strings.TrimSpace(fc.FormValue("note"))}
+	if !issuer.RevocationReason(d.Reason).Valid() {
+		d.Err = c.formError(errf(issuer.ErrInvalid, "reason_required", "请选择撤销原因", "choose the reason for revocation"))
+		return c.certView(fc, rc, "revoke", fiber.StatusBadRequest, ct, d)
+	}
+	if utf8.RuneCountInString(d.Note) > 500 {
+		d.Err = c.formError(errf(issuer.ErrInvalid, "note_length", "说明不能超过500字", "the note must be at most 500 characters"))
+		return c.certView(fc, rc, "revoke", fiber.StatusBadRequest, ct, d)
+	}
+	if fc.FormValue("confirm") != "yes" {
+		d.Confirm = true
+		return c.certView(fc, rc, "revoke", fiber.StatusOK, ct, d)
+	}
+	out, err := c.svc.Revoke(fc.UserContext(), rc.actor, ct.Number, issuer.RevocationReason(d.Reason), d.Note)
+	if err != nil {
+		d.Err = c.formError(err)
+		_, _, status := c.userError(err)
+		if out.Number == "" {
+			out = ct
+		}
+		return c.certView(fc, rc, "revoke", status, out, d)
+	}
+	return c.redirect(fc, "/console/certificates/"+out.Number, "revoked")
+}
+
+func (c *Console) reissueForm(fc *fiber.Ctx, rc *reqCtx) error {
+	ct, err := c.cert(fc, rc)
+	if err != nil {
+		return c.fail(fc, rc, err)
+	}
+	if err := rc.actor.MayActFor(ct.InstitutionID); err != nil {
+		return c.fail(fc, rc, err)
+	}
+	return c.certView(fc, rc, "reissue", fiber.StatusOK, ct, certData{Fix: map[string]string{}})
+}
+
+func (c *Console) reissue(fc *fiber.Ctx, rc *reqCtx) error {
+	ct, err := c.cert(fc, rc)
+	if err != nil {
+		return c.fail(fc, rc, err)
+	}
+	fix := map[string]string{}
+	for _, k := range []string{"name", "doc_type", "doc_number", "student_no", "major", "specialty", "level", "assessed_on", "reason"} {
+		v := strings.TrimSpace(fc.FormValue(k))
+		if utf8.RuneCountInString(v) > 100 {
+			return c.certView(fc, rc, "reissue", fiber.StatusBadRequest, ct, certData{Fix: fix,
+				Err: c.formError(errf(issuer.ErrInvalid, "field_long", "填写的内容过长（每项最多100字）", "a field is too long (at most 100 characters)"))})
+		}
+		fix[k] = v
+	}
+	if fix["reason"] == "" {
+		return c.certView(fc, rc, "reissue", fiber.StatusBadRequest, ct, certData{Fix: fix,
+			Err: c.formError(errf(issuer.ErrInvalid, "reason_required", "请填写更正原因", "give the reason for the correction"))})
+	}
+	corr := issuer.Correction{Name: fix["name"], DocType: fix["doc_type"], DocNumber: fix["doc_number"], StudentNo: fix["student_no"],
+		Major: fix["major"], Level: fix["level"], AssessedOn: fix["assessed_on"], Reason: fix["reason"]}
+	if fc.FormValue("change_specialty") == "1" {
+		s := fix["specialty"]
+		corr.Specialty = &s
+	}
+	out, err := c.svc.Reissue(fc.UserContext(), rc.actor, ct.Number, corr)
+	if err != nil {
+		_, _, status := c.userError(err)
+		return c.certView(fc, rc, "reissue", status, ct, certData{Fix: fix, Err: c.formError(err)})
+	}
+	return c.redirect(fc, "/console/certificates/"+out.Number, "reissued")
+}

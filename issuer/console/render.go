@@ -1,0 +1,207 @@
+package console
+
+import (
+	"bytes"
+	"html/template"
+	"io/fs"
+	"path"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"certd/assets"
+	"certd/issuer"
+	"certd/issuer/account"
+	"certd/issuer/occupation"
+)
+
+var funcs = template.FuncMap{
+	// tr picks the language: Chinese unless the English switch is on.
+	"tr": func(en bool, zh, eng string) string {
+		if en {
+			return eng
+		}
+		return zh
+	},
+	"date": func(t time.Time) string {
+		if t.IsZero() {
+			return ""
+		}
+		return t.Format(issuer.DateLayout)
+	},
+	"time":  fmtTime,
+	"yuan":  yuan,
+	"level": func(l occupation.Level) string { return l.Chinese() },
+	"levelEn": func(l occupation.Level) string {
+		return l.English()
+	},
+	"statusZh": func(s issuer.Status) string {
+		switch s {
+		case issuer.Valid:
+			return "有效"
+		case issuer.Revoked:
+			return "已撤销"
+		case issuer.Superseded:
+			return "已更正"
+		}
+		return string(s)
+	},
+	"roleZh": func(r account.Role) string { return r.Chinese() },
+	"roleEn": func(r account.Role) string { return r.English() },
+	"add":    func(a, b int) int { return a + b },
+	"pct": func(a, b int) int {
+		if b == 0 {
+			return 0
+		}
+		return a * 100 / b
+	},
+	// dict2 passes the language and one value to a shared block.
+	"dict2":  func(en bool, v any) map[string]any { return map[string]any{"En": en, "Certs": v} },
+	"levels": func() []occupation.Level { return []occupation.Level{5, 4, 3, 2, 1} },
+	"dash": func(s string) string {
+		if s == "" {
+			return "--"
+		}
+		return s
+	},
+}
+
+func parsePages() (map[string]*template.Template, error) {
+	layout, err := fs.ReadFile(assets.Console, "console/layout.html")
+	if err != nil {
+		return nil, err
+	}
+	files, err := fs.Glob(assets.Console, "console/*.html")
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]*template.Template{}
+	for _, f := range files {
+		name := strings.TrimSuffix(path.Base(f), ".html")
+		if name == "layout" {
+			continue
+		}
+		body, err := fs.ReadFile(assets.Console, f)
+		if err != nil {
+			return nil, err
+		}
+		t, err := template.New("layout").Funcs(funcs).Parse(string(layout))
+		if err != nil {
+			return nil, err
+		}
+		if _, err := t.Parse(string(body)); err != nil {
+			return nil, err
+		}
+		out[name] = t
+	}
+	return out, nil
+}
+
+// view is what every page template gets.
+type view struct {
+	En    bool
+	User  *account.User
+	CSRF  string
+	CSS   template.CSS
+	Page  string
+	Path  string
+	Msg   string // a fixed message key from a redirect (?msg=)
+	ErrZh string
+	ErrEn string
+	Data  any
+}
+
+func (v view) Can(p string) bool {
+	if v.User == nil {
+		return false
+	}
+	switch p {
+	case "issue":
+		return allowed(permIssue, *v.User)
+	case "revoke":
+		return allowed(permRevoke, *v.User)
+	case "settings":
+		return allowed(permCollegeAdm, *v.User)
+	case "users":
+		return allowed(permUsers, *v.User)
+	case "authority":
+		return allowed(permAuthority, *v.User)
+	case "province":
+		return allowed(permProvince, *v.User)
+	case "audit":
+		return allowed(permAudit, *v.User)
+	}
+	return false
+}
+
+func (c *Console) render(fc *fiber.Ctx, rc *reqCtx, page string, data any) error {
+	return c.renderStatus(fc, rc, fiber.StatusOK, page, data)
+}
+
+func (c *Console) renderStatus(fc *fiber.Ctx, rc *reqCtx, status int, page string, data any) error {
+	v := view{En: rc.en, CSS: c.css, Page: page, Path: fc.Path(), Msg: fc.Query("msg"), Data: data}
+	if rc.user.ID != "" {
+		u := rc.user
+		v.User = &u
+		v.CSRF = c.sess.csrfToken(rc.jti)
+	}
+	if ld, ok := data.(loginData); ok {
+		v.CSRF = ld.CSRF
+	}
+	if e, ok := data.(errorData); ok {
+		v.ErrZh, v.ErrEn = e.Zh, e.En
+	}
+	t := c.pages[page]
+	if t == nil {
+		return c.fail(fc, rc, notFound())
+	}
+	var buf bytes.Buffer
+	if err := t.ExecuteTemplate(&buf, "layout", v); err != nil {
+		c.log.Error("console: template", "page", page, "error", err)
+		return fc.Status(fiber.StatusInternalServerError).SendString("服务器内部错误 / internal error")
+	}
+	fc.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
+	return fc.Status(status).Send(buf.Bytes())
+}
+
+// errorData is a page that only says what went wrong.
+type errorData struct {
+	Zh, En string
+	Back   string
+}
+
+// fail shows err in the console layout with its status; for the API, as
+// JSON. Nothing internal reaches the page.
+func (c *Console) fail(fc *fiber.Ctx, rc *reqCtx, err error) error {
+	zh, en, status := c.userError(err)
+	if rc.api {
+		code := "error"
+		if e, ok := issuer.AsError(err); ok {
+			code = e.Code
+		}
+		return fc.Status(status).JSON(apiErr(code, zh, en))
+	}
+	return c.renderStatus(fc, rc, status, "error", errorData{Zh: zh, En: en, Back: fc.Get(fiber.HeaderReferer)})
+}
+
+// formErr re-renders a form page with the error above it.
+type formErr struct {
+	Zh, En string
+}
+
+func (c *Console) formError(err error) *formErr {
+	zh, en, _ := c.userError(err)
+	return &formErr{zh, en}
+}
+
+func (c *Console) redirect(fc *fiber.Ctx, to, msg string) error {
+	if msg != "" {
+		if strings.Contains(to, "?") {
+			to += "&msg=" + msg
+		} else {
+			to += "?msg=" + msg
+		}
+	}
+	return fc.Redirect(to, fiber.StatusSeeOther)
+}

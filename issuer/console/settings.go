@@ -1,0 +1,234 @@
+package console
+
+import (
+	"bytes"
+	"encoding/csv"
+	"image/png"
+	"strconv"
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+
+	"certd/issuer"
+	"certd/issuer/account"
+)
+
+type settingsData struct {
+	In      issuer.Institution
+	FeesCSV string
+	Err     *formErr
+}
+
+// own is the caller's institution; settings pages are for college
+// administrators, who always act for their own college.
+func (c *Console) own(fc *fiber.Ctx, rc *reqCtx) (issuer.Institution, error) {
+	if rc.user.InstitutionID == "" {
+		return issuer.Institution{}, forbidden()
+	}
+	return c.svc.Store.Institution(fc.UserContext(), rc.user.InstitutionID)
+}
+
+func feesCSV(fees []issuer.Fee) string {
+	var b strings.Builder
+	for _, f := range fees {
+		b.WriteString(f.Occupation + "," + f.Level.String() + "," + yuan(f.AmountFen) + "," + f.Basis + "\n")
+	}
+	return b.String()
+}
+
+func (c *Console) settingsView(fc *fiber.Ctx, rc *reqCtx, status int, ferr error) error {
+	in, err := c.own(fc, rc)
+	if err != nil {
+		return c.fail(fc, rc, err)
+	}
+	d := settingsData{In: in, FeesCSV: feesCSV(in.Fees)}
+	if ferr != nil {
+		d.Err = c.formError(ferr)
+		if v := fc.FormValue("fees"); v != "" {
+			d.FeesCSV = v
+		}
+	}
+	return c.renderStatus(fc, rc, status, "settings", d)
+}
+
+func (c *Console) settingsPage(fc *fiber.Ctx, rc *reqCtx) error {
+	return c.settingsView(fc, rc, fiber.StatusOK, nil)
+}
+
+func (c *Console) settingsDone(fc *fiber.Ctx, rc *reqCtx, err error, msg string) error {
+	if err != nil {
+		_, _, status := c.userError(err)
+		return c.settingsView(fc, rc, status, err)
+	}
+	return c.redirect(fc, "/console/settings", msg)
+}
+
+func (c *Console) settingsPrint(fc *fiber.Ctx, rc *reqCtx) error {
+	in, err := c.own(fc, rc)
+	if err != nil {
+		return c.fail(fc, rc, err)
+	}
+	ps := in.Print
+	ps.Layout = fc.FormValue("layout")
+	if ps.Layout != "full" && ps.Layout != "preprinted" {
+		return c.settingsDone(fc, rc, errf(issuer.ErrInvalid, "layout", "版式应为整张打印或套打", "the layout must be full or preprinted"), "")
+	}
+	for _, o := range []struct {
+		name string
+		dst  *float64
+	}{{"offset_x", &ps.OffsetX}, {"offset_y", &ps.OffsetY}} {
+		v := strings.TrimSpace(fc.FormValue(o.name))
+		if v == "" {
+			v = "0"
+		}
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil || f < -20 || f > 20 {
+			return c.settingsDone(fc, rc, errf(issuer.ErrInvalid, "offset", "打印偏移应为-20至20之间的毫米数", "print offsets must be millimetres between -20 and 20"), "")
+		}
+		*o.dst = f
+	}
+	ps.English = fc.FormValue("english") == "1"
+	_, err = c.svc.SetPrintSettings(fc.UserContext(), rc.actor, in.ID, ps)
+	return c.settingsDone(fc, rc, err, "saved")
+}
+
+func (c *Console) settingsSeal(fc *fiber.Ctx, rc *reqCtx) error {
+	in, err := c.own(fc, rc)
+	if err != nil {
+		return c.fail(fc, rc, err)
+	}
+	fh, err := fc.FormFile("seal")
+	if err != nil {
+		return c.settingsDone(fc, rc, errf(issuer.ErrInvalid, "seal_missing", "请选择印章图片（PNG）", "choose the seal image (PNG)"), "")
+	}
+	b, err := readUpload(fh, 1<<20)
+	if err != nil {
+		return c.settingsDone(fc, rc, err, "")
+	}
+	if _, err := png.DecodeConfig(bytes.NewReader(b)); err != nil {
+		return c.settingsDone(fc, rc, errf(issuer.ErrInvalid, "seal_png", "印章应为PNG图片（透明背景）", "the seal must be a PNG image (transparent background)"), "")
+	}
+	ps := in.Print
+	ps.Seal = b
+	_, err = c.svc.SetPrintSettings(fc.UserContext(), rc.actor, in.ID, ps)
+	return c.settingsDone(fc, rc, err, "saved")
+}
+
+// settingsFees reads the fee schedule as CSV lines:
+// occupation code, level, amount in yuan, basis.
+func (c *Console) settingsFees(fc *fiber.Ctx, rc *reqCtx) error {
+	in, err := c.own(fc, rc)
+	if err != nil {
+		return c.fail(fc, rc, err)
+	}
+	raw := fc.FormValue("fees")
+	if len(raw) > 64<<10 {
+		return c.settingsDone(fc, rc, errf(issuer.ErrInvalid, "fees_long", "收费标准过长", "the fee schedule is too long"), "")
+	}
+	r := csv.NewReader(strings.NewReader(raw))
+	r.FieldsPerRecord = -1
+	recs, err := r.ReadAll()
+	if err != nil {
+		return c.settingsDone(fc, rc, errf(issuer.ErrInvalid, "fees_csv", "收费标准格式有误：每行为 职业编码,等级,金额,依据", "each fee line must be: occupation code, level, amount, basis"), "")
+	}
+	var specs []issuer.FeeSpec
+	for _, rec := range recs {
+		if len(rec) == 1 && strings.TrimSpace(rec[0]) == "" {
+			continue
+		}
+		for len(rec) < 4 {
+			rec = append(rec, "")
+		}
+		specs = append(specs, issuer.FeeSpec{Occupation: rec[0], Level: strings.TrimSpace(rec[1]), Amount: rec[2], Basis: strings.Join(rec[3:], ",")})
+	}
+	_, err = c.svc.SetFees(fc.UserContext(), rc.actor, in.ID, specs)
+	return c.settingsDone(fc, rc, err, "fees")
+}
+
+func (c *Console) settingsCalibration(fc *fiber.Ctx, rc *reqCtx) error {
+	in, err := c.own(fc, rc)
+	if err != nil {
+		return c.fail(fc, rc, err)
+	}
+	if c.svc.Printer == nil {
+		return c.fail(fc, rc, errf(issuer.ErrUnavailable, "no_printer", "未配置证书字体", "no certificate font is configured"))
+	}
+	pdf, err := c.svc.Printer.Calibration(in)
+	if err != nil {
+		return c.fail(fc, rc, err)
+	}
+	fc.Set(fiber.HeaderContentType, "application/pdf")
+	fc.Set(fiber.HeaderContentDisposition, `attachment; filename="calibration.pdf"`)
+	return fc.Send(pdf)
+}
+
+type usersData struct {
+	Users        []account.User
+	Roles        []account.Role
+	Institutions []issuer.Institution
+	Created      *account.User
+	Password     string
+	Err          *formErr
+}
+
+func (c *Console) usersView(fc *fiber.Ctx, rc *reqCtx, status int, d usersData) error {
+	us, err := c.acc.Users(fc.UserContext(), rc.user)
+	if err != nil {
+		return c.fail(fc, rc, err)
+	}
+	d.Users = us
+	if rc.user.Role == account.AuthorityAdmin {
+		d.Roles = account.Roles
+		if d.Institutions, err = c.svc.Store.Institutions(fc.UserContext()); err != nil {
+			return c.fail(fc, rc, err)
+		}
+	} else {
+		d.Roles = []account.Role{account.CollegeOperator, account.CollegeAdmin, account.Auditor}
+	}
+	return c.renderStatus(fc, rc, status, "users", d)
+}
+
+func (c *Console) usersPage(fc *fiber.Ctx, rc *reqCtx) error {
+	return c.usersView(fc, rc, fiber.StatusOK, usersData{})
+}
+
+func (c *Console) createUser(fc *fiber.Ctx, rc *reqCtx) error {
+	nu := account.NewUser{Name: fc.FormValue("name"), DisplayName: fc.FormValue("display_name"), Role: account.Role(fc.FormValue("role")), InstitutionID: fc.FormValue("institution")}
+	// A college administrator creates accounts of its own college only,
+	// whatever the form says.
+	if rc.user.Role == account.CollegeAdmin {
+		nu.InstitutionID = rc.user.InstitutionID
+	}
+	u, pw, err := c.acc.Create(fc.UserContext(), rc.user, nu)
+	if err != nil {
+		_, _, status := c.userError(err)
+		return c.usersView(fc, rc, status, usersData{Err: c.formError(err)})
+	}
+	return c.usersView(fc, rc, fiber.StatusOK, usersData{Created: &u, Password: pw})
+}
+
+func (c *Console) disableUser(fc *fiber.Ctx, rc *reqCtx) error {
+	if _, err := c.acc.SetDisabled(fc.UserContext(), rc.user, fc.Params("id"), true); err != nil {
+		return c.fail(fc, rc, err)
+	}
+	return c.redirect(fc, "/console/users", "disabled")
+}
+
+func (c *Console) enableUser(fc *fiber.Ctx, rc *reqCtx) error {
+	if _, err := c.acc.SetDisabled(fc.UserContext(), rc.user, fc.Params("id"), false); err != nil {
+		return c.fail(fc, rc, err)
+	}
+	return c.redirect(fc, "/console/users", "enabled")
+}
+
+func (c *Console) resetUser(fc *fiber.Ctx, rc *reqCtx) error {
+	u, err := c.acc.User(fc.UserContext(), rc.user, fc.Params("id"))
+	if err != nil {
+		return c.fail(fc, rc, err)
+	}
+	pw, err := c.acc.ResetPassword(fc.UserContext(), rc.user, u.ID)
+	if err != nil {
+		return c.fail(fc, rc, err)
+	}
+	return c.usersView(fc, rc, fiber.StatusOK, usersData{Created: &u, Password: pw})
+}
