@@ -76,6 +76,11 @@ func (c *Console) apiCertificate(fc *fiber.Ctx, rc *reqCtx) error {
 }
 
 func (c *Console) apiRevoke(fc *fiber.Ctx, rc *reqCtx) error {
+	// Look the certificate up first: another college's number is "not
+	// found" whatever the body says.
+	if _, err := c.cert(fc, rc); err != nil {
+		return c.fail(fc, rc, err)
+	}
 	var req struct {
 		Reason string `json:"reason"`
 		Note   string `json:"note"`
