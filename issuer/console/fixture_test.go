@@ -47,17 +47,17 @@ var backends = []backend{
 // world is a console with two colleges, alpha and beta, each with issued
 // certificates, and an account of every role.
 type world struct {
-	t     testing.TB
-	app   *fiber.App
-	c     *Console
-	st    storetest.AccountStore
-	svc   *issuer.Service
-	acc   *account.Service
-	users map[string]account.User
-	certA string // a certificate of alpha
-	certB string
+	t      testing.TB
+	app    *fiber.App
+	c      *Console
+	st     storetest.AccountStore
+	svc    *issuer.Service
+	acc    *account.Service
+	users  map[string]account.User
+	certA  string // a certificate of alpha
+	certB  string
 	batchA string
-	now   time.Time
+	now    time.Time
 }
 
 const testPassword = "correct-horse-battery"
