@@ -1,0 +1,346 @@
+package main
+
+import (
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/chromedp"
+
+	"certd/issuer"
+	"certd/issuer/account"
+)
+
+const chromiumPath = "/usr/bin/chromium"
+
+// TestConsoleEndToEnd drives headless Chromium through the console of a
+// real certd (the same app `certd serve` runs, public verification
+// included): the authority registers a college and creates its operator;
+// the operator signs in, uploads a roster with one bad row, sees it
+// marked, fixes it, issues 50 certificates, downloads the batch print PDF
+// and revokes one; the public page shows it revoked; and another
+// college's operator is refused every page of the first college.
+//
+// Set CERTD_SCREENSHOTS=DIR to keep PNGs of the main pages at desktop and
+// phone widths.
+func TestConsoleEndToEnd(t *testing.T) {
+	if _, err := os.Stat(chromiumPath); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("chromium is not installed at %s; CI requires it (apt-get install chromium)", chromiumPath)
+		}
+		t.Skipf("chromium is not installed at %s (apt-get install chromium); skipping the browser test", chromiumPath)
+	}
+	start := time.Now()
+	ctx := context.Background()
+	dir := t.TempDir()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := "http://" + ln.Addr().String()
+	cfg := &Config{Data: filepath.Join(dir, "data"), Addr: ln.Addr().String(), PublicURL: base, LogLevel: "error",
+		RateLimit: "-1", FontPath: "/usr/share/fonts/truetype/lxgw-wenkai/LXGWWenKai-Regular.ttf"}
+	e, err := cfg.open(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.close()
+	if _, err := e.svc.Init(ctx, authorityActor(), "吉林省人力资源和社会保障厅"); err != nil {
+		t.Fatal(err)
+	}
+	as, err := e.accounts()
+	if err != nil {
+		t.Fatal(err)
+	}
+	const rootPW = "province-admin-2026"
+	if _, _, err := as.Create(ctx, cliUser(), account.NewUser{Name: "root", DisplayName: "省厅管理员", Role: account.AuthorityAdmin, Password: rootPW}); err != nil {
+		t.Fatal(err)
+	}
+	// The second college and its operator, made outside the browser.
+	other := issuer.InstitutionSpec{ID: "other", Name: "吉林另一职业学院", USCC: "12220000MB0123457W", Prefix: "Y000022000009", FilingNo: "吉人社认备〔2026〕009号",
+		City: "吉林市", Kind: "高职", Scope: []issuer.ScopeSpec{{Occupation: "4-04-05-05", Levels: []string{"3"}}}}
+	if _, err := e.svc.AddInstitution(ctx, authorityActor(), other); err != nil {
+		t.Fatal(err)
+	}
+	const otherPW = "other-operator-2026"
+	if _, _, err := as.Create(ctx, cliUser(), account.NewUser{Name: "other.op", DisplayName: "他校经办", Role: account.CollegeOperator, InstitutionID: "other", Password: otherPW}); err != nil {
+		t.Fatal(err)
+	}
+	app, err := newApp(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go app.Listener(ln)
+	defer app.ShutdownWithTimeout(5 * time.Second)
+
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(chromiumPath), chromedp.NoSandbox,
+		chromedp.Flag("headless", true), chromedp.DisableGPU, chromedp.Flag("disable-background-networking", true), chromedp.WindowSize(1280, 800))
+	actx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
+	defer cancelAlloc()
+	bctx, cancelBrowser := chromedp.NewContext(actx)
+	defer cancelBrowser()
+	bctx, cancelTimeout := context.WithTimeout(bctx, 90*time.Second)
+	defer cancelTimeout()
+
+	shots := os.Getenv("CERTD_SCREENSHOTS")
+	shot := func(name string) {
+		if shots == "" {
+			return
+		}
+		for _, sz := range []struct {
+			tag  string
+			w, h int64
+		}{{"desktop", 1280, 800}, {"phone", 390, 844}} {
+			if err := chromedp.Do(bctx, chromedp.EmulateViewport(sz.w, sz.h)); err != nil {
+				t.Fatalf("viewport: %v", err)
+			}
+			png, err := chromedp.Run(bctx, chromedp.FullScreenshot(100))
+			if err != nil {
+				t.Fatalf("screenshot %s: %v", name, err)
+			}
+			_ = os.MkdirAll(shots, 0o755)
+			if err := os.WriteFile(filepath.Join(shots, name+"-"+sz.tag+".png"), png, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		_ = chromedp.Do(bctx, chromedp.EmulateViewport(1280, 800))
+	}
+	run := func(what string, actions ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		if testing.Verbose() {
+			t.Logf("%6.2fs %s", time.Since(start).Seconds(), what)
+		}
+		if err := chromedp.Do(bctx, actions...); err != nil {
+			body, _ := chromedp.Run(bctx, chromedp.Text(chromedp.CSS("body")))
+			t.Fatalf("%s: %v\npage: %.1500s", what, err, body)
+		}
+	}
+	value := func(what string, a chromedp.Action[string]) string {
+		t.Helper()
+		v, err := chromedp.Run(bctx, a)
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		return v
+	}
+	text := func() string { return value("read page", chromedp.Text(chromedp.CSS("body"))) }
+	login := func(name, pw string) {
+		run("sign in as "+name,
+			chromedp.Navigate(base+"/console/login"),
+			chromedp.WaitVisible(chromedp.CSS("#name")),
+			chromedp.SendKeys(chromedp.CSS("#name"), name),
+			chromedp.SendKeys(chromedp.CSS("#password"), pw),
+			chromedp.Submit(chromedp.CSS("#password")),
+			chromedp.WaitVisible(chromedp.CSS("footer")),
+		)
+	}
+	logout := func() {
+		run("sign out", chromedp.Click(chromedp.CSS(`form[action="/console/logout"] button`)), chromedp.WaitVisible(chromedp.CSS("#name")))
+	}
+
+	// 1. The authority registers a college with one scope line.
+	run("login page", chromedp.Navigate(base+"/console/login"), chromedp.WaitVisible(chromedp.CSS("#name")))
+	shot("login")
+	login("root", rootPW)
+	run("register form", chromedp.Navigate(base+"/console/institutions/new"), chromedp.WaitVisible(chromedp.CSS(`input[name="id"]`)))
+	run("fill registration",
+		chromedp.SendKeys(chromedp.CSS(`input[name="id"]`), "jlqc"),
+		chromedp.SendKeys(chromedp.CSS(`input[name="prefix"]`), "Y000022000077"),
+		chromedp.SendKeys(chromedp.CSS(`input[name="name"]`), "吉林汽车工业职业技术学院"),
+		chromedp.SendKeys(chromedp.CSS(`input[name="uscc"]`), "12220000MB0123457W"),
+		chromedp.SendKeys(chromedp.CSS(`input[name="filing_no"]`), "吉人社认备〔2026〕077号"),
+		chromedp.SendKeys(chromedp.CSS(`input[name="contact"]`), "认定中心 0431-00000077"),
+		chromedp.Click(chromedp.CSS(`input[value="4-04-05-05||3"]`)),
+		chromedp.Click(chromedp.CSS(`input[value="4-04-05-05||4"]`)),
+	)
+	shot("institution-new")
+	run("register", chromedp.Submit(chromedp.CSS(`input[name="id"]`)), chromedp.WaitVisible(chromedp.CSS(`.notice.ok`)))
+	if s := text(); !strings.Contains(s, "认定机构已备案") || !strings.Contains(s, "吉林汽车工业职业技术学院") {
+		t.Fatalf("after registering: %.800s", s)
+	}
+	// ... and creates its operator, whose password is shown once.
+	run("create operator",
+		chromedp.Navigate(base+"/console/users"),
+		chromedp.WaitVisible(chromedp.CSS("#u-name")),
+		chromedp.SendKeys(chromedp.CSS("#u-name"), "qc.op"),
+		chromedp.SendKeys(chromedp.CSS("#u-dn"), "赵经办"),
+		chromedp.SetValue(chromedp.CSS("#u-role"), "college_operator"),
+		chromedp.SetValue(chromedp.CSS("#u-inst"), "jlqc"),
+		chromedp.Submit(chromedp.CSS("#u-name")),
+		chromedp.WaitVisible(chromedp.CSS("code.secret")),
+	)
+	opPW := value("password", chromedp.Text(chromedp.CSS("code.secret")))
+	shot("users")
+	run("dashboard", chromedp.Navigate(base+"/console/dashboard"), chromedp.WaitVisible(chromedp.CSS("footer")))
+	if s := text(); !strings.Contains(s, "长春市") {
+		t.Fatalf("dashboard: %.500s", s)
+	}
+	shot("dashboard")
+	logout()
+
+	// 2. The operator signs in and must replace the generated password.
+	login("qc.op", strings.TrimSpace(opPW))
+	const newPW = "qc-operator-own-2026"
+	run("change password",
+		chromedp.WaitVisible(chromedp.CSS("#current")),
+		chromedp.SendKeys(chromedp.CSS("#current"), strings.TrimSpace(opPW)),
+		chromedp.SendKeys(chromedp.CSS("#new"), newPW),
+		chromedp.SendKeys(chromedp.CSS("#repeat"), newPW),
+		chromedp.Submit(chromedp.CSS("#repeat")),
+		chromedp.WaitVisible(chromedp.CSS(".notice.ok")),
+	)
+
+	// 3. A roster with one bad row (Excel row 7) is marked, nothing issued.
+	bad := writeRoster(t, dir, 50, 7)
+	good := writeRoster(t, dir, 50, 0)
+	upload := func(path string) {
+		run("upload "+filepath.Base(path),
+			chromedp.Navigate(base+"/console/issue"),
+			chromedp.WaitVisible(chromedp.CSS("#roster")),
+			chromedp.SetUploadFiles(chromedp.CSS("#roster"), []string{path}),
+			chromedp.Submit(chromedp.CSS("#roster")),
+			chromedp.WaitVisible(chromedp.CSS("h1")),
+			chromedp.WaitNotPresent(chromedp.CSS("#roster")),
+		)
+	}
+	upload(bad)
+	run("marked row", chromedp.WaitVisible(chromedp.CSS("td.badcell")))
+	badRows, err := chromedp.Run(bctx, chromedp.Evaluate[[]string](`Array.from(document.querySelectorAll("tr.bad > th")).map(th => th.textContent)`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(badRows) != 1 || badRows[0] != "7" {
+		t.Fatalf("rows marked bad: %v, want [7]", badRows)
+	}
+	if s := text(); !strings.Contains(s, "1 行有问题") || strings.Contains(s, "确认发证 50") {
+		t.Fatalf("preview of the bad roster: %.600s", s)
+	}
+	jobURL := value("job url", chromedp.Location())
+	shot("preview-bad-row")
+
+	// 4. The fixed roster issues 50 certificates.
+	upload(good)
+	run("confirm", chromedp.WaitVisible(chromedp.CSS(`form[action$="/confirm"] button`)))
+	shot("preview-ok")
+	run("issue", chromedp.Click(chromedp.CSS(`form[action$="/confirm"] button`)))
+	run("wait for issuing", chromedp.WaitVisible(chromedp.CSS(`a[href$="/print.pdf"]`)))
+	if s := text(); !strings.Contains(s, "发证完成") || !strings.Contains(s, "50") {
+		t.Fatalf("after issuing: %.600s", s)
+	}
+	shot("issued")
+	attr, err := chromedp.Run(bctx, chromedp.AttributeValue(chromedp.CSS(`a[href$="/print.pdf"]`), "href"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	printHref := attr.Value
+	batchID := strings.TrimSuffix(strings.TrimPrefix(printHref, "/console/batches/"), "/print.pdf")
+
+	// Download the batch print PDF with the browser's own session cookie.
+	client := &http.Client{Timeout: 30 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	get := func(path string) (int, []byte) {
+		res0, err := chromedp.Call(bctx, network.GetCookies, network.GetCookiesParams{URLs: []string{base}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cookies := res0.Cookies
+		req, _ := http.NewRequest("GET", base+path, nil)
+		for _, c := range cookies {
+			req.AddCookie(&http.Cookie{Name: c.Name, Value: c.Value})
+		}
+		res, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return res.StatusCode, b
+	}
+	status, pdf := get(printHref)
+	if status != 200 || !strings.HasPrefix(string(pdf), "%PDF") {
+		t.Fatalf("batch print PDF: status %d, %d bytes", status, len(pdf))
+	}
+	if n := len(regexp.MustCompile(`/Type\s*/Page[^s]`).FindAll(pdf, -1)); n != 50 {
+		t.Fatalf("the batch print PDF has %d pages, want 50", n)
+	}
+
+	// 5. Revoke one, with the confirmation step.
+	run("batch page", chromedp.Navigate(base+"/console/batches/"+batchID), chromedp.WaitVisible(chromedp.CSS("table.ledger")))
+	number := value("first number", chromedp.Text(chromedp.CSS("table.ledger tbody tr:first-child code")))
+	run("ledger", chromedp.Navigate(base+"/console/certificates"), chromedp.WaitVisible(chromedp.CSS("table.ledger")))
+	shot("ledger")
+	run("certificate", chromedp.Navigate(base+"/console/certificates/"+number), chromedp.WaitVisible(chromedp.CSS("dl.facts")))
+	shot("certificate")
+	run("revoke form",
+		chromedp.Navigate(base+"/console/certificates/"+number+"/revoke"),
+		chromedp.WaitVisible(chromedp.CSS(`input[value="error"]`)),
+		chromedp.Click(chromedp.CSS(`input[value="error"]`)),
+		chromedp.SendKeys(chromedp.CSS("#note"), "证件号码录入错误"),
+		chromedp.Submit(chromedp.CSS("#note")),
+		chromedp.WaitVisible(chromedp.CSS(`button.danger.primary`)),
+	)
+	shot("revoke-confirm")
+	run("confirm revoke", chromedp.Click(chromedp.CSS(`button.danger.primary`)), chromedp.WaitVisible(chromedp.CSS(".notice.ok")))
+	if s := text(); !strings.Contains(s, "证书已撤销") || !strings.Contains(s, "已撤销") {
+		t.Fatalf("after revoking: %.600s", s)
+	}
+	if c, err := e.store.Certificate(ctx, number); err != nil || c.Status != issuer.Revoked {
+		t.Fatalf("stored status %v, %v", c.Status, err)
+	}
+
+	// 6. The public page shows it revoked (its cache may lag a moment).
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		run("public page", chromedp.Navigate(base+"/v/"+number), chromedp.WaitVisible(chromedp.CSS("body")))
+		if strings.Contains(text(), "已撤销") || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	if s := text(); !strings.Contains(s, "已撤销") {
+		t.Fatalf("the public page does not show the certificate revoked: %.600s", s)
+	}
+	shot("public-revoked")
+	run("back to the console", chromedp.Navigate(base+"/console/certificates"), chromedp.WaitVisible(chromedp.CSS("footer")))
+	logout()
+
+	// 7. Another college's operator is refused every page of the first.
+	login("other.op", otherPW)
+	for _, p := range []string{
+		"/console/certificates/" + number, "/console/certificates/" + number + "/pdf", "/console/certificates/" + number + "/revoke",
+		"/console/certificates/" + number + "/reissue", "/console/batches/" + batchID, "/console/batches/" + batchID + "/print.pdf",
+		"/console/batches/" + batchID + "/certificates.zip", strings.TrimPrefix(jobURL, base), strings.TrimPrefix(jobURL, base) + "/marked.xlsx",
+		"/console/institutions/jlqc", "/console/users", "/console/settings", "/console/audit?institution=jlqc",
+	} {
+		run("visit "+p, chromedp.Navigate(base+p), chromedp.WaitVisible(chromedp.CSS("body")))
+		s := text()
+		// The error page ("无法完成"): not found, or not allowed.
+		if !strings.Contains(s, "无法完成") || !(strings.Contains(s, "不存在") || strings.Contains(s, "无权访问")) || strings.Contains(s, "学生") {
+			t.Errorf("other college's operator at %s sees: %.300s", p, s)
+		}
+		if strings.Contains(s, number) && !strings.Contains(p, number) {
+			t.Errorf("%s shows the first college's certificate", p)
+		}
+	}
+	run("own ledger", chromedp.Navigate(base+"/console/certificates"), chromedp.WaitVisible(chromedp.CSS("footer")))
+	if s := text(); strings.Contains(s, "Y000022000077") {
+		t.Fatal("the other college's ledger lists the first college's certificates")
+	}
+	shot("refused")
+	evs, _ := e.store.Audit(ctx, issuer.AuditFilter{Subject: number})
+	var actions []string
+	for _, ev := range evs {
+		actions = append(actions, ev.Actor+":"+ev.Action)
+	}
+	if !strings.Contains(strings.Join(actions, " "), "qc.op:certificate.revoke") {
+		t.Fatalf("audit of %s: %v", number, actions)
+	}
+	t.Logf("end-to-end run took %v", time.Since(start).Round(time.Millisecond))
+}
