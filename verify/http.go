@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"html/template"
+	"io"
 	"io/fs"
 	"log/slog"
 	"net/netip"
@@ -44,6 +45,10 @@ type Deps struct {
 	// disables). ConfirmLimit is name/ID confirmations per hour per client,
 	// counting each bulk item (default 5,000; negative disables).
 	RateLimit, ConfirmLimit int
+	// AccessLog, when set, receives the one line per request (text, like
+	// Log), batched so that logging costs no system call per request. Nil
+	// sends those lines through Log.
+	AccessLog io.Writer
 	// Service options (poll interval, TTLs); Store, Redis and Log are
 	// filled from the fields above.
 	Options Options
@@ -96,6 +101,8 @@ func Mount(app *fiber.App, d Deps) (*Service, error) {
 type handlers struct {
 	svc     *Service
 	log     *slog.Logger
+	access  *slog.Logger // nil when Log does not log at info level
+	buf     *lineBuffer
 	base    string
 	trusted []netip.Prefix
 	tmpl    *template.Template
@@ -106,6 +113,8 @@ type handlers struct {
 	openapi []byte
 	reqs    *limiter
 	confirm *limiter
+
+	secHeaders [][2][]byte
 }
 
 func newHandlers(svc *Service, d Deps, trusted []netip.Prefix) (*handlers, error) {
@@ -129,6 +138,30 @@ func newHandlers(svc *Service, d Deps, trusted []netip.Prefix) (*handlers, error
 		// a page that is all about trust runs no script at all.
 		csp: "default-src 'none'; style-src 'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) + "'; img-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
 	}
+	if d.Log.Enabled(context.Background(), slog.LevelInfo) {
+		h.access = d.Log
+		if d.AccessLog != nil {
+			h.buf = newLineBuffer(d.AccessLog)
+			h.access = slog.New(newAccessHandler(h.buf))
+		}
+	}
+	// Security headers, in canonical form so that setting them costs no
+	// normalisation per request.
+	for _, kv := range [][2]string{
+		{"X-Content-Type-Options", "nosniff"},
+		{"X-Frame-Options", "DENY"},
+		// The QR URL carries the verification code: never leak it to
+		// another site through Referer.
+		{"Referrer-Policy", "no-referrer"},
+		{"Content-Security-Policy", h.csp},
+		{"Permissions-Policy", "camera=(), microphone=(), geolocation=()"},
+		{"Cross-Origin-Opener-Policy", "same-origin"},
+	} {
+		h.secHeaders = append(h.secHeaders, [2][]byte{[]byte(kv[0]), []byte(kv[1])})
+	}
+	if h.hsts {
+		h.secHeaders = append(h.secHeaders, [2][]byte{[]byte("Strict-Transport-Security"), []byte("max-age=31536000")})
+	}
 	rl, cl := d.RateLimit, d.ConfirmLimit
 	if rl == 0 {
 		rl = 600
@@ -144,6 +177,9 @@ func newHandlers(svc *Service, d Deps, trusted []netip.Prefix) (*handlers, error
 func (h *handlers) close() {
 	h.reqs.close()
 	h.confirm.close()
+	if h.buf != nil {
+		_ = h.buf.Close()
+	}
 }
 
 func (h *handlers) routes(app *fiber.App) {
@@ -179,16 +215,9 @@ func (h *handlers) routes(app *fiber.App) {
 // path, query, address or body: the route pattern says what was asked).
 func (h *handlers) observe(c *fiber.Ctx) (err error) {
 	start := time.Now()
-	c.Set("X-Content-Type-Options", "nosniff")
-	c.Set("X-Frame-Options", "DENY")
-	// The QR URL carries the verification code: never leak it to
-	// another site through Referer.
-	c.Set("Referrer-Policy", "no-referrer")
-	c.Set("Content-Security-Policy", h.csp)
-	c.Set("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
-	c.Set("Cross-Origin-Opener-Policy", "same-origin")
-	if h.hsts {
-		c.Set("Strict-Transport-Security", "max-age=31536000")
+	hdr := &c.Response().Header
+	for _, kv := range h.secHeaders {
+		hdr.SetCanonical(kv[0], kv[1])
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -209,7 +238,10 @@ func (h *handlers) observe(c *fiber.Ctx) (err error) {
 		status := c.Response().StatusCode()
 		d := time.Since(start)
 		h.svc.m.observe(c, status, d)
-		h.log.LogAttrs(context.Background(), slog.LevelInfo, "http",
+		if h.access == nil {
+			return
+		}
+		h.access.LogAttrs(context.Background(), slog.LevelInfo, "http",
 			slog.String("method", c.Method()), slog.String("route", routeOf(c)), slog.Int("status", status),
 			slog.Int64("us", d.Microseconds()), slog.Int("bytes", len(c.Response().Body())))
 	}()
@@ -237,8 +269,9 @@ func (h *handlers) readyz(c *fiber.Ctx) error {
 func (h *handlers) static(body []byte, ctype string) fiber.Handler {
 	sum := sha256.Sum256(body)
 	etag := `"` + base64.RawURLEncoding.EncodeToString(sum[:12]) + `"`
+	b := &blob{body: body, etag: etag}
 	return func(c *fiber.Ctx) error {
-		return h.sendBlob(c, &blob{body: body, etag: etag}, ctype, "public, max-age=300")
+		return h.sendBlob(c, b, ctype, "public, max-age=300")
 	}
 }
 
@@ -254,12 +287,23 @@ const (
 
 func (h *handlers) sendBlob(c *fiber.Ctx, b *blob, ctype, cc string) error {
 	c.Set("Cache-Control", cc)
-	c.Set("ETag", b.etag)
 	c.Set(fiber.HeaderContentType, ctype)
-	if inm := c.Get(fiber.HeaderIfNoneMatch); inm != "" && etagMatch(inm, b.etag) {
+	body, etag := b.body, b.etag
+	if len(body) >= 512 {
+		c.Set(fiber.HeaderVary, fiber.HeaderAcceptEncoding)
+		if strings.Contains(c.Get(fiber.HeaderAcceptEncoding), "gzip") {
+			if gz := b.gzipped(); gz != nil {
+				// A different representation needs a different strong ETag.
+				body, etag = gz, b.etag[:len(b.etag)-1]+`-gz"`
+				c.Set(fiber.HeaderContentEncoding, "gzip")
+			}
+		}
+	}
+	c.Set("ETag", etag)
+	if inm := c.Get(fiber.HeaderIfNoneMatch); inm != "" && etagMatch(inm, etag) {
 		return c.SendStatus(fiber.StatusNotModified)
 	}
-	return c.Send(b.body)
+	return c.Send(body)
 }
 
 func etagMatch(header, etag string) bool {

@@ -503,3 +503,29 @@ func TestRateLimit(t *testing.T) {
 		t.Error("health checks are rate limited")
 	}
 }
+
+// TestAccessLogBuffered: with AccessLog set, every request still gets its
+// line, in slog's text format, once the buffer is flushed.
+func TestAccessLogBuffered(t *testing.T) {
+	w := newWorld(t, openSQLite(t), 1)
+	var out lockedWriter
+	var buf strings.Builder
+	out.w = &buf
+	a := newApp(t, w.store, Deps{AccessLog: &out})
+	for i := 0; i < 3; i++ {
+		a.do(t, "GET", "/api/v1/certificates/"+w.certs[0].Number, nil)
+	}
+	a.do(t, "GET", "/v/"+url.PathEscape("bad number"), nil)
+	if err := a.app.Shutdown(); err != nil {
+		t.Fatal(err)
+	}
+	out.mu.Lock()
+	got := buf.String()
+	out.mu.Unlock()
+	if n := strings.Count(got, `msg=http method=GET route=/api/v1/certificates/:number status=200 us=`); n != 3 {
+		t.Errorf("%d API lines:\n%s", n, got)
+	}
+	if !strings.Contains(got, "route=/v/:number status=400") || strings.Contains(got, w.certs[0].Number) {
+		t.Errorf("log:\n%s", got)
+	}
+}

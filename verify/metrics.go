@@ -20,6 +20,8 @@ type metrics struct {
 	invalidations prometheus.Counter
 	redisUp       prometheus.Gauge
 	limited       prometheus.Counter
+	// resolved label sets of the hot path
+	l1Hit, l1Miss, l2Hit, l2Miss prometheus.Counter
 }
 
 func newMetrics() *metrics {
@@ -41,6 +43,8 @@ func newMetrics() *metrics {
 		redisUp:       prometheus.NewGauge(prometheus.GaugeOpts{Name: "certd_verify_redis_up", Help: "1 when the shared Redis cache is in use."}),
 		limited:       prometheus.NewCounter(prometheus.CounterOpts{Name: "certd_http_rate_limited_total", Help: "Requests refused by the rate limiter."}),
 	}
+	m.l1Hit, m.l1Miss = m.cache.WithLabelValues("l1", "hit"), m.cache.WithLabelValues("l1", "miss")
+	m.l2Hit, m.l2Miss = m.cache.WithLabelValues("l2", "hit"), m.cache.WithLabelValues("l2", "miss")
 	m.reg.MustRegister(m.requests, m.cache, m.verdicts, m.loads, m.invalidations, m.redisUp, m.limited,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m

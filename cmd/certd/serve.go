@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -71,7 +72,7 @@ func newApp(e *env) (*fiber.App, error) {
 	rl, _ := strconv.Atoi(e.cfg.RateLimit)
 	if _, err := verify.Mount(app, verify.Deps{
 		Store: e.store, PublicURL: e.cfg.PublicURL, RedisURL: e.cfg.RedisURL, Log: e.log,
-		TrustedProxies: strings.Split(e.cfg.TrustedProxies, ","), RateLimit: rl,
+		TrustedProxies: strings.Split(e.cfg.TrustedProxies, ","), RateLimit: rl, AccessLog: os.Stderr,
 	}); err != nil {
 		return nil, err
 	}

@@ -1,0 +1,22 @@
+-- Every request asks for a different certificate: thread t of T takes
+-- serials t+1, t+1+T, ... so no number repeats within a run of fewer than
+-- `count` requests. Set count to the number of seeded certificates.
+local count = 100000
+local threads = {}
+local counter = 0
+
+function setup(thread)
+  thread:set("tid", #threads)
+  table.insert(threads, thread)
+end
+
+function init(args)
+  n = tonumber(tid)
+  step = 2
+end
+
+function request()
+  local serial = (n % count) + 1
+  n = n + step
+  return wrk.format("GET", string.format("/api/v1/certificates/Y000022000001263%06d", serial))
+end
