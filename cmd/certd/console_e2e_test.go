@@ -139,7 +139,9 @@ func TestConsoleEndToEnd(t *testing.T) {
 			chromedp.SendKeys(chromedp.CSS("#name"), name),
 			chromedp.SendKeys(chromedp.CSS("#password"), pw),
 			chromedp.Submit(chromedp.CSS("#password")),
-			chromedp.WaitVisible(chromedp.CSS("footer")),
+			// Only a signed-in page has the sign-out form; the login page
+			// itself must not satisfy the wait.
+			chromedp.WaitVisible(chromedp.CSS(`form[action="/console/logout"] button`)),
 		)
 	}
 	logout := func() {

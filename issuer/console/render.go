@@ -56,6 +56,16 @@ var funcs = template.FuncMap{
 		}
 		return a * 100 / b
 	},
+	// action names an audit action for people; the code stays beside it.
+	"action": func(en bool, code string) string {
+		if l, ok := actionLabels[code]; ok {
+			if en {
+				return l[1]
+			}
+			return l[0]
+		}
+		return ""
+	},
 	// dict2 passes the language and one value to a shared block.
 	"dict2":  func(en bool, v any) map[string]any { return map[string]any{"En": en, "Certs": v} },
 	"levels": func() []occupation.Level { return []occupation.Level{5, 4, 3, 2, 1} },
@@ -65,6 +75,24 @@ var funcs = template.FuncMap{
 		}
 		return s
 	},
+}
+
+var actionLabels = map[string][2]string{
+	"certificate.issue": {"发证", "issued"}, "certificate.revoke": {"撤销证书", "revoked"}, "certificate.reissue": {"更正补发", "corrected reissue"},
+	"batch.print": {"下载打印文件", "print file downloaded"}, "batch.download": {"下载证书包", "certificates downloaded"},
+	"ledger.export": {"导出台账", "ledger exported"}, "roster.check": {"检查名单", "roster checked"},
+	"institution.register": {"机构备案", "college registered"}, "institution.update": {"修改备案", "registration changed"},
+	"institution.suspended": {"暂停机构", "college suspended"}, "institution.withdrawn": {"撤销备案", "registration withdrawn"},
+	"institution.active": {"恢复机构", "college reinstated"}, "institution.renew": {"延续备案", "registration renewed"},
+	"institution.key_rotate": {"轮换密钥", "key rotated"}, "institution.print_settings": {"打印设置", "print settings"},
+	"institution.fees": {"公布收费标准", "fees published"}, "catalogue.import": {"导入职业目录", "catalogue imported"},
+	"account.create": {"新建账号", "account created"}, "account.login": {"登录", "signed in"}, "account.logout": {"退出", "signed out"},
+	"account.login_failed": {"登录失败", "failed sign-in"}, "account.login_unknown": {"未知账号登录", "sign-in, unknown name"},
+	"account.locked": {"账号锁定", "account locked"}, "account.login_locked": {"锁定期间登录", "sign-in while locked"},
+	"account.disable": {"停用账号", "account disabled"}, "account.enable": {"启用账号", "account enabled"},
+	"account.password_reset": {"重置密码", "password reset"}, "account.password_change": {"修改密码", "password changed"},
+	"token.create": {"生成API令牌", "API token created"}, "token.revoke": {"吊销API令牌", "API token revoked"},
+	"console.csrf_rejected": {"拒绝来源不明的请求", "request without a valid CSRF token refused"},
 }
 
 func parsePages() (map[string]*template.Template, error) {
