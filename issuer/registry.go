@@ -32,8 +32,8 @@ const RegistrationYears = 3
 // shipped occupation catalogue when the store has none. It fails with
 // ErrConflict when the store already has an authority.
 func (s *Service) Init(ctx context.Context, actor Actor, name string) (Authority, error) {
-	if !actor.Authority {
-		return Authority{}, errForbidden()
+	if err := actor.mayAdminister(); err != nil {
+		return Authority{}, err
 	}
 	name = strings.TrimSpace(name)
 	if name == "" {
@@ -138,8 +138,8 @@ func (f fieldErrors) err(code string) error {
 
 // AddInstitution registers a new institution with a fresh signing key.
 func (s *Service) AddInstitution(ctx context.Context, actor Actor, spec InstitutionSpec) (Institution, error) {
-	if !actor.Authority {
-		return Institution{}, errForbidden()
+	if err := actor.mayAdminister(); err != nil {
+		return Institution{}, err
 	}
 	in, err := s.buildInstitution(ctx, spec)
 	if err != nil {
@@ -336,8 +336,8 @@ func RegistrationOf(in Institution) credential.Registration {
 // and stores the result as a new signed version. It is how renewals, scope
 // changes and status changes are made; concurrent changes cannot both win.
 func (s *Service) changeInstitution(ctx context.Context, actor Actor, id, action string, detail map[string]any, change func(*Institution) ([]SigningKey, error)) (Institution, error) {
-	if !actor.Authority {
-		return Institution{}, errForbidden()
+	if err := actor.mayAdminister(); err != nil {
+		return Institution{}, err
 	}
 	in, err := s.Store.Institution(ctx, id)
 	if err != nil {
@@ -473,8 +473,8 @@ func (s *Service) signingKey(ctx context.Context, in Institution) (InstitutionKe
 
 // ImportCatalogue adds or corrects catalogue entries.
 func (s *Service) ImportCatalogue(ctx context.Context, actor Actor, raw []byte) (int, error) {
-	if !actor.Authority {
-		return 0, errForbidden()
+	if err := actor.mayAdminister(); err != nil {
+		return 0, err
 	}
 	occ, err := occupation.Parse(raw)
 	if err != nil {

@@ -75,6 +75,16 @@ func (a Actor) MayActFor(id string) error {
 	return nil
 }
 
+// mayAdminister reports whether the actor may act as the authority:
+// register institutions, change their registrations, keep the catalogue.
+// A province-wide auditor reads everything but administers nothing.
+func (a Actor) mayAdminister() error {
+	if !a.Authority || a.ReadOnly {
+		return errForbidden()
+	}
+	return nil
+}
+
 // MayRead reports whether the actor may read records of institution id.
 func (a Actor) MayRead(id string) error {
 	if !a.Authority && a.InstitutionID != id {

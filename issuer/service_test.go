@@ -429,6 +429,22 @@ func TestTenantIsolation(t *testing.T) {
 		if _, err := f.svc.RotateKey(f.ctx, clerk, "jlvtc"); !issuer.Is(err, issuer.ErrForbidden) {
 			t.Errorf("a college rotated its registered key: %v", err)
 		}
+		provinceAuditor := issuer.Actor{Name: "test:province-auditor", Authority: true, ReadOnly: true}
+		if _, err := f.svc.SetStatus(f.ctx, provinceAuditor, "jlvtc", issuer.Suspended, ""); !issuer.Is(err, issuer.ErrForbidden) {
+			t.Errorf("a province auditor suspended a college: %v", err)
+		}
+		if _, err := f.svc.RotateKey(f.ctx, provinceAuditor, "jlvtc"); !issuer.Is(err, issuer.ErrForbidden) {
+			t.Errorf("a province auditor rotated a key: %v", err)
+		}
+		if _, err := f.svc.ImportCatalogue(f.ctx, provinceAuditor, []byte(`{"edition":"2022","occupations":[]}`)); !issuer.Is(err, issuer.ErrForbidden) {
+			t.Errorf("a province auditor changed the catalogue: %v", err)
+		}
+		if _, err := f.svc.Revoke(f.ctx, provinceAuditor, n, issuer.ReasonOther, ""); !issuer.Is(err, issuer.ErrForbidden) {
+			t.Errorf("a province auditor revoked: %v", err)
+		}
+		if _, err := f.svc.Certificate(f.ctx, provinceAuditor, n); err != nil {
+			t.Errorf("a province auditor cannot read: %v", err)
+		}
 	})
 }
 
