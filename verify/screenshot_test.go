@@ -32,6 +32,8 @@ func TestScreenshots(t *testing.T) {
 	dir := os.Getenv("CERTD_SCREENSHOT_DIR")
 	if dir == "" {
 		dir = t.TempDir()
+	} else if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
 	}
 	w := newWorld(t, openSQLite(t), 4)
 	if _, err := w.iss.Revoke(w.ctx, authority, w.certs[3].Number, issuer.ReasonMisconduct, ""); err != nil {
