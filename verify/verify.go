@@ -17,7 +17,6 @@ package verify
 import (
 	"context"
 	"crypto/ed25519"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -266,8 +265,11 @@ func (v *Verifier) VerifyToken(ctx context.Context, token string) Result {
 	var b builder
 	res := Result{}
 	var claims credential.CertificateClaims
-	if _, err := credential.Peek(token, &claims); err != nil {
-		b.set(CheckFormat, Fail, "不是有效的证书记录（JWS）", "not a certd certificate record (JWS): "+err.Error())
+	// Decoded once: the claims name the issuer whose registration holds the
+	// key, and nothing in them counts until that key verifies the signature.
+	u, err := credential.Decode(token, credential.TypeCertificate, &claims)
+	if err != nil {
+		b.set(CheckFormat, Fail, "不是有效的证书记录（JWS），或签名算法不正确", "not a certd certificate record (JWS), or a wrong algorithm: "+err.Error())
 		b.skipRest(CheckFormat)
 		return finish(res, b)
 	}
@@ -292,26 +294,21 @@ func (v *Verifier) VerifyToken(ctx context.Context, token string) Result {
 	}
 	res.Registration = &reg
 	var key credential.KeyWindow
-	_, err := credential.Parse(token, credential.TypeCertificate, &claims, func(kid string, _ jwt.Claims) (ed25519.PublicKey, error) {
-		for _, k := range reg.Keys {
-			if k.JWK.Kid == kid {
-				key = k
-				return k.JWK.PublicKey()
-			}
+	var pub ed25519.PublicKey
+	for _, k := range reg.Keys {
+		if k.JWK.Kid == u.Header.Kid {
+			key = k
+			pub, err = k.JWK.PublicKey()
+			break
 		}
-		return nil, credential.ErrUnknownKey
-	})
-	switch {
-	case errors.Is(err, credential.ErrMalformed):
-		b.set(CheckFormat, Fail, "证书记录格式或算法不正确", "malformed record or wrong algorithm: "+err.Error())
-		b.skipRest(CheckFormat)
-		return finish(res, b)
-	case errors.Is(err, credential.ErrUnknownKey):
+	}
+	if pub == nil || err != nil {
 		b.set(CheckFormat, Pass, "", "")
 		b.set(CheckIssuer, Fail, "签名密钥不属于该机构备案的密钥", "the signing key is not one the institution registered")
 		b.skipRest(CheckIssuer)
 		return finish(res, b)
-	case err != nil:
+	}
+	if err := u.Verify(pub); err != nil {
 		b.set(CheckFormat, Pass, "", "")
 		b.set(CheckIssuer, Pass, reg.Name, reg.Name)
 		b.set(CheckSignature, Fail, "签名验证失败：记录已被篡改或伪造", "the signature does not verify: the record was altered or forged")

@@ -220,48 +220,70 @@ type KeyLookup func(kid string, claims jwt.Claims) (ed25519.PublicKey, error)
 // maxTokenSize bounds input before parsing: a certificate token is ~1.5 KB.
 const maxTokenSize = 16 << 10
 
+// Unverified is a decoded token whose signature has not been checked yet.
+// Nothing in its claims may be trusted before Verify succeeds.
+type Unverified struct {
+	Header       Header
+	signingInput string
+	sig          []byte
+}
+
+// Decode decodes a token of type typ into claims once, and checks its shape:
+// alg exactly EdDSA (never "none", never HMAC), the expected typ, a kid, no
+// crit header. It does not check the signature: call Verify with the key
+// the kid names. Splitting the two lets a verifier find the issuer's key
+// from the claims without decoding them twice.
+func Decode(token, typ string, claims jwt.Claims) (*Unverified, error) {
+	if len(token) > maxTokenSize {
+		return nil, fmt.Errorf("%w: token longer than %d bytes", ErrMalformed, maxTokenSize)
+	}
+	t, parts, err := jwt.NewParser(jwt.WithStrictDecoding()).ParseUnverified(token, claims)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	u := &Unverified{signingInput: parts[0] + "." + parts[1], sig: t.Signature}
+	u.Header.Kid, _ = t.Header["kid"].(string)
+	u.Header.Typ, _ = t.Header["typ"].(string)
+	alg, _ := t.Header["alg"].(string)
+	switch {
+	case alg != "EdDSA" || t.Method != jwt.SigningMethodEdDSA:
+		return nil, fmt.Errorf("%w: alg %q, want EdDSA", ErrMalformed, alg)
+	case u.Header.Typ != typ:
+		return nil, fmt.Errorf("%w: typ %q, want %q", ErrMalformed, u.Header.Typ, typ)
+	case u.Header.Kid == "":
+		return nil, fmt.Errorf("%w: no kid", ErrMalformed)
+	case t.Header["crit"] != nil:
+		return nil, fmt.Errorf("%w: unsupported crit header", ErrMalformed)
+	case len(u.sig) != ed25519.SignatureSize:
+		return nil, fmt.Errorf("%w: signature has %d bytes", ErrMalformed, len(u.sig))
+	}
+	return u, nil
+}
+
+// Verify checks the signature with key, which must be the key the kid
+// names (ErrUnknownKey otherwise). ErrBadSignature when it does not verify.
+func (u *Unverified) Verify(key ed25519.PublicKey) error {
+	if len(key) != ed25519.PublicKeySize || KID(key) != u.Header.Kid {
+		return fmt.Errorf("%w: key does not match kid", ErrUnknownKey)
+	}
+	if !ed25519.Verify(key, []byte(u.signingInput), u.sig) {
+		return ErrBadSignature
+	}
+	return nil
+}
+
 // Parse verifies a token of type typ into claims. It returns ErrMalformed,
 // ErrUnknownKey (from lookup) or ErrBadSignature, wrapped.
 func Parse(token, typ string, claims jwt.Claims, lookup KeyLookup) (Header, error) {
-	var h Header
-	if len(token) > maxTokenSize {
-		return h, fmt.Errorf("%w: token longer than %d bytes", ErrMalformed, maxTokenSize)
+	u, err := Decode(token, typ, claims)
+	if err != nil {
+		return Header{}, err
 	}
-	p := jwt.NewParser(jwt.WithValidMethods([]string{"EdDSA"}), jwt.WithoutClaimsValidation(), jwt.WithStrictDecoding())
-	_, err := p.ParseWithClaims(token, claims, func(t *jwt.Token) (any, error) {
-		kid, _ := t.Header["kid"].(string)
-		tt, _ := t.Header["typ"].(string)
-		h = Header{Kid: kid, Typ: tt}
-		if tt != typ {
-			return nil, fmt.Errorf("%w: typ %q, want %q", ErrMalformed, tt, typ)
-		}
-		if kid == "" {
-			return nil, fmt.Errorf("%w: no kid", ErrMalformed)
-		}
-		if crit, ok := t.Header["crit"]; ok && crit != nil {
-			return nil, fmt.Errorf("%w: unsupported crit header", ErrMalformed)
-		}
-		key, err := lookup(kid, t.Claims)
-		if err != nil {
-			return nil, err
-		}
-		if KID(key) != kid {
-			return nil, fmt.Errorf("%w: key does not match kid", ErrUnknownKey)
-		}
-		return key, nil
-	})
-	switch {
-	case err == nil:
-		return h, nil
-	case errors.Is(err, ErrUnknownKey), errors.Is(err, ErrMalformed):
-		return h, err
-	case errors.Is(err, jwt.ErrTokenSignatureInvalid):
-		return h, fmt.Errorf("%w", ErrBadSignature)
-	case errors.Is(err, jwt.ErrTokenUnverifiable):
-		return h, fmt.Errorf("%w: %v", ErrUnknownKey, err)
-	default:
-		return h, fmt.Errorf("%w: %v", ErrMalformed, err)
+	key, err := lookup(u.Header.Kid, claims)
+	if err != nil {
+		return u.Header, err
 	}
+	return u.Header, u.Verify(key)
 }
 
 // Peek decodes a token's claims without verifying anything, to find out
