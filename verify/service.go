@@ -60,8 +60,11 @@ type Service struct {
 	m      *metrics
 
 	reg atomic.Pointer[regState]
-	l1  *otter.Cache[string, *entry]
-	sf  singleflight.Group
+	// writes queues views for Redis; writeBehind drains it.
+	writes     chan pendingWrite
+	writesDone chan struct{}
+	l1         *otter.Cache[string, *entry]
+	sf         singleflight.Group
 
 	// gen counts invalidations. A load notes it before reading and writes
 	// its result only if it did not move, under the read lock; the poller
@@ -161,7 +164,8 @@ func NewService(ctx context.Context, o Options) (*Service, error) {
 		o.Log = slog.Default()
 	}
 	s := &Service{store: o.Store, remote: o.Redis, log: o.Log, opt: o, holes: map[int64]time.Time{},
-		stop: make(chan struct{}), done: make(chan struct{}), m: newMetrics()}
+		stop: make(chan struct{}), done: make(chan struct{}), m: newMetrics(),
+		writes: make(chan pendingWrite, 4096), writesDone: make(chan struct{})}
 	neg, pos := o.NegativeTTL, o.TTL
 	s.l1 = otter.Must(&otter.Options[string, *entry]{
 		MaximumSize: o.L1Size,
@@ -173,6 +177,7 @@ func NewService(ctx context.Context, o Options) (*Service, error) {
 		}),
 	})
 	if o.Redis != nil {
+		go s.writeBehind()
 		o.Redis.OnState = func(up bool) {
 			if up {
 				s.m.redisUp.Set(1)
@@ -366,10 +371,72 @@ func (s *Service) load(ctx context.Context, number string) (*entry, error) {
 		if !rec.Found {
 			ttl = s.opt.NegativeTTL
 		}
-		b, _ := json.Marshal(rec)
-		s.remote.Set(ctx, key, b, ttl)
+		// Written behind the answer, batched: a cold flood then costs one
+		// Redis round trip per batch instead of one per request. A full
+		// queue drops the write; it is only a cache.
+		select {
+		case s.writes <- pendingWrite{key: key, rec: rec, ttl: ttl, gen: g0, rs: rs}:
+		default:
+		}
 	}
 	return e, nil
+}
+
+// pendingWrite is a view waiting to be written to Redis. gen and rs are
+// what the load saw before it read the store: if an invalidation or a
+// registry change came since, the view may be stale and is not written.
+type pendingWrite struct {
+	key string
+	rec *Record
+	ttl time.Duration
+	gen uint64
+	rs  *regState
+}
+
+// writeBehind drains pending writes in batches until the service stops.
+func (s *Service) writeBehind() {
+	defer close(s.writesDone)
+	batch := make([]pendingWrite, 0, 256)
+	kvs := make([]cache.KV, 0, 256)
+	for {
+		select {
+		case <-s.stop:
+			return
+		case w := <-s.writes:
+			batch = append(batch[:0], w)
+		}
+	drain:
+		for len(batch) < cap(batch) {
+			select {
+			case w := <-s.writes:
+				batch = append(batch, w)
+			default:
+				break drain
+			}
+		}
+		kvs = kvs[:0]
+		for _, w := range batch {
+			b, _ := json.Marshal(w.rec) // a Record always marshals
+			kvs = append(kvs, cache.KV{Key: w.key, Value: b, TTL: w.ttl})
+		}
+		// Holding the read lock through the write keeps an invalidation
+		// (which bumps gen under the write lock, then deletes from Redis)
+		// from slipping between the check and the write: a stale view is
+		// either not written or deleted afterwards.
+		s.mu.RLock()
+		live := kvs[:0]
+		for i, w := range batch {
+			if w.gen == s.gen && w.rs == s.reg.Load() {
+				live = append(live, kvs[i])
+			}
+		}
+		if len(live) > 0 {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			s.remote.SetMany(ctx, live)
+			cancel()
+		}
+		s.mu.RUnlock()
+	}
 }
 
 // Fresh reads a certificate straight from the store, bypassing the cache,
@@ -527,6 +594,9 @@ func (s *Service) Close() {
 	}
 	close(s.stop)
 	<-s.done
+	if s.remote != nil {
+		<-s.writesDone
+	}
 	s.l1.StopAllGoroutines()
 }
 

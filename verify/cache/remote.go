@@ -146,6 +146,27 @@ func (r *Remote) Set(ctx context.Context, key string, value []byte, ttl time.Dur
 	r.failed(ctx, r.rdb.Set(ctx, r.prefix+key, value, ttl).Err())
 }
 
+// KV is one value to write.
+type KV struct {
+	Key   string
+	Value []byte
+	TTL   time.Duration
+}
+
+// SetMany writes values in one pipelined round trip.
+func (r *Remote) SetMany(ctx context.Context, kvs []KV) {
+	if r.down.Load() || len(kvs) == 0 {
+		return
+	}
+	_, err := r.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for _, kv := range kvs {
+			p.Set(ctx, r.prefix+kv.Key, kv.Value, kv.TTL)
+		}
+		return nil
+	})
+	r.failed(ctx, err)
+}
+
 // Del deletes keys. Deletions that fail are remembered and made when Redis
 // is back, before it is read again. It uses its own deadline: a caller that
 // gives up must not leave a stale entry behind.
