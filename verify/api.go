@@ -73,13 +73,16 @@ func (h *handlers) apiCertificate(c *fiber.Ctx) error {
 		access = Holder
 	}
 	var m Match
-	if confirming {
-		m = rec.Confirm(name, idNumber)
+	if confirming && rec.Found {
+		var ok bool
+		if m, ok = h.checkMatch(rec, name, idNumber); !ok {
+			return h.fail(c, fiber.StatusTooManyRequests, confirmLimitedZh, confirmLimitedEn)
+		}
 		if m.Name && (m.IDNumber == nil || *m.IDNumber) && access == Public {
 			access = Confirmed
 		}
 	}
-	v := rec.For(access)
+	v := rec.ForMatch(access, &m)
 	if codeGiven {
 		v.CodeOK = &codeOK
 	}
@@ -286,7 +289,11 @@ func (h *handlers) checkItem(ctx context.Context, i int, it Item) ItemResult {
 	if !rec.Found {
 		return r
 	}
-	m := rec.Confirm(it.Name, it.IDNumber)
+	m, ok := h.checkMatch(rec, it.Name, it.IDNumber)
+	if !ok {
+		r.Error = confirmLimitedZh + " / " + confirmLimitedEn
+		return r
+	}
 	r.Match = &m
 	r.Confirmed = rec.Verdict == Valid && m.Name && (m.IDNumber == nil || *m.IDNumber)
 	v := rec.For(Public)

@@ -113,6 +113,7 @@ type handlers struct {
 	openapi []byte
 	reqs    *limiter
 	confirm *limiter
+	misses  *limiter // failed confirmations per certificate
 
 	secHeaders [][2][]byte
 }
@@ -171,12 +172,16 @@ func newHandlers(svc *Service, d Deps, trusted []netip.Prefix) (*handlers, error
 	}
 	h.reqs = newLimiter("req", rl, time.Minute, svc.remote)
 	h.confirm = newLimiter("confirm", cl, time.Hour, svc.remote)
+	// A privacy control, not a load control: it stays on when rate limits
+	// are switched off.
+	h.misses = newLimiter("confirm-miss", maxFailedConfirms, confirmWindowDays*24*time.Hour, svc.remote)
 	return h, nil
 }
 
 func (h *handlers) close() {
 	h.reqs.close()
 	h.confirm.close()
+	h.misses.close()
 	if h.buf != nil {
 		_ = h.buf.Close()
 	}

@@ -201,8 +201,11 @@ func (h *handlers) page(c *fiber.Ctx) error {
 		access = Holder
 	}
 	var match *Match
-	if confirming {
-		m := rec.Confirm(name, idNumber)
+	if confirming && rec.Found {
+		m, ok := h.checkMatch(rec, name, idNumber)
+		if !ok {
+			return h.fail(c, fiber.StatusTooManyRequests, confirmLimitedZh, confirmLimitedEn)
+		}
 		match = &m
 		if m.Name && (m.IDNumber == nil || *m.IDNumber) && access == Public {
 			access = Confirmed
@@ -218,7 +221,7 @@ func (h *handlers) page(c *fiber.Ctx) error {
 		cc = ccPrivate
 	}
 	build := func() []byte {
-		v := rec.For(access)
+		v := rec.ForMatch(access, match)
 		v.Checks = failuresFirst(v.Checks)
 		d := h.pageData(c, "/v/"+number, en, pageTitle(en, v), shareDesc(en, v))
 		d.V, d.Explain, d.Match, d.Full = v, explain(en, v), match, access != Public

@@ -181,7 +181,10 @@ func (r *Record) Confirm(name, idNumber string) Match {
 	}
 	got := nameKey(name)
 	m.Name = got != "" && subtle.ConstantTimeCompare([]byte(got), []byte(nameKey(r.Facts.Name))) == 1
-	if idNumber = strings.TrimSpace(idNumber); idNumber != "" {
+	// The ID number is compared only once the name matched: otherwise a
+	// caller could test ID numbers against a certificate without knowing
+	// whose it is.
+	if idNumber = strings.TrimSpace(idNumber); idNumber != "" && m.Name {
 		ok := r.Facts.DocHash.Matches(r.Facts.DocType, ident.NormalizeDocNumber(idNumber))
 		m.IDNumber = &ok
 	}
@@ -239,6 +242,16 @@ type StatusView struct {
 	Supersedes   string `json:"supersedes,omitempty"`
 }
 
+// ForMatch is For for a viewer who also confirmed the ID number: they
+// already know it, so the masked form may be shown back.
+func (r *Record) ForMatch(a Access, m *Match) *View {
+	v := r.For(a)
+	if a == Confirmed && m != nil && m.IDNumber != nil && *m.IDNumber && v.Certificate != nil && r.Facts != nil {
+		v.Certificate.DocMasked = r.Facts.DocMasked
+	}
+	return v
+}
+
 // For cuts the view a viewer with access a may see. The photo is never part
 // of any view.
 func (r *Record) For(a Access) *View {
@@ -259,7 +272,14 @@ func (r *Record) For(a Access) *View {
 		case Holder, Confirmed:
 			cv.HolderName = f.Name
 			dt := ident.DocType(f.DocType)
-			cv.DocTypeZh, cv.DocTypeEn, cv.DocMasked = dt.Chinese(), dt.English(), f.DocMasked
+			cv.DocTypeZh, cv.DocTypeEn = dt.Chinese(), dt.English()
+			// Only the QR code shows the masked ID number: with the first 6
+			// and last 4 digits, only the birth date is left to guess
+			// against the hash in the record, which a name-confirmer
+			// also gets.
+			if a == Holder {
+				cv.DocMasked = f.DocMasked
+			}
 			v.Record = r.Token
 		default:
 			cv.HolderName, cv.NameMasked = ident.MaskName(f.Name), true
