@@ -14,6 +14,14 @@ import (
 // MaxPDFSize bounds an uploaded PDF; an issued certificate is well under 1 MB.
 const MaxPDFSize = 8 << 20
 
+// Bounds on the work one uploaded PDF may cause. An issued certificate has a
+// dozen streams, the record's under 4 KB.
+const (
+	maxStreams   = 64
+	maxStreamLen = 2 << 20
+	maxInflate   = 4 << 20
+)
+
 var (
 	streamRe = regexp.MustCompile(`(?s)<<(.{0,400}?)>>\s*stream\r?\n`)
 	jwsRe    = regexp.MustCompile(`eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{40,100}`)
@@ -40,12 +48,16 @@ func TokenFromPDF(pdf []byte) (string, error) {
 	if t := findJWS(pdf); t != "" {
 		return t, nil
 	}
-	for _, m := range streamRe.FindAllSubmatchIndex(pdf, -1) {
+	// An upload is untrusted: bound the streams looked at, the bytes
+	// searched for each stream's end and the bytes inflated in all, so a
+	// crafted file costs milliseconds, not minutes.
+	budget := maxInflate
+	for _, m := range streamRe.FindAllSubmatchIndex(pdf, maxStreams) {
 		dict := pdf[m[2]:m[3]]
 		if !bytes.Contains(dict, []byte("/FlateDecode")) {
 			continue
 		}
-		body := pdf[m[1]:]
+		body := pdf[m[1]:min(len(pdf), m[1]+maxStreamLen)]
 		if end := bytes.Index(body, []byte("endstream")); end >= 0 {
 			body = body[:end]
 		}
@@ -53,9 +65,13 @@ func TokenFromPDF(pdf []byte) (string, error) {
 		if err != nil {
 			continue
 		}
-		plain, _ := io.ReadAll(io.LimitReader(zr, 1<<20))
+		plain, _ := io.ReadAll(io.LimitReader(zr, int64(min(budget, 1<<20))))
+		budget -= len(plain)
 		if t := findJWS(plain); t != "" {
 			return t, nil
+		}
+		if budget <= 0 {
+			break
 		}
 	}
 	return "", ErrNoRecord
