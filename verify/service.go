@@ -61,6 +61,15 @@ type Service struct {
 
 	reg atomic.Pointer[regState]
 	// writes queues views for Redis; writeBehind drains it.
+	// applied is the watermark of audit events whose invalidations have
+	// been applied; killed remembers, per number, the newest sequence at
+	// which it was invalidated (pruned after the Redis TTL).
+	applied   atomic.Int64
+	killed    map[string]killMark
+	lastPrune time.Time
+	// regStale is set when an institution change was read but the
+	// registry could not be reloaded; only the polling goroutine uses it.
+	regStale   bool
 	writes     chan pendingWrite
 	writesDone chan struct{}
 	l1         *otter.Cache[string, *entry]
@@ -165,7 +174,7 @@ func NewService(ctx context.Context, o Options) (*Service, error) {
 	}
 	s := &Service{store: o.Store, remote: o.Redis, log: o.Log, opt: o, holes: map[int64]time.Time{},
 		stop: make(chan struct{}), done: make(chan struct{}), m: newMetrics(),
-		writes: make(chan pendingWrite, 4096), writesDone: make(chan struct{})}
+		writes: make(chan pendingWrite, 4096), writesDone: make(chan struct{}), killed: map[string]killMark{}}
 	neg, pos := o.NegativeTTL, o.TTL
 	s.l1 = otter.Must(&otter.Options[string, *entry]{
 		MaximumSize: o.L1Size,
@@ -197,6 +206,9 @@ func NewService(ctx context.Context, o Options) (*Service, error) {
 	}
 	s.cursor = cur
 	if err := s.reloadRegistry(ctx); err != nil && !issuer.Is(err, issuer.ErrNotFound) {
+		return nil, err
+	}
+	if err := s.replayRecent(ctx, cur); err != nil {
 		return nil, err
 	}
 	go s.tail()
@@ -329,13 +341,15 @@ func (s *Service) load(ctx context.Context, number string) (*entry, error) {
 	}
 	s.mu.RLock()
 	g0 := s.gen
+	killed := s.killed[number].seq
 	s.mu.RUnlock()
+	seq0 := s.applied.Load()
 	key := s.viewKey(rs.fp, number)
 	var rec *Record
 	if s.remote != nil {
 		if b, ok := s.remote.Get(ctx, key); ok {
 			var r Record
-			if json.Unmarshal(b, &r) == nil && r.Number == number {
+			if json.Unmarshal(b, &r) == nil && r.Number == number && r.Seq >= killed {
 				rec = &r
 				s.m.l2Hit.Inc()
 			}
@@ -358,6 +372,7 @@ func (s *Service) load(ctx context.Context, number string) (*entry, error) {
 			v := &Verifier{Registry: rs.registry, Now: s.opt.Now}
 			rec = buildRecord(v, c, s.opt.Now())
 		}
+		rec.Seq = seq0
 	}
 	e := &entry{rec: rec}
 	s.mu.RLock()
@@ -493,8 +508,19 @@ func (s *Service) poll(ctx context.Context) error {
 			from = h - 1
 		}
 	}
-	var numbers []string
+	numbers := map[string]int64{}
 	instChanged := false
+	// The cursor moves past each event as it is read, so whatever happens
+	// later in this poll (a failed page, a failed registry reload), the
+	// numbers already read must still be invalidated now: they will not be
+	// read again.
+	defer func() {
+		if len(numbers) > 0 {
+			s.invalidate(ctx, numbers)
+		}
+		s.pruneKilled(now)
+		s.applied.Store(s.watermark())
+	}()
 	for {
 		evs, err := s.store.Audit(ctx, issuer.AuditFilter{AfterSeq: from, Limit: 1000})
 		if err != nil {
@@ -515,15 +541,7 @@ func (s *Service) poll(ctx context.Context) error {
 			}
 			switch {
 			case strings.HasPrefix(ev.Action, "certificate."):
-				numbers = append(numbers, ev.Subject)
-				if ev.Action == "certificate.reissue" && ev.Detail != "" {
-					var d struct {
-						Supersedes string `json:"supersedes"`
-					}
-					if json.Unmarshal([]byte(ev.Detail), &d) == nil && d.Supersedes != "" {
-						numbers = append(numbers, d.Supersedes)
-					}
-				}
+				touched(numbers, ev)
 			case strings.HasPrefix(ev.Action, "institution."), strings.HasPrefix(ev.Action, "authority."):
 				instChanged = true
 			}
@@ -532,9 +550,59 @@ func (s *Service) poll(ctx context.Context) error {
 			break
 		}
 	}
-	if instChanged {
+	if instChanged || s.regStale {
 		if err := s.reloadRegistry(ctx); err != nil {
+			s.regStale = true // retried on the next poll
 			return err
+		}
+		s.regStale = false
+	}
+	return nil
+}
+
+// replayRecent applies again the certificate changes of the last Redis TTL.
+// The cursor of a new instance starts at the newest event, so without this
+// a view another instance wrote to Redis just before a change it never saw
+// (it stopped, or the change was made while no server ran, with certd revoke)
+// would be served until it expired.
+func (s *Service) replayRecent(ctx context.Context, cur int64) error {
+	s.applied.Store(cur)
+	if s.remote == nil || cur == 0 {
+		return nil
+	}
+	since := s.opt.Now().Add(-(s.opt.TTL + time.Minute))
+	// Binary search for the first event of the window; sequence and time
+	// grow together closely enough for a window of minutes.
+	lo, hi := int64(0), cur
+	for lo < hi {
+		mid := lo + (hi-lo)/2
+		evs, err := s.store.Audit(ctx, issuer.AuditFilter{AfterSeq: mid, Limit: 1})
+		if err != nil {
+			return err
+		}
+		if len(evs) == 0 || !evs[0].At.Before(since) {
+			hi = mid
+		} else {
+			lo = mid + 1
+		}
+	}
+	numbers := map[string]int64{}
+	for from := lo; ; {
+		evs, err := s.store.Audit(ctx, issuer.AuditFilter{AfterSeq: from, Limit: 1000})
+		if err != nil {
+			return err
+		}
+		for _, ev := range evs {
+			if ev.Seq > cur {
+				break
+			}
+			if strings.HasPrefix(ev.Action, "certificate.") {
+				touched(numbers, ev)
+			}
+			from = ev.Seq
+		}
+		if len(evs) < 1000 || from >= cur {
+			break
 		}
 	}
 	if len(numbers) > 0 {
@@ -543,10 +611,66 @@ func (s *Service) poll(ctx context.Context) error {
 	return nil
 }
 
-// invalidate drops the cached views of numbers everywhere.
-func (s *Service) invalidate(ctx context.Context, numbers []string) {
+// touched adds the certificate numbers an audit event changed, with the
+// event's sequence.
+func touched(numbers map[string]int64, ev issuer.AuditEvent) {
+	numbers[ev.Subject] = max(numbers[ev.Subject], ev.Seq)
+	if ev.Action == "certificate.reissue" && ev.Detail != "" {
+		var d struct {
+			Supersedes string `json:"supersedes"`
+		}
+		if json.Unmarshal([]byte(ev.Detail), &d) == nil && d.Supersedes != "" {
+			numbers[d.Supersedes] = max(numbers[d.Supersedes], ev.Seq)
+		}
+	}
+}
+
+// killMark remembers that a number was invalidated at an audit sequence.
+type killMark struct {
+	seq int64
+	at  time.Time
+}
+
+// watermark is the sequence up to which every audit event has been
+// applied: the cursor, or just below the oldest event not seen yet.
+func (s *Service) watermark() int64 {
+	w := s.cursor
+	for h := range s.holes {
+		w = min(w, h-1)
+	}
+	return w
+}
+
+// pruneKilled forgets invalidations older than any view Redis may still
+// hold.
+func (s *Service) pruneKilled(now time.Time) {
+	if now.Sub(s.lastPrune) < time.Minute {
+		return
+	}
+	s.lastPrune = now
+	keep := s.opt.TTL + time.Minute
+	s.mu.Lock()
+	for n, k := range s.killed {
+		if now.Sub(k.at) > keep {
+			delete(s.killed, n)
+		}
+	}
+	s.mu.Unlock()
+}
+
+// invalidate drops the cached views of numbers everywhere, each changed
+// at the given audit sequence.
+func (s *Service) invalidate(ctx context.Context, changed map[string]int64) {
+	now := time.Now()
 	s.mu.Lock()
 	s.gen++
+	numbers := make([]string, 0, len(changed))
+	for n, seq := range changed {
+		numbers = append(numbers, n)
+		if seq > s.killed[n].seq {
+			s.killed[n] = killMark{seq: seq, at: now}
+		}
+	}
 	s.mu.Unlock()
 	rs := s.reg.Load()
 	keys := make([]string, 0, len(numbers))

@@ -24,7 +24,13 @@ import (
 // ever kept in the in-process cache and the deployment's own Redis; the
 // verification code is kept only as a hash.
 type Record struct {
-	Number  string  `json:"number"`
+	Number string `json:"number"`
+	// Seq is the audit sequence up to which the instance that built this
+	// record had applied every invalidation before it read the store. An
+	// instance that has since applied an invalidation of this number at a
+	// later sequence does not trust the record from Redis: it may have been
+	// read before that change committed and written to Redis after it.
+	Seq     int64   `json:"seq,omitempty"`
 	Found   bool    `json:"found"`
 	Verdict Verdict `json:"verdict"`
 	Checks  []Check `json:"checks"`
