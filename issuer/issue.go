@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -125,9 +126,8 @@ func (s *Service) Issue(ctx context.Context, actor Actor, req IssueRequest) (*Is
 	}
 	for k, number := range held {
 		e := entryOf[k]
-		rep.Problems = append(rep.Problems, ruleProblem(r, e, "doc_number", e.DocNumber, "duplicate_holding",
-			fmt.Sprintf("此人已持有同一职业、工种和等级的有效证书%s（更正请使用补发）", number),
-			fmt.Sprintf("this person already holds valid certificate %s for the same occupation, 工种 and level (use reissue to correct it)", number)))
+		zh, en := heldElsewhere(in, number)
+		rep.Problems = append(rep.Problems, ruleProblem(r, e, "doc_number", e.DocNumber, "duplicate_holding", zh, en))
 	}
 	if len(rep.Problems) > 0 {
 		sortProblems(rep.Problems)
@@ -156,6 +156,18 @@ func (s *Service) Issue(ctx context.Context, actor Actor, req IssueRequest) (*Is
 		rep.Numbers = append(rep.Numbers, c.Number)
 	}
 	return rep, nil
+}
+
+// heldElsewhere explains a duplicate holding. The number is named only when
+// the certificate is the institution's own: a college must not learn which
+// certificates other colleges issued by probing ID numbers with dry runs.
+func heldElsewhere(in Institution, number string) (string, string) {
+	if strings.HasPrefix(number, in.Prefix) {
+		return fmt.Sprintf("此人已持有本机构颁发的同一职业、工种和等级的有效证书%s（更正请使用补发）", number),
+			fmt.Sprintf("this person already holds valid certificate %s of this institution for the same occupation, 工种 and level (use reissue to correct it)", number)
+	}
+	return "此人已持有其他认定机构颁发的同一职业、工种和等级的有效证书",
+		"this person already holds a valid certificate from another institution for the same occupation, 工种 and level"
 }
 
 func sortProblems(ps []roster.Problem) {
@@ -507,7 +519,8 @@ func (s *Service) Reissue(ctx context.Context, actor Actor, number string, fix C
 			return old, err
 		}
 		for _, n := range held {
-			return old, Errorf(ErrConflict, "duplicate_holding", "此人已持有同一职业、工种和等级的有效证书%s", "this person already holds valid certificate %s for the same occupation, 工种 and level", n)
+			zh, en := heldElsewhere(in, n)
+			return old, &Error{Kind: ErrConflict, Code: "duplicate_holding", Zh: zh, En: en}
 		}
 	}
 	key, priv, err := s.signingKey(ctx, in)

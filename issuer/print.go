@@ -1,6 +1,7 @@
 package issuer
 
 import (
+	"archive/zip"
 	"bytes"
 	"context"
 	"crypto/sha256"
@@ -9,7 +10,9 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 
 	"certd/issuer/ident"
@@ -235,6 +238,15 @@ func (s *Service) RenderStored(ctx context.Context, actor Actor, number string) 
 	} else if !Is(err, ErrNotFound) {
 		return nil, err
 	}
+	// Rendering stores a new PDF: a change, not a read.
+	if err := actor.MayActFor(c.InstitutionID); err != nil {
+		return nil, err
+	}
+	if pdf, err := s.Store.PDF(ctx, number); err == nil {
+		return pdf, nil
+	} else if !Is(err, ErrNotFound) {
+		return nil, err
+	}
 	in, err := s.Store.Institution(ctx, c.InstitutionID)
 	if err != nil {
 		return nil, err
@@ -247,4 +259,55 @@ func (s *Service) RenderStored(ctx context.Context, actor Actor, number string) 
 		return nil, err
 	}
 	return bytes.Clone(pdf), nil
+}
+
+// Limits on an upload of holders' photos: a 1-inch photo is tens of KB, so
+// these leave room for every roster while keeping a ZIP bomb from filling
+// memory.
+const (
+	MaxPhotoFiles = 20_000
+	MaxPhotoBytes = 2 << 20   // one photo
+	MaxPhotosSize = 256 << 20 // all photos of one upload, decompressed
+)
+
+// PhotosFromZip reads holders' photos from a ZIP archive, each named after
+// the holder's document number or 学号 (220102200401010013.jpg). Entries
+// that are not .jpg, .jpeg or .png are ignored; the images themselves are
+// checked when the roster is (see Service.Issue).
+func PhotosFromZip(r io.ReaderAt, size int64) (Photos, error) {
+	zr, err := zip.NewReader(r, size)
+	if err != nil {
+		return nil, Errorf(ErrInvalid, "photos_zip", "照片文件应为ZIP压缩包", "the photos must be a ZIP file")
+	}
+	ph := Photos{}
+	total := 0
+	for _, f := range zr.File {
+		ext := strings.ToLower(filepath.Ext(f.Name))
+		if f.FileInfo().IsDir() || (ext != ".jpg" && ext != ".jpeg" && ext != ".png") {
+			continue
+		}
+		if len(ph) >= MaxPhotoFiles {
+			return nil, Errorf(ErrInvalid, "photos_many", "照片超过%d张", "more than %d photos", MaxPhotoFiles)
+		}
+		name := filepath.Base(f.Name)
+		if f.UncompressedSize64 > MaxPhotoBytes {
+			return nil, Errorf(ErrInvalid, "photo_large", "照片%s超过2MB", "photo %s is larger than 2 MB", name)
+		}
+		rc, err := f.Open()
+		if err != nil {
+			return nil, Errorf(ErrInvalid, "photos_zip", "照片压缩包已损坏", "the photo ZIP is damaged")
+		}
+		// The header's size is the sender's word; the limit is enforced on
+		// what actually decompresses.
+		b, err := io.ReadAll(io.LimitReader(rc, MaxPhotoBytes+1))
+		rc.Close()
+		if err != nil || len(b) > MaxPhotoBytes {
+			return nil, Errorf(ErrInvalid, "photos_zip", "照片压缩包已损坏或照片%s超过2MB", "the photo ZIP is damaged or photo %s is larger than 2 MB", name)
+		}
+		if total += len(b); total > MaxPhotosSize {
+			return nil, Errorf(ErrInvalid, "photos_total", "照片总大小超过%dMB", "the photos add up to more than %d MB", MaxPhotosSize>>20)
+		}
+		ph[strings.ToUpper(strings.TrimSuffix(name, filepath.Ext(name)))] = b
+	}
+	return ph, nil
 }

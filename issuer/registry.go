@@ -406,7 +406,13 @@ func (s *Service) UpdateInstitution(ctx context.Context, actor Actor, spec Insti
 		if next.Prefix != in.Prefix {
 			return nil, Errorf(ErrInvalid, "prefix_change", "证书编号前缀不能修改", "the certificate prefix cannot change")
 		}
-		next.Version, next.Status, next.Keys = in.Version, in.Status, in.Keys
+		// What the spec does not carry stays: status and keys are changed
+		// by their own commands, print settings by the college, and fees
+		// only when the spec lists some.
+		next.Version, next.Status, next.Keys, next.Print = in.Version, in.Status, in.Keys, in.Print
+		if len(spec.Fees) == 0 {
+			next.Fees = in.Fees
+		}
 		*in = next
 		return nil, nil
 	})

@@ -265,6 +265,13 @@ func TestDuplicateHolding(t *testing.T) {
 		if !strings.Contains(rep.Problems[0].Zh, "Y000022000001263000001") {
 			t.Errorf("duplicate problem does not name the existing certificate: %s", rep.Problems[0].Zh)
 		}
+		// Another college learns that the person is certified, not the number.
+		f.register("other", "Y000022000002")
+		otherClerk := issuer.Actor{Name: "test:other", InstitutionID: "other"}
+		rep, err := f.svc.Issue(f.ctx, otherClerk, issuer.IssueRequest{InstitutionID: "other", Roster: []byte(header + rosterRow(7, "张三", "4-04-05-05", "", "3", "毕业年度学生")), Filename: "o.csv", DryRun: true})
+		if err != nil || len(rep.Problems) != 1 || rep.Problems[0].Code != "duplicate_holding" || strings.Contains(rep.Problems[0].Zh+rep.Problems[0].En, "Y000022000001263") {
+			t.Errorf("another college's duplicate: %+v %v", rep, err)
+		}
 	})
 }
 
@@ -528,4 +535,27 @@ func TestForgedTokens(t *testing.T) {
 			}
 		}
 	})
+}
+
+// Re-entering a registration keeps what the spec does not carry: the
+// college's print settings, and fees unless new ones are given.
+func TestUpdateKeepsPrintSettingsAndFees(t *testing.T) {
+	f := newFixture(t)
+	if _, err := f.svc.SetPrintSettings(f.ctx, clerk, "jlvtc", issuer.PrintSettings{Layout: "preprinted", OffsetX: 1.5}); err != nil {
+		t.Fatal(err)
+	}
+	in, err := f.svc.UpdateInstitution(f.ctx, authority, issuer.InstitutionSpec{
+		ID: "jlvtc", Name: "吉林测试职业技术学院（更名）", USCC: "12220000MB0123457W", Prefix: "Y000022000001", FilingNo: "吉人社认备〔2026〕jlvtc",
+		ValidFrom: "2026-01-01", Scope: []issuer.ScopeSpec{{Occupation: "4-04-05-05", Levels: []string{"3"}}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if in.Print.Layout != "preprinted" || in.Print.OffsetX != 1.5 || in.Name != "吉林测试职业技术学院（更名）" || len(in.Keys) != 1 {
+		t.Fatalf("after update: %+v", in)
+	}
+	stored, _ := f.store.Institution(f.ctx, "jlvtc")
+	if stored.Print.Layout != "preprinted" {
+		t.Fatalf("stored print settings lost: %+v", stored.Print)
+	}
 }

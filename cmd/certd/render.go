@@ -24,73 +24,44 @@ func (e *env) needPrinter() error {
 	return nil
 }
 
-// maxPhotos bounds a photo upload: a roster of 20,000 1-inch photos.
-const (
-	maxPhotoFiles = 20_000
-	maxPhotoBytes = 2 << 20
-)
-
 // loadPhotos reads holders' photos from a directory or a ZIP, each named
 // after the holder's document number or 学号 (e.g. 220102200401010013.jpg).
 func loadPhotos(path string) (issuer.Photos, error) {
-	ph := issuer.Photos{}
-	add := func(name string, open func() (io.ReadCloser, error), size int64) error {
-		ext := strings.ToLower(filepath.Ext(name))
-		if ext != ".jpg" && ext != ".jpeg" && ext != ".png" {
-			return nil
-		}
-		if len(ph) >= maxPhotoFiles {
-			return usageError{fmt.Sprintf("照片超过%d张 / more than %d photos", maxPhotoFiles, maxPhotoFiles)}
-		}
-		if size > maxPhotoBytes {
-			return usageError{fmt.Sprintf("照片 %s 超过2MB / photo %s is larger than 2 MB", name, name)}
-		}
-		rc, err := open()
-		if err != nil {
-			return err
-		}
-		defer rc.Close()
-		b, err := io.ReadAll(io.LimitReader(rc, maxPhotoBytes+1))
-		if err != nil {
-			return err
-		}
-		key := strings.ToUpper(strings.TrimSuffix(filepath.Base(name), filepath.Ext(name)))
-		ph[key] = b
-		return nil
-	}
 	fi, err := os.Stat(path)
 	if err != nil {
 		return nil, usageError{fmt.Sprintf("无法读取照片 %s / cannot read photos: %v", path, err)}
 	}
-	if fi.IsDir() {
-		entries, err := os.ReadDir(path)
+	if !fi.IsDir() {
+		f, err := os.Open(path)
 		if err != nil {
 			return nil, err
 		}
-		for _, de := range entries {
-			info, err := de.Info()
-			if err != nil || !info.Mode().IsRegular() {
-				continue
-			}
-			p := filepath.Join(path, de.Name())
-			if err := add(de.Name(), func() (io.ReadCloser, error) { return os.Open(p) }, info.Size()); err != nil {
-				return nil, err
-			}
-		}
-		return ph, nil
+		defer f.Close()
+		return issuer.PhotosFromZip(f, fi.Size())
 	}
-	zr, err := zip.OpenReader(path)
+	entries, err := os.ReadDir(path)
 	if err != nil {
-		return nil, usageError{fmt.Sprintf("照片应为目录或ZIP文件 / photos must be a directory or a ZIP: %v", err)}
+		return nil, err
 	}
-	defer zr.Close()
-	for _, f := range zr.File {
-		if f.FileInfo().IsDir() {
+	ph := issuer.Photos{}
+	total := 0
+	for _, de := range entries {
+		ext := strings.ToLower(filepath.Ext(de.Name()))
+		info, err := de.Info()
+		if err != nil || !info.Mode().IsRegular() || (ext != ".jpg" && ext != ".jpeg" && ext != ".png") {
 			continue
 		}
-		if err := add(f.Name, f.Open, int64(f.UncompressedSize64)); err != nil {
+		if len(ph) >= issuer.MaxPhotoFiles || info.Size() > issuer.MaxPhotoBytes {
+			return nil, usageError{fmt.Sprintf("照片过多或 %s 超过2MB / too many photos, or %s is larger than 2 MB", de.Name(), de.Name())}
+		}
+		b, err := os.ReadFile(filepath.Join(path, de.Name()))
+		if err != nil {
 			return nil, err
 		}
+		if total += len(b); total > issuer.MaxPhotosSize {
+			return nil, usageError{"照片总大小超过256MB / the photos add up to more than 256 MB"}
+		}
+		ph[strings.ToUpper(strings.TrimSuffix(de.Name(), ext))] = b
 	}
 	return ph, nil
 }

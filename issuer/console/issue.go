@@ -1,7 +1,6 @@
 package console
 
 import (
-	"archive/zip"
 	"bytes"
 	"context"
 	"crypto/rand"
@@ -11,7 +10,6 @@ import (
 	"io"
 	"mime/multipart"
 	"path/filepath"
-	"strings"
 	"sync"
 	"time"
 
@@ -52,8 +50,6 @@ type job struct {
 const (
 	jobTTL        = 2 * time.Hour
 	maxJobsPerOrg = 20
-	maxPhotoFiles = 20_000
-	maxPhotoBytes = 2 << 20
 )
 
 type jobs struct {
@@ -148,34 +144,7 @@ func readUpload(fh *multipart.FileHeader, limit int64) ([]byte, error) {
 // readPhotos reads holders' photos from a ZIP, each named after the
 // holder's document number or 学号.
 func readPhotos(data []byte) (issuer.Photos, error) {
-	zr, err := zip.NewReader(bytes.NewReader(data), int64(len(data)))
-	if err != nil {
-		return nil, errf(issuer.ErrInvalid, "photos_zip", "照片文件应为ZIP压缩包", "the photos must be a ZIP file")
-	}
-	ph := issuer.Photos{}
-	for _, f := range zr.File {
-		ext := strings.ToLower(filepath.Ext(f.Name))
-		if f.FileInfo().IsDir() || (ext != ".jpg" && ext != ".jpeg" && ext != ".png") {
-			continue
-		}
-		if len(ph) >= maxPhotoFiles {
-			return nil, errf(issuer.ErrInvalid, "photos_many", "照片超过%d张", "more than %d photos", maxPhotoFiles)
-		}
-		if f.UncompressedSize64 > maxPhotoBytes {
-			return nil, errf(issuer.ErrInvalid, "photo_large", "照片%s超过2MB", "photo %s is larger than 2 MB", filepath.Base(f.Name))
-		}
-		rc, err := f.Open()
-		if err != nil {
-			return nil, errf(issuer.ErrInvalid, "photos_zip", "照片压缩包已损坏", "the photo ZIP is damaged")
-		}
-		b, err := io.ReadAll(io.LimitReader(rc, maxPhotoBytes+1))
-		rc.Close()
-		if err != nil || len(b) > maxPhotoBytes {
-			return nil, errf(issuer.ErrInvalid, "photos_zip", "照片压缩包已损坏", "the photo ZIP is damaged")
-		}
-		ph[strings.ToUpper(strings.TrimSuffix(filepath.Base(f.Name), filepath.Ext(f.Name)))] = b
-	}
-	return ph, nil
+	return issuer.PhotosFromZip(bytes.NewReader(data), int64(len(data)))
 }
 
 func (c *Console) issueUpload(fc *fiber.Ctx, rc *reqCtx) error {
