@@ -559,3 +559,29 @@ func TestUpdateKeepsPrintSettingsAndFees(t *testing.T) {
 		t.Fatalf("stored print settings lost: %+v", stored.Print)
 	}
 }
+
+// A record that verifies but is not the one in the register (here: signed
+// with the institution's retired key after rotation, reusing a valid
+// number under another name) is not valid.
+func TestPresentedRecordMustBeTheRegisteredOne(t *testing.T) {
+	f := newFixture(t)
+	orig := f.issue(clerk, roster(1)).Issued[0]
+	ks, _ := f.store.SigningKeys(f.ctx, "jlvtc")
+	oldPriv, err := f.kek.Open(ks[0].Sealed, "institution", ks[0].KID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var claims credential.CertificateClaims
+	if _, err := credential.Peek(orig.Token, &claims); err != nil {
+		t.Fatal(err)
+	}
+	claims.CredentialSubject.Name = "冒名者"
+	forged, err := credential.Sign(&claims, credential.TypeCertificate, oldPriv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := f.verifier(true).VerifyToken(f.ctx, forged)
+	if res.Verdict != verify.Invalid || res.Outcome(verify.CheckSignature) != verify.Pass || res.Outcome(verify.CheckStatus) != verify.Fail {
+		t.Fatalf("a re-signed record with the same number: %s %+v", res.Verdict, res.Checks)
+	}
+}

@@ -332,7 +332,7 @@ func (s cachedStatus) Status(ctx context.Context, number string) (StatusInfo, er
 	if !r.Found {
 		return StatusInfo{}, nil
 	}
-	st := StatusInfo{Found: true, Status: r.Status, Reason: r.ReasonEn, ReasonZh: r.ReasonZh, SupersededBy: r.SupersededBy}
+	st := StatusInfo{Found: true, Status: r.Status, Reason: r.ReasonEn, ReasonZh: r.ReasonZh, SupersededBy: r.SupersededBy, Token: r.Token}
 	if r.RevokedAt != 0 {
 		st.RevokedAt = time.Unix(r.RevokedAt, 0)
 	}

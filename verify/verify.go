@@ -127,6 +127,10 @@ type StatusInfo struct {
 	RevokedAt    time.Time
 	SupersededBy string
 	PDFSHA256    string
+	// Token is the record the issuer stored. A presented record that
+	// differs (even one that verifies, signed with a key that was once the
+	// institution's) is not the certificate the register vouches for.
+	Token string
 }
 
 // StatusSource looks up the live status of a certificate by number.
@@ -360,12 +364,15 @@ func (v *Verifier) VerifyToken(ctx context.Context, token string) Result {
 		b.set(CheckStatus, Fail, "发证机构登记册中没有此证书", "the certificate is not in the issuer's register")
 	default:
 		res.Status = &st
-		switch st.Status {
-		case "valid":
+		switch {
+		case st.Token != "" && st.Token != token:
+			res.Status = nil // the register's status is another record's
+			b.set(CheckStatus, Fail, "该记录与发证机构登记的证书记录不一致", "this record differs from the one in the issuer's register")
+		case st.Status == "valid":
 			b.set(CheckStatus, Pass, "", "")
-		case "revoked":
+		case st.Status == "revoked":
 			b.set(CheckStatus, Fail, fmt.Sprintf("已于%s撤销：%s", st.RevokedAt.In(time.FixedZone("CST", 8*3600)).Format("2006-01-02"), st.ReasonZh), "revoked on "+st.RevokedAt.Format("2006-01-02")+": "+st.Reason)
-		case "superseded":
+		case st.Status == "superseded":
 			b.set(CheckStatus, Fail, "已更正，新证书编号"+st.SupersededBy, "superseded by "+st.SupersededBy)
 		default:
 			b.set(CheckStatus, Unknown, "未知状态", "unknown status")
