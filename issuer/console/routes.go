@@ -201,7 +201,9 @@ func (c *Console) serve(fc *fiber.Ctx, r Route) error {
 		return c.fail(fc, rc, forbidden())
 	}
 	// A generated password must be replaced before anything else.
-	if u.MustChange && !strings.HasPrefix(r.Path, "/console/account") && r.Path != "/console/logout" {
+	// Minting an API token would be a way around it, so only the password
+	// page and logout are open until then.
+	if u.MustChange && r.Path != "/console/account" && r.Path != "/console/account/password" && r.Path != "/console/logout" {
 		return fc.Redirect("/console/account?must=1", fiber.StatusSeeOther)
 	}
 	return r.h(c, fc, rc)
@@ -239,6 +241,9 @@ func (c *Console) serveAPI(fc *fiber.Ctx, r Route, rc *reqCtx) error {
 		zh, en, _ := c.userError(err)
 		fc.Set("WWW-Authenticate", `Bearer realm="certd", error="invalid_token"`)
 		return fc.Status(fiber.StatusUnauthorized).JSON(apiErr("invalid_token", zh, en))
+	}
+	if u.MustChange {
+		return fc.Status(fiber.StatusForbidden).JSON(apiErr("password_change_required", "请先登录控制台修改初始密码", "sign in to the console and change the generated password first"))
 	}
 	if !allowed(r.Perm, u) || !tok.Has(scopeFor[r.Perm]) {
 		return fc.Status(fiber.StatusForbidden).JSON(apiErr("forbidden", "令牌或账号无此权限", "the token or its account lacks this permission"))
