@@ -394,24 +394,12 @@ func (s *Service) Revoke(ctx context.Context, actor Actor, number string, reason
 	if err := s.Store.Revoke(ctx, number, rv, ev); err != nil {
 		if Is(err, ErrConflict) {
 			cur, _ := s.Store.Certificate(ctx, number)
-			return cur, &Error{Kind: ErrConflict, Code: "not_valid", Zh: fmt.Sprintf("证书%s当前状态为%s，不能撤销", number, statusZh(cur.Status)), En: fmt.Sprintf("certificate %s is %s and cannot be revoked", number, cur.Status)}
+			return cur, &Error{Kind: ErrConflict, Code: "not_valid", Zh: fmt.Sprintf("证书%s当前状态为%s，不能撤销", number, cur.Status.Chinese()), En: fmt.Sprintf("certificate %s is %s and cannot be revoked", number, cur.Status)}
 		}
 		return c, err
 	}
 	c.Status, c.Revocation = Revoked, &rv
 	return c, nil
-}
-
-func statusZh(st Status) string {
-	switch st {
-	case Valid:
-		return "有效"
-	case Revoked:
-		return "已撤销"
-	case Superseded:
-		return "已更正"
-	}
-	return string(st)
 }
 
 // Correction holds the corrected fields of a reissue; empty fields keep the
@@ -439,7 +427,7 @@ func (s *Service) Reissue(ctx context.Context, actor Actor, number string, fix C
 		return old, err
 	}
 	if old.Status != Valid {
-		return old, &Error{Kind: ErrConflict, Code: "not_valid", Zh: fmt.Sprintf("证书%s当前状态为%s，不能补发更正", number, statusZh(old.Status)), En: fmt.Sprintf("certificate %s is %s and cannot be reissued", number, old.Status)}
+		return old, &Error{Kind: ErrConflict, Code: "not_valid", Zh: fmt.Sprintf("证书%s当前状态为%s，不能补发更正", number, old.Status.Chinese()), En: fmt.Sprintf("certificate %s is %s and cannot be reissued", number, old.Status)}
 	}
 	in, err := s.Store.Institution(ctx, old.InstitutionID)
 	if err != nil {

@@ -191,6 +191,19 @@ const (
 	Superseded Status = "superseded" // 已更正 (replaced by a corrected reissue)
 )
 
+// Chinese returns the status as users see it.
+func (s Status) Chinese() string {
+	switch s {
+	case Valid:
+		return "有效"
+	case Revoked:
+		return "已撤销"
+	case Superseded:
+		return "已更正"
+	}
+	return string(s)
+}
+
 // RevocationReason is why a certificate was revoked.
 type RevocationReason string
 

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+	"github.com/xuri/excelize/v2"
 
 	"certd/issuer"
 	"certd/issuer/credential"
@@ -583,5 +584,33 @@ func TestPresentedRecordMustBeTheRegisteredOne(t *testing.T) {
 	res := f.verifier(true).VerifyToken(f.ctx, forged)
 	if res.Verdict != verify.Invalid || res.Outcome(verify.CheckSignature) != verify.Pass || res.Outcome(verify.CheckStatus) != verify.Fail {
 		t.Fatalf("a re-signed record with the same number: %s %+v", res.Verdict, res.Checks)
+	}
+}
+
+// The ledger is the same for the console and the command line: every record
+// the actor may see, ID numbers kept as text, other colleges left out.
+func TestWriteLedger(t *testing.T) {
+	f := newFixture(t)
+	f.register("other", "Y000022000002")
+	issued := f.issue(clerk, roster(3)).Issued
+	var buf bytes.Buffer
+	n, err := f.svc.WriteLedger(f.ctx, issuer.Actor{Name: "x", InstitutionID: "other"}, issuer.CertificateFilter{}, "xlsx", &buf)
+	if err != nil || n != 0 {
+		t.Fatalf("another college's ledger: %d rows, %v", n, err)
+	}
+	buf.Reset()
+	if n, err = f.svc.WriteLedger(f.ctx, clerk, issuer.CertificateFilter{}, "xlsx", &buf); err != nil || n != 3 {
+		t.Fatalf("ledger: %d rows, %v", n, err)
+	}
+	x, err := excelize.OpenReader(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, _ := x.GetRows("台账 Ledger")
+	if len(rows) != 4 || rows[1][0] != issued[0].Number || rows[1][4] != issued[0].Holder.DocNumber || rows[1][1] != "有效" {
+		t.Fatalf("ledger rows: %v", rows)
+	}
+	if _, err := f.svc.WriteLedger(f.ctx, clerk, issuer.CertificateFilter{}, "pdf", &buf); !issuer.Is(err, issuer.ErrInvalid) {
+		t.Errorf("unknown format: %v", err)
 	}
 }

@@ -10,7 +10,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/gofiber/fiber/v2"
-	"github.com/xuri/excelize/v2"
 
 	"certd/issuer"
 	"certd/issuer/occupation"
@@ -237,76 +236,14 @@ func (c *Console) ledger(fc *fiber.Ctx, rc *reqCtx) error {
 	return c.render(fc, rc, "ledger", d)
 }
 
-var ledgerColumns = []string{
-	"证书编号 Number", "状态 Status", "姓名 Name", "证件类型 Doc type", "证件号码 Doc number", "学号 Student no", "专业 Major",
-	"考生类别 Candidate", "职业编码 Occupation code", "职业名称 Occupation", "工种 Specialty", "等级 Level",
-	"考核日期 Assessed", "发证日期 Issued", "发证机构 Institution", "批次 Batch", "撤销原因 Revocation reason", "撤销说明 Revocation note",
-	"更正为 Superseded by", "更正自 Supersedes",
-}
-
-func ledgerRow(ct issuer.Certificate) []any {
-	var reason, note string
-	if r := ct.Revocation; r != nil {
-		reason, note = r.Reason.Chinese(), r.Note
-	}
-	st := map[issuer.Status]string{issuer.Valid: "有效", issuer.Revoked: "已撤销", issuer.Superseded: "已更正"}[ct.Status]
-	spec := ct.Specialty
-	if spec == "" {
-		spec = "--"
-	}
-	// Strings throughout: ID numbers must not turn into floats.
-	return []any{ct.Number, st, ct.Holder.Name, ct.Holder.DocType.Chinese(), ct.Holder.DocNumber, ct.Holder.StudentNo, ct.Holder.Major,
-		ct.Holder.CandidateType.Chinese(), ct.Occupation, ct.OccupationName, spec, ct.Level.Chinese(),
-		ct.AssessedOn.Format(issuer.DateLayout), ct.IssuedOn.Format(issuer.DateLayout), ct.InstitutionID, ct.BatchID, reason, note, ct.SupersededBy, ct.Supersedes}
-}
-
 func (c *Console) ledgerExport(fc *fiber.Ctx, rc *reqCtx) error {
 	_, f, err := c.ledgerFilter(fc, rc)
 	if err != nil {
 		return c.fail(fc, rc, err)
 	}
-	f.After = ""
-	x := excelize.NewFile()
-	defer x.Close()
-	sheet := "台账 Ledger"
-	if err := x.SetSheetName("Sheet1", sheet); err != nil {
-		return c.fail(fc, rc, err)
-	}
-	sw, err := x.NewStreamWriter(sheet)
-	if err != nil {
-		return c.fail(fc, rc, err)
-	}
-	head := make([]any, len(ledgerColumns))
-	for i, h := range ledgerColumns {
-		head[i] = h
-	}
-	if err := sw.SetRow("A1", head); err != nil {
-		return c.fail(fc, rc, err)
-	}
-	n := 0
-	f.Limit = 2000
-	for {
-		page, err := c.svc.Certificates(fc.UserContext(), rc.actor, f)
-		if err != nil {
-			return c.fail(fc, rc, err)
-		}
-		for _, ct := range page {
-			n++
-			cell, _ := excelize.CoordinatesToCellName(1, n+1)
-			if err := sw.SetRow(cell, ledgerRow(ct)); err != nil {
-				return c.fail(fc, rc, err)
-			}
-		}
-		if len(page) < f.Limit {
-			break
-		}
-		f.After = page[len(page)-1].Number
-	}
-	if err := sw.Flush(); err != nil {
-		return c.fail(fc, rc, err)
-	}
 	var buf bytes.Buffer
-	if err := x.Write(&buf); err != nil {
+	n, err := c.svc.WriteLedger(fc.UserContext(), rc.actor, f, "xlsx", &buf)
+	if err != nil {
 		return c.fail(fc, rc, err)
 	}
 	inst := rc.user.InstitutionID

@@ -36,20 +36,10 @@ var funcs = template.FuncMap{
 	"levelEn": func(l occupation.Level) string {
 		return l.English()
 	},
-	"statusZh": func(s issuer.Status) string {
-		switch s {
-		case issuer.Valid:
-			return "有效"
-		case issuer.Revoked:
-			return "已撤销"
-		case issuer.Superseded:
-			return "已更正"
-		}
-		return string(s)
-	},
-	"roleZh": func(r account.Role) string { return r.Chinese() },
-	"roleEn": func(r account.Role) string { return r.English() },
-	"add":    func(a, b int) int { return a + b },
+	"statusZh": func(s issuer.Status) string { return s.Chinese() },
+	"roleZh":   func(r account.Role) string { return r.Chinese() },
+	"roleEn":   func(r account.Role) string { return r.English() },
+	"add":      func(a, b int) int { return a + b },
 	"pct": func(a, b int) int {
 		if b == 0 {
 			return 0

@@ -396,22 +396,7 @@ func (r *Renderer) Batch(certs []Certificate, w io.Writer) (err error) {
 	// certificate; only the page drawing has to be sequential.
 	ps := make([]*prepared, len(certs))
 	errs := make([]error, len(certs))
-	var wg sync.WaitGroup
-	next := make(chan int)
-	for w := 0; w < runtime.GOMAXPROCS(0); w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				ps[i], errs[i] = r.prepareSafe(certs[i])
-			}
-		}()
-	}
-	for i := range certs {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
+	onAllCores(len(certs), func(i int) { ps[i], errs[i] = r.prepareSafe(certs[i]) })
 	if err := errors.Join(errs...); err != nil {
 		return err
 	}
@@ -456,24 +441,28 @@ func (r *Renderer) prepareSafe(c Certificate) (p *prepared, err error) {
 func (r *Renderer) RenderAll(certs []Certificate) ([][]byte, error) {
 	out := make([][]byte, len(certs))
 	errs := make([]error, len(certs))
-	var wg sync.WaitGroup
-	next := make(chan int)
-	for w := 0; w < runtime.GOMAXPROCS(0); w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				out[i], errs[i] = r.Render(certs[i])
-			}
-		}()
-	}
-	for i := range certs {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
+	onAllCores(len(certs), func(i int) { out[i], errs[i] = r.Render(certs[i]) })
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
 	return out, nil
+}
+
+// onAllCores calls f(0) … f(n-1) on GOMAXPROCS workers, a bounded pool:
+// rendering allocates megabytes per document, so never one goroutine each.
+func onAllCores(n int, f func(i int)) {
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range min(n, runtime.GOMAXPROCS(0)) {
+		wg.Go(func() {
+			for i := range next {
+				f(i)
+			}
+		})
+	}
+	for i := range n {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
 }

@@ -101,20 +101,8 @@ func DuplicateHolding(k issuer.HoldingKey, number string) error {
 // already revoked or superseded.
 func NotValid(number string, status issuer.Status) error {
 	return bilingual(issuer.ErrConflict, "not_valid",
-		fmt.Sprintf("证书 %s 当前状态为%s，不是有效证书", number, statusZh(status)),
+		fmt.Sprintf("证书 %s 当前状态为%s，不是有效证书", number, status.Chinese()),
 		fmt.Sprintf("certificate %s is %s, not valid", number, status))
-}
-
-func statusZh(s issuer.Status) string {
-	switch s {
-	case issuer.Valid:
-		return "有效"
-	case issuer.Revoked:
-		return "已撤销"
-	case issuer.Superseded:
-		return "已更正"
-	}
-	return string(s)
 }
 
 // SerialExhausted is returned when a counter would pass 999999.
