@@ -674,6 +674,9 @@ func cmdReissue(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	defer e.close()
+	if err := e.loadPrinter(); err != nil {
+		e.log.Warn("the corrected certificate is issued without a PDF; run certd render after fixing the font", "error", err)
+	}
 	c, err := e.svc.Reissue(ctx, authorityActor(), pos[0], fix)
 	if err != nil {
 		return err

@@ -117,7 +117,8 @@ type env struct {
 	log   *slog.Logger
 	// printErr says why certificates cannot be printed (no usable font);
 	// svc.Printer is nil then.
-	printErr error
+	printErr    error
+	warnedPrint bool
 }
 
 func (c *Config) logger() *slog.Logger {
@@ -149,13 +150,31 @@ func (c *Config) open(ctx context.Context) (*env, error) {
 		return nil, err
 	}
 	svc := &issuer.Service{Store: st, KEK: kek, Log: log}
-	e := &env{cfg: c, store: st, svc: svc, log: log}
-	if p, err := issuer.NewPrinter(render.Config{FontPath: c.FontPath}, c.PublicURL); err != nil {
-		e.printErr = err
-	} else {
-		svc.Printer = p
+	return &env{cfg: c, store: st, svc: svc, log: log}, nil
+}
+
+// printerOrWarn loads the printer for the server: without a usable font
+// the service still verifies, and says once why it cannot print.
+func (e *env) printerOrWarn() {
+	if e.loadPrinter() != nil && !e.warnedPrint {
+		e.warnedPrint = true
+		e.log.Warn("certificates cannot be printed until the font is fixed", "font", e.cfg.FontPath, "error", e.printErr)
 	}
-	return e, nil
+}
+
+// loadPrinter loads the certificate font, once. Only commands that print
+// call it: the others (show, verify, list...) do not pay for parsing a
+// 15 MB font at start.
+func (e *env) loadPrinter() error {
+	if e.svc.Printer == nil && e.printErr == nil {
+		p, err := issuer.NewPrinter(render.Config{FontPath: e.cfg.FontPath}, e.cfg.PublicURL)
+		if err != nil {
+			e.printErr = err
+		} else {
+			e.svc.Printer = p
+		}
+	}
+	return e.printErr
 }
 
 func (c *Config) loadKEK(log *slog.Logger) (*keys.KEK, error) {

@@ -16,7 +16,7 @@ import (
 // needPrinter fails clearly when certificates cannot be printed, before
 // anything is issued.
 func (e *env) needPrinter() error {
-	if e.svc.Printer == nil {
+	if e.loadPrinter() != nil {
 		return &issuer.Error{Kind: issuer.ErrInvalid, Code: "font_unusable",
 			Zh: fmt.Sprintf("无法加载证书字体 %s：%v（apt-get install fonts-lxgw-wenkai，或用 --font 指定字体；只检查不打印可加 --no-pdf）", e.cfg.FontPath, e.printErr),
 			En: "the certificate font cannot be loaded; install fonts-lxgw-wenkai or set --font (or pass --no-pdf to issue records without PDFs)", Err: e.printErr}

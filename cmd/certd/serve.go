@@ -29,6 +29,7 @@ func cmdServe(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	defer e.close()
+	e.printerOrWarn()
 	if *demo {
 		if err := seedDemo(ctx, e, out); err != nil {
 			return err
@@ -52,6 +53,7 @@ func cmdServe(ctx context.Context, args []string, out io.Writer) error {
 
 // newApp builds the HTTP application.
 func newApp(e *env) (*fiber.App, error) {
+	e.printerOrWarn()
 	app := fiber.New(fiber.Config{
 		// Strings from a request must outlive the handler (cache keys, logs).
 		Immutable:             true,
