@@ -43,18 +43,11 @@ type IssueReport struct {
 	Numbers       []string         `json:"numbers,omitempty"`
 }
 
-// field names used in problems raised by the rules (the roster package
-// raises the format ones).
-var fieldColumns = map[string]string{
-	"occupation_code": "职业编码", "occupation_name": "职业名称", "specialty": "工种", "level": "等级",
-	"candidate_type": "考生类别", "doc_number": "证件号码", "name": "姓名",
-}
-
+// ruleProblem reports a rule broken by a row, pointing at the cell the
+// roster read the field from (roster.Column names the header even when the
+// file lacked the column).
 func ruleProblem(r *roster.Roster, e roster.Entry, field, value, code, zh, en string) roster.Problem {
 	col, header := r.Column(field)
-	if header == "" {
-		header = fieldColumns[field]
-	}
 	return roster.Problem{Row: e.Row, Col: col, Column: header, Field: field, Value: value, Code: code, Zh: zh, En: en}
 }
 
@@ -281,7 +274,6 @@ func (s *Service) issue(ctx context.Context, actor Actor, in Institution, certs 
 	hashes := hashDocs(certs)
 	now := s.now()
 	b := Batch{ID: newID("B"), InstitutionID: in.ID, Fingerprint: fingerprint, Source: source, Count: len(certs), CreatedAt: now, CreatedBy: actor.Name}
-	i := 0
 	seal := func(c *Certificate) (AuditEvent, error) {
 		c.BatchID, c.IssuedAt, c.KID, c.VerifyCode, c.Status = b.ID, now, key.KID, newVerifyCode(), Valid
 		tok, err := s.sign(in, c, hashes[c.Key()], priv)
@@ -289,7 +281,6 @@ func (s *Service) issue(ctx context.Context, actor Actor, in Institution, certs 
 			return AuditEvent{}, err
 		}
 		c.Token = tok
-		i++
 		return s.event(actor, "certificate.issue", in.ID, c.Number, map[string]any{"batch": b.ID, "occupation": c.Occupation, "level": int(c.Level)}), nil
 	}
 	if err := s.Store.IssueBatch(ctx, b, in.Prefix, certs, seal); err != nil {
@@ -346,7 +337,7 @@ func (s *Service) sign(in Institution, c *Certificate, h credential.DocHash, pri
 		},
 	}
 	iss := credential.Issuer{ID: credential.InstitutionURN(in.ID), Name: in.Name, USCC: in.USCC}
-	return credential.Sign(credential.NewCertificateClaims(iss.ID, iss, sub, c.IssuedAt), credential.TypeCertificate, priv)
+	return credential.Sign(credential.NewCertificateClaims(iss, sub, c.IssuedAt), credential.TypeCertificate, priv)
 }
 
 // Certificate returns one certificate, if the actor may read it.

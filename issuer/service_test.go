@@ -501,7 +501,7 @@ func TestForgedTokens(t *testing.T) {
 		v := f.verifier(true)
 		parts := strings.Split(good, ".")
 		var claims credential.CertificateClaims
-		if _, err := credential.Peek(good, &claims); err != nil {
+		if _, err := credential.Decode(good, credential.TypeCertificate, &claims); err != nil {
 			t.Fatal(err)
 		}
 		_, stranger, _ := ed25519.GenerateKey(nil)
@@ -573,7 +573,7 @@ func TestPresentedRecordMustBeTheRegisteredOne(t *testing.T) {
 		t.Fatal(err)
 	}
 	var claims credential.CertificateClaims
-	if _, err := credential.Peek(orig.Token, &claims); err != nil {
+	if _, err := credential.Decode(orig.Token, credential.TypeCertificate, &claims); err != nil {
 		t.Fatal(err)
 	}
 	claims.CredentialSubject.Name = "冒名者"

@@ -433,12 +433,11 @@ func finish(res Result, b builder) Result {
 		case c.Outcome == Fail && c.ID == CheckStatus && res.Status != nil && res.Status.Status == "superseded":
 			res.Verdict = Superseded
 		case c.Outcome == Fail:
-			return withVerdict(res, Invalid)
+			res.Verdict = Invalid
+			return res
 		case c.Outcome == Unknown && res.Verdict == Valid:
 			res.Verdict = Undecided
 		}
 	}
 	return res
 }
-
-func withVerdict(res Result, v Verdict) Result { res.Verdict = v; return res }

@@ -179,7 +179,7 @@ var (
 )
 
 // NewCertificateClaims fills the fixed VC fields.
-func NewCertificateClaims(issuerID string, iss Issuer, sub CredentialSubject, signedAt time.Time) *CertificateClaims {
+func NewCertificateClaims(iss Issuer, sub CredentialSubject, signedAt time.Time) *CertificateClaims {
 	id := CertificateURN(sub.Achievement.Number)
 	return &CertificateClaims{
 		Context: certContext, ID: id, Type: certType, Issuer: iss,
@@ -284,25 +284,6 @@ func Parse(token, typ string, claims jwt.Claims, lookup KeyLookup) (Header, erro
 		return u.Header, err
 	}
 	return u.Header, u.Verify(key)
-}
-
-// Peek decodes a token's claims without verifying anything, to find out
-// which issuer and key it claims. Never base a decision on its result alone.
-func Peek(token string, claims jwt.Claims) (Header, error) {
-	var h Header
-	if len(token) > maxTokenSize {
-		return h, ErrMalformed
-	}
-	t, _, err := jwt.NewParser(jwt.WithValidMethods([]string{"EdDSA"})).ParseUnverified(token, claims)
-	if err != nil {
-		return h, fmt.Errorf("%w: %v", ErrMalformed, err)
-	}
-	h.Kid, _ = t.Header["kid"].(string)
-	h.Typ, _ = t.Header["typ"].(string)
-	if t.Method.Alg() != "EdDSA" {
-		return h, fmt.Errorf("%w: alg %s", ErrMalformed, t.Method.Alg())
-	}
-	return h, nil
 }
 
 // RegistrationClaims is the payload of a registration token: one version of
