@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"os"
@@ -21,7 +23,7 @@ func cmdVerify(ctx context.Context, args []string, out io.Writer) error {
 	if len(pos) != 1 {
 		return usageError{"usage: certd verify TOKEN-or-FILE [--trust trust.json] [--json]"}
 	}
-	token, err := readToken(pos[0])
+	token, pdf, err := readToken(pos[0])
 	if err != nil {
 		return err
 	}
@@ -68,6 +70,15 @@ func cmdVerify(ctx context.Context, args []string, out io.Writer) error {
 		}
 	} else {
 		printResult(out, res)
+		// The trust model's last check: is the file exactly the one issued?
+		if pdf != nil && res.Status != nil && res.Status.PDFSHA256 != "" {
+			sum := sha256.Sum256(pdf)
+			if hex.EncodeToString(sum[:]) == res.Status.PDFSHA256 {
+				fmt.Fprintln(out, "  ✓ 该PDF与发证时的文件完全一致 / this PDF is byte-identical to the one issued")
+			} else {
+				fmt.Fprintln(out, "  ! 该PDF与发证时的文件不一致（记录仍按上面各项判断） / this PDF differs from the one issued (the record is judged by the checks above)")
+			}
+		}
 	}
 	if res.Verdict != verify.Valid {
 		return errSilent{exitFailed}
@@ -91,17 +102,19 @@ func printResult(w io.Writer, res verify.Result) {
 	}
 }
 
-// readToken accepts the token itself, a file holding it, or a certificate PDF.
-func readToken(arg string) (string, error) {
+// readToken accepts the token itself, a file holding it, or a certificate
+// PDF (returned too, to compare with the issued file).
+func readToken(arg string) (string, []byte, error) {
 	if strings.Count(arg, ".") == 2 && strings.HasPrefix(arg, "eyJ") {
-		return arg, nil
+		return arg, nil, nil
 	}
 	b, err := os.ReadFile(arg)
 	if err != nil {
-		return "", usageError{fmt.Sprintf("既不是签名记录也无法读取文件 %s / neither a token nor a readable file: %v", arg, err)}
+		return "", nil, usageError{fmt.Sprintf("既不是签名记录也无法读取文件 %s / neither a token nor a readable file: %v", arg, err)}
 	}
 	if strings.HasPrefix(string(b), "%PDF") {
-		return verify.TokenFromPDF(b)
+		tok, err := verify.TokenFromPDF(b)
+		return tok, b, err
 	}
-	return strings.TrimSpace(string(b)), nil
+	return strings.TrimSpace(string(b)), nil, nil
 }
