@@ -2,11 +2,9 @@ package issuer
 
 import (
 	"archive/zip"
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
 	"net/url"
@@ -227,7 +225,7 @@ func (s *Service) SetPrintSettings(ctx context.Context, actor Actor, id string, 
 // never made, e.g. after a render failure at issuance.
 func (s *Service) RenderStored(ctx context.Context, actor Actor, number string) ([]byte, error) {
 	if s.Printer == nil {
-		return nil, errors.New("no certificate font configured")
+		return nil, Errorf(ErrUnavailable, "no_printer", "未配置可用的证书字体，无法生成PDF", "no usable certificate font is configured; PDFs cannot be made")
 	}
 	c, err := s.Certificate(ctx, actor, number)
 	if err != nil {
@@ -242,11 +240,6 @@ func (s *Service) RenderStored(ctx context.Context, actor Actor, number string) 
 	if err := actor.MayActFor(c.InstitutionID); err != nil {
 		return nil, err
 	}
-	if pdf, err := s.Store.PDF(ctx, number); err == nil {
-		return pdf, nil
-	} else if !Is(err, ErrNotFound) {
-		return nil, err
-	}
 	in, err := s.Store.Institution(ctx, c.InstitutionID)
 	if err != nil {
 		return nil, err
@@ -258,7 +251,7 @@ func (s *Service) RenderStored(ctx context.Context, actor Actor, number string) 
 	if err := s.Store.PutPDF(ctx, number, pdf); err != nil {
 		return nil, err
 	}
-	return bytes.Clone(pdf), nil
+	return pdf, nil
 }
 
 // Limits on an upload of holders' photos: a 1-inch photo is tens of KB, so
