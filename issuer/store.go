@@ -118,10 +118,13 @@ type CertificateFilter struct {
 	Level         occupation.Level
 	Name          string // exact holder name
 	DocNumber     string // exact document number
-	IssuedFrom    time.Time
-	IssuedTo      time.Time // inclusive
-	After         string    // number to continue after (keyset paging)
-	Limit         int       // 0 means no limit
+	// Numbers, when not empty, keeps only these certificate numbers: the
+	// public lookup reads a batch of cache misses in one query.
+	Numbers    []string
+	IssuedFrom time.Time
+	IssuedTo   time.Time // inclusive
+	After      string    // number to continue after (keyset paging)
+	Limit      int       // 0 means no limit
 }
 
 // AuditFilter selects audit events. Zero fields do not filter.

@@ -111,6 +111,59 @@ func TestOneReadPerMiss(t *testing.T) {
 	}
 }
 
+// TestMissesAreBatched: a flood of different numbers (a cold cache, a bulk
+// check) is read in a few queries, each number once, and every answer is
+// the right one, found or not.
+func TestMissesAreBatched(t *testing.T) {
+	base := openSQLite(t)
+	w := newWorld(t, base, 150)
+	cs := &countingStore{Store: base, gate: make(chan struct{})}
+	a := newApp(t, cs, Deps{})
+	var numbers []string
+	for _, c := range w.certs {
+		numbers = append(numbers, c.Number)
+	}
+	for i := 0; i < 50; i++ {
+		numbers = append(numbers, fmt.Sprintf("Y000022000001263%06d", 900000+i))
+	}
+	got := make([]*entry, len(numbers))
+	var wg sync.WaitGroup
+	for i, n := range numbers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			e, err := a.svc.Lookup(context.Background(), n)
+			if err != nil {
+				t.Error(err)
+			}
+			got[i] = e
+		}()
+	}
+	// Let the loaders block on their first queries while the rest queue.
+	eventually(t, 2*time.Second, "loaders busy", func() bool { return cs.queries.Load() == loaders })
+	time.Sleep(20 * time.Millisecond)
+	close(cs.gate)
+	wg.Wait()
+	if r := cs.reads.Load(); r != int64(len(numbers)) {
+		t.Errorf("%d numbers read for %d distinct lookups, want each read once", r, len(numbers))
+	}
+	// The 4 first queries, then batches of up to maxLoadBatch.
+	if q, most := cs.queries.Load(), int64(loaders+(len(numbers)+maxLoadBatch-1)/maxLoadBatch+loaders); q > most {
+		t.Errorf("%d queries for %d numbers, want at most %d", q, len(numbers), most)
+	}
+	for i, n := range numbers {
+		if got[i] == nil {
+			continue
+		}
+		if got[i].rec.Number != n {
+			t.Fatalf("lookup of %s answered with %s", n, got[i].rec.Number)
+		}
+		if wantFound := i < len(w.certs); got[i].rec.Found != wantFound || (wantFound && got[i].rec.Verdict != Valid) {
+			t.Errorf("%s: found=%v verdict=%s", n, got[i].rec.Found, got[i].rec.Verdict)
+		}
+	}
+}
+
 // redisServer runs a private redis-server on a free port, so that the test
 // can stop and restart it without touching the shared one.
 type redisServer struct {

@@ -109,14 +109,29 @@ func (w *world) issue(n, start int) []issuer.Certificate {
 
 // countingStore counts certificate reads on a real store, to see what the
 // cache saves.
+// reads counts numbers read, queries the calls that read them.
 type countingStore struct {
 	issuer.Store
-	reads atomic.Int64
+	reads, queries atomic.Int64
+	// gate, when set, holds every query until it is closed.
+	gate chan struct{}
 }
 
 func (c *countingStore) Certificate(ctx context.Context, n string) (issuer.Certificate, error) {
 	c.reads.Add(1)
+	c.queries.Add(1)
 	return c.Store.Certificate(ctx, n)
+}
+
+func (c *countingStore) Certificates(ctx context.Context, f issuer.CertificateFilter) ([]issuer.Certificate, error) {
+	if len(f.Numbers) > 0 {
+		c.reads.Add(int64(len(f.Numbers)))
+		c.queries.Add(1)
+		if c.gate != nil {
+			<-c.gate
+		}
+	}
+	return c.Store.Certificates(ctx, f)
 }
 
 // testApp is one certd instance's public routes.

@@ -12,14 +12,17 @@ import (
 // metrics are kept in a registry per Service, not the global one, so that
 // two instances in one test process do not collide.
 type metrics struct {
-	reg           *prometheus.Registry
-	requests      *prometheus.HistogramVec
-	cache         *prometheus.CounterVec
-	verdicts      *prometheus.CounterVec
-	loads         prometheus.Counter
-	invalidations prometheus.Counter
-	redisUp       prometheus.Gauge
-	limited       prometheus.Counter
+	reg      *prometheus.Registry
+	requests *prometheus.HistogramVec
+	cache    *prometheus.CounterVec
+	verdicts *prometheus.CounterVec
+	loads    prometheus.Counter
+	// batchFallbacks above zero means a record in the database does not
+	// verify: worth an alert.
+	batchFallbacks prometheus.Counter
+	invalidations  prometheus.Counter
+	redisUp        prometheus.Gauge
+	limited        prometheus.Counter
 	// resolved label sets of the hot path
 	l1Hit, l1Miss, l2Hit, l2Miss prometheus.Counter
 }
@@ -38,14 +41,16 @@ func newMetrics() *metrics {
 		verdicts: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "certd_verify_verdicts_total", Help: "Verdicts given, by verdict and channel (page, api, bulk, token, pdf).",
 		}, []string{"verdict", "channel"}),
-		loads:         prometheus.NewCounter(prometheus.CounterOpts{Name: "certd_verify_db_loads_total", Help: "Verification views built from the database."}),
+		loads: prometheus.NewCounter(prometheus.CounterOpts{Name: "certd_verify_db_loads_total", Help: "Verification views built from the database."}),
+		batchFallbacks: prometheus.NewCounter(prometheus.CounterOpts{Name: "certd_verify_signature_batch_failures_total",
+			Help: "Batches of stored records whose signatures did not all verify together (each was then checked alone). Above zero means a stored record does not verify."}),
 		invalidations: prometheus.NewCounter(prometheus.CounterOpts{Name: "certd_verify_invalidations_total", Help: "Certificate views invalidated from the audit log."}),
 		redisUp:       prometheus.NewGauge(prometheus.GaugeOpts{Name: "certd_verify_redis_up", Help: "1 when the shared Redis cache is in use."}),
 		limited:       prometheus.NewCounter(prometheus.CounterOpts{Name: "certd_http_rate_limited_total", Help: "Requests refused by the rate limiter."}),
 	}
 	m.l1Hit, m.l1Miss = m.cache.WithLabelValues("l1", "hit"), m.cache.WithLabelValues("l1", "miss")
 	m.l2Hit, m.l2Miss = m.cache.WithLabelValues("l2", "hit"), m.cache.WithLabelValues("l2", "miss")
-	m.reg.MustRegister(m.requests, m.cache, m.verdicts, m.loads, m.invalidations, m.redisUp, m.limited,
+	m.reg.MustRegister(m.requests, m.cache, m.verdicts, m.loads, m.batchFallbacks, m.invalidations, m.redisUp, m.limited,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -74,6 +74,7 @@ type Service struct {
 	writesDone chan struct{}
 	l1         *otter.Cache[string, *entry]
 	sf         singleflight.Group
+	loads      chan loadReq
 
 	// gen counts invalidations. A load notes it before reading and writes
 	// its result only if it did not move, under the read lock; the poller
@@ -174,7 +175,8 @@ func NewService(ctx context.Context, o Options) (*Service, error) {
 	}
 	s := &Service{store: o.Store, remote: o.Redis, log: o.Log, opt: o, holes: map[int64]time.Time{},
 		stop: make(chan struct{}), done: make(chan struct{}), m: newMetrics(),
-		writes: make(chan pendingWrite, 4096), writesDone: make(chan struct{}), killed: map[string]killMark{}}
+		writes: make(chan pendingWrite, 4096), writesDone: make(chan struct{}), killed: map[string]killMark{},
+		loads: make(chan loadReq, 4096)}
 	neg, pos := o.NegativeTTL, o.TTL
 	s.l1 = otter.Must(&otter.Options[string, *entry]{
 		MaximumSize: o.L1Size,
@@ -210,6 +212,9 @@ func NewService(ctx context.Context, o Options) (*Service, error) {
 	}
 	if err := s.replayRecent(ctx, cur); err != nil {
 		return nil, err
+	}
+	for range loaders {
+		go s.loader()
 	}
 	go s.tail()
 	return s, nil
@@ -322,9 +327,7 @@ func (s *Service) Lookup(ctx context.Context, number string) (*entry, error) {
 	v, err, _ := s.sf.Do(number, func() (any, error) {
 		// The load serves every waiter: the first caller giving up must
 		// not fail the others.
-		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		defer cancel()
-		return s.load(lctx, number)
+		return s.enqueue(number)
 	})
 	if err != nil {
 		return nil, err
@@ -333,69 +336,6 @@ func (s *Service) Lookup(ctx context.Context, number string) (*entry, error) {
 }
 
 func (s *Service) viewKey(fp, number string) string { return cache.ViewSpace + fp + ":" + number }
-
-func (s *Service) load(ctx context.Context, number string) (*entry, error) {
-	rs := s.reg.Load()
-	if rs == nil {
-		return nil, ErrUnavailable
-	}
-	s.mu.RLock()
-	g0 := s.gen
-	killed := s.killed[number].seq
-	s.mu.RUnlock()
-	seq0 := s.applied.Load()
-	key := s.viewKey(rs.fp, number)
-	var rec *Record
-	if s.remote != nil {
-		if b, ok := s.remote.Get(ctx, key); ok {
-			var r Record
-			if json.Unmarshal(b, &r) == nil && r.Number == number && r.Seq >= killed {
-				rec = &r
-				s.m.l2Hit.Inc()
-			}
-		}
-		if rec == nil {
-			s.m.l2Miss.Inc()
-		}
-	}
-	fromDB := rec == nil
-	if fromDB {
-		s.m.loads.Inc()
-		c, err := s.store.Certificate(ctx, number)
-		switch {
-		case issuer.Is(err, issuer.ErrNotFound):
-			rec = notFoundRecord(number, s.opt.Now())
-		case err != nil:
-			s.log.Error("verification lookup failed", "error", err)
-			return nil, ErrUnavailable
-		default:
-			v := &Verifier{Registry: rs.registry, Now: s.opt.Now}
-			rec = buildRecord(v, c, s.opt.Now())
-		}
-		rec.Seq = seq0
-	}
-	e := &entry{rec: rec}
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	if s.gen != g0 || s.reg.Load() != rs {
-		return e, nil
-	}
-	s.l1.Set(number, e)
-	if fromDB && s.remote != nil {
-		ttl := s.opt.TTL
-		if !rec.Found {
-			ttl = s.opt.NegativeTTL
-		}
-		// Written behind the answer, batched: a cold flood then costs one
-		// Redis round trip per batch instead of one per request. A full
-		// queue drops the write; it is only a cache.
-		select {
-		case s.writes <- pendingWrite{key: key, rec: rec, ttl: ttl, gen: g0, rs: rs}:
-		default:
-		}
-	}
-	return e, nil
-}
 
 // pendingWrite is a view waiting to be written to Redis. gen and rs are
 // what the load saw before it read the store: if an invalidation or a

@@ -138,6 +138,29 @@ func (r *Remote) Get(ctx context.Context, key string) ([]byte, bool) {
 	return b, true
 }
 
+// GetMany returns the values of keys in one round trip (MGET), nil where
+// a key is missing; all nil when Redis is away.
+func (r *Remote) GetMany(ctx context.Context, keys []string) [][]byte {
+	out := make([][]byte, len(keys))
+	if r.down.Load() || len(keys) == 0 {
+		return out
+	}
+	full := make([]string, len(keys))
+	for i, k := range keys {
+		full[i] = r.prefix + k
+	}
+	vals, err := r.rdb.MGet(ctx, full...).Result()
+	if r.failed(ctx, err) {
+		return out
+	}
+	for i, v := range vals {
+		if s, ok := v.(string); ok {
+			out[i] = []byte(s)
+		}
+	}
+	return out
+}
+
 // Set stores value under key for ttl; a failure only costs a future miss.
 func (r *Remote) Set(ctx context.Context, key string, value []byte, ttl time.Duration) {
 	if r.down.Load() {

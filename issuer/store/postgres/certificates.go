@@ -277,6 +277,9 @@ func (s *Store) Certificates(ctx context.Context, f issuer.CertificateFilter) ([
 	if f.DocNumber != "" {
 		add("doc_number = $%d", f.DocNumber)
 	}
+	if len(f.Numbers) > 0 {
+		add("number = ANY($%d)", f.Numbers)
+	}
 	if !f.IssuedFrom.IsZero() {
 		add("issued_on >= $%d", date(f.IssuedFrom))
 	}

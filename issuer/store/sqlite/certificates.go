@@ -264,6 +264,12 @@ func (s *Store) Certificates(ctx context.Context, f issuer.CertificateFilter) ([
 	if f.DocNumber != "" {
 		add("doc_number = ?", f.DocNumber)
 	}
+	if len(f.Numbers) > 0 {
+		q.WriteString(" AND number IN (?" + strings.Repeat(",?", len(f.Numbers)-1) + ")")
+		for _, n := range f.Numbers {
+			args = append(args, n)
+		}
+	}
 	if !f.IssuedFrom.IsZero() {
 		add("issued_on >= ?", storeutil.Date(f.IssuedFrom))
 	}

@@ -310,6 +310,9 @@ func testCertificateFilter(t *testing.T, s issuer.Store) {
 		{"issued window", issuer.CertificateFilter{IssuedFrom: june30, IssuedTo: june30}, []string{m["a1"], m["a2"], m["a3"]}},
 		{"after", issuer.CertificateFilter{After: m["a2"], InstitutionID: "alpha"}, []string{m["b2"], m["a3"], m["b1"]}},
 		{"limit", issuer.CertificateFilter{Limit: 2}, all[:2]},
+		{"numbers", issuer.CertificateFilter{Numbers: []string{m["b1"], m["a2"], "Y000000000000000000000"}}, []string{m["b1"], m["a2"]}},
+		{"numbers with other filters", issuer.CertificateFilter{Numbers: []string{m["b1"], m["a2"]}, Status: issuer.Valid}, []string{m["b1"]}},
+		{"one number", issuer.CertificateFilter{Numbers: []string{m["e1"]}}, []string{m["e1"]}},
 		{"no match", issuer.CertificateFilter{InstitutionID: "alpha", Occupation: "4-04-05-04", Level: 3}, []string{}},
 	}
 	for _, tc := range cases {

@@ -1,7 +1,7 @@
 -- Every request asks for a different certificate: thread t of T takes
 -- serials t+1, t+1+T, ... so no number repeats within a run of fewer than
--- `count` requests. Set count to the number of seeded certificates.
-local count = 100000
+-- `count` requests. CERTS is the number of seeded certificates (run.sh's N).
+local count = tonumber(os.getenv("CERTS") or "400000")
 local threads = {}
 local counter = 0
 

@@ -1,0 +1,90 @@
+package verify
+
+import (
+	"context"
+	"database/sql"
+	"encoding/base64"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"certd/issuer/store/sqlite"
+)
+
+// TestEditedRecordInBatch: a record edited in the database is read in the
+// same batch as good ones. Its signature fails the batch; then it alone is
+// judged invalid, with the signature check failed, and the others stay
+// valid.
+func TestEditedRecordInBatch(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "certd.db")
+	st, err := sqlite.Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	w := newWorld(t, st, 30)
+
+	// Someone with write access to the database renames a holder.
+	victim := w.certs[17]
+	parts := strings.Split(victim.Token, ".")
+	payload, _ := base64.RawURLEncoding.DecodeString(parts[1])
+	edited := parts[0] + "." + base64.RawURLEncoding.EncodeToString([]byte(strings.Replace(string(payload), victim.Holder.Name, "李四", 1))) + "." + parts[2]
+	if edited == victim.Token {
+		t.Fatal("edit did not change the record")
+	}
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec(`UPDATE certificates SET token = ? WHERE number = ?`, edited, victim.Number); err != nil {
+		t.Fatal(err)
+	}
+
+	cs := &countingStore{Store: st, gate: make(chan struct{})}
+	a := newApp(t, cs, Deps{})
+	got := make([]*entry, len(w.certs))
+	var wg sync.WaitGroup
+	for i, c := range w.certs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			e, err := a.svc.Lookup(context.Background(), c.Number)
+			if err != nil {
+				t.Error(err)
+			}
+			got[i] = e
+		}()
+	}
+	// Hold the loaders' first queries so that the rest form one batch.
+	eventually(t, 2e9, "loaders busy", func() bool { return cs.queries.Load() == loaders })
+	close(cs.gate)
+	wg.Wait()
+	for i, c := range w.certs {
+		rec := got[i].rec
+		if c.Number == victim.Number {
+			if rec.Verdict != Invalid || outcomeOf(rec.Checks, CheckSignature) != Fail {
+				t.Errorf("edited record: verdict %s, signature %s; want invalid, failed", rec.Verdict, outcomeOf(rec.Checks, CheckSignature))
+			}
+			continue
+		}
+		if rec.Verdict != Valid {
+			t.Errorf("%s: verdict %s, want valid", c.Number, rec.Verdict)
+		}
+	}
+	if n := testutil.ToFloat64(a.svc.m.batchFallbacks); n < 1 {
+		t.Errorf("batch failures counted %v, want at least 1", n)
+	}
+}
+
+func outcomeOf(cs []Check, id string) Outcome {
+	for _, c := range cs {
+		if c.ID == id {
+			return c.Outcome
+		}
+	}
+	return ""
+}
