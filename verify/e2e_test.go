@@ -140,7 +140,7 @@ func TestMissesAreBatched(t *testing.T) {
 		}()
 	}
 	// Let the loaders block on their first queries while the rest queue.
-	eventually(t, 2*time.Second, "loaders busy", func() bool { return cs.queries.Load() == loaders })
+	eventually(t, 2*time.Second, "loaders busy", func() bool { return cs.queries.Load() == int64(loaders) })
 	time.Sleep(20 * time.Millisecond)
 	close(cs.gate)
 	wg.Wait()

@@ -60,7 +60,7 @@ func TestEditedRecordInBatch(t *testing.T) {
 		}()
 	}
 	// Hold the loaders' first queries so that the rest form one batch.
-	eventually(t, 2e9, "loaders busy", func() bool { return cs.queries.Load() == loaders })
+	eventually(t, 2e9, "loaders busy", func() bool { return cs.queries.Load() == int64(loaders) })
 	close(cs.gate)
 	wg.Wait()
 	for i, c := range w.certs {
