@@ -271,7 +271,7 @@ func (b *builder) skipRest(after string) {
 // VerifyToken verifies a compact JWS certificate record.
 func (v *Verifier) VerifyToken(ctx context.Context, token string) Result {
 	token = strings.TrimSpace(token)
-	var b builder
+	b := builder{checks: make([]Check, 0, len(checkLabels))}
 	res := Result{}
 	var claims credential.CertificateClaims
 	// Decoded once: the claims name the issuer whose registration holds the

@@ -42,7 +42,7 @@ func (b *Batch) Add(u *Unverified, key ed25519.PublicKey) {
 		b.ok = false
 		return
 	}
-	b.bv.AddExpanded(xk, []byte(u.signingInput), u.sig)
+	b.bv.AddExpanded(xk, u.signingInput, u.sig)
 }
 
 // Len is the number of signatures added.

@@ -224,9 +224,12 @@ const maxTokenSize = 16 << 10
 // Nothing in its claims may be trusted before Verify succeeds.
 type Unverified struct {
 	Header       Header
-	signingInput string
+	signingInput []byte // header.payload, as signed
 	sig          []byte
 }
+
+// parser only holds options, so one serves every call.
+var parser = jwt.NewParser(jwt.WithStrictDecoding())
 
 // Decode decodes a token of type typ into claims once, and checks its shape:
 // alg exactly EdDSA (never "none", never HMAC), the expected typ, a kid, no
@@ -237,11 +240,11 @@ func Decode(token, typ string, claims jwt.Claims) (*Unverified, error) {
 	if len(token) > maxTokenSize {
 		return nil, fmt.Errorf("%w: token longer than %d bytes", ErrMalformed, maxTokenSize)
 	}
-	t, parts, err := jwt.NewParser(jwt.WithStrictDecoding()).ParseUnverified(token, claims)
+	t, parts, err := parser.ParseUnverified(token, claims)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
 	}
-	u := &Unverified{signingInput: parts[0] + "." + parts[1], sig: t.Signature}
+	u := &Unverified{signingInput: []byte(token[:len(parts[0])+1+len(parts[1])]), sig: t.Signature}
 	u.Header.Kid, _ = t.Header["kid"].(string)
 	u.Header.Typ, _ = t.Header["typ"].(string)
 	alg, _ := t.Header["alg"].(string)
@@ -266,7 +269,7 @@ func (u *Unverified) Verify(key ed25519.PublicKey) error {
 	if len(key) != ed25519.PublicKeySize || KID(key) != u.Header.Kid {
 		return fmt.Errorf("%w: key does not match kid", ErrUnknownKey)
 	}
-	if !ed25519.Verify(key, []byte(u.signingInput), u.sig) {
+	if !ed25519.Verify(key, u.signingInput, u.sig) {
 		return ErrBadSignature
 	}
 	return nil

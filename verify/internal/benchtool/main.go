@@ -83,6 +83,10 @@ func profile(args []string) {
 		time.Sleep(time.Duration(*secs) * time.Second)
 		pprof.StopCPUProfile()
 		f.Close()
+		if m, err := os.Create(*out + ".allocs"); err == nil {
+			_ = pprof.Lookup("allocs").WriteTo(m, 0)
+			m.Close()
+		}
 		fmt.Fprintln(os.Stderr, "profile written")
 	}()
 	log.Fatal(app.Listen(*addr))
