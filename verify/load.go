@@ -185,19 +185,15 @@ func (s *Service) loadBatch(ctx context.Context, batch []loadReq) {
 		}
 		e := &entry{rec: recs[i]}
 		if keep {
-			s.l1.Set(r.number, e)
 			if fromDB[r.number] && s.remote != nil {
 				ttl := s.opt.TTL
 				if !recs[i].Found {
 					ttl = s.opt.NegativeTTL
 				}
-				// Written behind the answer, batched. A full queue drops
-				// the write; it is only a cache.
-				select {
-				case s.writes <- pendingWrite{key: keys[i], rec: recs[i], ttl: ttl, gen: g0, rs: rs}:
-				default:
-				}
+				// Written behind a later answer, in batches (Lookup).
+				e.toRedis.Store(&pendingWrite{key: keys[i], rec: recs[i], ttl: ttl, rs: rs})
 			}
+			s.l1.Set(r.number, e)
 		}
 		answer(i, e, nil)
 	}

@@ -109,6 +109,9 @@ type regState struct {
 type entry struct {
 	rec      *Record
 	rendered [8]atomic.Pointer[blob]
+	// toRedis is the Redis write this view is waiting for: it is made on
+	// the view's second use, not its first (see Lookup).
+	toRedis atomic.Pointer[pendingWrite]
 }
 
 type blob struct {
@@ -321,6 +324,17 @@ func (s *Service) reloadRegistry(ctx context.Context) error {
 func (s *Service) Lookup(ctx context.Context, number string) (*entry, error) {
 	if e, ok := s.l1.GetIfPresent(number); ok {
 		s.m.l1Hit.Inc()
+		// A view goes to Redis when it is used a second time. Most lookups
+		// of a number are its only one (a QR scanned once, a row of a bulk
+		// check, a guess), and writing each of those would cost Redis more
+		// than it ever saves; a view that is asked for again is the kind
+		// another instance will be asked for too.
+		if w := e.toRedis.Load(); w != nil && e.toRedis.CompareAndSwap(w, nil) {
+			select {
+			case s.writes <- *w:
+			default: // a full queue drops the write; it is only a cache
+			}
+		}
 		return e, nil
 	}
 	s.m.l1Miss.Inc()
@@ -337,14 +351,16 @@ func (s *Service) Lookup(ctx context.Context, number string) (*entry, error) {
 
 func (s *Service) viewKey(fp, number string) string { return cache.ViewSpace + fp + ":" + number }
 
-// pendingWrite is a view waiting to be written to Redis. gen and rs are
-// what the load saw before it read the store: if an invalidation or a
-// registry change came since, the view may be stale and is not written.
+// pendingWrite is a view waiting to be written to Redis. rs is the
+// registry the view was built under, and rec.Seq the watermark of applied
+// invalidations before the store was read: if the registry changed since,
+// or the number was invalidated at a later sequence, the view may be stale
+// and is not written. It may wait minutes for its second use, so the check
+// is per number, not the global gen.
 type pendingWrite struct {
 	key string
 	rec *Record
 	ttl time.Duration
-	gen uint64
 	rs  *regState
 }
 
@@ -375,13 +391,16 @@ func (s *Service) writeBehind() {
 			kvs = append(kvs, cache.KV{Key: w.key, Value: b, TTL: w.ttl})
 		}
 		// Holding the read lock through the write keeps an invalidation
-		// (which bumps gen under the write lock, then deletes from Redis)
+		// (which marks its numbers under the write lock, then deletes
+		// from Redis)
 		// from slipping between the check and the write: a stale view is
 		// either not written or deleted afterwards.
 		s.mu.RLock()
 		live := kvs[:0]
 		for i, w := range batch {
-			if w.gen == s.gen && w.rs == s.reg.Load() {
+			// rec.Seq is the watermark before the record was read: a
+			// change of this number applied after it may not be in it.
+			if w.rs == s.reg.Load() && s.killed[w.rec.Number].seq <= w.rec.Seq {
 				live = append(live, kvs[i])
 			}
 		}

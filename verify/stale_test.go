@@ -30,6 +30,7 @@ func TestRestartDoesNotServeStaleRedisView(t *testing.T) {
 	n := w.certs[0].Number
 	a := newApp(t, st, Deps{RedisURL: rs.url()})
 	a.do(t, "GET", "/api/v1/certificates/"+n, nil)
+	a.do(t, "GET", "/api/v1/certificates/"+n, nil) // the second use writes it to Redis
 	eventually(t, 3*time.Second, "view written to Redis", func() bool { return redisHas(t, rs, n) })
 	a.svc.Close() // a never sees what follows
 	if _, err := w.iss.Revoke(w.ctx, authority, n, issuer.ReasonMisconduct, ""); err != nil {
@@ -52,6 +53,7 @@ func TestLateRedisWriteIsNotTrusted(t *testing.T) {
 	a := newApp(t, st, Deps{RedisURL: rs.url()})
 	b := newApp(t, st, Deps{RedisURL: rs.url()})
 	// a builds a view while the certificate is valid; keep a copy of it.
+	a.do(t, "GET", "/api/v1/certificates/"+n, nil)
 	a.do(t, "GET", "/api/v1/certificates/"+n, nil)
 	eventually(t, 3*time.Second, "view written to Redis", func() bool { return redisHas(t, rs, n) })
 	c := redis.NewClient(&redis.Options{Addr: rs.addr(), DisableIdentity: true})
@@ -77,5 +79,69 @@ func TestLateRedisWriteIsNotTrusted(t *testing.T) {
 	b.svc.l1.InvalidateAll()
 	if _, body := b.do(t, "GET", "/api/v1/certificates/"+n, nil); !strings.Contains(body, `"verdict":"revoked"`) {
 		t.Fatalf("b trusted a view written to Redis after the revocation it applied: %.300s", body)
+	}
+}
+
+// TestRedisOnSecondUse: a view used once stays in its instance; used a
+// second time it goes to Redis, and another instance then answers from
+// Redis without reading the database.
+func TestRedisOnSecondUse(t *testing.T) {
+	st := openSQLite(t)
+	w := newWorld(t, st, 2)
+	rs := startRedis(t, 0)
+	a := newApp(t, st, Deps{RedisURL: rs.url()})
+	// Both running from the start: an instance that starts replays the
+	// recent changes (these certificates' issuance among them) and drops
+	// their Redis views.
+	cs := &countingStore{Store: st}
+	b := newApp(t, cs, Deps{RedisURL: rs.url()})
+	once, twice := w.certs[0].Number, w.certs[1].Number
+	a.do(t, "GET", "/api/v1/certificates/"+once, nil)
+	a.do(t, "GET", "/api/v1/certificates/"+twice, nil)
+	a.do(t, "GET", "/v/"+twice, nil)
+	eventually(t, 3*time.Second, "view used twice written to Redis", func() bool { return redisHas(t, rs, twice) })
+	if redisHas(t, rs, once) {
+		t.Errorf("a view used once was written to Redis")
+	}
+	if r, body := b.do(t, "GET", "/api/v1/certificates/"+twice, nil); r.StatusCode != 200 || !strings.Contains(body, `"verdict":"valid"`) {
+		t.Fatalf("instance b: %d %.200s", r.StatusCode, body)
+	}
+	if n := cs.reads.Load(); n != 0 {
+		t.Errorf("instance b read the database %d times for a view in Redis", n)
+	}
+	b.do(t, "GET", "/api/v1/certificates/"+once, nil)
+	if n := cs.reads.Load(); n != 1 {
+		t.Errorf("instance b: %d database reads for a view not in Redis, want 1", n)
+	}
+}
+
+// TestDeferredWriteOfInvalidatedView: a view waiting for its second use
+// to go to Redis must not get there after its number was invalidated,
+// however long it waited.
+func TestDeferredWriteOfInvalidatedView(t *testing.T) {
+	st := openSQLite(t)
+	w := newWorld(t, st, 1)
+	rs := startRedis(t, 0)
+	a := newApp(t, st, Deps{RedisURL: rs.url()})
+	n := w.certs[0].Number
+	a.do(t, "GET", "/api/v1/certificates/"+n, nil)
+	e, ok := a.svc.l1.GetIfPresent(n)
+	if !ok || e.toRedis.Load() == nil {
+		t.Fatal("the view was not kept waiting for its second use")
+	}
+	stale := *e.toRedis.Load()
+	if _, err := w.iss.Revoke(w.ctx, authority, n, issuer.ReasonMisconduct, ""); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 3*time.Second, "revocation applied", func() bool {
+		_, body := a.do(t, "GET", "/api/v1/certificates/"+n, nil)
+		return strings.Contains(body, `"verdict":"revoked"`)
+	})
+	// The old view's write arrives late, as if its second use had raced
+	// with the invalidation.
+	a.svc.writes <- stale
+	time.Sleep(300 * time.Millisecond)
+	if redisHas(t, rs, n) {
+		t.Fatal("a view from before the revocation was written to Redis after it")
 	}
 }
