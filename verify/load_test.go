@@ -88,3 +88,32 @@ func outcomeOf(cs []Check, id string) Outcome {
 	}
 	return ""
 }
+
+// TestL1BoundedByMemory: a flood of different numbers keeps the in-process
+// cache within its byte budget, and what it evicts is read again when asked.
+func TestL1BoundedByMemory(t *testing.T) {
+	st := openSQLite(t)
+	w := newWorld(t, st, 60)
+	per := (&Record{Found: true, Token: w.certs[0].Token}).weight()
+	budget := int64(per) * 20
+	cs := &countingStore{Store: st}
+	a := newApp(t, cs, Deps{Options: Options{L1Bytes: budget}})
+	for _, c := range w.certs {
+		if _, err := a.svc.Lookup(context.Background(), c.Number); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a.svc.l1.CleanUp()
+	if got := a.svc.l1.WeightedSize(); got > uint64(budget) {
+		t.Errorf("cache holds %d bytes (estimated) after 60 views, budget %d", got, budget)
+	}
+	if n := a.svc.l1.EstimatedSize(); n > 21 || n < 10 {
+		t.Errorf("cache holds %d views, want about 20", n)
+	}
+	// Evicted or not, every view still answers, and right.
+	for _, c := range w.certs {
+		if e, err := a.svc.Lookup(context.Background(), c.Number); err != nil || e.rec.Verdict != Valid {
+			t.Fatalf("%s after eviction: %v", c.Number, err)
+		}
+	}
+}

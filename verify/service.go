@@ -42,8 +42,10 @@ type Options struct {
 	// an unknown number's. Invalidation does not wait for them; they only
 	// bound memory and the damage of a missed event.
 	TTL, NegativeTTL time.Duration
-	// L1Size is the in-process cache's capacity in entries.
-	L1Size int
+	// L1Bytes bounds the in-process cache's memory, roughly (entries are
+	// weighed by an estimate that errs high). Default 256 MiB: a cold
+	// flood of different numbers then costs evictions, not gigabytes.
+	L1Bytes int64
 	Now    func() time.Time
 }
 
@@ -167,8 +169,8 @@ func NewService(ctx context.Context, o Options) (*Service, error) {
 	if o.NegativeTTL == 0 {
 		o.NegativeTTL = 30 * time.Second
 	}
-	if o.L1Size == 0 {
-		o.L1Size = 200_000
+	if o.L1Bytes == 0 {
+		o.L1Bytes = 256 << 20
 	}
 	if o.Now == nil {
 		o.Now = time.Now
@@ -182,7 +184,8 @@ func NewService(ctx context.Context, o Options) (*Service, error) {
 		loads: make(chan loadReq, 4096)}
 	neg, pos := o.NegativeTTL, o.TTL
 	s.l1 = otter.Must(&otter.Options[string, *entry]{
-		MaximumSize: o.L1Size,
+		MaximumWeight: uint64(o.L1Bytes),
+		Weigher:       func(k string, e *entry) uint32 { return uint32(len(k)) + e.rec.weight() },
 		ExpiryCalculator: otter.ExpiryWritingFunc(func(e otter.Entry[string, *entry]) time.Duration {
 			if !e.Value.rec.Found {
 				return neg

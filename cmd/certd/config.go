@@ -35,6 +35,8 @@ type Config struct {
 	// TrustedProxies and RateLimit guard the public verification routes.
 	TrustedProxies string
 	RateLimit      string
+	// CacheMB bounds the in-process verification cache.
+	CacheMB string
 }
 
 var settings = []struct {
@@ -50,6 +52,7 @@ var settings = []struct {
 	{"log-level", "CERTD_LOG_LEVEL", "info", "log level: debug, info, warn, error", func(c *Config) *string { return &c.LogLevel }},
 	{"trusted-proxies", "CERTD_TRUSTED_PROXIES", "", "comma-separated IPs or CIDR prefixes of reverse proxies whose X-Forwarded-For is believed; empty trusts none", func(c *Config) *string { return &c.TrustedProxies }},
 	{"rate-limit", "CERTD_RATE_LIMIT", "600", "public verification requests per minute per client; -1 disables", func(c *Config) *string { return &c.RateLimit }},
+	{"cache-mb", "CERTD_CACHE_MB", "256", "memory for the in-process verification cache, in MiB (approximate)", func(c *Config) *string { return &c.CacheMB }},
 	{"font", "CERTD_FONT", "/usr/share/fonts/truetype/lxgw-wenkai/LXGWWenKai-Regular.ttf", "TrueType font (.ttf or .ttc) for certificates", func(c *Config) *string { return &c.FontPath }},
 }
 
@@ -93,6 +96,9 @@ func (c *Config) validate() error {
 	}
 	if n, err := strconv.Atoi(c.RateLimit); err != nil || n == 0 {
 		bad = append(bad, "--rate-limit 应为正整数或 -1 / --rate-limit must be a positive integer or -1")
+	}
+	if n, err := strconv.Atoi(c.CacheMB); err != nil || n < 1 {
+		bad = append(bad, "--cache-mb 应为正整数 / --cache-mb must be a positive integer")
 	}
 	var lvl slog.Level
 	if err := lvl.UnmarshalText([]byte(c.LogLevel)); err != nil {

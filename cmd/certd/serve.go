@@ -76,9 +76,11 @@ func newApp(e *env) (*fiber.App, error) {
 		},
 	})
 	rl, _ := strconv.Atoi(e.cfg.RateLimit)
+	mb, _ := strconv.Atoi(e.cfg.CacheMB)
 	if _, err := verify.Mount(app, verify.Deps{
 		Store: e.store, PublicURL: e.cfg.PublicURL, RedisURL: e.cfg.RedisURL, Log: e.log,
 		TrustedProxies: strings.Split(e.cfg.TrustedProxies, ","), RateLimit: rl, AccessLog: os.Stderr,
+		Options: verify.Options{L1Bytes: int64(mb) << 20},
 	}); err != nil {
 		return nil, err
 	}
