@@ -46,7 +46,7 @@ type Options struct {
 	// weighed by an estimate that errs high). Default 256 MiB: a cold
 	// flood of different numbers then costs evictions, not gigabytes.
 	L1Bytes int64
-	Now    func() time.Time
+	Now     func() time.Time
 }
 
 // Service is the public lookup layer: it turns a certificate number into
