@@ -239,6 +239,7 @@ func readUpload(fh *multipart.FileHeader, limit int64) ([]byte, error) {
 // checkItems answers items with a few workers: the first lookups of a
 // cold list go to the database, and ID checks cost a slow hash each.
 func (h *handlers) checkItems(ctx context.Context, items []Item) []ItemResult {
+	h.prefetch(ctx, items)
 	out := make([]ItemResult, len(items))
 	var wg sync.WaitGroup
 	next := make(chan int)
@@ -257,6 +258,21 @@ func (h *handlers) checkItems(ctx context.Context, items []Item) []ItemResult {
 	close(next)
 	wg.Wait()
 	return out
+}
+
+// prefetch loads every distinct number of a list that is not cached, all
+// queued at once, so that the loaders read a cold list in batches (a list
+// of 1,000 in about 16 queries) instead of a few numbers at a time.
+func (h *handlers) prefetch(ctx context.Context, items []Item) {
+	seen := make(map[string]bool, len(items))
+	numbers := make([]string, 0, len(items))
+	for _, it := range items {
+		if n, err := NormalizeNumber(it.Number); err == nil && !seen[n] {
+			seen[n] = true
+			numbers = append(numbers, n)
+		}
+	}
+	h.svc.Prefetch(ctx, numbers)
 }
 
 func (h *handlers) checkItem(ctx context.Context, i int, it Item) ItemResult {

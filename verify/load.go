@@ -58,6 +58,38 @@ func (s *Service) enqueue(number string) (*entry, error) {
 	}
 }
 
+// Prefetch loads the numbers that are not cached, queued all at once so
+// that they are read in full batches, and returns when they are cached (or
+// failed: a later Lookup meets the error). It skips Lookup's singleflight:
+// a number also being looked up right now may be read twice, which costs a
+// query, not a wrong answer.
+func (s *Service) Prefetch(ctx context.Context, numbers []string) {
+	waiting := make([]chan loadResult, 0, len(numbers))
+	for _, n := range numbers {
+		if _, ok := s.l1.GetIfPresent(n); ok {
+			continue
+		}
+		r := loadReq{number: n, done: make(chan loadResult, 1)}
+		select {
+		case s.loads <- r:
+			waiting = append(waiting, r.done)
+		case <-ctx.Done():
+			return
+		case <-s.stop:
+			return
+		}
+	}
+	for _, c := range waiting {
+		select {
+		case <-c:
+		case <-ctx.Done():
+			return
+		case <-s.stop:
+			return
+		}
+	}
+}
+
 func (s *Service) loader() {
 	batch := make([]loadReq, 0, maxLoadBatch)
 	for {
@@ -82,8 +114,9 @@ func (s *Service) loader() {
 	}
 }
 
-// loadBatch answers every request in batch. Numbers are distinct within a
-// batch because Lookup's singleflight lets one load per number through.
+// loadBatch answers every request in batch. A number is rarely twice in a
+// batch (Lookup's singleflight lets one load per number through; Prefetch
+// may add another); then both get the same answer.
 func (s *Service) loadBatch(ctx context.Context, batch []loadReq) {
 	answer := func(i int, e *entry, err error) { batch[i].done <- loadResult{e, err} }
 	rs := s.reg.Load()

@@ -1,7 +1,9 @@
 package verify
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"database/sql"
 	"encoding/base64"
 	"path/filepath"
@@ -115,5 +117,49 @@ func TestL1BoundedByMemory(t *testing.T) {
 		if e, err := a.svc.Lookup(context.Background(), c.Number); err != nil || e.rec.Verdict != Valid {
 			t.Fatalf("%s after eviction: %v", c.Number, err)
 		}
+	}
+}
+
+// TestBulkCheckReadInBatches: a credit office's cold list is read in a few
+// queries, not one per row, and every row gets its own answer.
+func TestBulkCheckReadInBatches(t *testing.T) {
+	st := openSQLite(t)
+	w := newWorld(t, st, 150)
+	cs := &countingStore{Store: st}
+	a := newApp(t, cs, Deps{})
+	var items []map[string]string
+	for i, c := range w.certs {
+		name := c.Holder.Name
+		if i%10 == 0 {
+			name = "王某某" // a wrong name: not confirmed
+		}
+		items = append(items, map[string]string{"number": c.Number, "name": name})
+	}
+	items = append(items, map[string]string{"number": "Y000022000001263999999", "name": "张三"})
+	req, _ := json.Marshal(map[string]any{"items": items})
+	resp, body := a.do(t, "POST", "/api/v1/verify", bytes.NewReader(req), "Content-Type", "application/json")
+	if resp.StatusCode != 200 {
+		t.Fatalf("bulk: %d %.300s", resp.StatusCode, body)
+	}
+	var out struct {
+		Results []ItemResult `json:"results"`
+	}
+	if err := json.Unmarshal([]byte(body), &out); err != nil || len(out.Results) != len(items) {
+		t.Fatalf("bulk answer: %v, %d results for %d items", err, len(out.Results), len(items))
+	}
+	for i, r := range out.Results {
+		switch {
+		case i == len(w.certs):
+			if r.Verdict != NotFound {
+				t.Errorf("unknown number: %s", r.Verdict)
+			}
+		case r.Number != w.certs[i].Number || r.Verdict != Valid || r.Confirmed != (i%10 != 0):
+			t.Errorf("row %d: number %s verdict %s confirmed %v", i, r.Number, r.Verdict, r.Confirmed)
+		}
+	}
+	// 151 numbers: ceil(151/64) = 3 full batches, plus the few the loaders
+	// take alone before the queue fills.
+	if q := cs.queries.Load(); q > 12 {
+		t.Errorf("%d queries for a list of %d numbers", q, len(items))
 	}
 }
