@@ -164,7 +164,12 @@ func newApp(t testing.TB, st issuer.Store, d Deps) *testApp {
 		t.Fatal(err)
 	}
 	ta := &testApp{app: app, svc: svc, logw: logw}
-	t.Cleanup(func() { _ = app.Shutdown() })
+	t.Cleanup(func() {
+		// Shutdown waits for open connections; the test client's idle
+		// keep-alive ones would otherwise hold it for their 90 s timeout.
+		http.DefaultClient.CloseIdleConnections()
+		_ = app.ShutdownWithTimeout(5 * time.Second)
+	})
 	return ta
 }
 

@@ -339,8 +339,20 @@ func (h *handlers) fail(c *fiber.Ctx, status int, zh, en string) error {
 		return c.Status(status).JSON(apiError{Error: zh + " / " + en, Reason: reasonOf(status)})
 	}
 	en2 := wantsEnglish(c)
-	d := h.pageData(c, "/", en2, t(en2, "无法处理", "Cannot process"), t(en2, zh, en))
-	d.Message = t(en2, zh, en)
+	title := t(en2, "无法处理", "Cannot process")
+	var advice string
+	switch status {
+	case fiber.StatusServiceUnavailable:
+		// An employer reading this must not take it for a verdict.
+		title = t(en2, "暂时无法核验", "Cannot check right now")
+		advice = t(en2, "这不表示证书无效或不存在：核验系统暂时无法读取证书登记册。请稍后刷新本页。",
+			"This does not mean the certificate is invalid or unknown: the register cannot be read right now. Reload this page shortly.")
+	case fiber.StatusTooManyRequests:
+		advice = t(en2, "这不表示证书无效或不存在：来自您网络的查询过于频繁。请稍后再试。",
+			"This does not mean the certificate is invalid or unknown: too many requests came from your network. Try again later.")
+	}
+	d := h.pageData(c, "/", en2, title, t(en2, zh, en))
+	d.Message, d.Advice = t(en2, zh, en), advice
 	return h.renderPage(c, status, "error", d)
 }
 

@@ -45,14 +45,23 @@ type loadResult struct {
 // the first one giving up must not fail the others. loadTimeout bounds it.
 func (s *Service) enqueue(number string) (*entry, error) {
 	r := loadReq{number: number, done: make(chan loadResult, 1)}
+	// A stuck database must not hold requests forever: the loaders give
+	// up on a batch after loadTimeout, but a full queue behind them would
+	// drain slowly.
+	t := time.NewTimer(loadTimeout)
+	defer t.Stop()
 	select {
 	case s.loads <- r:
+	case <-t.C:
+		return nil, ErrUnavailable
 	case <-s.stop:
 		return nil, ErrUnavailable
 	}
 	select {
 	case res := <-r.done:
 		return res.e, res.err
+	case <-t.C:
+		return nil, ErrUnavailable
 	case <-s.stop:
 		return nil, ErrUnavailable
 	}

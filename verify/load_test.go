@@ -3,16 +3,19 @@ package verify
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"database/sql"
 	"encoding/base64"
+	"encoding/json"
+	"errors"
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"certd/issuer"
 	"certd/issuer/store/sqlite"
 )
 
@@ -161,5 +164,47 @@ func TestBulkCheckReadInBatches(t *testing.T) {
 	// take alone before the queue fills.
 	if q := cs.queries.Load(); q > 12 {
 		t.Errorf("%d queries for a list of %d numbers", q, len(items))
+	}
+}
+
+// brokenStore is a real store whose certificate reads fail, as when the
+// database goes away after the service started.
+type brokenStore struct {
+	issuer.Store
+	broken atomic.Bool
+}
+
+func (b *brokenStore) Certificates(ctx context.Context, f issuer.CertificateFilter) ([]issuer.Certificate, error) {
+	if b.broken.Load() && len(f.Numbers) > 0 {
+		return nil, errors.New("connection refused")
+	}
+	return b.Store.Certificates(ctx, f)
+}
+
+// TestDatabaseDownIsNotNotFound: when the database cannot be read, a
+// number that is not cached gets "temporarily unavailable" (503, retry),
+// never "not found" and never a verdict; a cached one still answers; and
+// nothing from the outage is cached once the database is back.
+func TestDatabaseDownIsNotNotFound(t *testing.T) {
+	st := openSQLite(t)
+	w := newWorld(t, st, 2)
+	bs := &brokenStore{Store: st}
+	a := newApp(t, bs, Deps{})
+	cached, cold := w.certs[0].Number, w.certs[1].Number
+	a.do(t, "GET", "/api/v1/certificates/"+cached, nil)
+	bs.broken.Store(true)
+	for _, path := range []string{"/api/v1/certificates/" + cold, "/v/" + cold} {
+		resp, body := a.do(t, "GET", path, nil)
+		if resp.StatusCode != 503 || resp.Header.Get("Retry-After") == "" || strings.Contains(body, "未找到") || strings.Contains(body, `"verdict"`) ||
+			!(strings.Contains(body, `"reason":"unavailable"`) || strings.Contains(body, "这不表示证书无效")) {
+			t.Errorf("%s with the database down: %d %.300s", path, resp.StatusCode, body)
+		}
+	}
+	if resp, body := a.do(t, "GET", "/api/v1/certificates/"+cached, nil); resp.StatusCode != 200 || !strings.Contains(body, `"verdict":"valid"`) {
+		t.Errorf("cached view with the database down: %d %.200s", resp.StatusCode, body)
+	}
+	bs.broken.Store(false)
+	if resp, body := a.do(t, "GET", "/api/v1/certificates/"+cold, nil); resp.StatusCode != 200 || !strings.Contains(body, `"verdict":"valid"`) {
+		t.Errorf("after the database came back: %d %.200s", resp.StatusCode, body)
 	}
 }

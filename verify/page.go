@@ -82,6 +82,7 @@ type pageData struct {
 	LangQ     string // "?lang=en" or ""
 	CSS       template.CSS
 	Message   string
+	Advice    string // under an error; empty: check the number
 
 	V       *View
 	Explain string

@@ -342,8 +342,13 @@ func (s *Service) Lookup(ctx context.Context, number string) (*entry, error) {
 	}
 	s.m.l1Miss.Inc()
 	v, err, _ := s.sf.Do(number, func() (any, error) {
-		// The load serves every waiter: the first caller giving up must
-		// not fail the others.
+		// A load that finished between our miss and this call has
+		// cached the view already: one read per miss, not two. (The load
+		// serves every waiter, so it does not take this caller's context:
+		// the first one giving up must not fail the others.)
+		if e, ok := s.l1.GetIfPresent(number); ok {
+			return e, nil
+		}
 		return s.enqueue(number)
 	})
 	if err != nil {
