@@ -344,7 +344,7 @@ func (h *handlers) fail(c *fiber.Ctx, status int, zh, en string) error {
 	switch status {
 	case fiber.StatusServiceUnavailable:
 		// An employer reading this must not take it for a verdict.
-		title = t(en2, "暂时无法核验", "Cannot check right now")
+		title = t(en2, "暂不可用", "Unavailable")
 		advice = t(en2, "这不表示证书无效或不存在：核验系统暂时无法读取证书登记册。请稍后刷新本页。",
 			"This does not mean the certificate is invalid or unknown: the register cannot be read right now. Reload this page shortly.")
 	case fiber.StatusTooManyRequests:
@@ -393,7 +393,7 @@ func (h *handlers) home(c *fiber.Ctx) error {
 	en := wantsEnglish(c)
 	d := h.pageData(c, "/", en, t(en, "职业技能等级证书查询", "Skill level certificate verification"), "")
 	d.Message = t(en, "请扫描证书上的二维码，或输入证书编号。", "Scan the QR code on the certificate, or enter its number.")
-	return h.renderPage(c, fiber.StatusOK, "error", d)
+	return h.renderPage(c, fiber.StatusOK, "home", d)
 }
 
 // lookupForm turns the typed number of the search form into the page URL.

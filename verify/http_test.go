@@ -530,3 +530,19 @@ func TestAccessLogBuffered(t *testing.T) {
 		t.Errorf("log:\n%s", got)
 	}
 }
+
+// TestHomePage: the front page offers the number form and the other ways
+// to check, and reads as a start, not as an error.
+func TestHomePage(t *testing.T) {
+	a := newApp(t, newWorld(t, openSQLite(t), 0).store, Deps{})
+	for _, tc := range []struct{ path, want, notWant string }{
+		{"/", "核验一本职业技能等级证书", "无法处理"},
+		{"/?lang=en", "Check a skill level certificate", "Cannot process"},
+	} {
+		resp, body := a.do(t, "GET", tc.path, nil)
+		if resp.StatusCode != 200 || !strings.Contains(body, tc.want) || strings.Contains(body, tc.notWant) ||
+			!strings.Contains(body, `action="/v/lookup"`) || !strings.Contains(body, `href="/bulk`) {
+			t.Errorf("%s: %d %.400s", tc.path, resp.StatusCode, body)
+		}
+	}
+}

@@ -41,22 +41,32 @@ func TestScreenshots(t *testing.T) {
 	}
 	a := newApp(t, w.store, Deps{})
 	base := a.listen(t)
+	// A second instance whose database has gone away.
+	bs := &brokenStore{Store: w.store}
+	bs.broken.Store(true)
+	down := newApp(t, bs, Deps{}).listen(t)
 	tests := []struct {
 		name, path string
 		colour     [3]uint8 // the verdict block's background
+		base       string
 	}{
-		{"valid", "/v/" + w.certs[0].Number + "?c=" + w.certs[0].VerifyCode, [3]uint8{0x00, 0xa8, 0x62}},
-		{"revoked", "/v/" + w.certs[3].Number, [3]uint8{0xd9, 0x2d, 0x20}},
-		{"not-found", "/v/Y000022000001263999999", [3]uint8{0x47, 0x54, 0x67}},
-		{"valid-en", "/v/" + w.certs[0].Number + "?lang=en", [3]uint8{0x00, 0xa8, 0x62}},
+		{"valid", "/v/" + w.certs[0].Number + "?c=" + w.certs[0].VerifyCode, [3]uint8{0x00, 0xa8, 0x62}, ""},
+		{"revoked", "/v/" + w.certs[3].Number, [3]uint8{0xd9, 0x2d, 0x20}, ""},
+		{"not-found", "/v/Y000022000001263999999", [3]uint8{0x47, 0x54, 0x67}, ""},
+		{"valid-en", "/v/" + w.certs[0].Number + "?lang=en", [3]uint8{0x00, 0xa8, 0x62}, ""},
+		{"unavailable", "/v/" + w.certs[1].Number, [3]uint8{0x47, 0x54, 0x67}, down},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			out := filepath.Join(dir, tt.name+".png")
 			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 			defer cancel()
+			b := base
+			if tt.base != "" {
+				b = tt.base
+			}
 			cmd := exec.CommandContext(ctx, bin, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-				"--hide-scrollbars", "--window-size=390,844", "--user-data-dir="+t.TempDir(), "--screenshot="+out, base+tt.path)
+				"--hide-scrollbars", "--window-size=390,844", "--user-data-dir="+t.TempDir(), "--screenshot="+out, b+tt.path)
 			if b, err := cmd.CombinedOutput(); err != nil {
 				t.Fatalf("chromium: %v\n%s", err, b)
 			}
