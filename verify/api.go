@@ -64,7 +64,7 @@ func (h *handlers) apiCertificate(c *fiber.Ctx) error {
 		if codeOK {
 			slot, cc, access = slotJSON+1, ccPrivate, Holder
 		}
-		b := e.render(slot, func() []byte { return mustJSON(rec.For(access)) })
+		b := h.svc.render(e, slot, func() []byte { return mustJSON(rec.For(access)) })
 		c.Status(status)
 		return h.sendBlob(c, b, fiber.MIMEApplicationJSONCharsetUTF8, cc)
 	}
@@ -239,7 +239,7 @@ func readUpload(fh *multipart.FileHeader, limit int64) ([]byte, error) {
 // checkItems answers items with a few workers: the first lookups of a
 // cold list go to the database, and ID checks cost a slow hash each.
 func (h *handlers) checkItems(ctx context.Context, items []Item) []ItemResult {
-	h.prefetch(ctx, items)
+	h.prefetch(items)
 	out := make([]ItemResult, len(items))
 	var wg sync.WaitGroup
 	next := make(chan int)
@@ -263,16 +263,19 @@ func (h *handlers) checkItems(ctx context.Context, items []Item) []ItemResult {
 // prefetch loads every distinct number of a list that is not cached, all
 // queued at once, so that the loaders read a cold list in batches (a list
 // of 1,000 in about 16 queries) instead of a few numbers at a time.
-func (h *handlers) prefetch(ctx context.Context, items []Item) {
+func (h *handlers) prefetch(items []Item) {
 	seen := make(map[string]bool, len(items))
 	numbers := make([]string, 0, len(items))
 	for _, it := range items {
+		if len(it.Name) > 128 || len(it.IDNumber) > 64 || strings.TrimSpace(it.Name) == "" {
+			continue // checkItem refuses these without a lookup
+		}
 		if n, err := NormalizeNumber(it.Number); err == nil && !seen[n] {
 			seen[n] = true
 			numbers = append(numbers, n)
 		}
 	}
-	h.svc.Prefetch(ctx, numbers)
+	h.svc.Prefetch(numbers)
 }
 
 func (h *handlers) checkItem(ctx context.Context, i int, it Item) ItemResult {

@@ -116,7 +116,7 @@ func TestOneReadPerMiss(t *testing.T) {
 // the right one, found or not.
 func TestMissesAreBatched(t *testing.T) {
 	base := openSQLite(t)
-	w := newWorld(t, base, 150)
+	w := newWorld(t, base, max(150, loaders+100))
 	cs := &countingStore{Store: base, gate: make(chan struct{})}
 	a := newApp(t, cs, Deps{})
 	var numbers []string
@@ -140,14 +140,13 @@ func TestMissesAreBatched(t *testing.T) {
 		}()
 	}
 	// Let the loaders block on their first queries while the rest queue.
-	eventually(t, 2*time.Second, "loaders busy", func() bool { return cs.queries.Load() == int64(loaders) })
-	time.Sleep(20 * time.Millisecond)
+	waitQueued(t, a.svc, cs, len(numbers))
 	close(cs.gate)
 	wg.Wait()
 	if r := cs.reads.Load(); r != int64(len(numbers)) {
 		t.Errorf("%d numbers read for %d distinct lookups, want each read once", r, len(numbers))
 	}
-	// The 4 first queries, then batches of up to maxLoadBatch.
+	// The loaders' first queries, then batches of up to maxLoadBatch.
 	if q, most := cs.queries.Load(), int64(loaders+(len(numbers)+maxLoadBatch-1)/maxLoadBatch+loaders); q > most {
 		t.Errorf("%d queries for %d numbers, want at most %d", q, len(numbers), most)
 	}
@@ -304,8 +303,12 @@ func TestStaleEntryAfterOutage(t *testing.T) {
 	w := newWorld(t, st, 1)
 	rs := startRedis(t, 0)
 	a := newApp(t, st, Deps{RedisURL: rs.url(), Options: Options{Poll: 50 * time.Millisecond}})
+	// b runs throughout, so its start-up replay cannot be what saves it.
+	b := newApp(t, st, Deps{RedisURL: rs.url(), Options: Options{Poll: 50 * time.Millisecond}})
 	n := w.certs[0].Number
-	a.do(t, "GET", "/api/v1/certificates/"+n, nil) // now in L1 and Redis
+	a.do(t, "GET", "/api/v1/certificates/"+n, nil)
+	a.do(t, "GET", "/api/v1/certificates/"+n, nil) // the second use writes it to Redis
+	eventually(t, 3*time.Second, "view in Redis", func() bool { return redisHas(t, rs, n) })
 	// Pause Redis: it keeps the entry but answers nothing.
 	if err := rs.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
@@ -320,9 +323,7 @@ func TestStaleEntryAfterOutage(t *testing.T) {
 	})
 	_ = rs.cmd.Process.Signal(syscall.SIGCONT)
 	eventually(t, 3*time.Second, "redis back", func() bool { return a.svc.remote.Up() })
-	// A fresh instance has nothing in L1: it must not get the stale entry
-	// from Redis.
-	b := newApp(t, st, Deps{RedisURL: rs.url()})
+	// b has nothing in L1: it must not get the stale entry from Redis.
 	if _, body := b.do(t, "GET", "/api/v1/certificates/"+n, nil); !strings.Contains(body, `"verdict":"revoked"`) {
 		t.Errorf("stale valid entry served after the outage: %.200s", body)
 	}

@@ -128,7 +128,11 @@ func (c *countingStore) Certificates(ctx context.Context, f issuer.CertificateFi
 		c.reads.Add(int64(len(f.Numbers)))
 		c.queries.Add(1)
 		if c.gate != nil {
-			<-c.gate
+			select {
+			case <-c.gate:
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
 		}
 	}
 	return c.Store.Certificates(ctx, f)
@@ -269,4 +273,13 @@ func eventually(t testing.TB, d time.Duration, what string, cond func() bool) ti
 		time.Sleep(5 * time.Millisecond)
 	}
 	return time.Since(start)
+}
+
+// waitQueued waits until each of n lookups is either in a query held at
+// cs's gate or queued for the loaders, whatever the number of loaders.
+func waitQueued(t *testing.T, svc *Service, cs *countingStore, n int) {
+	t.Helper()
+	eventually(t, 3*time.Second, "lookups held or queued", func() bool {
+		return cs.reads.Load()+int64(len(svc.loads)) == int64(n)
+	})
 }

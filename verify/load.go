@@ -3,6 +3,7 @@ package verify
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"runtime"
 	"time"
 
@@ -31,8 +32,12 @@ const (
 var loaders = max(2, runtime.GOMAXPROCS(0))
 
 type loadReq struct {
-	number string
-	done   chan loadResult
+	number   string
+	deadline time.Time // when the waiter gives up; the batch's query gets the earliest
+	// prefetched loads come from a bulk list: the row's own lookup that
+	// follows is the view's first use, not its second.
+	prefetched bool
+	done       chan loadResult // buffered: an answer never blocks a loader
 }
 
 type loadResult struct {
@@ -42,12 +47,10 @@ type loadResult struct {
 
 // enqueue hands a miss to the loaders and waits for its answer. It does not
 // take the caller's context: the load serves every singleflight waiter, and
-// the first one giving up must not fail the others. loadTimeout bounds it.
+// the first one giving up must not fail the others. loadTimeout bounds it,
+// queue included: a stuck database must not hold requests forever.
 func (s *Service) enqueue(number string) (*entry, error) {
-	r := loadReq{number: number, done: make(chan loadResult, 1)}
-	// A stuck database must not hold requests forever: the loaders give
-	// up on a batch after loadTimeout, but a full queue behind them would
-	// drain slowly.
+	r := loadReq{number: number, deadline: time.Now().Add(loadTimeout), done: make(chan loadResult, 1)}
 	t := time.NewTimer(loadTimeout)
 	defer t.Stop()
 	select {
@@ -68,21 +71,24 @@ func (s *Service) enqueue(number string) (*entry, error) {
 }
 
 // Prefetch loads the numbers that are not cached, queued all at once so
-// that they are read in full batches, and returns when they are cached (or
-// failed: a later Lookup meets the error). It skips Lookup's singleflight:
-// a number also being looked up right now may be read twice, which costs a
-// query, not a wrong answer.
-func (s *Service) Prefetch(ctx context.Context, numbers []string) {
+// that they are read in full batches, and returns when they are cached,
+// failed (a later Lookup meets the error) or loadTimeout passed. It skips
+// Lookup's singleflight: a number also being looked up right now may be
+// read twice, which costs a query, not a wrong answer.
+func (s *Service) Prefetch(numbers []string) {
+	deadline := time.Now().Add(loadTimeout)
+	t := time.NewTimer(loadTimeout)
+	defer t.Stop()
 	waiting := make([]chan loadResult, 0, len(numbers))
 	for _, n := range numbers {
 		if _, ok := s.l1.GetIfPresent(n); ok {
 			continue
 		}
-		r := loadReq{number: n, done: make(chan loadResult, 1)}
+		r := loadReq{number: n, deadline: deadline, prefetched: true, done: make(chan loadResult, 1)}
 		select {
 		case s.loads <- r:
 			waiting = append(waiting, r.done)
-		case <-ctx.Done():
+		case <-t.C:
 			return
 		case <-s.stop:
 			return
@@ -91,7 +97,7 @@ func (s *Service) Prefetch(ctx context.Context, numbers []string) {
 	for _, c := range waiting {
 		select {
 		case <-c:
-		case <-ctx.Done():
+		case <-t.C:
 			return
 		case <-s.stop:
 			return
@@ -99,39 +105,84 @@ func (s *Service) Prefetch(ctx context.Context, numbers []string) {
 	}
 }
 
+// nextBatch waits for one item from c, then takes whatever else is already
+// queued behind it, up to max. It reports false when stop closed first.
+func nextBatch[T any](stop <-chan struct{}, c <-chan T, batch []T, max int) ([]T, bool) {
+	select {
+	case <-stop:
+		return batch, false
+	case x := <-c:
+		batch = append(batch[:0], x)
+	}
+	for len(batch) < max {
+		select {
+		case x := <-c:
+			batch = append(batch, x)
+		default:
+			return batch, true
+		}
+	}
+	return batch, true
+}
+
 func (s *Service) loader() {
+	defer s.loadersDone.Done()
+	queued := make([]loadReq, 0, maxLoadBatch)
 	batch := make([]loadReq, 0, maxLoadBatch)
 	for {
-		select {
-		case <-s.stop:
+		var ok bool
+		if queued, ok = nextBatch(s.stop, s.loads, queued, maxLoadBatch); !ok {
 			return
-		case r := <-s.loads:
-			batch = append(batch[:0], r)
 		}
-	drain:
-		for len(batch) < maxLoadBatch {
-			select {
-			case r := <-s.loads:
-				batch = append(batch, r)
-			default:
-				break drain
+		// A waiter that gave up is not waiting for this work.
+		now := time.Now()
+		batch = batch[:0]
+		deadline := now.Add(loadTimeout)
+		for _, r := range queued {
+			if now.After(r.deadline) {
+				r.done <- loadResult{nil, ErrUnavailable}
+				continue
+			}
+			batch = append(batch, r)
+			if r.deadline.Before(deadline) {
+				deadline = r.deadline
 			}
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), loadTimeout)
-		s.loadBatch(ctx, batch)
+		if len(batch) == 0 {
+			continue
+		}
+		ctx, cancel := context.WithDeadline(context.Background(), deadline)
+		s.loadBatchSafely(ctx, batch)
 		cancel()
 	}
+}
+
+// loadBatchSafely keeps a panic in a batch from taking the process down
+// (in a request it would have been a 500): its waiters are told the
+// service is unavailable, and the loader goes on.
+func (s *Service) loadBatchSafely(ctx context.Context, batch []loadReq) {
+	defer func() {
+		if p := recover(); p != nil {
+			s.log.Error("panic while loading verification views", "panic", fmt.Sprint(p), "numbers", len(batch))
+			for _, r := range batch {
+				select {
+				case r.done <- loadResult{nil, ErrUnavailable}:
+				default: // answered already
+				}
+			}
+		}
+	}()
+	s.loadBatch(ctx, batch)
 }
 
 // loadBatch answers every request in batch. A number is rarely twice in a
 // batch (Lookup's singleflight lets one load per number through; Prefetch
 // may add another); then both get the same answer.
 func (s *Service) loadBatch(ctx context.Context, batch []loadReq) {
-	answer := func(i int, e *entry, err error) { batch[i].done <- loadResult{e, err} }
 	rs := s.reg.Load()
 	if rs == nil {
-		for i := range batch {
-			answer(i, nil, ErrUnavailable)
+		for _, r := range batch {
+			r.done <- loadResult{nil, ErrUnavailable}
 		}
 		return
 	}
@@ -145,98 +196,110 @@ func (s *Service) loadBatch(ctx context.Context, batch []loadReq) {
 	s.mu.RUnlock()
 	seq0 := s.applied.Load()
 
-	recs := make([]*Record, len(batch))
 	keys := make([]string, len(batch))
 	for i, r := range batch {
 		keys[i] = s.viewKey(rs.fp, r.number)
 	}
+	var misses []int // indexes into batch
 	if s.remote != nil {
+		var hits []int
+		recs := make([]*Record, len(batch))
 		for i, b := range s.remote.GetMany(ctx, keys) {
 			var r Record
 			// A view older than an invalidation this instance applied may
 			// predate that change: read the database instead.
 			if b != nil && json.Unmarshal(b, &r) == nil && r.Number == batch[i].number && r.Seq >= killed[i] {
 				recs[i] = &r
+				hits = append(hits, i)
 				s.m.l2Hit.Inc()
 			} else {
+				misses = append(misses, i)
 				s.m.l2Miss.Inc()
 			}
 		}
-	}
-	var misses []string
-	for i, r := range batch {
-		if recs[i] == nil {
-			misses = append(misses, r.number)
+		// Answered now, not after the database query: a slow or stuck
+		// database must not hold up what Redis already had.
+		s.settle(batch, hits, recs, keys, nil, g0, rs)
+	} else {
+		misses = make([]int, len(batch))
+		for i := range batch {
+			misses[i] = i
 		}
 	}
-	fromDB := make(map[string]bool, len(misses))
-	if len(misses) > 0 {
-		s.m.loads.Add(float64(len(misses)))
-		certs, err := s.store.Certificates(ctx, issuer.CertificateFilter{Numbers: misses})
-		if err != nil {
-			s.log.Error("verification lookup failed", "error", err, "numbers", len(misses))
-			for i := range batch {
-				if recs[i] == nil {
-					answer(i, nil, ErrUnavailable)
-				}
-			}
-			// Answer the Redis hits anyway: they are as good as ever.
-			certs = nil
-		}
-		byNumber := make(map[string]*issuer.Certificate, len(certs))
-		for i := range certs {
-			byNumber[certs[i].Number] = &certs[i]
-		}
-		now := s.opt.Now()
-		v := &Verifier{Registry: rs.registry, Now: s.opt.Now}
-		// Every record read is verified again, signature included: that is
-		// what catches a record edited in the database. Checked as one batch,
-		// at a third of the cost; if the batch fails, each record is judged
-		// on its own, so the odd one out fails alone and says why.
-		sigs := credential.NewBatch(len(certs))
-		build := func(v *Verifier) {
-			for i, r := range batch {
-				if (recs[i] != nil && !fromDB[r.number]) || err != nil {
-					continue
-				}
-				if c, ok := byNumber[r.number]; ok {
-					recs[i] = buildRecord(v, *c, now)
-				} else {
-					recs[i] = notFoundRecord(r.number, now)
-				}
-				recs[i].Seq = seq0
-				fromDB[r.number] = true
-			}
-		}
-		build(&Verifier{Registry: rs.registry, Now: s.opt.Now, batch: sigs})
-		if !sigs.Verify() {
-			s.m.batchFallbacks.Inc()
-			build(v)
-		}
+	if len(misses) == 0 {
+		return
 	}
 
+	numbers := make([]string, len(misses))
+	for j, i := range misses {
+		numbers[j] = batch[i].number
+	}
+	s.m.loads.Add(float64(len(misses)))
+	certs, err := s.store.Certificates(ctx, issuer.CertificateFilter{Numbers: numbers})
+	if err != nil {
+		s.log.Error("verification lookup failed", "error", err, "numbers", len(misses))
+		for _, i := range misses {
+			batch[i].done <- loadResult{nil, ErrUnavailable}
+		}
+		return
+	}
+	byNumber := make(map[string]*issuer.Certificate, len(certs))
+	for i := range certs {
+		byNumber[certs[i].Number] = &certs[i]
+	}
+	now := s.opt.Now()
+	recs := make([]*Record, len(batch))
+	// Every record read is verified again, signature included: that is what
+	// catches a record edited in the database. Checked as one batch, at a
+	// third of the cost; if the batch fails, each record is judged on its
+	// own, so the odd one out fails alone and says why.
+	build := func(v *Verifier) {
+		for _, i := range misses {
+			if c, ok := byNumber[batch[i].number]; ok {
+				recs[i] = buildRecord(v, *c, now)
+			} else {
+				recs[i] = notFoundRecord(batch[i].number, now)
+			}
+			recs[i].Seq = seq0
+		}
+	}
+	sigs := credential.NewBatch(len(certs))
+	build(&Verifier{Registry: rs.registry, Now: s.opt.Now, batch: sigs})
+	if !sigs.Verify() {
+		s.m.batchFallbacks.Inc()
+		build(&Verifier{Registry: rs.registry, Now: s.opt.Now})
+	}
+	s.settle(batch, misses, recs, keys, &seq0, g0, rs)
+}
+
+// settle caches and answers batch[i] for each i in idx with recs[i].
+// fromDB (the watermark the records were read under) is nil for views that
+// came from Redis, which are not written back.
+func (s *Service) settle(batch []loadReq, idx []int, recs []*Record, keys []string, fromDB *int64, g0 uint64, rs *regState) {
+	if len(idx) == 0 {
+		return
+	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	// An invalidation or registry change since g0 may have made these
-	// views stale: answer with them (they were true when read) but keep
-	// none of them.
+	// views stale: answer with them (they were true when read, and the
+	// answer is within the one-second promise) but keep none of them.
 	keep := s.gen == g0 && s.reg.Load() == rs
-	for i, r := range batch {
-		if recs[i] == nil {
-			continue // answered ErrUnavailable above
-		}
+	for _, i := range idx {
+		r := batch[i]
 		e := &entry{rec: recs[i]}
 		if keep {
-			if fromDB[r.number] && s.remote != nil {
+			if fromDB != nil && s.remote != nil {
 				ttl := s.opt.TTL
 				if !recs[i].Found {
 					ttl = s.opt.NegativeTTL
 				}
-				// Written behind a later answer, in batches (Lookup).
+				// Written behind a later use, in batches (Lookup).
 				e.toRedis.Store(&pendingWrite{key: keys[i], rec: recs[i], ttl: ttl, rs: rs})
+				e.firstUseFree.Store(r.prefetched)
 			}
 			s.l1.Set(r.number, e)
 		}
-		answer(i, e, nil)
+		r.done <- loadResult{e, nil}
 	}
 }

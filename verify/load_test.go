@@ -12,6 +12,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
@@ -30,7 +31,8 @@ func TestEditedRecordInBatch(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	w := newWorld(t, st, 30)
+	// More certificates than loaders, so that some queue behind them.
+	w := newWorld(t, st, max(30, loaders+20))
 
 	// Someone with write access to the database renames a holder.
 	victim := w.certs[17]
@@ -53,19 +55,30 @@ func TestEditedRecordInBatch(t *testing.T) {
 	a := newApp(t, cs, Deps{})
 	got := make([]*entry, len(w.certs))
 	var wg sync.WaitGroup
-	for i, c := range w.certs {
+	lookup := func(i int) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			e, err := a.svc.Lookup(context.Background(), c.Number)
+			e, err := a.svc.Lookup(context.Background(), w.certs[i].Number)
 			if err != nil {
 				t.Error(err)
 			}
 			got[i] = e
 		}()
 	}
-	// Hold the loaders' first queries so that the rest form one batch.
-	eventually(t, 2e9, "loaders busy", func() bool { return cs.queries.Load() == int64(loaders) })
+	// Hold the loaders on their first queries while the rest queue; the
+	// edited record is queued last, so it is read with good ones.
+	for i := range w.certs {
+		if i != 17 {
+			lookup(i)
+		}
+	}
+	waitQueued(t, a.svc, cs, len(w.certs)-1)
+	lookup(17)
+	waitQueued(t, a.svc, cs, len(w.certs))
+	if len(a.svc.loads) < 2 {
+		t.Fatalf("only %d lookups queued behind the loaders", len(a.svc.loads))
+	}
 	close(cs.gate)
 	wg.Wait()
 	for i, c := range w.certs {
@@ -206,5 +219,76 @@ func TestDatabaseDownIsNotNotFound(t *testing.T) {
 	bs.broken.Store(false)
 	if resp, body := a.do(t, "GET", "/api/v1/certificates/"+cold, nil); resp.StatusCode != 200 || !strings.Contains(body, `"verdict":"valid"`) {
 		t.Errorf("after the database came back: %d %.200s", resp.StatusCode, body)
+	}
+}
+
+// TestRedisHitsDoNotWaitForTheDatabase: in a batch that mixes a view Redis
+// has with one it lacks, the first is answered while the database query for
+// the second is still stuck.
+func TestRedisHitsDoNotWaitForTheDatabase(t *testing.T) {
+	st := openSQLite(t)
+	w := newWorld(t, st, 2)
+	rs := startRedis(t, 0)
+	a := newApp(t, st, Deps{RedisURL: rs.url()})
+	// b starts first: a starting instance drops the Redis views of recent
+	// changes, these certificates' issuance among them.
+	cs := &countingStore{Store: st, gate: make(chan struct{})}
+	defer close(cs.gate)
+	b := newApp(t, cs, Deps{RedisURL: rs.url()})
+	inRedis, cold := w.certs[0].Number, w.certs[1].Number
+	a.do(t, "GET", "/api/v1/certificates/"+inRedis, nil)
+	a.do(t, "GET", "/api/v1/certificates/"+inRedis, nil)
+	eventually(t, 3*time.Second, "view in Redis", func() bool { return redisHas(t, rs, inRedis) })
+	hit := loadReq{number: inRedis, deadline: time.Now().Add(loadTimeout), done: make(chan loadResult, 1)}
+	miss := loadReq{number: cold, deadline: time.Now().Add(loadTimeout), done: make(chan loadResult, 1)}
+	go b.svc.loadBatch(context.Background(), []loadReq{miss, hit})
+	select {
+	case res := <-hit.done:
+		if res.err != nil || res.e.rec.Verdict != Valid {
+			t.Fatalf("Redis hit: %v", res.err)
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("the Redis hit waited for the stuck database query")
+	}
+	select {
+	case <-miss.done:
+		t.Fatal("the cold number was answered while its query was held")
+	default:
+	}
+}
+
+// panickyStore panics on a certificate batch read.
+type panickyStore struct {
+	issuer.Store
+	panics atomic.Bool
+}
+
+func (p *panickyStore) Certificates(ctx context.Context, f issuer.CertificateFilter) ([]issuer.Certificate, error) {
+	if len(f.Numbers) > 0 && p.panics.Load() {
+		panic("boom")
+	}
+	return p.Store.Certificates(ctx, f)
+}
+
+// TestLoaderSurvivesAPanic: a panic while loading answers its waiters
+// "unavailable" and leaves the loaders working.
+func TestLoaderSurvivesAPanic(t *testing.T) {
+	st := openSQLite(t)
+	w := newWorld(t, st, 1)
+	ps := &panickyStore{Store: st}
+	ps.panics.Store(true)
+	a := newApp(t, ps, Deps{})
+	n := w.certs[0].Number
+	if _, err := a.svc.Lookup(context.Background(), n); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("lookup during the panic: %v", err)
+	}
+	ps.panics.Store(false)
+	for range loaders + 1 {
+		if e, err := a.svc.Lookup(context.Background(), n); err != nil || e.rec.Verdict != Valid {
+			t.Fatalf("lookup after the panic: %v", err)
+		}
+	}
+	if !strings.Contains(a.logText(), "panic while loading") {
+		t.Error("the panic was not logged")
 	}
 }

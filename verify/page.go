@@ -244,7 +244,7 @@ func (h *handlers) page(c *fiber.Ctx) error {
 		if codeOK {
 			slot += 2
 		}
-		b := e.render(slot, build)
+		b := h.svc.render(e, slot, build)
 		if b.body == nil {
 			return fiber.ErrInternalServerError
 		}

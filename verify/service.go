@@ -77,6 +77,9 @@ type Service struct {
 	l1         *otter.Cache[string, *entry]
 	sf         singleflight.Group
 	loads      chan loadReq
+	// loadersDone lets Close wait for the loaders: they use the store,
+	// the caches and Redis.
+	loadersDone sync.WaitGroup
 
 	// gen counts invalidations. A load notes it before reading and writes
 	// its result only if it did not move, under the read lock; the poller
@@ -112,8 +115,11 @@ type entry struct {
 	rec      *Record
 	rendered [8]atomic.Pointer[blob]
 	// toRedis is the Redis write this view is waiting for: it is made on
-	// the view's second use, not its first (see Lookup).
-	toRedis atomic.Pointer[pendingWrite]
+	// the view's second use, not its first (see Lookup). firstUseFree is
+	// set for a view a bulk list prefetched: its row's lookup is its first
+	// use.
+	toRedis      atomic.Pointer[pendingWrite]
+	firstUseFree atomic.Bool
 }
 
 type blob struct {
@@ -130,7 +136,23 @@ func (b *blob) gzipped() []byte {
 }
 
 // render returns the i-th rendered form, making it once.
-func (e *entry) render(i int, build func() []byte) *blob {
+// weight is the record's estimate plus the forms rendered so far, each
+// with room for its gzip copy.
+func (e *entry) weight() uint32 {
+	w := e.rec.weight()
+	for i := range e.rendered {
+		if b := e.rendered[i].Load(); b != nil {
+			w += uint32(len(b.body) + len(b.body)/2)
+		}
+	}
+	return w
+}
+
+// render returns rendered form i of e, building it on first use. A new
+// form makes the entry heavier, so the cache weighs it again, if it still
+// holds this entry (an invalidation may have dropped it meanwhile: it must
+// not come back).
+func (s *Service) render(e *entry, i int, build func() []byte) *blob {
 	if b := e.rendered[i].Load(); b != nil {
 		return b
 	}
@@ -138,6 +160,12 @@ func (e *entry) render(i int, build func() []byte) *blob {
 	sum := sha256.Sum256(body)
 	b := &blob{body: body, etag: `"` + hex.EncodeToString(sum[:12]) + `"`}
 	e.rendered[i].Store(b)
+	s.l1.ComputeIfPresent(e.rec.Number, func(old *entry) (*entry, otter.ComputeOp) {
+		if old != e {
+			return old, otter.CancelOp
+		}
+		return e, otter.WriteOp
+	})
 	return b
 }
 
@@ -185,8 +213,10 @@ func NewService(ctx context.Context, o Options) (*Service, error) {
 	neg, pos := o.NegativeTTL, o.TTL
 	s.l1 = otter.Must(&otter.Options[string, *entry]{
 		MaximumWeight: uint64(o.L1Bytes),
-		Weigher:       func(k string, e *entry) uint32 { return uint32(len(k)) + e.rec.weight() },
-		ExpiryCalculator: otter.ExpiryWritingFunc(func(e otter.Entry[string, *entry]) time.Duration {
+		Weigher:       func(k string, e *entry) uint32 { return uint32(len(k)) + e.weight() },
+		// Expiry counts from when the view was cached: re-weighing an
+		// entry after it renders a form (render) must not extend its life.
+		ExpiryCalculator: otter.ExpiryCreatingFunc(func(e otter.Entry[string, *entry]) time.Duration {
 			if !e.Value.rec.Found {
 				return neg
 			}
@@ -219,6 +249,7 @@ func NewService(ctx context.Context, o Options) (*Service, error) {
 	if err := s.replayRecent(ctx, cur); err != nil {
 		return nil, err
 	}
+	s.loadersDone.Add(loaders)
 	for range loaders {
 		go s.loader()
 	}
@@ -332,7 +363,7 @@ func (s *Service) Lookup(ctx context.Context, number string) (*entry, error) {
 		// check, a guess), and writing each of those would cost Redis more
 		// than it ever saves; a view that is asked for again is the kind
 		// another instance will be asked for too.
-		if w := e.toRedis.Load(); w != nil && e.toRedis.CompareAndSwap(w, nil) {
+		if w := e.toRedis.Load(); w != nil && !e.firstUseFree.CompareAndSwap(true, false) && e.toRedis.CompareAndSwap(w, nil) {
 			select {
 			case s.writes <- *w:
 			default: // a full queue drops the write; it is only a cache
@@ -377,48 +408,58 @@ func (s *Service) writeBehind() {
 	defer close(s.writesDone)
 	batch := make([]pendingWrite, 0, 256)
 	kvs := make([]cache.KV, 0, 256)
+	written := make([]pendingWrite, 0, 256)
 	for {
-		select {
-		case <-s.stop:
+		var ok bool
+		if batch, ok = nextBatch(s.stop, s.writes, batch, cap(batch)); !ok {
 			return
-		case w := <-s.writes:
-			batch = append(batch[:0], w)
 		}
-	drain:
-		for len(batch) < cap(batch) {
-			select {
-			case w := <-s.writes:
-				batch = append(batch, w)
-			default:
-				break drain
-			}
-		}
-		kvs = kvs[:0]
-		for _, w := range batch {
-			b, _ := json.Marshal(w.rec) // a Record always marshals
-			kvs = append(kvs, cache.KV{Key: w.key, Value: b, TTL: w.ttl})
-		}
-		// Holding the read lock through the write keeps an invalidation
-		// (which marks its numbers under the write lock, then deletes
-		// from Redis)
-		// from slipping between the check and the write: a stale view is
-		// either not written or deleted afterwards.
+		kvs, written = kvs[:0], written[:0]
+		now := s.opt.Now()
 		s.mu.RLock()
-		live := kvs[:0]
-		for i, w := range batch {
-			// rec.Seq is the watermark before the record was read: a
-			// change of this number applied after it may not be in it.
-			if w.rs == s.reg.Load() && s.killed[w.rec.Number].seq <= w.rec.Seq {
-				live = append(live, kvs[i])
+		for _, w := range batch {
+			// A view lives in Redis no longer than it would have had it
+			// been written when it was read: the kill marks and a new
+			// instance's replay window are sized to that.
+			ttl := w.ttl - now.Sub(time.Unix(w.rec.BuiltAt, 0))
+			if ttl < time.Second || !s.writable(w) {
+				continue
 			}
-		}
-		if len(live) > 0 {
-			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-			s.remote.SetMany(ctx, live)
-			cancel()
+			b, _ := json.Marshal(w.rec) // a Record always marshals
+			kvs = append(kvs, cache.KV{Key: w.key, Value: b, TTL: ttl})
+			written = append(written, w)
 		}
 		s.mu.RUnlock()
+		if len(kvs) == 0 {
+			continue
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		s.remote.SetMany(ctx, kvs)
+		cancel()
+		// An invalidation that came between the check and the write may
+		// have deleted the keys before they landed: look again, and delete
+		// what went stale meanwhile. Not holding the lock across the round
+		// trip keeps a slow Redis from stalling invalidations and loads.
+		var stale []string
+		s.mu.RLock()
+		for _, w := range written {
+			if !s.writable(w) {
+				stale = append(stale, w.key)
+			}
+		}
+		s.mu.RUnlock()
+		if len(stale) > 0 {
+			s.remote.Del(context.Background(), stale...)
+		}
 	}
+}
+
+// writable reports whether w may still be written: the registry it was
+// built under is current, and its number was not invalidated at a
+// sequence the record may predate (rec.Seq is the watermark before the
+// record was read). Called with s.mu held.
+func (s *Service) writable(w pendingWrite) bool {
+	return w.rs == s.reg.Load() && s.killed[w.rec.Number].seq <= w.rec.Seq
 }
 
 // Fresh reads a certificate straight from the store, bypassing the cache,
@@ -634,9 +675,9 @@ func (s *Service) invalidate(ctx context.Context, changed map[string]int64) {
 	numbers := make([]string, 0, len(changed))
 	for n, seq := range changed {
 		numbers = append(numbers, n)
-		if seq > s.killed[n].seq {
-			s.killed[n] = killMark{seq: seq, at: now}
-		}
+		// Kept for the cache lifetime after the newest invalidation,
+		// whatever its sequence (a late event may carry an older one).
+		s.killed[n] = killMark{seq: max(seq, s.killed[n].seq), at: now}
 	}
 	s.mu.Unlock()
 	rs := s.reg.Load()
@@ -685,6 +726,7 @@ func (s *Service) Close() {
 	}
 	close(s.stop)
 	<-s.done
+	s.loadersDone.Wait()
 	if s.remote != nil {
 		<-s.writesDone
 	}

@@ -1,7 +1,9 @@
 package verify
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -138,10 +140,78 @@ func TestDeferredWriteOfInvalidatedView(t *testing.T) {
 		return strings.Contains(body, `"verdict":"revoked"`)
 	})
 	// The old view's write arrives late, as if its second use had raced
-	// with the invalidation.
+	// with the invalidation; a good write follows it in the same queue.
+	other := w.issue(1, 50)[0].Number
+	a.do(t, "GET", "/api/v1/certificates/"+other, nil)
+	oe, _ := a.svc.l1.GetIfPresent(other)
 	a.svc.writes <- stale
-	time.Sleep(300 * time.Millisecond)
+	a.svc.writes <- *oe.toRedis.Load()
+	eventually(t, 3*time.Second, "the good write landed", func() bool { return redisHas(t, rs, other) })
 	if redisHas(t, rs, n) {
 		t.Fatal("a view from before the revocation was written to Redis after it")
 	}
+}
+
+// TestDeferredWriteKeepsItsLifetime: a view written to Redis on its second
+// use lives there only as long as it would have from its first: the kill
+// marks and a new instance's replay window are sized to that.
+func TestDeferredWriteKeepsItsLifetime(t *testing.T) {
+	st := openSQLite(t)
+	w := newWorld(t, st, 1)
+	rs := startRedis(t, 0)
+	a := newApp(t, st, Deps{RedisURL: rs.url(), Options: Options{TTL: 4 * time.Second}})
+	n := w.certs[0].Number
+	a.do(t, "GET", "/api/v1/certificates/"+n, nil)
+	time.Sleep(2 * time.Second)
+	a.do(t, "GET", "/api/v1/certificates/"+n, nil)
+	eventually(t, 3*time.Second, "view in Redis", func() bool { return redisHas(t, rs, n) })
+	c := redis.NewClient(&redis.Options{Addr: rs.addr(), DisableIdentity: true})
+	defer c.Close()
+	keys, _ := c.Keys(context.Background(), "*"+n+"*").Result()
+	ttl, err := c.PTTL(context.Background(), keys[0]).Result()
+	if err != nil || ttl > 2500*time.Millisecond || ttl <= 0 {
+		t.Errorf("Redis TTL %v (%v) for a view read 2 s before a 4 s lifetime, want about 2 s", ttl, err)
+	}
+}
+
+// TestBulkRowsUsedOnce: a bulk list's rows are one use each: a list checked
+// once puts nothing in Redis, the same list checked again does.
+func TestBulkRowsUsedOnce(t *testing.T) {
+	st := openSQLite(t)
+	w := newWorld(t, st, 3)
+	rs := startRedis(t, 0)
+	a := newApp(t, st, Deps{RedisURL: rs.url()})
+	rows := append([]issuer.Certificate(nil), w.certs...)
+	var items []map[string]string
+	for _, c := range rows {
+		items = append(items, map[string]string{"number": c.Number, "name": c.Holder.Name})
+	}
+	req, _ := json.Marshal(map[string]any{"items": items})
+	check := func() {
+		if resp, body := a.do(t, "POST", "/api/v1/verify", bytes.NewReader(req), "Content-Type", "application/json"); resp.StatusCode != 200 {
+			t.Fatalf("bulk: %d %.200s", resp.StatusCode, body)
+		}
+	}
+	check()
+	// A single use of another number goes through the same queue after
+	// the bulk rows would have: once its own second use lands, the rows'
+	// writes would have too.
+	probe := w.issue(1, 60)[0].Number
+	a.do(t, "GET", "/api/v1/certificates/"+probe, nil)
+	a.do(t, "GET", "/api/v1/certificates/"+probe, nil)
+	eventually(t, 3*time.Second, "probe written", func() bool { return redisHas(t, rs, probe) })
+	for _, c := range rows {
+		if redisHas(t, rs, c.Number) {
+			t.Errorf("%s was written to Redis after one bulk check", c.Number)
+		}
+	}
+	check()
+	eventually(t, 3*time.Second, "rows written after a second check", func() bool {
+		for _, c := range rows {
+			if !redisHas(t, rs, c.Number) {
+				return false
+			}
+		}
+		return true
+	})
 }

@@ -147,16 +147,17 @@ func buildRecord(v *Verifier, c issuer.Certificate, now time.Time) *Record {
 
 func levelEn(l int) string { return occupation.Level(l).English() }
 
-// notFoundRecord is what an unknown number caches as.
-// weight estimates the memory a cached view holds: the record, its signed
-// token twice over (the string and the decoded facts), and one rendered
-// form (a page is about 8 KB, gzip and JSON less). It errs high.
+// weight estimates the memory a cached view holds before anything is
+// rendered: the record and its signed token twice over (the string and the
+// decoded facts). It errs high. Rendered forms add theirs (entry.weight).
 func (r *Record) weight() uint32 {
 	if !r.Found {
 		return 512
 	}
-	return uint32(2*len(r.Token)) + 10<<10
+	return uint32(2*len(r.Token)) + 2<<10
 }
+
+// notFoundRecord is what an unknown number caches as.
 
 func notFoundRecord(number string, now time.Time) *Record {
 	return &Record{Number: number, Verdict: NotFound, BuiltAt: now.Unix()}

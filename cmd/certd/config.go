@@ -97,8 +97,8 @@ func (c *Config) validate() error {
 	if n, err := strconv.Atoi(c.RateLimit); err != nil || n == 0 {
 		bad = append(bad, "--rate-limit 应为正整数或 -1 / --rate-limit must be a positive integer or -1")
 	}
-	if n, err := strconv.Atoi(c.CacheMB); err != nil || n < 1 {
-		bad = append(bad, "--cache-mb 应为正整数 / --cache-mb must be a positive integer")
+	if n, err := strconv.Atoi(c.CacheMB); err != nil || n < 1 || n > 1<<20 {
+		bad = append(bad, "--cache-mb 应为 1 到 1048576 之间的整数 / --cache-mb must be an integer from 1 to 1048576")
 	}
 	var lvl slog.Level
 	if err := lvl.UnmarshalText([]byte(c.LogLevel)); err != nil {
