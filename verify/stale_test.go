@@ -11,6 +11,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"certd/issuer"
+	"certd/verify/cache"
 )
 
 // redisHas reports whether some key in Redis names the certificate.
@@ -214,4 +215,24 @@ func TestBulkRowsUsedOnce(t *testing.T) {
 		}
 		return true
 	})
+}
+
+// TestSpentDeadlineIsNotAnOutage: a load whose deadline ran out while it
+// queued must not mark Redis as down.
+func TestSpentDeadlineIsNotAnOutage(t *testing.T) {
+	rs := startRedis(t, 0)
+	r, err := cache.Open(rs.url(), cache.Options{Prefix: "t:"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	ctx, cancel := context.WithDeadline(context.Background(), time.Now().Add(-time.Second))
+	defer cancel()
+	if got := r.GetMany(ctx, []string{"a", "b"}); got[0] != nil || got[1] != nil {
+		t.Fatalf("values from a spent context: %q", got)
+	}
+	r.SetMany(ctx, []cache.KV{{Key: "a", Value: []byte("x"), TTL: time.Minute}})
+	if !r.Up() {
+		t.Fatal("a spent deadline marked Redis down")
+	}
 }

@@ -113,12 +113,14 @@ func (r *Remote) markDown(err error) {
 }
 
 // failed classifies an error from Redis: redis.Nil is a miss, not a
-// failure; a cancelled caller says nothing about Redis.
+// failure; a caller whose context ended (cancelled, or its deadline spent
+// waiting in a queue) says nothing about Redis. Redis being slow shows as
+// the client's own read timeout instead.
 func (r *Remote) failed(ctx context.Context, err error) bool {
 	if err == nil || errors.Is(err, redis.Nil) {
 		return false
 	}
-	if errors.Is(ctx.Err(), context.Canceled) {
+	if ctx.Err() != nil {
 		return true
 	}
 	r.markDown(err)
