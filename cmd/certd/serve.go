@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/valyala/fasthttp"
 
 	"certd/issuer"
 	"certd/issuer/console"
@@ -75,6 +76,11 @@ func newApp(e *env) (*fiber.App, error) {
 			return c.Status(code).JSON(fiber.Map{"error": httpText(code)})
 		},
 	})
+	// One server serves the console (roster and photo uploads up to
+	// console.MaxUpload) and the public routes (verify.MaxBody at most).
+	// The limit is picked from the path before the body is read, so a
+	// public route never buffers more than its own.
+	app.Server().HeaderReceived = bodyLimitByPath
 	rl, _ := strconv.Atoi(e.cfg.RateLimit)
 	mb, _ := strconv.Atoi(e.cfg.CacheMB)
 	if _, err := verify.Mount(app, verify.Deps{
@@ -88,6 +94,21 @@ func newApp(e *env) (*fiber.App, error) {
 		return nil, err
 	}
 	return app, nil
+}
+
+// bodyLimitByPath gives console paths the server's limit and every other
+// path verify.MaxBody. The path is parsed and normalised the way routing
+// sees it, so /console/../api/... does not pass for a console path.
+func bodyLimitByPath(h *fasthttp.RequestHeader) fasthttp.RequestConfig {
+	u := fasthttp.AcquireURI()
+	defer fasthttp.ReleaseURI(u)
+	if u.Parse(nil, h.RequestURI()) == nil {
+		p := string(u.Path())
+		if p == "/console" || strings.HasPrefix(p, "/console/") || strings.HasPrefix(p, "/api/console/") {
+			return fasthttp.RequestConfig{}
+		}
+	}
+	return fasthttp.RequestConfig{MaxRequestBodySize: verify.MaxBody}
 }
 
 func httpText(code int) string {
