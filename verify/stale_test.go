@@ -160,7 +160,7 @@ func TestDeferredWriteKeepsItsLifetime(t *testing.T) {
 	st := openSQLite(t)
 	w := newWorld(t, st, 1)
 	rs := startRedis(t, 0)
-	a := newApp(t, st, Deps{RedisURL: rs.url(), Options: Options{TTL: 4 * time.Second}})
+	a := newApp(t, st, Deps{RedisURL: rs.url(), Options: Options{TTL: 8 * time.Second}})
 	n := w.certs[0].Number
 	a.do(t, "GET", "/api/v1/certificates/"+n, nil)
 	time.Sleep(2 * time.Second)
@@ -170,8 +170,10 @@ func TestDeferredWriteKeepsItsLifetime(t *testing.T) {
 	defer c.Close()
 	keys, _ := c.Keys(context.Background(), "*"+n+"*").Result()
 	ttl, err := c.PTTL(context.Background(), keys[0]).Result()
-	if err != nil || ttl > 2500*time.Millisecond || ttl <= 0 {
-		t.Errorf("Redis TTL %v (%v) for a view read 2 s before a 4 s lifetime, want about 2 s", ttl, err)
+	// Built-at is kept in whole seconds, so the remaining life may come out
+	// up to a second short, never long.
+	if err != nil || ttl > 6500*time.Millisecond || ttl <= 0 {
+		t.Errorf("Redis TTL %v (%v) for a view read 2 s into an 8 s lifetime, want at most 6 s", ttl, err)
 	}
 }
 
