@@ -9,7 +9,6 @@ import (
 	"errors"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -31,8 +30,7 @@ func TestEditedRecordInBatch(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	// More certificates than loaders, so that some queue behind them.
-	w := newWorld(t, st, max(30, loaders+20))
+	w := newWorld(t, st, 30)
 
 	// Someone with write access to the database renames a holder.
 	victim := w.certs[17]
@@ -51,36 +49,22 @@ func TestEditedRecordInBatch(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	cs := &countingStore{Store: st, gate: make(chan struct{})}
-	a := newApp(t, cs, Deps{})
+	// The edited record is read in one batch with the good ones, as a
+	// loader reads a queue of misses.
+	a := newApp(t, st, Deps{})
+	batch := make([]loadReq, len(w.certs))
+	for i, c := range w.certs {
+		batch[i] = loadReq{number: c.Number, deadline: time.Now().Add(loadTimeout), done: make(chan loadResult, 1)}
+	}
+	a.svc.loadBatch(context.Background(), batch)
 	got := make([]*entry, len(w.certs))
-	var wg sync.WaitGroup
-	lookup := func(i int) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			e, err := a.svc.Lookup(context.Background(), w.certs[i].Number)
-			if err != nil {
-				t.Error(err)
-			}
-			got[i] = e
-		}()
-	}
-	// Hold the loaders on their first queries while the rest queue; the
-	// edited record is queued last, so it is read with good ones.
-	for i := range w.certs {
-		if i != 17 {
-			lookup(i)
+	for i, r := range batch {
+		res := <-r.done
+		if res.err != nil {
+			t.Fatalf("%s: %v", r.number, res.err)
 		}
+		got[i] = res.e
 	}
-	waitQueued(t, a.svc, cs, len(w.certs)-1)
-	lookup(17)
-	waitQueued(t, a.svc, cs, len(w.certs))
-	if len(a.svc.loads) < 2 {
-		t.Fatalf("only %d lookups queued behind the loaders", len(a.svc.loads))
-	}
-	close(cs.gate)
-	wg.Wait()
 	for i, c := range w.certs {
 		rec := got[i].rec
 		if c.Number == victim.Number {
