@@ -112,6 +112,19 @@ func TestL1BoundedByMemory(t *testing.T) {
 	if n := a.svc.l1.EstimatedSize(); n > 21 || n < 10 {
 		t.Errorf("cache holds %d views, want about 20", n)
 	}
+	// Rendering pages makes entries heavier; the budget still holds.
+	for _, c := range w.certs {
+		a.do(t, "GET", "/v/"+c.Number, nil)
+		a.do(t, "GET", "/api/v1/certificates/"+c.Number, nil)
+	}
+	a.svc.l1.CleanUp()
+	if got := a.svc.l1.WeightedSize(); got > uint64(budget) {
+		t.Errorf("cache holds %d bytes (estimated) after rendering, budget %d", got, budget)
+	}
+	// A rendered page and its JSON weigh about three bare views.
+	if n := a.svc.l1.EstimatedSize(); n > 10 {
+		t.Errorf("cache holds %d views with rendered pages; the budget fits about 20 bare ones, far fewer rendered", n)
+	}
 	// Evicted or not, every view still answers, and right.
 	for _, c := range w.certs {
 		if e, err := a.svc.Lookup(context.Background(), c.Number); err != nil || e.rec.Verdict != Valid {
