@@ -1,7 +1,6 @@
 package main
 
 import (
-	"archive/zip"
 	"bytes"
 	"context"
 	"fmt"
@@ -11,6 +10,7 @@ import (
 	"strings"
 
 	"certd/issuer"
+	"certd/issuer/render"
 )
 
 // needPrinter fails clearly when certificates cannot be printed, before
@@ -76,8 +76,7 @@ func writeOutputs(ctx context.Context, e *env, dir string, rep *issuer.IssueRepo
 	if err != nil {
 		return err
 	}
-	var zbuf bytes.Buffer
-	zw := zip.NewWriter(&zbuf)
+	entries := make([]render.ZipEntry, 0, len(rep.Issued))
 	for _, c := range rep.Issued {
 		pdf, err := e.store.PDF(ctx, c.Number)
 		if err != nil {
@@ -86,15 +85,10 @@ func writeOutputs(ctx context.Context, e *env, dir string, rep *issuer.IssueRepo
 		if err := os.WriteFile(filepath.Join(dir, c.Number+".pdf"), pdf, 0o600); err != nil {
 			return err
 		}
-		w, err := zw.CreateHeader(&zip.FileHeader{Name: c.Number + ".pdf", Method: zip.Store, Modified: rep.Batch.CreatedAt})
-		if err != nil {
-			return err
-		}
-		if _, err := w.Write(pdf); err != nil {
-			return err
-		}
+		entries = append(entries, render.ZipEntry{Name: c.Number + ".pdf", Data: pdf})
 	}
-	if err := zw.Close(); err != nil {
+	var zbuf bytes.Buffer
+	if err := render.WriteZip(&zbuf, rep.Batch.CreatedAt, entries); err != nil {
 		return err
 	}
 	if err := os.WriteFile(filepath.Join(dir, rep.Batch.ID+".zip"), zbuf.Bytes(), 0o600); err != nil {

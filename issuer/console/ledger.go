@@ -1,7 +1,6 @@
 package console
 
 import (
-	"archive/zip"
 	"bytes"
 	"fmt"
 	"strconv"
@@ -13,6 +12,7 @@ import (
 
 	"certd/issuer"
 	"certd/issuer/occupation"
+	"certd/issuer/render"
 )
 
 // batch loads a batch the caller may read; another college's batch is
@@ -102,25 +102,26 @@ func (c *Console) batchZip(fc *fiber.Ctx, rc *reqCtx) error {
 	if err != nil {
 		return c.fail(fc, rc, err)
 	}
-	var buf bytes.Buffer
-	zw := zip.NewWriter(&buf)
+	// Every certificate of the batch is in the ZIP: one whose PDF was never
+	// made (a render failure after issuance) is made now by whoever may, and
+	// otherwise the download says so instead of leaving it out.
+	entries := make([]render.ZipEntry, 0, len(certs))
 	for _, ct := range certs {
 		pdf, err := c.svc.Store.PDF(fc.UserContext(), ct.Number)
-		if err != nil {
-			if issuer.Is(err, issuer.ErrNotFound) {
-				continue
+		if issuer.Is(err, issuer.ErrNotFound) {
+			if rc.actor.ReadOnly {
+				return c.fail(fc, rc, errf(issuer.ErrUnavailable, "pdf_missing", "证书 %s 的PDF尚未生成，请由本校操作员打开该证书后再下载",
+					"the PDF of certificate %s has not been made yet; an operator of the college must open it first", ct.Number))
 			}
-			return c.fail(fc, rc, err)
+			pdf, err = c.svc.RenderStored(fc.UserContext(), rc.actor, ct.Number)
 		}
-		w, err := zw.CreateHeader(&zip.FileHeader{Name: ct.Number + ".pdf", Method: zip.Store, Modified: b.CreatedAt})
 		if err != nil {
 			return c.fail(fc, rc, err)
 		}
-		if _, err := w.Write(pdf); err != nil {
-			return c.fail(fc, rc, err)
-		}
+		entries = append(entries, render.ZipEntry{Name: ct.Number + ".pdf", Data: pdf})
 	}
-	if err := zw.Close(); err != nil {
+	var buf bytes.Buffer
+	if err := render.WriteZip(&buf, b.CreatedAt, entries); err != nil {
 		return c.fail(fc, rc, err)
 	}
 	c.audit(fc, rc, "batch.download", b.InstitutionID, b.ID, nil)
