@@ -25,6 +25,12 @@ const MaxItems = 1000
 // bytes, or one token.
 const maxJSONBody = 1 << 20
 
+// Longest holder name and ID number accepted in a confirmation, in bytes.
+const (
+	maxNameLen = 128
+	maxIDLen   = 64
+)
+
 // apiCertificate serves GET /api/v1/certificates/:number, under the same
 // rules as the page: ?c= the QR's verification code; or ?name= (and
 // optionally &id_number=) to confirm a match.
@@ -33,15 +39,12 @@ func (h *handlers) apiCertificate(c *fiber.Ctx) error {
 	if err != nil {
 		return h.badNumber(c, err)
 	}
-	code, codeGiven := c.Query("c"), c.Query("c") != ""
-	if codeGiven {
-		var ok bool
-		if code, ok = NormalizeCode(code); !ok {
-			return h.fail(c, fiber.StatusBadRequest, "验证码格式不正确（应为16位字母或数字）", "malformed verification code (16 letters or digits)")
-		}
+	code, codeGiven, ok := codeParam(c)
+	if !ok {
+		return h.fail(c, fiber.StatusBadRequest, "验证码格式不正确（应为16位字母或数字）", "malformed verification code (16 letters or digits)")
 	}
 	name, idNumber := c.Query("name"), c.Query("id_number")
-	if len(name) > 128 || len(idNumber) > 64 {
+	if len(name) > maxNameLen || len(idNumber) > maxIDLen {
 		return h.fail(c, fiber.StatusBadRequest, "输入过长", "input too long")
 	}
 	confirming := strings.TrimSpace(name) != ""
@@ -267,10 +270,7 @@ func (h *handlers) prefetch(items []Item) {
 	seen := make(map[string]bool, len(items))
 	numbers := make([]string, 0, len(items))
 	for _, it := range items {
-		if len(it.Name) > 128 || len(it.IDNumber) > 64 || strings.TrimSpace(it.Name) == "" {
-			continue // checkItem refuses these without a lookup
-		}
-		if n, err := NormalizeNumber(it.Number); err == nil && !seen[n] {
+		if n, problem := it.check(); problem == "" && !seen[n] {
 			seen[n] = true
 			numbers = append(numbers, n)
 		}
@@ -278,22 +278,30 @@ func (h *handlers) prefetch(items []Item) {
 	h.svc.Prefetch(numbers)
 }
 
-func (h *handlers) checkItem(ctx context.Context, i int, it Item) ItemResult {
-	r := ItemResult{Index: i, Number: it.Number}
-	if len(it.Name) > 128 || len(it.IDNumber) > 64 {
-		r.Error = "输入过长 / input too long"
-		return r
+// check normalises an item's number, or says what is wrong with the item
+// (checked before any lookup, so prefetch and checkItem agree on it).
+func (it Item) check() (number, problem string) {
+	if len(it.Name) > maxNameLen || len(it.IDNumber) > maxIDLen {
+		return "", "输入过长 / input too long"
 	}
 	number, err := NormalizeNumber(it.Number)
 	if err != nil {
-		r.Error = err.Error()
-		return r
+		return "", err.Error()
 	}
+	if strings.TrimSpace(it.Name) == "" {
+		return "", "缺少姓名 / name is missing"
+	}
+	return number, ""
+}
+
+func (h *handlers) checkItem(ctx context.Context, i int, it Item) ItemResult {
+	r := ItemResult{Index: i, Number: it.Number}
 	if len(r.Number) > 64 {
 		r.Number = r.Number[:64]
 	}
-	if strings.TrimSpace(it.Name) == "" {
-		r.Error = "缺少姓名 / name is missing"
+	number, problem := it.check()
+	if problem != "" {
+		r.Error = problem
 		return r
 	}
 	e, err := h.svc.Lookup(ctx, number)

@@ -321,6 +321,17 @@ func etagMatch(header, etag string) bool {
 	return false
 }
 
+// codeParam reads the QR's verification code from ?c=, normalised. given
+// is false when there is none; ok is false when it is malformed.
+func codeParam(c *fiber.Ctx) (code string, given, ok bool) {
+	raw := c.Query("c")
+	if raw == "" {
+		return "", false, true
+	}
+	code, ok = NormalizeCode(raw)
+	return code, true, ok
+}
+
 // wantsEnglish picks the page language: Chinese unless lang=en.
 func wantsEnglish(c *fiber.Ctx) bool { return c.Query("lang") == "en" }
 

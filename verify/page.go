@@ -170,18 +170,15 @@ func (h *handlers) page(c *fiber.Ctx) error {
 	if err != nil {
 		return h.badNumber(c, err)
 	}
-	code, codeGiven := c.Query("c"), c.Query("c") != ""
-	if codeGiven {
-		var ok bool
-		if code, ok = NormalizeCode(code); !ok {
-			return h.fail(c, fiber.StatusBadRequest, "验证码格式不正确（应为16位字母或数字）", "malformed verification code (16 letters or digits)")
-		}
+	code, codeGiven, ok := codeParam(c)
+	if !ok {
+		return h.fail(c, fiber.StatusBadRequest, "验证码格式不正确（应为16位字母或数字）", "malformed verification code (16 letters or digits)")
 	}
 	var name, idNumber string
 	confirming := c.Method() == fiber.MethodPost
 	if confirming {
 		name, idNumber = c.FormValue("name"), c.FormValue("id_number")
-		if len(name) > 128 || len(idNumber) > 64 {
+		if len(name) > maxNameLen || len(idNumber) > maxIDLen {
 			return h.fail(c, fiber.StatusBadRequest, "输入过长", "input too long")
 		}
 		if strings.TrimSpace(name) == "" {
