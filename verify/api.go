@@ -403,14 +403,7 @@ func (h *handlers) verifyToken(ctx context.Context, token string, extra *Check, 
 			out.Status.RevokedOn = st.RevokedAt.In(issuer.ChinaTime).Format(issuer.DateLayout)
 		}
 	}
-	if reg := res.Registration; reg != nil {
-		iv := &InstitutionView{ID: reg.InstitutionID, Name: reg.Name, FilingNo: reg.FilingNo, ValidFrom: reg.ValidFrom,
-			ValidUntil: reg.ValidUntil, StatusAtIssue: reg.Status, InScope: string(res.Outcome(CheckScope))}
-		if latest, ok := rs.registry.Latest(reg.InstitutionID); ok {
-			iv.Current = latest.Status
-		}
-		out.Institution = iv
-	}
+	out.Institution = institutionView(res, rs.registry)
 	return out
 }
 

@@ -134,15 +134,24 @@ func buildRecord(v *Verifier, c issuer.Certificate, now time.Time) *Record {
 			Level: a.Level, LevelZh: a.LevelName, LevelEn: lvl.English(), IssuedOn: a.IssuedOn, IssuerName: cl.Issuer.Name,
 		}
 	}
-	if reg := res.Registration; reg != nil {
-		iv := &InstitutionView{ID: reg.InstitutionID, Name: reg.Name, FilingNo: reg.FilingNo, ValidFrom: reg.ValidFrom,
-			ValidUntil: reg.ValidUntil, StatusAtIssue: reg.Status, InScope: string(res.Outcome(CheckScope))}
-		if latest, ok := v.Registry.Latest(reg.InstitutionID); ok {
-			iv.Current = latest.Status
-		}
-		rec.Institution = iv
-	}
+	rec.Institution = institutionView(res, v.Registry)
 	return rec
+}
+
+// institutionView is the issuing institution as a verdict shows it: its
+// registration on the issue date, and its status now. Nil when the issuer
+// is not registered.
+func institutionView(res Result, reg *Registry) *InstitutionView {
+	r := res.Registration
+	if r == nil {
+		return nil
+	}
+	iv := &InstitutionView{ID: r.InstitutionID, Name: r.Name, FilingNo: r.FilingNo, ValidFrom: r.ValidFrom,
+		ValidUntil: r.ValidUntil, StatusAtIssue: r.Status, InScope: string(res.Outcome(CheckScope))}
+	if latest, ok := reg.Latest(r.InstitutionID); ok {
+		iv.Current = latest.Status
+	}
+	return iv
 }
 
 func levelEn(l int) string { return occupation.Level(l).English() }

@@ -679,8 +679,16 @@ func TestBatchAndZip(t *testing.T) {
 	if err := r.Batch(bad, &out); !errors.Is(err, ErrImage) || out.Len() != 0 {
 		t.Fatalf("bad row: err=%v, wrote %d bytes", err, out.Len())
 	}
+	pdfs, err := r.RenderAll(certs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	entries := make([]ZipEntry, len(certs))
+	for i, c := range certs {
+		entries[i] = ZipEntry{Name: c.Number + ".pdf", Data: pdfs[i]}
+	}
 	var z bytes.Buffer
-	if err := r.RenderZip(certs, &z); err != nil {
+	if err := WriteZip(&z, certs[0].IssuedOn, entries); err != nil {
 		t.Fatal(err)
 	}
 	zr, err := zip.NewReader(bytes.NewReader(z.Bytes()), int64(z.Len()))

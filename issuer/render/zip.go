@@ -35,22 +35,3 @@ func WriteZip(w io.Writer, modified time.Time, entries []ZipEntry) error {
 	}
 	return zw.Close()
 }
-
-// RenderZip renders each certificate as its own PDF (named NUMBER.pdf) and
-// writes them as one ZIP. All certificates are rendered before anything is
-// written, so an error leaves w untouched.
-func (r *Renderer) RenderZip(certs []Certificate, w io.Writer) error {
-	pdfs, err := r.RenderAll(certs)
-	if err != nil {
-		return err
-	}
-	entries := make([]ZipEntry, len(certs))
-	var latest time.Time
-	for i, c := range certs {
-		entries[i] = ZipEntry{Name: c.Number + ".pdf", Data: pdfs[i]}
-		if c.IssuedOn.After(latest) {
-			latest = c.IssuedOn
-		}
-	}
-	return WriteZip(w, latest, entries)
-}
