@@ -242,17 +242,21 @@ func (h *handlers) observe(c *fiber.Ctx) (err error) {
 		}
 		status := c.Response().StatusCode()
 		d := time.Since(start)
-		h.svc.m.observe(c, status, d)
+		route := routeOf(c)
+		h.svc.m.observe(route, c.Method(), status, d)
 		if h.access == nil {
 			return
 		}
 		h.access.LogAttrs(context.Background(), slog.LevelInfo, "http",
-			slog.String("method", c.Method()), slog.String("route", routeOf(c)), slog.Int("status", status),
+			slog.String("method", c.Method()), slog.String("route", route), slog.Int("status", status),
 			slog.Int64("us", d.Microseconds()), slog.Int("bytes", len(c.Response().Body())))
 	}()
 	return c.Next()
 }
 
+// routeOf is the route pattern a request matched. After Next, Route is the
+// last route that matched; a request that matched nothing still shows the
+// middleware's own "/".
 func routeOf(c *fiber.Ctx) string {
 	if r := c.Route(); r != nil && len(r.Handlers) > 0 && (r.Path != "/" || c.Path() == "/") {
 		return r.Path

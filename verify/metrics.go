@@ -4,7 +4,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/gofiber/fiber/v2"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 )
@@ -55,14 +54,8 @@ func newMetrics() *metrics {
 	return m
 }
 
-// observe records one request under its route pattern, never the raw path,
-// so that guessed numbers cannot blow up the label set.
-func (m *metrics) observe(c *fiber.Ctx, status int, d time.Duration) {
-	route := "unmatched"
-	// After Next, Route is the last route that matched; a request that
-	// matched nothing still shows the middleware's own "/".
-	if r := c.Route(); r != nil && len(r.Handlers) > 0 && (r.Path != "/" || c.Path() == "/") {
-		route = r.Path
-	}
-	m.requests.WithLabelValues(route, c.Method(), strconv.Itoa(status)).Observe(d.Seconds())
+// observe records one request under its route pattern (routeOf), never
+// the raw path, so that guessed numbers cannot blow up the label set.
+func (m *metrics) observe(route, method string, status int, d time.Duration) {
+	m.requests.WithLabelValues(route, method, strconv.Itoa(status)).Observe(d.Seconds())
 }
