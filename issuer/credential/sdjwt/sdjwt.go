@@ -45,7 +45,7 @@ var (
 	ErrTooLarge        = errors.New("凭证超出大小限制 / the credential exceeds the size limits")
 	ErrMalformed       = errors.New("凭证格式不正确 / the credential is malformed")
 	ErrKeyBinding      = errors.New("凭证附带了持有者密钥绑定（KB-JWT），本系统不支持 / the credential carries a key-binding JWT, which is not supported")
-	ErrAlgorithm       = errors.New("凭证的签名算法不被接受（只接受EdDSA）/ the credential's signature algorithm is not accepted (only EdDSA is)")
+	ErrAlgorithm       = errors.New("凭证的签名算法不被接受（只接受EdDSA） / the credential's signature algorithm is not accepted (only EdDSA is)")
 	ErrType            = errors.New("不是本系统的SD-JWT证书凭证 / not an SD-JWT certificate credential (typ dc+sd-jwt with a vct claim)")
 	ErrUnknownKey      = errors.New("凭证的签名密钥未知 / the credential is signed with an unknown key")
 	ErrBadSignature    = errors.New("凭证签名无效，内容可能被改动 / the credential's signature does not verify; it may have been altered")

@@ -122,7 +122,7 @@ func (pf profile) verify(presentation string) (*Result, error) {
 	for i, s := range p.disclosures {
 		d, err := decodeDisclosure(s)
 		if err != nil {
-			return nil, fmt.Errorf("disclosure %d: %w", i+1, err)
+			return nil, fmt.Errorf("%w (disclosure %d)", err, i+1)
 		}
 		if pr.byDigest[d.digest] != nil {
 			return nil, fmt.Errorf("%w: disclosure %d is presented twice", ErrDuplicateDigest, i+1)
