@@ -66,10 +66,8 @@ func Issue(c Claims, priv ed25519.PrivateKey) (string, error) {
 			return "", fmt.Errorf("sdjwt: disclosable claim name %q is reserved", name)
 		case vcProtected[name]:
 			return "", fmt.Errorf("sdjwt: SD-JWT VC forbids making %q selectively disclosable", name)
-		case payload[name] != nil:
-			return "", fmt.Errorf("sdjwt: %q is both visible and disclosable", name)
 		}
-		if _, ok := c.Visible[name]; ok { // visible with a nil value
+		if _, ok := c.Visible[name]; ok {
 			return "", fmt.Errorf("sdjwt: %q is both visible and disclosable", name)
 		}
 		nv, err := normalise(c.Disclosable[name])
