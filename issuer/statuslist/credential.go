@@ -223,6 +223,9 @@ func (cl *claims) credential(issuer string) (*Credential, error) {
 	if err := checkURL(cl.ID); err != nil {
 		return nil, err
 	}
+	if cl.RegisteredClaims.ID != "" && cl.RegisteredClaims.ID != cl.ID {
+		return nil, fail(ErrMalformed, "jti 与 id 不符", "jti differs from id")
+	}
 	if cl.Issuer != issuer || (cl.RegisteredClaims.Issuer != "" && cl.RegisteredClaims.Issuer != issuer) {
 		return nil, fail(ErrWrongIssuer, "签发者为 %q，应为 %q", "issuer %q, want %q", cl.Issuer, issuer)
 	}

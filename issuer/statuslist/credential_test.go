@@ -233,6 +233,7 @@ func TestParseBad(t *testing.T) {
 		{"payload changed after signing", tampered, ErrBadSignature, false},
 		// Issuer and purpose.
 		{"another institution's list", signed(t, header(keyB), edit(func(p, _ map[string]any) { p["issuer"], p["iss"] = issuerB, issuerB }), keyB), ErrWrongIssuer, true},
+		{"jti differs from id", signed(t, header(keyA), edit(func(p, _ map[string]any) { p["jti"] = baseA + "/other" }), keyA), ErrMalformed, true},
 		{"iss differs from issuer", signed(t, header(keyA), edit(func(p, _ map[string]any) { p["iss"] = issuerB }), keyA), ErrWrongIssuer, true},
 		{"issuer as an object", signed(t, header(keyA), edit(func(p, _ map[string]any) { p["issuer"] = map[string]any{"id": issuerA} }), keyA), ErrMalformed, true},
 		{"purpose suspension", signed(t, header(keyA), edit(func(_, s map[string]any) { s["statusPurpose"] = "suspension" }), keyA), ErrWrongPurpose, true},
