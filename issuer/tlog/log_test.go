@@ -433,3 +433,80 @@ func TestEntriesAfterReopen(t *testing.T) {
 		}
 	}
 }
+
+// TestLogKeyRotation: during a rotation the log signs with the new and the
+// old key, so verifiers holding either policy accept its checkpoints; proofs
+// built on checkpoints from before the rotation need the old key in the
+// policy (which is why a policy keeps retired log keys unless compromised).
+func TestLogKeyRotation(t *testing.T) {
+	ctx := testCtx(t)
+	dir := t.TempDir()
+	_, oldKey, _ := ed25519.GenerateKey(rand.Reader)
+	_, newKey, _ := ed25519.GenerateKey(rand.Reader)
+	policyFor := func(keys ...ed25519.PrivateKey) *tlog.Policy {
+		text := ""
+		for _, k := range keys {
+			v, _ := tlog.VerifierKey(origin, k.Public().(ed25519.PublicKey))
+			text += "log " + v + "\n"
+		}
+		p, err := tlog.ParsePolicy([]byte(text + "quorum none\n"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	open := func(key ed25519.PrivateKey, also ...ed25519.PrivateKey) *tlog.Log {
+		l, err := tlog.Open(ctx, tlog.Config{Dir: dir, Origin: origin, Key: key, AlsoSignWith: also, Policy: policyFor(append([]ed25519.PrivateKey{key}, also...)...),
+			CheckpointInterval: 100 * time.Millisecond, BatchMaxAge: 10 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return l
+	}
+	es := genEntries(t, 0, 4)
+	l := open(oldKey)
+	i0, err := l.Append(ctx, es[0].bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.AwaitPublished(ctx, i0); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	l = open(newKey, oldKey)
+	defer l.Close(context.Background())
+	i1, err := l.Append(ctx, es[1].bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cp, err := l.AwaitPublished(ctx, i1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, p := range map[string]*tlog.Policy{"old key only": policyFor(oldKey), "new key only": policyFor(newKey)} {
+		if _, err := p.VerifyCheckpoint(cp); err != nil {
+			t.Errorf("%s: the rotated log's checkpoint: %v", name, err)
+		}
+	}
+	pr, err := l.Prove(ctx, i0, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := policyFor(newKey).VerifyProof(pr, es[0].bytes); !errors.Is(err, tlog.ErrUnknownLog) {
+		t.Errorf("a proof on a pre-rotation checkpoint under the new key alone: %v", err)
+	}
+	if _, err := policyFor(oldKey, newKey).VerifyProof(pr, es[0].bytes); err != nil {
+		t.Errorf("with both keys: %v", err)
+	}
+	latest, _ := l.Checkpoint()
+	pr, err = l.ProveAt(ctx, i0, latest, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := policyFor(newKey).VerifyProof(pr, es[0].bytes); err != nil {
+		t.Errorf("a proof rebuilt on the latest checkpoint: %v", err)
+	}
+}
