@@ -72,7 +72,6 @@ type Log struct {
 	lock     *os.File
 	archive  *os.File
 	closed   atomic.Bool
-	watchErr atomic.Value // error from the watcher, for Close
 	watching sync.WaitGroup
 
 	mu        sync.Mutex

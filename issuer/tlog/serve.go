@@ -51,7 +51,7 @@ func (r *Reader) Public(path string) (Resource, error) {
 		}
 		return Resource{Body: cp, ContentType: "text/plain; charset=utf-8", CacheControl: CacheCheckpoint}, nil
 	}
-	level, index, width, ok := parseTilePath(path)
+	level, index, width, file, ok := parseTilePath(path)
 	if !ok {
 		return Resource{}, ErrNotFound
 	}
@@ -60,7 +60,7 @@ func (r *Reader) Public(path string) (Resource, error) {
 			return Resource{}, ErrNotFound
 		}
 	}
-	body, err := os.ReadFile(filepath.Join(r.dir, path)) // path is canonical: see parseTilePath
+	body, err := os.ReadFile(filepath.Join(r.dir, file))
 	if err != nil {
 		return Resource{}, ErrNotFound
 	}
@@ -89,35 +89,34 @@ func (r *Reader) committed(level, index uint64, width uint8) bool {
 const entriesLevel = 0
 
 // parseTilePath accepts "tile/<L>/<N>[.p/<W>]" and "tile/entries/<N>[.p/<W>]"
-// in their one canonical spelling.
-func parseTilePath(path string) (level, index uint64, width uint8, ok bool) {
+// in their one canonical spelling, and returns the file name rebuilt from
+// the parsed numbers (never the request's own text).
+func parseTilePath(path string) (level, index uint64, width uint8, file string, ok bool) {
 	rest, found := strings.CutPrefix(path, "tile/")
 	if !found {
-		return 0, 0, 0, false
+		return 0, 0, 0, "", false
 	}
 	lev, n, found := strings.Cut(rest, "/")
 	if !found || n == "" {
-		return 0, 0, 0, false
+		return 0, 0, 0, "", false
 	}
-	var canonical string
+	index, width, err := layout.ParseTileIndexPartial(n)
+	if err != nil {
+		return 0, 0, 0, "", false
+	}
 	if lev == "entries" {
-		i, w, err := layout.ParseTileIndexPartial(n)
-		if err != nil {
-			return 0, 0, 0, false
-		}
-		level, index, width, canonical = entriesLevel, i, w, layout.EntriesPath(i, w)
+		level, file = entriesLevel, layout.EntriesPath(index, width)
 	} else {
 		l, err := layout.ParseTileLevel(lev)
-		if err != nil || strconv.FormatUint(l, 10) != lev {
-			return 0, 0, 0, false
-		}
-		i, w, err := layout.ParseTileIndexPartial(n)
 		if err != nil {
-			return 0, 0, 0, false
+			return 0, 0, 0, "", false
 		}
-		level, index, width, canonical = l, i, w, layout.TilePath(l, i, w)
+		level, file = l, layout.TilePath(l, index, width)
 	}
-	return level, index, width, canonical == path
+	if file != path {
+		return 0, 0, 0, "", false
+	}
+	return level, index, width, file, true
 }
 
 // ServeHTTP serves the public files; mount it under the log's prefix with
