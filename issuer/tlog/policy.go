@@ -86,13 +86,13 @@ func ParsePolicy(b []byte) (*Policy, error) {
 		if len(fields) == 0 || strings.HasPrefix(fields[0], "#") {
 			continue
 		}
-		bad := func(what string) error {
-			return policyErr("第%d行%s / line %d: %s", n+1, what, n+1, what)
+		bad := func(zh, en string) error {
+			return policyErr("第%d行：%s / line %d: %s", n+1, zh, n+1, en)
 		}
 		switch fields[0] {
 		case "log":
 			if len(fields) < 2 || len(fields) > 3 {
-				return nil, bad("log 行应为 log <vkey> [<url>]")
+				return nil, bad("log 行格式错误", "want log <vkey> [<url>]")
 			}
 			l := PolicyLog{VKey: fields[1]}
 			if len(fields) == 3 {
@@ -101,7 +101,7 @@ func ParsePolicy(b []byte) (*Policy, error) {
 			p.Logs = append(p.Logs, l)
 		case "witness":
 			if len(fields) < 3 || len(fields) > 4 {
-				return nil, bad("witness 行应为 witness <name> <vkey> [<url>]")
+				return nil, bad("witness 行格式错误", "want witness <name> <vkey> [<url>]")
 			}
 			w := PolicyWitness{Name: fields[1], VKey: fields[2]}
 			if len(fields) == 4 {
@@ -110,7 +110,7 @@ func ParsePolicy(b []byte) (*Policy, error) {
 			p.Witnesses = append(p.Witnesses, w)
 		case "group":
 			if len(fields) < 4 {
-				return nil, bad("group 行应为 group <name> <k|any|all> <member>...")
+				return nil, bad("group 行格式错误", "want group <name> <k|any|all> <member>...")
 			}
 			g := PolicyGroup{Name: fields[1], Members: fields[3:]}
 			switch fields[2] {
@@ -121,19 +121,19 @@ func ParsePolicy(b []byte) (*Policy, error) {
 			default:
 				k, err := strconv.Atoi(fields[2])
 				if err != nil || strconv.Itoa(k) != fields[2] {
-					return nil, bad("门限应为十进制数、any 或 all")
+					return nil, bad("门限应为十进制数、any 或 all", "threshold must be a decimal number, any or all")
 				}
 				g.Threshold = k
 			}
 			p.Groups = append(p.Groups, g)
 		case "quorum":
 			if len(fields) != 2 {
-				return nil, bad("quorum 行应为 quorum <name>")
+				return nil, bad("quorum 行格式错误", "want quorum <name>")
 			}
 			quorums++
 			p.Quorum = fields[1]
 		default:
-			return nil, bad(fmt.Sprintf("未知关键字 %q", fields[0]))
+			return nil, bad(fmt.Sprintf("未知关键字 %q", fields[0]), fmt.Sprintf("unknown keyword %q", fields[0]))
 		}
 		// A group or the quorum may only name what earlier lines defined;
 		// Validate below checks everything else.
@@ -143,13 +143,13 @@ func ParsePolicy(b []byte) (*Policy, error) {
 		case "group":
 			for _, m := range fields[3:] {
 				if !defined[m] {
-					return nil, bad(fmt.Sprintf("组引用了此前未定义的 %q", m))
+					return nil, bad(fmt.Sprintf("组引用了此前未定义的 %q", m), fmt.Sprintf("group names %q before it is defined", m))
 				}
 			}
 			defined[fields[1]] = true
 		case "quorum":
 			if fields[1] != QuorumNone && !defined[fields[1]] {
-				return nil, bad(fmt.Sprintf("quorum 引用了此前未定义的 %q", fields[1]))
+				return nil, bad(fmt.Sprintf("quorum 引用了此前未定义的 %q", fields[1]), fmt.Sprintf("quorum names %q before it is defined", fields[1]))
 			}
 		}
 		if len(p.Logs)+len(p.Witnesses)+len(p.Groups) > 3*maxPolicyEntries {
