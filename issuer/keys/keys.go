@@ -92,7 +92,7 @@ func LoadOrCreateKEKFile(path string) (kek *KEK, created bool, err error) {
 	if _, err := rand.Read(raw); err != nil {
 		return nil, false, err
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600) // #nosec G304 -- as above
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600) // #nosec G304 -- path is the operator's --kek-file setting
 	if err != nil {
 		return nil, false, err
 	}
