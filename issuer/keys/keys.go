@@ -77,7 +77,7 @@ func ParseKEK(b []byte) (*KEK, error) {
 // key, readable by its owner only, when it does not exist. created tells the
 // caller to warn that production should keep the KEK elsewhere.
 func LoadOrCreateKEKFile(path string) (kek *KEK, created bool, err error) {
-	b, err := os.ReadFile(path)
+	b, err := os.ReadFile(path) // #nosec G304 -- path is the operator's --kek-file setting
 	if err == nil {
 		kek, err := ParseKEK(b)
 		if err != nil {
@@ -92,15 +92,22 @@ func LoadOrCreateKEKFile(path string) (kek *KEK, created bool, err error) {
 	if _, err := rand.Read(raw); err != nil {
 		return nil, false, err
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600) // #nosec G304 -- path is the operator's --kek-file setting
 	if err != nil {
 		return nil, false, err
 	}
-	if _, err := f.WriteString(hex.EncodeToString(raw) + "\n"); err != nil {
-		f.Close()
-		return nil, false, err
+	// The key must be on disk before anything is sealed with it. A file that
+	// could not be written whole is removed: left behind, its partial key
+	// would refuse every later start.
+	_, err = f.WriteString(hex.EncodeToString(raw) + "\n")
+	if err == nil {
+		err = f.Sync()
 	}
-	if err := f.Close(); err != nil {
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		_ = os.Remove(path) // the write error is the one to report
 		return nil, false, err
 	}
 	kek, err = NewKEK(raw)

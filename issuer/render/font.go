@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"sort"
@@ -116,7 +117,8 @@ const (
 // components walks a composite glyph, calling fn with the byte offset of
 // each component's glyph index. It returns false on malformed data.
 func components(g []byte, fn func(off int)) bool {
-	if len(g) < 10 || int16(binary.BigEndian.Uint16(g)) >= 0 {
+	// numberOfContours is signed; a negative count (top bit set) marks a composite.
+	if len(g) < 10 || binary.BigEndian.Uint16(g)&0x8000 == 0 {
 		return true
 	}
 	off := 10
@@ -149,7 +151,7 @@ func components(g []byte, fn func(off int)) bool {
 // loadFace reads a .ttf or one face of a .ttc. faceName selects the face of
 // a collection by family/full/PostScript name or by index; empty means 0.
 func loadFace(path, faceName string) (*face, error) {
-	raw, err := os.ReadFile(path)
+	raw, err := os.ReadFile(path) // #nosec G304 -- path is the operator's font setting (--font, CERTD_FONT)
 	if err != nil {
 		return nil, newError(ErrFont, fmt.Sprintf("无法读取字体文件 %s", path), fmt.Sprintf("cannot read font file %s", path), err)
 	}
@@ -287,6 +289,25 @@ func extractFace(b []byte, off int) ([]byte, error) {
 	return writeSFNT(t), nil
 }
 
+// u16 and u32 store a count, length or offset in a font's 16- and 32-bit
+// fields. Every caller's value is bounded already (table and glyph counts by
+// the 16-bit fields they came from, lengths and offsets by the font file they
+// came from), so a value that does not fit is a bug: a panic (Render recovers
+// it into an error) beats writing a font whose tables point at wrong bytes.
+func u16(n int) uint16 {
+	if n < 0 || n > math.MaxUint16 {
+		panic(fmt.Sprintf("font field value %d does not fit in 16 bits", n))
+	}
+	return uint16(n)
+}
+
+func u32(n int) uint32 {
+	if n < 0 || int64(n) > math.MaxUint32 { // int64: the constant overflows a 32-bit int
+		panic(fmt.Sprintf("font field value %d does not fit in 32 bits", n))
+	}
+	return uint32(n)
+}
+
 func checksum(b []byte) uint32 {
 	var s uint32
 	for i := 0; i < len(b); i += 4 {
@@ -314,10 +335,10 @@ func writeSFNT(tables map[string][]byte) []byte {
 	}
 	out := make([]byte, 12+16*n, size)
 	binary.BigEndian.PutUint32(out, 0x00010000)
-	binary.BigEndian.PutUint16(out[4:], uint16(n))
-	binary.BigEndian.PutUint16(out[6:], uint16(16<<es))
-	binary.BigEndian.PutUint16(out[8:], uint16(es))
-	binary.BigEndian.PutUint16(out[10:], uint16(16*n-16<<es))
+	binary.BigEndian.PutUint16(out[4:], u16(n))
+	binary.BigEndian.PutUint16(out[6:], u16(16<<es))
+	binary.BigEndian.PutUint16(out[8:], u16(es))
+	binary.BigEndian.PutUint16(out[10:], u16(16*n-16<<es))
 	headAt := -1
 	for i, tag := range tags {
 		t := tables[tag]
@@ -329,8 +350,8 @@ func writeSFNT(tables map[string][]byte) []byte {
 		rec := out[12+16*i:]
 		copy(rec, tag)
 		binary.BigEndian.PutUint32(rec[4:], checksum(t))
-		binary.BigEndian.PutUint32(rec[8:], uint32(len(out)))
-		binary.BigEndian.PutUint32(rec[12:], uint32(len(t)))
+		binary.BigEndian.PutUint32(rec[8:], u32(len(out)))
+		binary.BigEndian.PutUint32(rec[12:], u32(len(t)))
 		out = append(out, t...)
 		for len(out)%4 != 0 {
 			out = append(out, 0)
@@ -356,7 +377,7 @@ func (f *face) subset(runes []rune) ([]byte, error) {
 		if n, ok := newID[g]; ok {
 			return n
 		}
-		n := uint16(len(old))
+		n := u16(len(old)) // old holds distinct uint16 ids, so n < 65,536
 		newID[g] = n
 		old = append(old, g)
 		return n
@@ -368,7 +389,7 @@ func (f *face) subset(runes []rune) ([]byte, error) {
 			continue
 		}
 		prev = r
-		if r > 0xFFFF || r == 0xFFFF {
+		if r < 0 || r >= 0xFFFF {
 			return nil, fmt.Errorf("rune %U cannot go into a format 4 cmap", r)
 		}
 		g := f.glyph(r)
@@ -395,7 +416,7 @@ func (f *face) subset(runes []rune) ([]byte, error) {
 	loca := make([]byte, 4*(len(old)+1))
 	hmtx := make([]byte, 0, 4*len(old))
 	for i, g := range old {
-		binary.BigEndian.PutUint32(loca[4*i:], uint32(len(glyf)))
+		binary.BigEndian.PutUint32(loca[4*i:], u32(len(glyf)))
 		start := len(glyf)
 		glyf = append(glyf, f.glyphData(g)...)
 		components(glyf[start:], func(off int) {
@@ -405,17 +426,17 @@ func (f *face) subset(runes []rune) ([]byte, error) {
 		for len(glyf)%4 != 0 {
 			glyf = append(glyf, 0)
 		}
-		hmtx = binary.BigEndian.AppendUint16(hmtx, uint16(f.advance(g)))
+		hmtx = binary.BigEndian.AppendUint16(hmtx, u16(f.advance(g)))
 		hmtx = append(hmtx, f.lsb(g)...)
 	}
-	binary.BigEndian.PutUint32(loca[4*len(old):], uint32(len(glyf)))
+	binary.BigEndian.PutUint32(loca[4*len(old):], u32(len(glyf)))
 
 	head := bytes.Clone(f.tables["head"])
 	binary.BigEndian.PutUint16(head[50:], 1)
 	hhea := bytes.Clone(f.tables["hhea"])
-	binary.BigEndian.PutUint16(hhea[34:], uint16(len(old)))
+	binary.BigEndian.PutUint16(hhea[34:], u16(len(old)))
 	maxp := bytes.Clone(f.tables["maxp"])
-	binary.BigEndian.PutUint16(maxp[4:], uint16(len(old)))
+	binary.BigEndian.PutUint16(maxp[4:], u16(len(old)))
 	// post version 3 drops the glyph-name array, which is large in CJK fonts
 	// and would name the wrong glyphs after renumbering.
 	post := make([]byte, 32)
@@ -464,12 +485,12 @@ func cmapFormat4(m [][2]uint16) []byte {
 	sub := make([]byte, 0, 16+8*n)
 	be := binary.BigEndian
 	sub = be.AppendUint16(sub, 4)
-	sub = be.AppendUint16(sub, uint16(16+8*n))
+	sub = be.AppendUint16(sub, u16(16+8*n))
 	sub = be.AppendUint16(sub, 0)
-	sub = be.AppendUint16(sub, uint16(2*n))
-	sub = be.AppendUint16(sub, uint16(2<<es))
-	sub = be.AppendUint16(sub, uint16(es))
-	sub = be.AppendUint16(sub, uint16(2*n-2<<es))
+	sub = be.AppendUint16(sub, u16(2*n))
+	sub = be.AppendUint16(sub, u16(2<<es))
+	sub = be.AppendUint16(sub, u16(es))
+	sub = be.AppendUint16(sub, u16(2*n-2<<es))
 	for _, s := range segs {
 		sub = be.AppendUint16(sub, s.end)
 	}

@@ -25,7 +25,7 @@ const (
 	minImagePixel = 16
 )
 
-type imageKind int
+type imageKind uint8 // a byte of the image cache key
 
 const (
 	photoImage imageKind = iota

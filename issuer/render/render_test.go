@@ -28,17 +28,48 @@ import (
 const dejavu = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
 const droid = "/usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf"
 
-func needFile(t testing.TB, p string) {
+// Fonts and tools these tests read PDFs with come from Debian packages.
+// Without them a test skips, or leaves out the checks that need them; under
+// CI=true, where .ci/run installs them all, a missing one fails the test
+// instead, so that a CI run cannot pass on checks that never ran.
+
+func haveFile(t testing.TB, p string) bool {
 	t.Helper()
 	if _, err := os.Stat(p); err != nil {
-		t.Skipf("%s not installed (apt-get install fonts-lxgw-wenkai fonts-dejavu-core fonts-droid-fallback): %v", p, err)
+		absent(t, fmt.Sprintf("%s not installed (apt-get install fonts-lxgw-wenkai fonts-dejavu-core fonts-droid-fallback): %v", p, err))
+		return false
+	}
+	return true
+}
+
+func haveTool(t testing.TB, name string) bool {
+	t.Helper()
+	if _, err := exec.LookPath(name); err != nil {
+		absent(t, name+" not installed (apt-get install -y poppler-utils zbar-tools qpdf)")
+		return false
+	}
+	return true
+}
+
+func absent(t testing.TB, why string) {
+	t.Helper()
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("%s; CI requires it", why)
+	}
+	t.Log(why)
+}
+
+func needFile(t testing.TB, p string) {
+	t.Helper()
+	if !haveFile(t, p) {
+		t.SkipNow()
 	}
 }
 
 func needTool(t testing.TB, name string) {
 	t.Helper()
-	if _, err := exec.LookPath(name); err != nil {
-		t.Skipf("%s not installed (apt-get install -y poppler-utils zbar-tools qpdf); skipping", name)
+	if !haveTool(t, name) {
+		t.SkipNow()
 	}
 }
 
@@ -150,46 +181,110 @@ func writeTemp(t *testing.T, name string, b []byte) string {
 	return p
 }
 
-// TestWriteSamples writes PDFs and PNGs for people to look at when
-// CERTD_RENDER_OUT names a directory.
-func TestWriteSamples(t *testing.T) {
-	dir := os.Getenv("CERTD_RENDER_OUT")
-	if dir == "" {
-		t.Skip("set CERTD_RENDER_OUT=dir to write sample certificates")
+// TestSamples renders every sample name in every layout (full, full with
+// English, preprinted), one of them with a long college name, a 工种 and no
+// photo, and checks with independent tools what a reader gets: a valid
+// one-page A4 PDF whose text holds every value, the labels only where the
+// layout prints them, English only when asked for, the photo only when
+// there is one, the seal only where the paper lacks it, and a QR code that
+// decodes to the verification address. With CERTD_RENDER_OUT=dir it also
+// leaves the PDFs and the calibration page there for people to look at.
+func TestSamples(t *testing.T) {
+	for _, tool := range []string{"pdftotext", "pdfinfo", "pdfimages", "qpdf", "pdftoppm", "zbarimg"} {
+		needTool(t, tool)
 	}
-	for _, cfg := range []Config{{}, {English: true}, {Layout: "preprinted"}} {
-		r := renderer(t, cfg)
-		var certs []Certificate
-		for i, n := range sampleNames {
-			c := sample(n)
-			c.Number = fmt.Sprintf("Y00002200000126300000%d", i+1)
-			if i == 1 {
-				c.InstitutionName = "吉林省长春市经济技术开发区职业技术学校（汽车工程分校）"
-				c.Specialty = "维修电工"
-				c.Photo = nil
-			}
-			certs = append(certs, c)
-			b, err := r.Render(c)
-			if err != nil {
-				t.Fatal(err)
-			}
-			tag := cfg.Layout
-			if tag == "" {
-				tag = "full"
-			}
-			if cfg.English {
-				tag += "-en"
-			}
-			if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("%s-%d.pdf", tag, i)), b, 0o644); err != nil {
-				t.Fatal(err)
-			}
+	out := os.Getenv("CERTD_RENDER_OUT")
+	layouts := []struct {
+		tag     string
+		cfg     Config
+		labels  bool // the full layouts print labels and title; preprinted stock has them
+		english bool
+		seal    bool // preprinted stock carries the seal
+	}{
+		{"full", Config{}, true, false, true},
+		{"full-en", Config{English: true}, true, true, true},
+		{"preprinted", Config{Layout: "preprinted"}, false, false, false},
+	}
+	for _, l := range layouts {
+		r := renderer(t, l.cfg)
+		for i, name := range sampleNames {
+			t.Run(fmt.Sprintf("%s/%d", l.tag, i), func(t *testing.T) {
+				c := sample(name)
+				c.Number = fmt.Sprintf("Y00002200000126300000%d", i+1)
+				if i == 1 {
+					c.InstitutionName = "吉林省长春市经济技术开发区职业技术学校（汽车工程分校）"
+					c.Specialty = "维修电工"
+					c.Photo = nil
+				}
+				b, err := r.Render(c)
+				if err != nil {
+					t.Fatal(err)
+				}
+				p := writeTemp(t, "c.pdf", b)
+				if out != "" {
+					if err := os.WriteFile(filepath.Join(out, fmt.Sprintf("%s-%d.pdf", l.tag, i)), b, 0o600); err != nil {
+						t.Fatal(err)
+					}
+				}
+				if got := run(t, "qpdf", "--check", p); !strings.Contains(got, "No syntax or stream encoding errors") {
+					t.Errorf("qpdf --check: %s", got)
+				}
+				info := run(t, "pdfinfo", p)
+				if !regexp.MustCompile(`Pages:\s+1\n`).MatchString(info) || !strings.Contains(info, "(A4)") {
+					t.Errorf("want one A4 page, pdfinfo:\n%s", info)
+				}
+				// -raw keeps reading order; a long value wrapped over two
+				// lines reads whole once the line breaks are gone.
+				text := strings.ReplaceAll(run(t, "pdftotext", "-raw", p, "-"), "\n", "")
+				values := []string{strings.ReplaceAll(name, "𠮷", ""), // 𠮷 is drawn as an outline, not text
+					c.Number, c.InstitutionName, c.DocType, c.DocNumber, c.OccupationName, c.LevelZh, "2026年6月30日", c.VerifyCode, c.Specialty}
+				for _, want := range values {
+					if !strings.Contains(text, want) {
+						t.Errorf("text lacks %q:\n%s", want, text)
+					}
+				}
+				for want, present := range map[string]bool{
+					"职业技能等级证书": l.labels, "证书编号": l.labels, "http://jndj.osta.org.cn": l.labels,
+					"Vocational Skill Level Certificate": l.english, c.LevelEn: l.english,
+				} {
+					if strings.Contains(text, want) != present {
+						t.Errorf("text holds %q: %v, want %v:\n%s", want, !present, present, text)
+					}
+				}
+				images := strings.Count(run(t, "pdfimages", "-list", p), "\n") - 2 // two header lines
+				want := 0
+				if c.Photo != nil {
+					want++
+				}
+				if l.seal {
+					want++
+				}
+				if images != want {
+					t.Errorf("%d images embedded, want %d (photo: %v, seal: %v)", images, want, c.Photo != nil, l.seal)
+				}
+				if i == 1 {
+					png := strings.TrimSuffix(p, ".pdf")
+					run(t, "pdftoppm", "-r", "150", "-png", "-singlefile", p, png)
+					if qr := strings.TrimSpace(run(t, "zbarimg", "-q", "--raw", png+".png")); qr != c.VerifyURL {
+						t.Errorf("QR decodes to %q, want %q", qr, c.VerifyURL)
+					}
+				}
+			})
 		}
-		if cfg.Layout == "preprinted" {
+		if l.cfg.Layout == "preprinted" {
 			b, err := r.CalibrationPage()
 			if err != nil {
 				t.Fatal(err)
 			}
-			_ = os.WriteFile(filepath.Join(dir, "calibration.pdf"), b, 0o644)
+			p := writeTemp(t, "calibration.pdf", b)
+			if text := run(t, "pdftotext", p, "-"); !strings.Contains(text, "套打校准页") || !strings.Contains(text, "layout=preprinted") {
+				t.Errorf("calibration page text:\n%s", text)
+			}
+			if out != "" {
+				if err := os.WriteFile(filepath.Join(out, "calibration.pdf"), b, 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
 		}
 	}
 }
@@ -210,7 +305,7 @@ func TestNewErrors(t *testing.T) {
 		{"small QR", Config{Template: bytes.Replace(mustAsset(t, "full"), []byte(`"kind": "qr", "x": 26, "y": 196, "w": 32`), []byte(`"kind": "qr", "x": 26, "y": 196, "w": 20`), 1)}, ErrTemplate, "二维码宽度至少"},
 		{"no osta URL", Config{Template: bytes.ReplaceAll(mustAsset(t, "full"), []byte("pjjg.osta.org.cn"), []byte("example.org"))}, ErrTemplate, "pjjg.osta.org.cn"},
 	}
-	if _, err := os.Stat(dejavu); err != nil {
+	if !haveFile(t, dejavu) {
 		cases = cases[:1]
 	}
 	for _, c := range cases {
@@ -290,7 +385,11 @@ func TestDeterministic(t *testing.T) {
 // TestFontBytesUnchanged proves gofpdf never writes into the shared font:
 // run it with -race.
 func TestFontBytesUnchanged(t *testing.T) {
-	r, err := New(Config{Fallbacks: fallbackIfPresent()})
+	var fallbacks []string
+	if haveFile(t, droid) {
+		fallbacks = []string{droid}
+	}
+	r, err := New(Config{Fallbacks: fallbacks})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -324,13 +423,6 @@ func TestFontBytesUnchanged(t *testing.T) {
 	if fmt.Sprint(before) != fmt.Sprint(hash()) {
 		t.Fatal("font bytes changed during rendering")
 	}
-}
-
-func fallbackIfPresent() []string {
-	if _, err := os.Stat(droid); err == nil {
-		return []string{droid}
-	}
-	return nil
 }
 
 // TestWithTools checks what a reader and a phone see: text layer, QR,
@@ -593,7 +685,7 @@ func TestTTCAndFallback(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := exec.LookPath("pdftotext"); err == nil {
+	if haveTool(t, "pdftotext") {
 		p := writeTemp(t, "fb.pdf", b)
 		if txt := run(t, "pdftotext", p, "-"); !strings.Contains(txt, "欧阳娜娜") {
 			t.Fatalf("fallback text missing:\n%s", txt)
@@ -658,7 +750,7 @@ func TestBatchAndZip(t *testing.T) {
 	if err := r.Batch(certs, &buf); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := exec.LookPath("pdfinfo"); err == nil {
+	if haveTool(t, "pdfinfo") {
 		p := writeTemp(t, "b.pdf", buf.Bytes())
 		if info := run(t, "pdfinfo", p); !regexp.MustCompile(fmt.Sprintf(`Pages:\s+%d\n`, len(certs))).MatchString(info) {
 			t.Fatalf("pdfinfo: %s", info)

@@ -110,13 +110,6 @@ type header struct {
 	texts []string       // header text per column, as written (trimmed)
 }
 
-func (h *header) column(field string) string {
-	if c, ok := h.cols[field]; ok && c < len(h.texts) {
-		return h.texts[c]
-	}
-	return fieldInfo[field].zh
-}
-
 // findHeader looks for the header among the first rows: the row where the
 // most cells are known column names, needing at least two so that a title
 // such as "姓名册" cannot pass for a header.

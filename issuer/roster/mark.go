@@ -53,7 +53,7 @@ func Mark(data []byte, filename string, problems []Problem) ([]byte, error) {
 			return nil, err
 		}
 		out, err := markFile(f, t.sheet, problems)
-		f.Close()
+		_ = f.Close() // a workbook read from memory; markFile's result is what counts
 		if err == nil {
 			return out, nil
 		}
@@ -168,7 +168,7 @@ func workbookFromRows(rows [][]string) (*excelize.File, error) {
 	f := excelize.NewFile()
 	const sheet = TemplateSheet
 	fail := func(err error) (*excelize.File, error) {
-		f.Close()
+		_ = f.Close() // err is the one to report
 		return nil, err
 	}
 	if err := f.SetSheetName("Sheet1", sheet); err != nil {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -87,12 +86,11 @@ func (s *Store) Users(ctx context.Context, f account.UserFilter) ([]account.User
 	return out, storeutil.Unavailable("users", rows.Err())
 }
 
-// updateUser runs one UPDATE on an existing account with its audit event;
-// id is the last parameter.
-func (s *Store) updateUser(ctx context.Context, op, set string, id string, ev issuer.AuditEvent, args ...any) error {
+// updateUser runs update, one whole UPDATE of a single account written out
+// at the call, with the account's audit event.
+func (s *Store) updateUser(ctx context.Context, op, update string, ev issuer.AuditEvent, args ...any) error {
 	return s.write(ctx, op, func(tx pgx.Tx) error {
-		args = append(args, id)
-		tag, err := tx.Exec(ctx, `UPDATE users SET `+set+` WHERE id = $`+strconv.Itoa(len(args)), args...)
+		tag, err := tx.Exec(ctx, update, args...)
 		if err != nil {
 			return err
 		}
@@ -105,17 +103,17 @@ func (s *Store) updateUser(ctx context.Context, op, set string, id string, ev is
 
 // SetPassword replaces the hash and ends every session.
 func (s *Store) SetPassword(ctx context.Context, id, hash string, mustChange bool, ev issuer.AuditEvent) error {
-	return s.updateUser(ctx, "set password", `password_hash = $1, must_change = $2, failed_logins = 0, locked_until = NULL, session_gen = session_gen + 1`, id, ev, hash, mustChange)
+	return s.updateUser(ctx, "set password", `UPDATE users SET password_hash = $1, must_change = $2, failed_logins = 0, locked_until = NULL, session_gen = session_gen + 1 WHERE id = $3`, ev, hash, mustChange, id)
 }
 
 // SetDisabled disables or enables an account and ends its sessions.
 func (s *Store) SetDisabled(ctx context.Context, id string, disabled bool, ev issuer.AuditEvent) error {
-	return s.updateUser(ctx, "set disabled", `disabled = $1, session_gen = session_gen + 1`, id, ev, disabled)
+	return s.updateUser(ctx, "set disabled", `UPDATE users SET disabled = $1, session_gen = session_gen + 1 WHERE id = $2`, ev, disabled, id)
 }
 
 // EndSessions ends every session of an account.
 func (s *Store) EndSessions(ctx context.Context, id string, ev issuer.AuditEvent) error {
-	return s.updateUser(ctx, "end sessions", `session_gen = session_gen + 1`, id, ev)
+	return s.updateUser(ctx, "end sessions", `UPDATE users SET session_gen = session_gen + 1 WHERE id = $1`, ev, id)
 }
 
 // LoginFailed counts a failure under a row lock, so that concurrent wrong
@@ -149,9 +147,10 @@ func (s *Store) LoginFailed(ctx context.Context, id string, at time.Time, max in
 
 // LoginSucceeded clears failures and records the time.
 func (s *Store) LoginSucceeded(ctx context.Context, id string, at time.Time, ev issuer.AuditEvent) error {
-	return s.updateUser(ctx, "login", `failed_logins = 0, locked_until = NULL, last_login_at = $1`, id, ev, instant(at))
+	return s.updateUser(ctx, "login", `UPDATE users SET failed_logins = 0, locked_until = NULL, last_login_at = $1 WHERE id = $2`, ev, instant(at), id)
 }
 
+// #nosec G101 -- column names of the API token table, not a credential.
 const tokenColumns = `id, user_id, label, hash, scopes, created_at, expires_at, revoked_at`
 
 func scanToken(r pgx.Row) (account.Token, error) {

@@ -111,9 +111,9 @@ const holdingsQuery = `SELECT k.i, c.number
 	ORDER BY k.i`
 
 func holdingArgs(keys []issuer.HoldingKey) []any {
-	dt, dn, occ, spec, lvl := make([]string, len(keys)), make([]string, len(keys)), make([]string, len(keys)), make([]string, len(keys)), make([]int32, len(keys))
+	dt, dn, occ, spec, lvl := make([]string, len(keys)), make([]string, len(keys)), make([]string, len(keys)), make([]string, len(keys)), make([]int, len(keys))
 	for i, k := range keys {
-		dt[i], dn[i], occ[i], spec[i], lvl[i] = string(k.DocType), k.DocNumber, k.Occupation, k.Specialty, int32(k.Level)
+		dt[i], dn[i], occ[i], spec[i], lvl[i] = string(k.DocType), k.DocNumber, k.Occupation, k.Specialty, int(k.Level)
 	}
 	return []any{dt, dn, occ, spec, lvl}
 }

@@ -104,7 +104,7 @@ func migrate(ctx context.Context, pool *pgxpool.Pool) error {
 		return issuer.Errorf(issuer.ErrInvalid, "no_schema", "search_path 中没有可用的模式", "no usable schema in search_path")
 	}
 	h := fnv.New64a()
-	h.Write([]byte("certd migrations " + schema))
+	_, _ = h.Write([]byte("certd migrations " + schema)) // a hash.Hash never fails
 	locker, err := lock.NewPostgresSessionLocker(lock.WithLockID(int64(h.Sum64() >> 1)))
 	if err != nil {
 		return err

@@ -1,20 +1,21 @@
 package postgres_test
 
 import (
-	"certd/issuer/store/postgres/pgtest"
 	"context"
 	"errors"
+	"os"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"certd/issuer"
 	"certd/issuer/store/postgres"
+	"certd/issuer/store/postgres/pgtest"
 	"certd/issuer/store/storetest"
 )
 
 func open(t testing.TB) *postgres.Store { return pgtest.Open(t) }
-
-func baseURL() string { return pgtest.BaseURL() }
 
 func TestConformance(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) issuer.Store { return open(t) })
@@ -33,15 +34,31 @@ func TestUnreachable(t *testing.T) {
 	}
 }
 
+// TestReopen closes a store and opens a new one on the same schema: the data
+// and the migration history survive, and the second Open applies nothing.
 func TestReopen(t *testing.T) {
-	s := open(t)
-	if err := s.AppendAudit(t.Context(), issuer.AuditEvent{Action: "x"}); err != nil {
+	url := pgtest.URL(t)
+	storetest.Reopen(t, func(t *testing.T) storetest.AccountStore {
+		s, err := postgres.Open(t.Context(), url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	})
+	conn, err := pgx.Connect(t.Context(), url)
+	if err != nil {
 		t.Fatal(err)
 	}
-	evs, err := s.Audit(t.Context(), issuer.AuditFilter{})
-	if err != nil || len(evs) != 1 {
-		t.Fatalf("%v %v", err, evs)
+	defer conn.Close(context.Background())
+	rows, err := conn.Query(t.Context(), `SELECT version_id FROM goose_db_version WHERE is_applied ORDER BY id`)
+	if err != nil {
+		t.Fatal(err)
 	}
+	applied, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		t.Fatal(err)
+	}
+	storetest.CheckMigrations(t, os.DirFS("migrations"), applied)
 }
 
 func BenchmarkIssueBatch10k(b *testing.B) {

@@ -95,10 +95,11 @@ func (s *Store) Users(ctx context.Context, f account.UserFilter) ([]account.User
 	return out, storeutil.Unavailable("users", rows.Err())
 }
 
-// updateUser runs one UPDATE on an existing account with its audit event.
-func (s *Store) updateUser(ctx context.Context, op, set string, id string, ev issuer.AuditEvent, args ...any) error {
+// updateUser runs update, one whole UPDATE of a single account written out
+// at the call, with the account's audit event.
+func (s *Store) updateUser(ctx context.Context, op, update string, ev issuer.AuditEvent, args ...any) error {
 	return s.write(ctx, op, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE users SET `+set+` WHERE id = ?`, append(args, id)...)
+		res, err := tx.ExecContext(ctx, update, args...)
 		if err != nil {
 			return err
 		}
@@ -111,17 +112,17 @@ func (s *Store) updateUser(ctx context.Context, op, set string, id string, ev is
 
 // SetPassword replaces the hash and ends every session.
 func (s *Store) SetPassword(ctx context.Context, id, hash string, mustChange bool, ev issuer.AuditEvent) error {
-	return s.updateUser(ctx, "set password", `password_hash = ?, must_change = ?, failed_logins = 0, locked_until = NULL, session_gen = session_gen + 1`, id, ev, hash, mustChange)
+	return s.updateUser(ctx, "set password", `UPDATE users SET password_hash = ?, must_change = ?, failed_logins = 0, locked_until = NULL, session_gen = session_gen + 1 WHERE id = ?`, ev, hash, mustChange, id)
 }
 
 // SetDisabled disables or enables an account and ends its sessions.
 func (s *Store) SetDisabled(ctx context.Context, id string, disabled bool, ev issuer.AuditEvent) error {
-	return s.updateUser(ctx, "set disabled", `disabled = ?, session_gen = session_gen + 1`, id, ev, disabled)
+	return s.updateUser(ctx, "set disabled", `UPDATE users SET disabled = ?, session_gen = session_gen + 1 WHERE id = ?`, ev, disabled, id)
 }
 
 // EndSessions ends every session of an account.
 func (s *Store) EndSessions(ctx context.Context, id string, ev issuer.AuditEvent) error {
-	return s.updateUser(ctx, "end sessions", `session_gen = session_gen + 1`, id, ev)
+	return s.updateUser(ctx, "end sessions", `UPDATE users SET session_gen = session_gen + 1 WHERE id = ?`, ev, id)
 }
 
 // LoginFailed counts a failure; the single writer makes read-then-write safe.
@@ -154,9 +155,10 @@ func (s *Store) LoginFailed(ctx context.Context, id string, at time.Time, max in
 
 // LoginSucceeded clears failures and records the time.
 func (s *Store) LoginSucceeded(ctx context.Context, id string, at time.Time, ev issuer.AuditEvent) error {
-	return s.updateUser(ctx, "login", `failed_logins = 0, locked_until = NULL, last_login_at = ?`, id, ev, instant(at))
+	return s.updateUser(ctx, "login", `UPDATE users SET failed_logins = 0, locked_until = NULL, last_login_at = ? WHERE id = ?`, ev, instant(at), id)
 }
 
+// #nosec G101 -- column names of the API token table, not a credential.
 const tokenColumns = `id, user_id, label, hash, scopes, created_at, expires_at, revoked_at`
 
 func scanToken(r scanner) (account.Token, error) {

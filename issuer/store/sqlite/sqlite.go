@@ -78,12 +78,14 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	w.SetMaxIdleConns(1)
 	w.SetConnMaxIdleTime(0)
 	w.SetConnMaxLifetime(0)
+	// On the failure paths below the error being returned is the one that
+	// matters; a failed Close of a half-opened handle adds nothing to it.
 	if err := w.PingContext(ctx); err != nil {
-		w.Close()
+		_ = w.Close()
 		return nil, storeutil.Unavailable("open sqlite "+path, err)
 	}
 	if err := migrate(ctx, w); err != nil {
-		w.Close()
+		_ = w.Close()
 		return nil, err
 	}
 
@@ -91,7 +93,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	rq.Set("_query_only", "1")
 	r, err := sql.Open("sqlite", path+"?"+rq.Encode())
 	if err != nil {
-		w.Close()
+		_ = w.Close()
 		return nil, storeutil.Unavailable("open sqlite", err)
 	}
 	n := max(4, runtime.GOMAXPROCS(0))
@@ -144,7 +146,7 @@ func (s *Store) write(ctx context.Context, op string, fn func(tx *sql.Tx) error)
 		return storeutil.Unavailable(op, err)
 	}
 	if err := fn(tx); err != nil {
-		tx.Rollback()
+		_ = tx.Rollback() // fn's error is the one the caller needs
 		return classify(op, err)
 	}
 	if err := tx.Commit(); err != nil {

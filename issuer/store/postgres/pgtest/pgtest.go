@@ -46,7 +46,7 @@ func URL(t testing.TB) string {
 	_, _ = rand.Read(rnd[:])
 	schema := "certd_test_" + hex.EncodeToString(rnd[:])
 	if _, err := admin.Exec(ctx, `CREATE SCHEMA `+schema); err != nil {
-		admin.Close(ctx)
+		_ = admin.Close(ctx) // the CREATE error is the one to report
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
@@ -72,6 +72,10 @@ func Open(t testing.TB) *postgres.Store {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { s.Close() })
+	t.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			t.Errorf("close store: %v", err)
+		}
+	})
 	return s
 }
