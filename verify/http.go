@@ -20,6 +20,7 @@ import (
 
 	"certd/assets"
 	"certd/issuer"
+	"certd/issuer/clientip"
 	"certd/verify/cache"
 )
 
@@ -60,7 +61,7 @@ func Mount(app *fiber.App, d Deps) (*Service, error) {
 	if d.Log == nil {
 		d.Log = slog.Default()
 	}
-	trusted, err := ParseTrustedProxies(d.TrustedProxies)
+	trusted, err := clientip.ParseTrustedProxies(d.TrustedProxies)
 	if err != nil {
 		return nil, err
 	}

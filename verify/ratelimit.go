@@ -3,10 +3,7 @@ package verify
 import (
 	"context"
 	"encoding/hex"
-	"fmt"
 	"hash/fnv"
-	"net"
-	"net/netip"
 	"strconv"
 	"strings"
 	"sync"
@@ -14,6 +11,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"certd/issuer/clientip"
 	"certd/verify/cache"
 )
 
@@ -178,7 +176,7 @@ func (h *handlers) limited(c *fiber.Ctx) error {
 // clientKey identifies the client for rate limiting without keeping its
 // address: a hash is enough to count, and is all that reaches Redis.
 func (h *handlers) clientKey(c *fiber.Ctx) string {
-	ip := ClientIP(c.Context().RemoteIP(), c.Get(fiber.HeaderXForwardedFor), h.trusted)
+	ip := clientip.Of(c.Context().RemoteIP(), c.Get(fiber.HeaderXForwardedFor), h.trusted)
 	if ip.Is4In6() {
 		ip = ip.Unmap()
 	}
@@ -192,67 +190,4 @@ func (h *handlers) clientKey(c *fiber.Ctx) string {
 	f := fnv.New64a()
 	f.Write(b)
 	return hex.EncodeToString(f.Sum(nil))
-}
-
-// ParseTrustedProxies parses IPs and CIDR prefixes.
-func ParseTrustedProxies(list []string) ([]netip.Prefix, error) {
-	var out []netip.Prefix
-	for _, s := range list {
-		s = strings.TrimSpace(s)
-		if s == "" {
-			continue
-		}
-		if p, err := netip.ParsePrefix(s); err == nil {
-			out = append(out, p.Masked())
-			continue
-		}
-		a, err := netip.ParseAddr(s)
-		if err != nil {
-			return nil, fmt.Errorf("受信任代理 %q 不是IP地址或网段 / trusted proxy %q is not an IP address or CIDR prefix", s, s)
-		}
-		out = append(out, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
-	}
-	return out, nil
-}
-
-func trustedAddr(a netip.Addr, trusted []netip.Prefix) bool {
-	a = a.Unmap()
-	for _, p := range trusted {
-		if p.Contains(a) {
-			return true
-		}
-	}
-	return false
-}
-
-// ClientIP is the address of the client: the peer, unless the peer is a
-// trusted proxy, in which case X-Forwarded-For is walked from the right
-// (the entries the proxies themselves appended) to the first address that
-// is not a trusted proxy. Entries further left were written by the client
-// and prove nothing. A malformed entry ends the walk at the last good one.
-func ClientIP(peer net.IP, xff string, trusted []netip.Prefix) netip.Addr {
-	addr, ok := netip.AddrFromSlice(peer)
-	if !ok {
-		return netip.IPv4Unspecified()
-	}
-	addr = addr.Unmap()
-	if len(trusted) == 0 || !trustedAddr(addr, trusted) || xff == "" {
-		return addr
-	}
-	if len(xff) > 2048 {
-		xff = xff[len(xff)-2048:]
-	}
-	parts := strings.Split(xff, ",")
-	for i := len(parts) - 1; i >= 0; i-- {
-		a, err := netip.ParseAddr(strings.TrimSpace(parts[i]))
-		if err != nil {
-			return addr
-		}
-		a = a.Unmap()
-		if !trustedAddr(a, trusted) {
-			return a
-		}
-		addr = a
-	}
-	return addr
 }
