@@ -111,7 +111,7 @@ func (w *world) issue(n, start int) []issuer.Certificate {
 // cache saves.
 // reads counts numbers read, queries the calls that read them.
 type countingStore struct {
-	issuer.Store
+	Store
 	reads, queries atomic.Int64
 	// gate, when set, holds every query until it is closed.
 	gate chan struct{}
@@ -146,7 +146,7 @@ type testApp struct {
 	url  string // set by listen
 }
 
-func newApp(t testing.TB, st issuer.Store, d Deps) *testApp {
+func newApp(t testing.TB, st Store, d Deps) *testApp {
 	t.Helper()
 	app := fiber.New(fiber.Config{Immutable: true, DisableStartupMessage: true, BodyLimit: MaxBody})
 	logw := &lockedWriter{w: &bytes.Buffer{}}

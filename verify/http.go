@@ -19,7 +19,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"certd/assets"
-	"certd/issuer"
 	"certd/issuer/clientip"
 	"certd/verify/cache"
 )
@@ -31,7 +30,7 @@ const MaxBody = MaxPDFSize + 1<<20
 
 // Deps is what [Mount] needs.
 type Deps struct {
-	Store     issuer.Store
+	Store     Store
 	PublicURL string // base of the QR URLs, without a trailing slash
 	RedisURL  string // empty: in-process cache only
 	// RedisPrefix separates deployments (or tests) sharing one Redis;

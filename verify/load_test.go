@@ -184,7 +184,7 @@ func TestBulkCheckReadInBatches(t *testing.T) {
 // brokenStore is a real store whose certificate reads fail, as when the
 // database goes away after the service started.
 type brokenStore struct {
-	issuer.Store
+	Store
 	broken atomic.Bool
 }
 
@@ -260,7 +260,7 @@ func TestRedisHitsDoNotWaitForTheDatabase(t *testing.T) {
 
 // panickyStore panics on a certificate batch read.
 type panickyStore struct {
-	issuer.Store
+	Store
 	panics atomic.Bool
 }
 

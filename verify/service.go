@@ -31,7 +31,7 @@ var ErrUnavailable = errors.New("暂时无法验证，请稍后再试 / verifica
 
 // Options configure a [Service].
 type Options struct {
-	Store issuer.Store
+	Store Store
 	// Redis is the shared second-level cache; nil means in-process only.
 	Redis *cache.Remote
 	Log   *slog.Logger
@@ -55,7 +55,7 @@ type Options struct {
 // every change to a certificate or an institution appends to in the same
 // transaction, whichever process or command made it.
 type Service struct {
-	store  issuer.Store
+	store  Store
 	remote *cache.Remote
 	log    *slog.Logger
 	opt    Options
@@ -298,12 +298,10 @@ func (s *Service) lastSeq(ctx context.Context) (int64, error) {
 	return lo, nil
 }
 
+// reloadRegistry reads the authority and every institution with all its
+// versions, verifies the registrations, and publishes the result.
 func (s *Service) reloadRegistry(ctx context.Context) error {
-	tb, err := (&issuer.Service{Store: s.store, Now: s.opt.Now}).TrustBundle(ctx)
-	if err != nil {
-		return err
-	}
-	reg, err := NewRegistry(&tb)
+	a, err := s.store.Authority(ctx)
 	if err != nil {
 		return err
 	}
@@ -315,7 +313,11 @@ func (s *Service) reloadRegistry(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	rs := &regState{registry: reg, institutions: all, byID: map[string]issuer.Institution{},
+	// GeneratedAt stays zero, so that the published bundle (and its ETag)
+	// changes only when the registry does.
+	tb := credential.TrustBundle{Format: credential.TrustFormat,
+		Authority: credential.Authority{ID: credential.AuthorityID, Name: a.Name, JWK: credential.NewJWK(a.PublicKey)}}
+	rs := &regState{institutions: all, byID: map[string]issuer.Institution{},
 		versions: map[string][]issuer.Institution{}, occupations: map[string]string{}}
 	for _, o := range occ {
 		rs.occupations[o.Code] = o.Name
@@ -327,6 +329,12 @@ func (s *Service) reloadRegistry(ctx context.Context) error {
 			return err
 		}
 		rs.versions[in.ID] = vs
+		for _, v := range vs {
+			tb.Registrations = append(tb.Registrations, v.Token)
+		}
+	}
+	if rs.registry, err = NewRegistry(&tb); err != nil {
+		return err
 	}
 	toks := slices.Clone(tb.Registrations)
 	slices.Sort(toks)
@@ -337,11 +345,8 @@ func (s *Service) reloadRegistry(ctx context.Context) error {
 		h.Write([]byte(t))
 	}
 	rs.fp = hex.EncodeToString(h.Sum(nil))[:16]
-	// GeneratedAt changes on every build; zero it so that the published
-	// bundle (and its ETag) changes only when the registry does.
-	tb.GeneratedAt = time.Time{}
 	rs.bundle, _ = json.MarshalIndent(tb, "", "  ")
-	rs.jwks = jwksOf(tb.Authority, reg)
+	rs.jwks = jwksOf(tb.Authority, rs.registry)
 	if old := s.reg.Load(); old != nil && old.fp == rs.fp {
 		return nil
 	}
