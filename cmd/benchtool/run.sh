@@ -10,14 +10,14 @@
 #   PACED_C=128  connections of the paced runs (each pauses 1 ms between
 #                requests), sized to offer about half the bare handler's rate
 set -euo pipefail
-cd "$(dirname "$0")/../../.."
+cd "$(dirname "$0")/../.."
 N=${N:-400000}
 ROUNDS=${ROUNDS:-3}
 T=${T:-8s}
 PACED_C=${PACED_C:-128}
 DB=certd_bench
 URL="postgres://postgres@127.0.0.1:5432/$DB?sslmode=disable"
-go build -o /tmp/benchtool ./verify/internal/benchtool
+go build -o /tmp/benchtool ./cmd/benchtool
 go build -o /tmp/certd ./cmd/certd
 if [ "${SEED:-1}" != 0 ]; then
   psql -qh 127.0.0.1 -U postgres -d postgres -c "DROP DATABASE IF EXISTS $DB" -c "CREATE DATABASE $DB"
@@ -53,11 +53,11 @@ for round in $(seq "$ROUNDS"); do
   LABEL="API, cached"                 run -c64 "http://127.0.0.1:8180/api/v1/certificates/$CERT"
   LABEL="bare, gzip"                  run -c64 -H 'Accept-Encoding: gzip' http://127.0.0.1:8181/bare
   LABEL="page, cached, gzip"          run -c64 -H 'Accept-Encoding: gzip' "http://127.0.0.1:8180/v/$CERT"
-  LABEL="page, paced"  WRK_PAUSE_MS=1 run -c"$PACED_C" -s verify/internal/benchtool/paced.lua "http://127.0.0.1:8180/v/$CERT"
-  LABEL="API, paced"   WRK_PAUSE_MS=1 run -c"$PACED_C" -s verify/internal/benchtool/paced.lua "http://127.0.0.1:8180/api/v1/certificates/$CERT"
-  LABEL="cold API, PostgreSQL + Redis" run -c64 -s verify/internal/benchtool/cold.lua http://127.0.0.1:8180
+  LABEL="page, paced"  WRK_PAUSE_MS=1 run -c"$PACED_C" -s cmd/benchtool/paced.lua "http://127.0.0.1:8180/v/$CERT"
+  LABEL="API, paced"   WRK_PAUSE_MS=1 run -c"$PACED_C" -s cmd/benchtool/paced.lua "http://127.0.0.1:8180/api/v1/certificates/$CERT"
+  LABEL="cold API, PostgreSQL + Redis" run -c64 -s cmd/benchtool/cold.lua http://127.0.0.1:8180
   serve
-  LABEL="cold API, PostgreSQL only"    run -c64 -s verify/internal/benchtool/cold.lua http://127.0.0.1:8180
+  LABEL="cold API, PostgreSQL only"    run -c64 -s cmd/benchtool/cold.lua http://127.0.0.1:8180
   kill "$CERTD"; wait "$CERTD" 2>/dev/null || true; CERTD=
   printf '%-34s %s\n' "pgbench -S -c 64 -j 2" "$(pgbench -h 127.0.0.1 -U postgres -S -c 64 -j 2 -T "${T%s}" pgbench_certd 2>&1 | awk '/^tps/{printf "%10.0f tps", $3}')"
 done

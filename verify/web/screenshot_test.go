@@ -1,4 +1,4 @@
-package verify
+package web
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"certd/issuer"
+	"certd/verify/internal/verifytest"
 )
 
 // TestScreenshots renders the valid, revoked and not-found pages in headless
@@ -35,26 +36,26 @@ func TestScreenshots(t *testing.T) {
 	} else if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	w := newWorld(t, openSQLite(t), 4)
-	if _, err := w.iss.Revoke(w.ctx, authority, w.certs[3].Number, issuer.ReasonMisconduct, ""); err != nil {
+	w := verifytest.NewWorld(t, openSQLite(t), 4)
+	if _, err := w.Iss.Revoke(w.Ctx, verifytest.Authority, w.Certs[3].Number, issuer.ReasonMisconduct, ""); err != nil {
 		t.Fatal(err)
 	}
-	a := newApp(t, w.store, Deps{})
+	a := newApp(t, w.Store, Deps{})
 	base := a.listen(t)
 	// A second instance whose database has gone away.
-	bs := &brokenStore{Store: w.store}
-	bs.broken.Store(true)
+	bs := &verifytest.BrokenStore{Store: w.Store}
+	bs.Broken.Store(true)
 	down := newApp(t, bs, Deps{}).listen(t)
 	tests := []struct {
 		name, path string
 		colour     [3]uint8 // the verdict block's background
 		base       string
 	}{
-		{"valid", "/v/" + w.certs[0].Number + "?c=" + w.certs[0].VerifyCode, [3]uint8{0x00, 0xa8, 0x62}, ""},
-		{"revoked", "/v/" + w.certs[3].Number, [3]uint8{0xd9, 0x2d, 0x20}, ""},
+		{"valid", "/v/" + w.Certs[0].Number + "?c=" + w.Certs[0].VerifyCode, [3]uint8{0x00, 0xa8, 0x62}, ""},
+		{"revoked", "/v/" + w.Certs[3].Number, [3]uint8{0xd9, 0x2d, 0x20}, ""},
 		{"not-found", "/v/Y000022000001263999999", [3]uint8{0x47, 0x54, 0x67}, ""},
-		{"valid-en", "/v/" + w.certs[0].Number + "?lang=en", [3]uint8{0x00, 0xa8, 0x62}, ""},
-		{"unavailable", "/v/" + w.certs[1].Number, [3]uint8{0x47, 0x54, 0x67}, down},
+		{"valid-en", "/v/" + w.Certs[0].Number + "?lang=en", [3]uint8{0x00, 0xa8, 0x62}, ""},
+		{"unavailable", "/v/" + w.Certs[1].Number, [3]uint8{0x47, 0x54, 0x67}, down},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,4 +1,4 @@
-package verify
+package web
 
 import (
 	"context"
@@ -165,12 +165,6 @@ func (h *handlers) rateLimit(c *fiber.Ctx) error {
 		return h.limited(c)
 	}
 	return c.Next()
-}
-
-func (h *handlers) limited(c *fiber.Ctx) error {
-	h.svc.m.limited.Inc()
-	c.Set("Retry-After", "60")
-	return h.fail(c, fiber.StatusTooManyRequests, "请求过于频繁，请稍后再试", "too many requests; try again later")
 }
 
 // clientKey identifies the client for rate limiting without keeping its

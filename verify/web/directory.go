@@ -1,35 +1,37 @@
-package verify
+package web
 
 import (
-	"encoding/base64"
 	"fmt"
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
 
 	"certd/issuer"
+	"certd/verify/cache"
 )
 
-func decodeSegment(s string) ([]byte, error) { return base64.RawURLEncoding.DecodeString(s) }
-
-// The published documents change only with the registry: their ETag is the
-// registry fingerprint, so a CDN revalidates cheaply and an institution's
-// suspension is visible on the next request.
-func (h *handlers) registryDoc(c *fiber.Ctx, pick func(*regState) []byte) error {
-	rs := h.svc.reg.Load()
-	if rs == nil {
-		return h.unavailable(c, ErrUnavailable)
+// withDirectory serves a route from the current directory, or answers
+// "unavailable" while none could be loaded.
+func (h *handlers) withDirectory(serve func(*fiber.Ctx, *cache.Directory) error) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		d := h.svc.Directory()
+		if d == nil {
+			return h.unavailable(c, cache.ErrUnavailable)
+		}
+		return serve(c, d)
 	}
-	b := &blob{body: pick(rs), etag: `"` + rs.fp + `"`}
-	return h.sendBlob(c, b, fiber.MIMEApplicationJSONCharsetUTF8, ccPublic)
 }
 
-func (h *handlers) jwks(c *fiber.Ctx) error {
-	return h.registryDoc(c, func(rs *regState) []byte { return rs.jwks })
+// The published documents change only with the registry: their ETag names
+// their content, so a CDN revalidates cheaply and an institution's
+// suspension is visible on the next request.
+
+func (h *handlers) jwks(c *fiber.Ctx, d *cache.Directory) error {
+	return h.sendBlob(c, d.JWKS, fiber.MIMEApplicationJSONCharsetUTF8, ccPublic)
 }
 
-func (h *handlers) trust(c *fiber.Ctx) error {
-	return h.registryDoc(c, func(rs *regState) []byte { return rs.bundle })
+func (h *handlers) trust(c *fiber.Ctx, d *cache.Directory) error {
+	return h.sendBlob(c, d.TrustBundle, fiber.MIMEApplicationJSONCharsetUTF8, ccPublic)
 }
 
 // instRow is one line of the directory.
@@ -85,8 +87,10 @@ func rowOf(in issuer.Institution) instRow {
 		Status: string(in.Status), City: in.City, Kind: in.Kind, Contact: in.Contact}
 }
 
-func (rs *regState) page(id string, en bool) (*instPage, bool) {
-	in, ok := rs.byID[id]
+// institutionPage is institution id's directory entry, in the language
+// asked for.
+func institutionPage(d *cache.Directory, id string, en bool) (*instPage, bool) {
+	in, ok := d.Institution(id)
 	if !ok {
 		return nil, false
 	}
@@ -100,7 +104,7 @@ func (rs *regState) page(id string, en bool) (*instPage, bool) {
 				ls = append(ls, l.Chinese())
 			}
 		}
-		p.Scope = append(p.Scope, scopeRow{Code: s.Occupation, Name: rs.occName(s.Occupation), Specialty: s.Specialty, Levels: strings.Join(ls, t(en, "、", ", "))})
+		p.Scope = append(p.Scope, scopeRow{Code: s.Occupation, Name: d.OccupationName(s.Occupation), Specialty: s.Specialty, Levels: strings.Join(ls, t(en, "、", ", "))})
 	}
 	for _, f := range in.Fees {
 		amount := t(en, "免费", "free")
@@ -111,9 +115,9 @@ func (rs *regState) page(id string, en bool) (*instPage, bool) {
 		if en {
 			lvl = f.Level.English()
 		}
-		p.Fees = append(p.Fees, feeRow{Code: f.Occupation, Name: rs.occName(f.Occupation), Level: lvl, AmountFen: f.AmountFen, Amount: amount, Basis: f.Basis})
+		p.Fees = append(p.Fees, feeRow{Code: f.Occupation, Name: d.OccupationName(f.Occupation), Level: lvl, AmountFen: f.AmountFen, Amount: amount, Basis: f.Basis})
 	}
-	for _, v := range rs.versions[id] {
+	for _, v := range d.Versions(id) {
 		p.Versions = append(p.Versions, versionRow{Version: v.Version, EffectiveAt: v.EffectiveAt.In(issuer.ChinaTime).Format("2006-01-02 15:04"),
 			Status: string(v.Status), ValidFrom: v.ValidFrom.Format(issuer.DateLayout), ValidUntil: v.ValidUntil.Format(issuer.DateLayout)})
 	}
@@ -126,38 +130,22 @@ func (rs *regState) page(id string, en bool) (*instPage, bool) {
 	return p, true
 }
 
-func (rs *regState) occName(code string) string {
-	if o, ok := rs.occupations[code]; ok {
-		return o
-	}
-	return code
-}
-
-func (h *handlers) institutions(c *fiber.Ctx) error {
-	rs := h.svc.reg.Load()
-	if rs == nil {
-		return h.unavailable(c, ErrUnavailable)
-	}
+func (h *handlers) institutions(c *fiber.Ctx, dir *cache.Directory) error {
 	en := wantsEnglish(c)
 	d := h.pageData(c, "/institutions", en, t(en, "职业技能等级认定机构目录", "Registered certification institutions"),
 		t(en, "经吉林省人力资源和社会保障厅备案的职业技能等级认定机构", "Skill certification institutions registered with the Jilin HRSS department"))
-	for _, in := range rs.institutions {
+	for _, in := range dir.Institutions {
 		d.Institutions = append(d.Institutions, rowOf(in))
 	}
 	c.Set("Cache-Control", ccPublic)
 	return h.renderPage(c, fiber.StatusOK, "institutions", d)
 }
 
-func (h *handlers) institution(c *fiber.Ctx) error {
-	rs := h.svc.reg.Load()
-	if rs == nil {
-		return h.unavailable(c, ErrUnavailable)
-	}
+func (h *handlers) institution(c *fiber.Ctx, dir *cache.Directory) error {
 	en := wantsEnglish(c)
-	id := c.Params("id")
-	p, ok := rs.page(id, en)
+	p, ok := institutionPage(dir, c.Params("id"), en)
 	if !ok {
-		return h.fail(c, fiber.StatusNotFound, "没有该认定机构", "no such institution")
+		return h.fail(c, errNoInstitution)
 	}
 	d := h.pageData(c, "/institutions/"+p.ID, en, p.Name, t(en, "备案编号 ", "Filing no. ")+p.FilingNo)
 	d.Inst = p
@@ -165,27 +153,19 @@ func (h *handlers) institution(c *fiber.Ctx) error {
 	return h.renderPage(c, fiber.StatusOK, "institution", d)
 }
 
-func (h *handlers) apiInstitutions(c *fiber.Ctx) error {
-	rs := h.svc.reg.Load()
-	if rs == nil {
-		return h.unavailable(c, ErrUnavailable)
-	}
+func (h *handlers) apiInstitutions(c *fiber.Ctx, dir *cache.Directory) error {
 	rows := []instRow{}
-	for _, in := range rs.institutions {
+	for _, in := range dir.Institutions {
 		rows = append(rows, rowOf(in))
 	}
 	c.Set("Cache-Control", ccPublic)
 	return c.JSON(fiber.Map{"institutions": rows})
 }
 
-func (h *handlers) apiInstitution(c *fiber.Ctx) error {
-	rs := h.svc.reg.Load()
-	if rs == nil {
-		return h.unavailable(c, ErrUnavailable)
-	}
-	p, ok := rs.page(c.Params("id"), c.Query("lang") == "en")
+func (h *handlers) apiInstitution(c *fiber.Ctx, dir *cache.Directory) error {
+	p, ok := institutionPage(dir, c.Params("id"), wantsEnglish(c))
 	if !ok {
-		return h.fail(c, fiber.StatusNotFound, "没有该认定机构", "no such institution")
+		return h.fail(c, errNoInstitution)
 	}
 	c.Set("Cache-Control", ccPublic)
 	return c.JSON(p)

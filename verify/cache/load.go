@@ -1,4 +1,4 @@
-package verify
+package cache
 
 import (
 	"context"
@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"certd/issuer"
-	"certd/issuer/credential"
+	"certd/verify"
 )
 
 // Cache misses are read in batches. Each of a few loader goroutines takes
@@ -41,7 +41,7 @@ type loadReq struct {
 }
 
 type loadResult struct {
-	e   *entry
+	e   *Entry
 	err error
 }
 
@@ -49,7 +49,7 @@ type loadResult struct {
 // take the caller's context: the load serves every singleflight waiter, and
 // the first one giving up must not fail the others. loadTimeout bounds it,
 // queue included: a stuck database must not hold requests forever.
-func (s *Service) enqueue(number string) (*entry, error) {
+func (s *Service) enqueue(number string) (*Entry, error) {
 	r := loadReq{number: number, deadline: time.Now().Add(loadTimeout), done: make(chan loadResult, 1)}
 	t := time.NewTimer(loadTimeout)
 	defer t.Stop()
@@ -179,8 +179,8 @@ func (s *Service) loadBatchSafely(ctx context.Context, batch []loadReq) {
 // batch (Lookup's singleflight lets one load per number through; Prefetch
 // may add another); then both get the same answer.
 func (s *Service) loadBatch(ctx context.Context, batch []loadReq) {
-	rs := s.reg.Load()
-	if rs == nil {
+	d := s.dir.Load()
+	if d == nil {
 		for _, r := range batch {
 			r.done <- loadResult{nil, ErrUnavailable}
 		}
@@ -198,14 +198,14 @@ func (s *Service) loadBatch(ctx context.Context, batch []loadReq) {
 
 	keys := make([]string, len(batch))
 	for i, r := range batch {
-		keys[i] = s.viewKey(rs.fp, r.number)
+		keys[i] = viewKey(d.fp, r.number)
 	}
 	var misses []int // indexes into batch
 	if s.remote != nil {
 		var hits []int
-		recs := make([]*Record, len(batch))
-		for i, b := range s.remote.GetMany(ctx, keys) {
-			var r Record
+		recs := make([]*verify.Record, len(batch))
+		for i, b := range s.remote.getMany(ctx, keys) {
+			var r verify.Record
 			// A view older than an invalidation this instance applied may
 			// predate that change: read the database instead.
 			if b != nil && json.Unmarshal(b, &r) == nil && r.Number == batch[i].number && r.Seq >= killed[i] {
@@ -219,7 +219,7 @@ func (s *Service) loadBatch(ctx context.Context, batch []loadReq) {
 		}
 		// Answered now, not after the database query: a slow or stuck
 		// database must not hold up what Redis already had.
-		s.settle(batch, hits, recs, keys, nil, g0, rs)
+		s.settle(batch, hits, recs, keys, nil, g0, d)
 	} else {
 		misses = make([]int, len(batch))
 		for i := range batch {
@@ -243,51 +243,47 @@ func (s *Service) loadBatch(ctx context.Context, batch []loadReq) {
 		}
 		return
 	}
-	byNumber := make(map[string]*issuer.Certificate, len(certs))
-	for i := range certs {
-		byNumber[certs[i].Number] = &certs[i]
+	// Every record read is verified again, signature included (see
+	// verify.Verifier.Records): that is what catches a record edited in
+	// the database.
+	v := &verify.Verifier{Registry: d.Registry, Now: s.opt.Now}
+	found, batchOK := v.Records(certs)
+	if !batchOK {
+		s.m.batchFallbacks.Inc()
+	}
+	byNumber := make(map[string]*verify.Record, len(found))
+	for _, r := range found {
+		byNumber[r.Number] = r
 	}
 	now := s.opt.Now()
-	recs := make([]*Record, len(batch))
-	// Every record read is verified again, signature included: that is what
-	// catches a record edited in the database. Checked as one batch, at a
-	// third of the cost; if the batch fails, each record is judged on its
-	// own, so the odd one out fails alone and says why.
-	build := func(v *Verifier) {
-		for _, i := range misses {
-			if c, ok := byNumber[batch[i].number]; ok {
-				recs[i] = buildRecord(v, *c, now)
-			} else {
-				recs[i] = notFoundRecord(batch[i].number, now)
-			}
-			recs[i].Seq = seq0
+	recs := make([]*verify.Record, len(batch))
+	for _, i := range misses {
+		r, ok := byNumber[batch[i].number]
+		if !ok {
+			r = verify.NotFoundRecord(batch[i].number, now)
 		}
+		r.Seq = seq0
+		recs[i] = r
 	}
-	sigs := credential.NewBatch(len(certs))
-	build(&Verifier{Registry: rs.registry, Now: s.opt.Now, batch: sigs})
-	if !sigs.Verify() {
-		s.m.batchFallbacks.Inc()
-		build(&Verifier{Registry: rs.registry, Now: s.opt.Now})
-	}
-	s.settle(batch, misses, recs, keys, &seq0, g0, rs)
+	s.settle(batch, misses, recs, keys, &seq0, g0, d)
 }
 
 // settle caches and answers batch[i] for each i in idx with recs[i].
 // fromDB (the watermark the records were read under) is nil for views that
 // came from Redis, which are not written back.
-func (s *Service) settle(batch []loadReq, idx []int, recs []*Record, keys []string, fromDB *int64, g0 uint64, rs *regState) {
+func (s *Service) settle(batch []loadReq, idx []int, recs []*verify.Record, keys []string, fromDB *int64, g0 uint64, d *Directory) {
 	if len(idx) == 0 {
 		return
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	// An invalidation or registry change since g0 may have made these
+	// An invalidation or directory change since g0 may have made these
 	// views stale: answer with them (they were true when read, and the
 	// answer is within the one-second promise) but keep none of them.
-	keep := s.gen == g0 && s.reg.Load() == rs
+	keep := s.gen == g0 && s.dir.Load() == d
 	for _, i := range idx {
 		r := batch[i]
-		e := &entry{rec: recs[i]}
+		e := &Entry{rec: recs[i]}
 		if keep {
 			if fromDB != nil && s.remote != nil {
 				ttl := s.opt.TTL
@@ -295,7 +291,7 @@ func (s *Service) settle(batch []loadReq, idx []int, recs []*Record, keys []stri
 					ttl = s.opt.NegativeTTL
 				}
 				// Written behind a later use, in batches (Lookup).
-				e.toRedis.Store(&pendingWrite{key: keys[i], rec: recs[i], ttl: ttl, rs: rs})
+				e.toRedis.Store(&pendingWrite{key: keys[i], rec: recs[i], ttl: ttl, dir: d})
 				e.firstUseFree.Store(r.prefetched)
 			}
 			s.l1.Set(r.number, e)

@@ -1,6 +1,7 @@
-package verify
+package web
 
 import (
+	"certd/verify/internal/verifytest"
 	"encoding/base64"
 	"encoding/json"
 	"os"
@@ -31,23 +32,23 @@ func TestJOSEInterop(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Node resolves 'jose' from the script's own directory.
-	run := filepath.Join(dir, "certd_jose_verify_"+randHex()+".mjs")
+	run := filepath.Join(dir, "certd_jose_verify_"+verifytest.RandHex()+".mjs")
 	if err := os.WriteFile(run, script, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	defer os.Remove(run)
 
-	w := newWorld(t, openSQLite(t), 2)
+	w := verifytest.NewWorld(t, openSQLite(t), 2)
 	// Rotate the key so the JWKS holds a retired key too: an old record
 	// must still verify.
-	if _, err := w.iss.RotateKey(w.ctx, authority, "jlvtc"); err != nil {
+	if _, err := w.Iss.RotateKey(w.Ctx, verifytest.Authority, "jlvtc"); err != nil {
 		t.Fatal(err)
 	}
-	w.issue(1, 50)
-	a := newApp(t, w.store, Deps{})
+	w.Issue(1, 50)
+	a := newApp(t, w.Store, Deps{})
 	base := a.listen(t)
 
-	parts := strings.Split(w.certs[0].Token, ".")
+	parts := strings.Split(w.Certs[0].Token, ".")
 	payload, _ := base64.RawURLEncoding.DecodeString(parts[1])
 	altered := parts[0] + "." + base64.RawURLEncoding.EncodeToString([]byte(strings.Replace(string(payload), `"level":3`, `"level":1`, 1))) + "." + parts[2]
 	tests := []struct {
@@ -55,8 +56,8 @@ func TestJOSEInterop(t *testing.T) {
 		ok          bool
 		number      string
 	}{
-		{"record signed with the retired key", w.certs[0].Token, true, w.certs[0].Number},
-		{"record signed with the current key", w.certs[2].Token, true, w.certs[2].Number},
+		{"record signed with the retired key", w.Certs[0].Token, true, w.Certs[0].Number},
+		{"record signed with the current key", w.Certs[2].Token, true, w.Certs[2].Number},
 		{"altered record", altered, false, ""},
 	}
 	for _, tt := range tests {

@@ -1,10 +1,32 @@
-package verify
+// Package web is the public face of verification on the web: the pages an
+// employer reaches from a certificate's QR code, the JSON API, the bulk
+// check of a credit-transfer office, the institution directory, the
+// published trust bundle and key set, and the operators' health and metrics.
+//
+// [Mount] adds these routes to a Fiber app and starts the lookup service
+// behind them ([cache.Service]); the handlers use only its exported
+// surface. What a viewer may see is decided by the view model of package
+// verify ([verify.Record.For]); this package only proves who the viewer is
+// (the QR's code, a confirmed name), renders, and speaks HTTP.
+//
+// The cached answers are the hot path: a page or API answer for a known
+// number is rendered once per view and language, kept with the view with
+// its gzip form and ETag, and sent as bytes, so that a scan costs a map
+// lookup and a write.
+//
+// Every anonymous input is bounded: a request rate per client and a budget
+// of name confirmations per client (in Redis, shared by the instances, when
+// configured), a budget of failed confirmations per certificate, and size
+// limits on numbers, names, sheets, PDFs and JSON bodies. Errors are
+// [issuer.Error] values, bilingual, turned into an HTTP status only here
+// (statusOf); a request log line carries the route pattern, never the
+// number, name or address.
+package web
 
 import (
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
-	"errors"
 	"fmt"
 	"html/template"
 	"io"
@@ -20,17 +42,19 @@ import (
 
 	"certd/assets"
 	"certd/issuer/clientip"
+	"certd/verify"
 	"certd/verify/cache"
 )
 
 // MaxBody is the largest request body the public routes accept: a PDF
-// (MaxPDFSize) or a bulk sheet, plus multipart framing. The command sets it
-// as the app's BodyLimit; the routes check their own tighter limits.
-const MaxBody = MaxPDFSize + 1<<20
+// (verify.MaxPDFSize) or a bulk sheet, plus multipart framing. The command
+// sets it as the app's BodyLimit; the routes check their own tighter
+// limits.
+const MaxBody = verify.MaxPDFSize + 1<<20
 
 // Deps is what [Mount] needs.
 type Deps struct {
-	Store     Store
+	Store     verify.Store
 	PublicURL string // base of the QR URLs, without a trailing slash
 	RedisURL  string // empty: in-process cache only
 	// RedisPrefix separates deployments (or tests) sharing one Redis;
@@ -49,14 +73,14 @@ type Deps struct {
 	// Log), batched so that logging costs no system call per request. Nil
 	// sends those lines through Log.
 	AccessLog io.Writer
-	// Service options (poll interval, TTLs); Store, Redis and Log are
-	// filled from the fields above.
-	Options Options
+	// Options of the lookup service (poll interval, TTLs, memory); Store,
+	// Redis, Log and Metrics are filled from the fields above.
+	Options cache.Options
 }
 
-// Mount adds the public verification routes to app and starts the service
-// behind them. The service stops when the app shuts down.
-func Mount(app *fiber.App, d Deps) (*Service, error) {
+// Mount adds the public verification routes to app and starts the lookup
+// service behind them. Both stop when the app shuts down.
+func Mount(app *fiber.App, d Deps) (*cache.Service, error) {
 	if d.Log == nil {
 		d.Log = slog.Default()
 	}
@@ -66,24 +90,28 @@ func Mount(app *fiber.App, d Deps) (*Service, error) {
 	}
 	var remote *cache.Remote
 	if d.RedisURL != "" {
-		if remote, err = cache.Open(d.RedisURL, cache.Options{Log: d.Log, Prefix: d.RedisPrefix}); err != nil {
+		if remote, err = cache.Open(d.RedisURL, cache.RemoteOptions{Log: d.Log, Prefix: d.RedisPrefix}); err != nil {
 			return nil, err
 		}
 	}
+	m := newMetrics()
 	o := d.Options
-	o.Store, o.Redis, o.Log = d.Store, remote, d.Log
+	o.Store, o.Redis, o.Log, o.Metrics = d.Store, remote, d.Log, m.reg
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	svc, err := NewService(ctx, o)
+	svc, err := cache.New(ctx, o)
 	if err != nil {
 		if remote != nil {
 			_ = remote.Close()
 		}
 		return nil, err
 	}
-	h, err := newHandlers(svc, d, trusted)
+	h, err := newHandlers(svc, remote, m, d, trusted)
 	if err != nil {
 		svc.Close()
+		if remote != nil {
+			_ = remote.Close()
+		}
 		return nil, err
 	}
 	app.Hooks().OnShutdown(func() error {
@@ -99,7 +127,8 @@ func Mount(app *fiber.App, d Deps) (*Service, error) {
 }
 
 type handlers struct {
-	svc     *Service
+	svc     *cache.Service
+	m       *metrics
 	log     *slog.Logger
 	access  *slog.Logger // nil when Log does not log at info level
 	buf     *lineBuffer
@@ -110,7 +139,7 @@ type handlers struct {
 	csp     string
 	hsts    bool
 	share   []byte
-	openapi []byte
+	openapi *cache.Blob
 	reqs    *limiter
 	confirm *limiter
 	misses  *limiter // failed confirmations per certificate
@@ -118,7 +147,7 @@ type handlers struct {
 	secHeaders [][2][]byte
 }
 
-func newHandlers(svc *Service, d Deps, trusted []netip.Prefix) (*handlers, error) {
+func newHandlers(svc *cache.Service, remote *cache.Remote, m *metrics, d Deps, trusted []netip.Prefix) (*handlers, error) {
 	css, err := fs.ReadFile(assets.Static, "static/verify.css")
 	if err != nil {
 		return nil, err
@@ -132,8 +161,8 @@ func newHandlers(svc *Service, d Deps, trusted []netip.Prefix) (*handlers, error
 		return nil, err
 	}
 	sum := sha256.Sum256(css)
-	h := &handlers{svc: svc, log: d.Log, base: strings.TrimRight(d.PublicURL, "/"), trusted: trusted, tmpl: tmpl,
-		css: template.CSS(css), share: share, openapi: openAPI(d.PublicURL),
+	h := &handlers{svc: svc, m: m, log: d.Log, base: strings.TrimRight(d.PublicURL, "/"), trusted: trusted, tmpl: tmpl,
+		css: template.CSS(css), share: share, openapi: cache.NewBlob(openAPI(d.PublicURL)),
 		hsts: strings.HasPrefix(d.PublicURL, "https://"),
 		// Nothing but the inlined style sheet and our own images and forms:
 		// a page that is all about trust runs no script at all.
@@ -170,11 +199,11 @@ func newHandlers(svc *Service, d Deps, trusted []netip.Prefix) (*handlers, error
 	if cl == 0 {
 		cl = 5000
 	}
-	h.reqs = newLimiter("req", rl, time.Minute, svc.remote)
-	h.confirm = newLimiter("confirm", cl, time.Hour, svc.remote)
+	h.reqs = newLimiter("req", rl, time.Minute, remote)
+	h.confirm = newLimiter("confirm", cl, time.Hour, remote)
 	// A privacy control, not a load control: it stays on when rate limits
 	// are switched off.
-	h.misses = newLimiter("confirm-miss", maxFailedConfirms, confirmWindowDays*24*time.Hour, svc.remote)
+	h.misses = newLimiter("confirm-miss", maxFailedConfirms, confirmWindowDays*24*time.Hour, remote)
 	return h, nil
 }
 
@@ -191,7 +220,7 @@ func (h *handlers) routes(app *fiber.App) {
 	app.Use(h.observe)
 	app.Get("/healthz", func(c *fiber.Ctx) error { return c.SendString("ok") })
 	app.Get("/readyz", h.readyz)
-	app.Get("/metrics", adaptor.HTTPHandler(promhttp.HandlerFor(h.svc.m.reg, promhttp.HandlerOpts{})))
+	app.Get("/metrics", adaptor.HTTPHandler(promhttp.HandlerFor(h.m.reg, promhttp.HandlerOpts{})))
 	app.Get("/static/share.png", func(c *fiber.Ctx) error {
 		c.Set("Cache-Control", "public, max-age=86400")
 		c.Set(fiber.HeaderContentType, "image/png")
@@ -206,13 +235,15 @@ func (h *handlers) routes(app *fiber.App) {
 	app.Post("/api/v1/verify", h.apiVerify)
 	app.Get("/bulk", h.bulkForm)
 	app.Post("/bulk", h.bulkUpload)
-	app.Get("/api/openapi.json", h.static(h.openapi, "application/json"))
-	app.Get("/.well-known/jwks.json", h.jwks)
-	app.Get("/trust.json", h.trust)
-	app.Get("/institutions", h.institutions)
-	app.Get("/institutions/:id", h.institution)
-	app.Get("/api/v1/institutions", h.apiInstitutions)
-	app.Get("/api/v1/institutions/:id", h.apiInstitution)
+	app.Get("/api/openapi.json", func(c *fiber.Ctx) error {
+		return h.sendBlob(c, h.openapi, fiber.MIMEApplicationJSON, "public, max-age=300")
+	})
+	app.Get("/.well-known/jwks.json", h.withDirectory(h.jwks))
+	app.Get("/trust.json", h.withDirectory(h.trust))
+	app.Get("/institutions", h.withDirectory(h.institutions))
+	app.Get("/institutions/:id", h.withDirectory(h.institution))
+	app.Get("/api/v1/institutions", h.withDirectory(h.apiInstitutions))
+	app.Get("/api/v1/institutions/:id", h.withDirectory(h.apiInstitution))
 }
 
 // observe wraps every request: security headers, panic containment,
@@ -230,8 +261,7 @@ func (h *handlers) observe(c *fiber.Ctx) (err error) {
 			// either: it may hold request data.
 			h.log.Error("panic in request handler", "panic", fmt.Sprint(r), "route", routeOf(c))
 			err = nil
-			c.Status(fiber.StatusInternalServerError)
-			_ = h.fail(c, fiber.StatusInternalServerError, "服务器内部错误", "internal error")
+			_ = h.fail(c, errInternal)
 		}
 		if err != nil {
 			// Let the app's error handler write it, then log what it wrote.
@@ -243,7 +273,7 @@ func (h *handlers) observe(c *fiber.Ctx) (err error) {
 		status := c.Response().StatusCode()
 		d := time.Since(start)
 		route := routeOf(c)
-		h.svc.m.observe(route, c.Method(), status, d)
+		h.m.observe(route, c.Method(), status, d)
 		if h.access == nil {
 			return
 		}
@@ -275,15 +305,6 @@ func (h *handlers) readyz(c *fiber.Ctx) error {
 	return c.JSON(st)
 }
 
-func (h *handlers) static(body []byte, ctype string) fiber.Handler {
-	sum := sha256.Sum256(body)
-	etag := `"` + base64.RawURLEncoding.EncodeToString(sum[:12]) + `"`
-	b := &blob{body: body, etag: etag}
-	return func(c *fiber.Ctx) error {
-		return h.sendBlob(c, b, ctype, "public, max-age=300")
-	}
-}
-
 // Cache-Control for verification answers. A shared cache may keep them but
 // must revalidate every time (the ETag makes that a cheap 304), so no copy
 // is ever served that certd has not just confirmed: the 1-second promise on
@@ -294,16 +315,16 @@ const (
 	ccPrivate = "private, no-cache"
 )
 
-func (h *handlers) sendBlob(c *fiber.Ctx, b *blob, ctype, cc string) error {
+func (h *handlers) sendBlob(c *fiber.Ctx, b *cache.Blob, ctype, cc string) error {
 	c.Set("Cache-Control", cc)
 	c.Set(fiber.HeaderContentType, ctype)
-	body, etag := b.body, b.etag
+	body, etag := b.Body(), b.ETag()
 	if len(body) >= 512 {
 		c.Set(fiber.HeaderVary, fiber.HeaderAcceptEncoding)
 		if strings.Contains(c.Get(fiber.HeaderAcceptEncoding), "gzip") {
-			if gz := b.gzipped(); gz != nil {
+			if gz := b.Gzipped(); gz != nil {
 				// A different representation needs a different strong ETag.
-				body, etag = gz, b.etag[:len(b.etag)-1]+`-gz"`
+				body, etag = gz, etag[:len(etag)-1]+`-gz"`
 				c.Set(fiber.HeaderContentEncoding, "gzip")
 			}
 		}
@@ -325,84 +346,26 @@ func etagMatch(header, etag string) bool {
 	return false
 }
 
-// codeParam reads the QR's verification code from ?c=, normalised. given
-// is false when there is none; ok is false when it is malformed.
-func codeParam(c *fiber.Ctx) (code string, given, ok bool) {
+// certParams reads what the page and the API of a certificate take: the
+// number from the path and the QR's verification code from ?c=, both
+// normalised. codeGiven is false when there is no code.
+func certParams(c *fiber.Ctx) (number, code string, codeGiven bool, err error) {
+	if number, err = verify.NormalizeNumber(c.Params("number")); err != nil {
+		return "", "", false, err
+	}
 	raw := c.Query("c")
 	if raw == "" {
-		return "", false, true
+		return number, "", false, nil
 	}
-	code, ok = NormalizeCode(raw)
-	return code, true, ok
+	code, ok := verify.NormalizeCode(raw)
+	if !ok {
+		return "", "", false, errBadCode
+	}
+	return number, code, true, nil
 }
 
 // wantsEnglish picks the page language: Chinese unless lang=en.
 func wantsEnglish(c *fiber.Ctx) bool { return c.Query("lang") == "en" }
-
-// apiError is the body of every API error.
-type apiError struct {
-	Error  string `json:"error"`
-	Reason string `json:"reason"`
-}
-
-// fail answers an error in the form the route speaks: JSON under /api and
-// for the machine documents, a page elsewhere.
-func (h *handlers) fail(c *fiber.Ctx, status int, zh, en string) error {
-	c.Set("Cache-Control", "no-store")
-	p := c.Path()
-	if strings.HasPrefix(p, "/api/") || strings.HasSuffix(p, ".json") {
-		return c.Status(status).JSON(apiError{Error: zh + " / " + en, Reason: reasonOf(status)})
-	}
-	en2 := wantsEnglish(c)
-	title := t(en2, "无法处理", "Cannot process")
-	var advice string
-	switch status {
-	case fiber.StatusServiceUnavailable:
-		// An employer reading this must not take it for a verdict.
-		title = t(en2, "暂不可用", "Unavailable")
-		advice = t(en2, "这不表示证书无效或不存在：核验系统暂时无法读取证书登记册。请稍后刷新本页。",
-			"This does not mean the certificate is invalid or unknown: the register cannot be read right now. Reload this page shortly.")
-	case fiber.StatusTooManyRequests:
-		advice = t(en2, "这不表示证书无效或不存在：来自您网络的查询过于频繁。请稍后再试。",
-			"This does not mean the certificate is invalid or unknown: too many requests came from your network. Try again later.")
-	}
-	d := h.pageData(c, "/", en2, title, t(en2, zh, en))
-	d.Message, d.Advice = t(en2, zh, en), advice
-	return h.renderPage(c, status, "error", d)
-}
-
-func reasonOf(status int) string {
-	switch status {
-	case fiber.StatusBadRequest:
-		return "bad_request"
-	case fiber.StatusNotFound:
-		return "not_found"
-	case fiber.StatusRequestEntityTooLarge:
-		return "too_large"
-	case fiber.StatusTooManyRequests:
-		return "rate_limited"
-	case fiber.StatusServiceUnavailable:
-		return "unavailable"
-	case fiber.StatusUnsupportedMediaType:
-		return "unsupported_media_type"
-	}
-	return "error"
-}
-
-func (h *handlers) unavailable(c *fiber.Ctx, err error) error {
-	if !errors.Is(err, ErrUnavailable) {
-		h.log.Error("verification failed", "error", err)
-	}
-	c.Set("Retry-After", "2")
-	return h.fail(c, fiber.StatusServiceUnavailable, "暂时无法验证，请稍后再试", "verification is temporarily unavailable; try again shortly")
-}
-
-var errTooLong = errors.New("输入过长 / input too long")
-
-func (h *handlers) badNumber(c *fiber.Ctx, err error) error {
-	zh, en, _ := strings.Cut(err.Error(), " / ")
-	return h.fail(c, fiber.StatusBadRequest, zh, en)
-}
 
 func (h *handlers) home(c *fiber.Ctx) error {
 	en := wantsEnglish(c)
@@ -413,9 +376,9 @@ func (h *handlers) home(c *fiber.Ctx) error {
 
 // lookupForm turns the typed number of the search form into the page URL.
 func (h *handlers) lookupForm(c *fiber.Ctx) error {
-	n, err := NormalizeNumber(c.Query("number"))
+	n, err := verify.NormalizeNumber(c.Query("number"))
 	if err != nil {
-		return h.badNumber(c, err)
+		return h.failWith(c, err)
 	}
 	q := ""
 	if wantsEnglish(c) {

@@ -1,4 +1,4 @@
-package verify
+package web
 
 import (
 	"crypto/ed25519"
@@ -19,11 +19,13 @@ import (
 	"certd/issuer"
 	"certd/issuer/credential"
 	"certd/issuer/ident"
+	"certd/verify"
+	"certd/verify/internal/verifytest"
 )
 
-func decodeView(t *testing.T, body string) View {
+func decodeView(t *testing.T, body string) verify.View {
 	t.Helper()
-	var v View
+	var v verify.View
 	if err := json.Unmarshal([]byte(body), &v); err != nil {
 		t.Fatalf("not a view: %v\n%s", err, body)
 	}
@@ -34,16 +36,16 @@ func decodeView(t *testing.T, body string) View {
 // masked name and no ID number; the QR's code shows the full name and a
 // masked ID number; a confirmed name unlocks the record; nothing else does.
 func TestWhatAViewerSees(t *testing.T) {
-	w := newWorld(t, openSQLite(t), 3)
-	a := newApp(t, w.store, Deps{})
-	c := w.certs[0] // 欧阳娜娜
+	w := verifytest.NewWorld(t, openSQLite(t), 3)
+	a := newApp(t, w.Store, Deps{})
+	c := w.Certs[0] // 欧阳娜娜
 	masked := ident.MaskDoc(c.Holder.DocNumber)
 	api := "/api/v1/certificates/" + c.Number
 	tests := []struct {
 		name       string
 		target     string
 		status     int
-		access     Access
+		access     verify.Access
 		holder     string
 		doc        string
 		record     bool
@@ -52,17 +54,17 @@ func TestWhatAViewerSees(t *testing.T) {
 		wantInBody []string
 		notInBody  []string
 	}{
-		{name: "number only", target: api, status: 200, access: Public, holder: "欧**娜", notInBody: []string{"欧阳娜娜", c.Holder.DocNumber, masked, c.Token[:40]}},
-		{name: "lower-case number", target: "/api/v1/certificates/" + strings.ToLower(c.Number), status: 200, access: Public, holder: "欧**娜"},
-		{name: "QR code", target: api + "?c=" + c.VerifyCode, status: 200, access: Holder, holder: "欧阳娜娜", doc: masked, record: true, notInBody: []string{c.Holder.DocNumber}},
-		{name: "QR code typed in lower case", target: api + "?c=" + strings.ToLower(c.VerifyCode), status: 200, access: Holder, holder: "欧阳娜娜", doc: masked, record: true},
-		{name: "another certificate's code", target: api + "?c=" + w.certs[1].VerifyCode, status: 200, access: Public, holder: "欧**娜", codeOK: "false", notInBody: []string{"欧阳娜娜"}},
-		{name: "name confirmed", target: api + "?name=" + url.QueryEscape("欧阳娜娜"), status: 200, access: Confirmed, holder: "欧阳娜娜", record: true, matchName: "true", notInBody: []string{masked}},
-		{name: "name with spaces confirmed", target: api + "?name=" + url.QueryEscape(" 欧阳 娜娜 "), status: 200, access: Confirmed, holder: "欧阳娜娜", record: true, matchName: "true"},
-		{name: "wrong name, right ID is not even compared", target: api + "?name=" + url.QueryEscape("欧阳娜") + "&id_number=" + c.Holder.DocNumber, status: 200, access: Public, holder: "欧**娜", matchName: "false", notInBody: []string{`"id_number"`, "欧阳娜娜"}},
-		{name: "wrong name", target: api + "?name=" + url.QueryEscape("欧阳娜"), status: 200, access: Public, holder: "欧**娜", matchName: "false", notInBody: []string{"欧阳娜娜"}},
-		{name: "right name wrong ID", target: api + "?name=" + url.QueryEscape("欧阳娜娜") + "&id_number=" + ident.CompleteResidentID("22010219990101001"), status: 200, access: Public, holder: "欧**娜", matchName: "true", wantInBody: []string{`"id_number":false`}, notInBody: []string{"欧阳娜娜"}},
-		{name: "right name right ID", target: api + "?name=" + url.QueryEscape("欧阳娜娜") + "&id_number=" + strings.ToLower(c.Holder.DocNumber), status: 200, access: Confirmed, holder: "欧阳娜娜", doc: masked, record: true, matchName: "true", wantInBody: []string{`"id_number":true`}},
+		{name: "number only", target: api, status: 200, access: verify.Public, holder: "欧**娜", notInBody: []string{"欧阳娜娜", c.Holder.DocNumber, masked, c.Token[:40]}},
+		{name: "lower-case number", target: "/api/v1/certificates/" + strings.ToLower(c.Number), status: 200, access: verify.Public, holder: "欧**娜"},
+		{name: "QR code", target: api + "?c=" + c.VerifyCode, status: 200, access: verify.Holder, holder: "欧阳娜娜", doc: masked, record: true, notInBody: []string{c.Holder.DocNumber}},
+		{name: "QR code typed in lower case", target: api + "?c=" + strings.ToLower(c.VerifyCode), status: 200, access: verify.Holder, holder: "欧阳娜娜", doc: masked, record: true},
+		{name: "another certificate's code", target: api + "?c=" + w.Certs[1].VerifyCode, status: 200, access: verify.Public, holder: "欧**娜", codeOK: "false", notInBody: []string{"欧阳娜娜"}},
+		{name: "name confirmed", target: api + "?name=" + url.QueryEscape("欧阳娜娜"), status: 200, access: verify.Confirmed, holder: "欧阳娜娜", record: true, matchName: "true", notInBody: []string{masked}},
+		{name: "name with spaces confirmed", target: api + "?name=" + url.QueryEscape(" 欧阳 娜娜 "), status: 200, access: verify.Confirmed, holder: "欧阳娜娜", record: true, matchName: "true"},
+		{name: "wrong name, right ID is not even compared", target: api + "?name=" + url.QueryEscape("欧阳娜") + "&id_number=" + c.Holder.DocNumber, status: 200, access: verify.Public, holder: "欧**娜", matchName: "false", notInBody: []string{`"id_number"`, "欧阳娜娜"}},
+		{name: "wrong name", target: api + "?name=" + url.QueryEscape("欧阳娜"), status: 200, access: verify.Public, holder: "欧**娜", matchName: "false", notInBody: []string{"欧阳娜娜"}},
+		{name: "right name wrong ID", target: api + "?name=" + url.QueryEscape("欧阳娜娜") + "&id_number=" + ident.CompleteResidentID("22010219990101001"), status: 200, access: verify.Public, holder: "欧**娜", matchName: "true", wantInBody: []string{`"id_number":false`}, notInBody: []string{"欧阳娜娜"}},
+		{name: "right name right ID", target: api + "?name=" + url.QueryEscape("欧阳娜娜") + "&id_number=" + strings.ToLower(c.Holder.DocNumber), status: 200, access: verify.Confirmed, holder: "欧阳娜娜", doc: masked, record: true, matchName: "true", wantInBody: []string{`"id_number":true`}},
 		{name: "unknown number", target: "/api/v1/certificates/Y000022000001263999999", status: 404, wantInBody: []string{`"verdict":"not_found"`}},
 	}
 	for _, tt := range tests {
@@ -101,7 +103,7 @@ func TestWhatAViewerSees(t *testing.T) {
 			if got := fmtBool(mn); got != tt.matchName {
 				t.Errorf("match.name = %q, want %q", got, tt.matchName)
 			}
-			if v.Verdict != Valid {
+			if v.Verdict != verify.Valid {
 				t.Errorf("verdict %s, checks %+v", v.Verdict, v.Checks)
 			}
 			if strings.Contains(body, "photo") {
@@ -118,7 +120,7 @@ func TestWhatAViewerSees(t *testing.T) {
 	if !strings.Contains(page, "欧阳娜娜") || !strings.Contains(page, masked) || strings.Contains(page, c.Holder.DocNumber) {
 		t.Error("the QR page does not show the full name and masked ID number, or shows the full ID number")
 	}
-	_, page = a.do(t, "GET", "/v/"+c.Number+"?c="+w.certs[1].VerifyCode, nil)
+	_, page = a.do(t, "GET", "/v/"+c.Number+"?c="+w.Certs[1].VerifyCode, nil)
 	if !strings.Contains(page, "验证码与该证书不符") || strings.Contains(page, "欧阳娜娜") {
 		t.Error("a wrong code is not flagged, or unlocks the name")
 	}
@@ -141,9 +143,9 @@ func fmtBool(b *bool) string {
 // TestBadInput: every malformed or hostile input gets a clear 4xx with a
 // reason and nothing else.
 func TestBadInput(t *testing.T) {
-	w := newWorld(t, openSQLite(t), 1)
-	a := newApp(t, w.store, Deps{})
-	n := w.certs[0].Number
+	w := verifytest.NewWorld(t, openSQLite(t), 1)
+	a := newApp(t, w.Store, Deps{})
+	n := w.Certs[0].Number
 	long := strings.Repeat("Y", 1000)
 	tests := []struct {
 		name, method, target, ctype, body string
@@ -170,6 +172,8 @@ func TestBadInput(t *testing.T) {
 		{"not a PDF", "POST", "/api/v1/verify", "application/pdf", "GIF89a not a pdf", 400, "bad_request"},
 		{"PDF without record", "POST", "/api/v1/verify", "application/pdf", "%PDF-1.4\n1 0 obj << >> endobj\n%%EOF", 400, "bad_request"},
 		{"XML", "POST", "/api/v1/verify", "application/xml", "<a/>", 415, "unsupported_media_type"},
+		{"huge PDF", "POST", "/api/v1/verify", "application/pdf", "%PDF-1.4\n" + strings.Repeat("x", verify.MaxPDFSize), 413, "too_large"},
+		{"huge token", "POST", "/api/v1/verify", "application/jose", strings.Repeat("a", 65<<10), 413, "too_large"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -182,8 +186,8 @@ func TestBadInput(t *testing.T) {
 				t.Fatalf("status %d, want %d: %.300s", resp.StatusCode, tt.status, body)
 			}
 			var e apiError
-			if err := json.Unmarshal([]byte(body), &e); err != nil || e.Reason != tt.reason || !strings.Contains(e.Error, " / ") {
-				t.Errorf("error body %.300s, want reason %s with a bilingual message", body, tt.reason)
+			if err := json.Unmarshal([]byte(body), &e); err != nil || e.Reason != tt.reason || !strings.Contains(e.Error, " / ") || e.Code == "" {
+				t.Errorf("error body %.300s, want reason %s with a bilingual message and a code", body, tt.reason)
 			}
 			if strings.Contains(body, "<script>") || strings.Contains(body, "goroutine") || strings.Contains(body, ".go:") {
 				t.Errorf("body echoes input or a stack trace: %.300s", body)
@@ -198,11 +202,11 @@ func TestBadInput(t *testing.T) {
 }
 
 func manyItems(n int) string {
-	items := make([]Item, n)
+	items := make([]item, n)
 	for i := range items {
-		items[i] = Item{Number: "Y000022000001263000001", Name: "张三"}
+		items[i] = item{Number: "Y000022000001263000001", Name: "张三"}
 	}
-	b, _ := json.Marshal(VerifyRequest{Items: items})
+	b, _ := json.Marshal(verifyRequest{Items: items})
 	return string(b)
 }
 
@@ -211,9 +215,9 @@ func b64(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
 // TestForgedTokens: altered and forged signed records are invalid, whatever
 // trick they use; a genuine one is valid, and a revoked one revoked.
 func TestForgedTokens(t *testing.T) {
-	w := newWorld(t, openSQLite(t), 2)
-	a := newApp(t, w.store, Deps{})
-	genuine := w.certs[0].Token
+	w := verifytest.NewWorld(t, openSQLite(t), 2)
+	a := newApp(t, w.Store, Deps{})
+	genuine := w.Certs[0].Token
 	parts := strings.Split(genuine, ".")
 	payload, _ := base64.RawURLEncoding.DecodeString(parts[1])
 	header, _ := base64.RawURLEncoding.DecodeString(parts[0])
@@ -221,13 +225,13 @@ func TestForgedTokens(t *testing.T) {
 	_ = json.Unmarshal(header, &hdr)
 	kid := hdr["kid"].(string)
 
-	edited := strings.Replace(string(payload), w.certs[0].Holder.Name, "李四", 1)
+	edited := strings.Replace(string(payload), w.Certs[0].Holder.Name, "李四", 1)
 	noneTok := b64([]byte(`{"alg":"none","typ":"vc+jwt","kid":"`+kid+`"}`)) + "." + parts[1] + "."
 	var claims credential.CertificateClaims
 	_ = json.Unmarshal(payload, &claims)
 	hs := jwt.NewWithClaims(jwt.SigningMethodHS256, &claims)
 	hs.Header["typ"], hs.Header["kid"] = "vc+jwt", kid
-	ins, err := w.store.Institution(w.ctx, "jlvtc")
+	ins, err := w.Store.Institution(w.Ctx, "jlvtc")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -235,23 +239,23 @@ func TestForgedTokens(t *testing.T) {
 	_, priv, _ := ed25519.GenerateKey(rand.Reader)
 	otherTok, _ := credential.Sign(&claims, credential.TypeCertificate, priv)
 
-	if _, err := w.iss.Revoke(w.ctx, authority, w.certs[1].Number, issuer.ReasonMisconduct, ""); err != nil {
+	if _, err := w.Iss.Revoke(w.Ctx, verifytest.Authority, w.Certs[1].Number, issuer.ReasonMisconduct, ""); err != nil {
 		t.Fatal(err)
 	}
 	tests := []struct {
 		name, token string
-		verdict     Verdict
+		verdict     verify.Verdict
 		failed      string
 	}{
-		{"genuine", genuine, Valid, ""},
-		{"revoked", w.certs[1].Token, Revoked, CheckStatus},
-		{"edited payload", parts[0] + "." + b64([]byte(edited)) + "." + parts[2], Invalid, CheckSignature},
-		{"alg none", noneTok, Invalid, CheckFormat},
-		{"HS256 with the public key", hsTok, Invalid, CheckFormat},
-		{"unknown kid", otherTok, Invalid, CheckIssuer},
-		{"swapped signature", parts[0] + "." + parts[1] + "." + strings.Split(w.certs[1].Token, ".")[2], Invalid, CheckSignature},
-		{"garbage", "not.a.token", Invalid, CheckFormat},
-		{"two parts", parts[0] + "." + parts[1], Invalid, CheckFormat},
+		{"genuine", genuine, verify.Valid, ""},
+		{"revoked", w.Certs[1].Token, verify.Revoked, verify.CheckStatus},
+		{"edited payload", parts[0] + "." + b64([]byte(edited)) + "." + parts[2], verify.Invalid, verify.CheckSignature},
+		{"alg none", noneTok, verify.Invalid, verify.CheckFormat},
+		{"HS256 with the public key", hsTok, verify.Invalid, verify.CheckFormat},
+		{"unknown kid", otherTok, verify.Invalid, verify.CheckIssuer},
+		{"swapped signature", parts[0] + "." + parts[1] + "." + strings.Split(w.Certs[1].Token, ".")[2], verify.Invalid, verify.CheckSignature},
+		{"garbage", "not.a.token", verify.Invalid, verify.CheckFormat},
+		{"two parts", parts[0] + "." + parts[1], verify.Invalid, verify.CheckFormat},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -259,12 +263,12 @@ func TestForgedTokens(t *testing.T) {
 				var resp *http.Response
 				var body string
 				if how == "json" {
-					b, _ := json.Marshal(VerifyRequest{Token: tt.token})
+					b, _ := json.Marshal(verifyRequest{Token: tt.token})
 					resp, body = a.do(t, "POST", "/api/v1/verify", strings.NewReader(string(b)), "Content-Type", "application/json")
 				} else {
 					resp, body = a.do(t, "POST", "/api/v1/verify", strings.NewReader(tt.token), "Content-Type", "application/jose")
 				}
-				var r TokenResult
+				var r verify.TokenResult
 				if resp.StatusCode != 200 || json.Unmarshal([]byte(body), &r) != nil {
 					t.Fatalf("%s: %d %s", how, resp.StatusCode, body)
 				}
@@ -272,12 +276,12 @@ func TestForgedTokens(t *testing.T) {
 					t.Fatalf("%s: verdict %s, want %s: %+v", how, r.Verdict, tt.verdict, r.Checks)
 				}
 				if tt.failed != "" {
-					res := Result{Checks: r.Checks}
-					if res.Outcome(tt.failed) != Fail {
+					res := verify.Result{Checks: r.Checks}
+					if res.Outcome(tt.failed) != verify.Fail {
 						t.Errorf("%s: check %s is %s, want fail", how, tt.failed, res.Outcome(tt.failed))
 					}
 				}
-				if tt.verdict == Invalid && r.Certificate != nil {
+				if tt.verdict == verify.Invalid && r.Certificate != nil {
 					t.Errorf("%s: facts of an invalid record were shown", how)
 				}
 			}
@@ -285,39 +289,33 @@ func TestForgedTokens(t *testing.T) {
 	}
 }
 
-// fakePDF is a minimal PDF carrying a record the way certd's renderer
-// attaches it (uncompressed here).
-func fakePDF(token, extra string) []byte {
-	return []byte("%PDF-1.4\n1 0 obj << /Type /EmbeddedFile >> stream\n" + token + "\nendstream endobj\n" + extra + "%%EOF\n")
-}
-
 func TestPDFUpload(t *testing.T) {
-	w := newWorld(t, openSQLite(t), 2)
-	a := newApp(t, w.store, Deps{})
-	issued := fakePDF(w.certs[0].Token, "")
-	if err := w.store.PutPDF(w.ctx, w.certs[0].Number, issued); err != nil {
+	w := verifytest.NewWorld(t, openSQLite(t), 2)
+	a := newApp(t, w.Store, Deps{})
+	issued := verifytest.FakePDF(w.Certs[0].Token, "")
+	if err := w.Store.PutPDF(w.Ctx, w.Certs[0].Number, issued); err != nil {
 		t.Fatal(err)
 	}
 	tests := []struct {
 		name    string
 		pdf     []byte
-		verdict Verdict
-		pdfOut  Outcome
+		verdict verify.Verdict
+		pdfOut  verify.Outcome
 	}{
-		{"the issued file", issued, Valid, Pass},
-		{"same record, edited pages", fakePDF(w.certs[0].Token, "% edited\n"), Invalid, Fail},
-		{"no PDF on record", fakePDF(w.certs[1].Token, ""), Undecided, Unknown},
+		{"the issued file", issued, verify.Valid, verify.Pass},
+		{"same record, edited pages", verifytest.FakePDF(w.Certs[0].Token, "% edited\n"), verify.Invalid, verify.Fail},
+		{"no PDF on record", verifytest.FakePDF(w.Certs[1].Token, ""), verify.Undecided, verify.Unknown},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			resp, body := a.do(t, "POST", "/api/v1/verify", strings.NewReader(string(tt.pdf)), "Content-Type", "application/pdf")
-			var r TokenResult
+			var r verify.TokenResult
 			if resp.StatusCode != 200 || json.Unmarshal([]byte(body), &r) != nil {
 				t.Fatalf("%d %s", resp.StatusCode, body)
 			}
-			res := Result{Checks: r.Checks}
-			if r.Verdict != tt.verdict || res.Outcome(CheckPDF) != tt.pdfOut {
-				t.Errorf("verdict %s, pdf check %s; want %s, %s", r.Verdict, res.Outcome(CheckPDF), tt.verdict, tt.pdfOut)
+			res := verify.Result{Checks: r.Checks}
+			if r.Verdict != tt.verdict || res.Outcome(verify.CheckPDF) != tt.pdfOut {
+				t.Errorf("verdict %s, pdf check %s; want %s, %s", r.Verdict, res.Outcome(verify.CheckPDF), tt.verdict, tt.pdfOut)
 			}
 		})
 	}
@@ -328,48 +326,48 @@ func TestPDFUpload(t *testing.T) {
 }
 
 func TestBulkItems(t *testing.T) {
-	w := newWorld(t, openSQLite(t), 3)
-	a := newApp(t, w.store, Deps{})
-	if _, err := w.iss.Revoke(w.ctx, authority, w.certs[2].Number, issuer.ReasonError, ""); err != nil {
+	w := verifytest.NewWorld(t, openSQLite(t), 3)
+	a := newApp(t, w.Store, Deps{})
+	if _, err := w.Iss.Revoke(w.Ctx, verifytest.Authority, w.Certs[2].Number, issuer.ReasonError, ""); err != nil {
 		t.Fatal(err)
 	}
-	items := []Item{
-		{Number: w.certs[0].Number, Name: w.certs[0].Holder.Name, IDNumber: w.certs[0].Holder.DocNumber},
-		{Number: w.certs[1].Number, Name: "王五"},
-		{Number: w.certs[2].Number, Name: w.certs[2].Holder.Name},
+	items := []item{
+		{Number: w.Certs[0].Number, Name: w.Certs[0].Holder.Name, IDNumber: w.Certs[0].Holder.DocNumber},
+		{Number: w.Certs[1].Number, Name: "王五"},
+		{Number: w.Certs[2].Number, Name: w.Certs[2].Holder.Name},
 		{Number: "Y000022000001263999999", Name: "张三"},
 		{Number: "bad", Name: "张三"},
-		{Number: w.certs[0].Number, Name: ""},
+		{Number: w.Certs[0].Number, Name: ""},
 	}
-	b, _ := json.Marshal(VerifyRequest{Items: items})
+	b, _ := json.Marshal(verifyRequest{Items: items})
 	resp, body := a.do(t, "POST", "/api/v1/verify", strings.NewReader(string(b)), "Content-Type", "application/json")
 	if resp.StatusCode != 200 {
 		t.Fatalf("%d %s", resp.StatusCode, body)
 	}
 	var out struct {
-		Results []ItemResult `json:"results"`
+		Results []itemResult `json:"results"`
 	}
 	_ = json.Unmarshal([]byte(body), &out)
 	want := []struct {
-		verdict   Verdict
+		verdict   verify.Verdict
 		confirmed bool
 		err       bool
-	}{{Valid, true, false}, {Valid, false, false}, {Revoked, false, false}, {NotFound, false, false}, {"", false, true}, {"", false, true}}
+	}{{verify.Valid, true, false}, {verify.Valid, false, false}, {verify.Revoked, false, false}, {verify.NotFound, false, false}, {"", false, true}, {"", false, true}}
 	for i, wnt := range want {
 		r := out.Results[i]
 		if r.Verdict != wnt.verdict || r.Confirmed != wnt.confirmed || (r.Error != "") != wnt.err {
 			t.Errorf("item %d: %+v, want %+v", i, r, wnt)
 		}
 	}
-	if strings.Contains(body, w.certs[0].Holder.DocNumber) {
+	if strings.Contains(body, w.Certs[0].Holder.DocNumber) {
 		t.Error("the bulk answer echoes an ID number")
 	}
 }
 
 func TestHeadersAndRevalidation(t *testing.T) {
-	w := newWorld(t, openSQLite(t), 1)
-	a := newApp(t, w.store, Deps{})
-	c := w.certs[0]
+	w := verifytest.NewWorld(t, openSQLite(t), 1)
+	a := newApp(t, w.Store, Deps{})
+	c := w.Certs[0]
 	for _, target := range []string{"/v/" + c.Number, "/api/v1/certificates/" + c.Number} {
 		resp, _ := a.do(t, "GET", target, nil)
 		for h, want := range map[string]string{
@@ -395,28 +393,28 @@ func TestHeadersAndRevalidation(t *testing.T) {
 	// After a revocation the old ETag must not revalidate.
 	resp, _ := a.do(t, "GET", "/api/v1/certificates/"+c.Number, nil)
 	etag := resp.Header.Get("ETag")
-	if _, err := w.iss.Revoke(w.ctx, authority, c.Number, issuer.ReasonError, ""); err != nil {
+	if _, err := w.Iss.Revoke(w.Ctx, verifytest.Authority, c.Number, issuer.ReasonError, ""); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, time.Second, "revocation seen", func() bool {
+	verifytest.Eventually(t, time.Second, "revocation seen", func() bool {
 		r, body := a.do(t, "GET", "/api/v1/certificates/"+c.Number, nil, "If-None-Match", etag)
 		return r.StatusCode == 200 && strings.Contains(body, `"verdict":"revoked"`)
 	})
 }
 
 func TestDirectoryAndKeys(t *testing.T) {
-	w := newWorld(t, openSQLite(t), 1)
-	a := newApp(t, w.store, Deps{})
+	w := verifytest.NewWorld(t, openSQLite(t), 1)
+	a := newApp(t, w.Store, Deps{})
 	resp, body := a.do(t, "GET", "/trust.json", nil)
 	tb, err := credential.ParseTrustBundle([]byte(body))
 	if resp.StatusCode != 200 || err != nil {
 		t.Fatalf("trust.json: %d %v", resp.StatusCode, err)
 	}
-	reg, err := NewRegistry(tb)
+	reg, err := verify.NewRegistry(tb)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res := (&Verifier{Registry: reg}).VerifyToken(w.ctx, w.certs[0].Token); res.Outcome(CheckSignature) != Pass {
+	if res := (&verify.Verifier{Registry: reg}).VerifyToken(w.Ctx, w.Certs[0].Token); res.Outcome(verify.CheckSignature) != verify.Pass {
 		t.Errorf("offline verification with the published bundle: %+v", res.Checks)
 	}
 	_, body = a.do(t, "GET", "/.well-known/jwks.json", nil)
@@ -440,12 +438,12 @@ func TestDirectoryAndKeys(t *testing.T) {
 		t.Errorf("unknown institution: %d", resp.StatusCode)
 	}
 	// A suspension is published within the second.
-	if _, err := w.iss.SetStatus(w.ctx, authority, "jlvtc", issuer.Suspended, "test"); err != nil {
+	if _, err := w.Iss.SetStatus(w.Ctx, verifytest.Authority, "jlvtc", issuer.Suspended, "test"); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, time.Second, "suspension visible", func() bool {
+	verifytest.Eventually(t, time.Second, "suspension visible", func() bool {
 		_, body := a.do(t, "GET", "/api/v1/institutions/jlvtc", nil)
-		_, page := a.do(t, "GET", "/api/v1/certificates/"+w.certs[0].Number, nil)
+		_, page := a.do(t, "GET", "/api/v1/certificates/"+w.Certs[0].Number, nil)
 		return strings.Contains(body, `"status":"suspended"`) && strings.Contains(page, `"current_status":"suspended"`)
 	})
 	resp, body = a.do(t, "GET", "/api/openapi.json", nil)
@@ -458,9 +456,9 @@ func TestDirectoryAndKeys(t *testing.T) {
 // TestObservability: metrics by route pattern, one log line per request
 // with no personal data.
 func TestObservability(t *testing.T) {
-	w := newWorld(t, openSQLite(t), 1)
-	a := newApp(t, w.store, Deps{})
-	c := w.certs[0]
+	w := verifytest.NewWorld(t, openSQLite(t), 1)
+	a := newApp(t, w.Store, Deps{})
+	c := w.Certs[0]
 	a.do(t, "GET", "/v/"+c.Number+"?c="+c.VerifyCode, nil)
 	a.do(t, "GET", "/api/v1/certificates/"+c.Number+"?name="+url.QueryEscape(c.Holder.Name), nil)
 	a.do(t, "GET", "/no/such/route", nil)
@@ -477,7 +475,7 @@ func TestObservability(t *testing.T) {
 	if strings.Contains(metrics, c.Number) {
 		t.Error("a certificate number became a metric label")
 	}
-	logs := a.logText()
+	logs := a.logs.String()
 	if n := strings.Count(logs, "msg=http "); n != 5 {
 		t.Errorf("%d request log lines, want 5:\n%s", n, logs)
 	}
@@ -489,14 +487,14 @@ func TestObservability(t *testing.T) {
 }
 
 func TestRateLimit(t *testing.T) {
-	w := newWorld(t, openSQLite(t), 1)
-	a := newApp(t, w.store, Deps{RateLimit: 5, ConfirmLimit: 2})
+	w := verifytest.NewWorld(t, openSQLite(t), 1)
+	a := newApp(t, w.Store, Deps{RateLimit: 5, ConfirmLimit: 2})
 	for i := 0; i < 5; i++ {
-		if r, _ := a.do(t, "GET", "/api/v1/certificates/"+w.certs[0].Number, nil); r.StatusCode != 200 {
+		if r, _ := a.do(t, "GET", "/api/v1/certificates/"+w.Certs[0].Number, nil); r.StatusCode != 200 {
 			t.Fatalf("request %d: %d", i, r.StatusCode)
 		}
 	}
-	r, body := a.do(t, "GET", "/api/v1/certificates/"+w.certs[0].Number, nil)
+	r, body := a.do(t, "GET", "/api/v1/certificates/"+w.Certs[0].Number, nil)
 	if r.StatusCode != 429 || r.Header.Get("Retry-After") == "" || !strings.Contains(body, "rate_limited") {
 		t.Errorf("6th request: %d %s", r.StatusCode, body)
 	}
@@ -508,25 +506,21 @@ func TestRateLimit(t *testing.T) {
 // TestAccessLogBuffered: with AccessLog set, every request still gets its
 // line, in slog's text format, once the buffer is flushed.
 func TestAccessLogBuffered(t *testing.T) {
-	w := newWorld(t, openSQLite(t), 1)
-	var out lockedWriter
-	var buf strings.Builder
-	out.w = &buf
-	a := newApp(t, w.store, Deps{AccessLog: &out})
+	w := verifytest.NewWorld(t, openSQLite(t), 1)
+	var out verifytest.Log
+	a := newApp(t, w.Store, Deps{AccessLog: &out})
 	for i := 0; i < 3; i++ {
-		a.do(t, "GET", "/api/v1/certificates/"+w.certs[0].Number, nil)
+		a.do(t, "GET", "/api/v1/certificates/"+w.Certs[0].Number, nil)
 	}
 	a.do(t, "GET", "/v/"+url.PathEscape("bad number"), nil)
 	if err := a.app.Shutdown(); err != nil {
 		t.Fatal(err)
 	}
-	out.mu.Lock()
-	got := buf.String()
-	out.mu.Unlock()
+	got := out.String()
 	if n := strings.Count(got, `msg=http method=GET route=/api/v1/certificates/:number status=200 us=`); n != 3 {
 		t.Errorf("%d API lines:\n%s", n, got)
 	}
-	if !strings.Contains(got, "route=/v/:number status=400") || strings.Contains(got, w.certs[0].Number) {
+	if !strings.Contains(got, "route=/v/:number status=400") || strings.Contains(got, w.Certs[0].Number) {
 		t.Errorf("log:\n%s", got)
 	}
 }
@@ -534,7 +528,7 @@ func TestAccessLogBuffered(t *testing.T) {
 // TestHomePage: the front page offers the number form and the other ways
 // to check, and reads as a start, not as an error.
 func TestHomePage(t *testing.T) {
-	a := newApp(t, newWorld(t, openSQLite(t), 0).store, Deps{})
+	a := newApp(t, verifytest.NewWorld(t, openSQLite(t), 0).Store, Deps{})
 	for _, tc := range []struct{ path, want, notWant string }{
 		{"/", "核验一本职业技能等级证书", "无法处理"},
 		{"/?lang=en", "Check a skill level certificate", "Cannot process"},

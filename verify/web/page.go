@@ -1,4 +1,4 @@
-package verify
+package web
 
 import (
 	"bytes"
@@ -7,37 +7,39 @@ import (
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
+
+	"certd/verify"
 )
 
 var funcs = template.FuncMap{
 	"t": t,
-	"icon": func(v Verdict) string {
+	"icon": func(v verify.Verdict) string {
 		switch v {
-		case Valid:
+		case verify.Valid:
 			return "✓"
-		case Revoked, Invalid:
+		case verify.Revoked, verify.Invalid:
 			return "✗"
-		case Superseded:
+		case verify.Superseded:
 			return "↻"
-		case NotFound:
+		case verify.NotFound:
 			return "?"
 		}
 		return "!"
 	},
-	"checkIcon": func(o Outcome) string {
+	"checkIcon": func(o verify.Outcome) string {
 		switch o {
-		case Pass:
+		case verify.Pass:
 			return "✓"
-		case Fail:
+		case verify.Fail:
 			return "✗"
 		}
 		return "?"
 	},
-	"outcome": func(en bool, o Outcome) string {
+	"outcome": func(en bool, o verify.Outcome) string {
 		switch o {
-		case Pass:
+		case verify.Pass:
 			return t(en, "通过", "passed")
-		case Fail:
+		case verify.Fail:
 			return t(en, "未通过", "failed")
 		}
 		return t(en, "无法核验", "could not check")
@@ -84,10 +86,10 @@ type pageData struct {
 	Message   string
 	Advice    string // under an error; empty: check the number
 
-	V       *View
+	V       *verify.View
 	Explain string
 	Notice  string
-	Match   *Match
+	Match   *verify.Match
 	Full    bool // the viewer sees the full name already
 
 	Institutions []instRow
@@ -99,7 +101,7 @@ func (h *handlers) pageData(c *fiber.Ctx, path string, en bool, title, desc stri
 	// Rebuilt from the parsed parts, never echoed raw, so no header or
 	// markup can be smuggled in through the URL.
 	q := url.Values{}
-	if code, ok := NormalizeCode(c.Query("c")); ok {
+	if code, ok := verify.NormalizeCode(c.Query("c")); ok {
 		q.Set("c", code)
 	}
 	d.PageURL = h.base + path
@@ -136,27 +138,28 @@ func (h *handlers) renderBytes(name string, d *pageData) ([]byte, error) {
 }
 
 // explain is the sentence under the verdict.
-func explain(en bool, v *View) string {
+func explain(en bool, v *verify.View) string {
 	switch v.Verdict {
-	case Valid:
+	case verify.Valid:
 		return t(en, "证书由备案机构签发，签名、备案和状态核验全部通过。", "Issued by a registered institution; signature, registration and status checks all passed.")
-	case Revoked:
+	case verify.Revoked:
 		s := v.Status
 		if en {
 			return "This certificate was revoked on " + s.RevokedOn + ". Reason: " + s.ReasonEn + ". It is no longer valid."
 		}
 		return "该证书已于" + s.RevokedOn + "撤销，原因：" + s.ReasonZh + "。证书不再有效。"
-	case Superseded:
+	case verify.Superseded:
 		return t(en, "该证书信息已更正，原证书作废，以新证书为准：", "This certificate was corrected and replaced; the original is void. The valid one is:")
-	case Invalid:
+	case verify.Invalid:
 		return t(en, "证书记录未通过核验，可能被伪造或篡改，请勿采信。", "The certificate record failed verification: it may be forged or altered. Do not rely on it.")
-	case NotFound:
+	case verify.NotFound:
 		return t(en, "未找到编号为 "+v.Number+" 的证书。", "No certificate with number "+v.Number+" was found.")
 	}
 	return t(en, "部分核验项目暂时无法完成，不能确认证书有效，请稍后再试或联系发证机构。", "Some checks could not be made, so validity cannot be confirmed. Try again later or contact the issuing institution.")
 }
 
-// Rendered-form slots of an entry: page (access × language) and JSON.
+// Rendered-form slots of a cached view (cache.Service.Render): the page
+// (access × language) and the JSON answer (access).
 const (
 	slotPage = 0 // +2*holder +lang: 0..3
 	slotJSON = 4 // +holder: 4..5
@@ -166,23 +169,19 @@ const (
 // confirmation form.
 func (h *handlers) page(c *fiber.Ctx) error {
 	en := wantsEnglish(c)
-	number, err := NormalizeNumber(c.Params("number"))
+	number, code, codeGiven, err := certParams(c)
 	if err != nil {
-		return h.badNumber(c, err)
-	}
-	code, codeGiven, ok := codeParam(c)
-	if !ok {
-		return h.fail(c, fiber.StatusBadRequest, "验证码格式不正确（应为16位字母或数字）", "malformed verification code (16 letters or digits)")
+		return h.failWith(c, err)
 	}
 	var name, idNumber string
 	confirming := c.Method() == fiber.MethodPost
 	if confirming {
 		name, idNumber = c.FormValue("name"), c.FormValue("id_number")
 		if len(name) > maxNameLen || len(idNumber) > maxIDLen {
-			return h.fail(c, fiber.StatusBadRequest, "输入过长", "input too long")
+			return h.fail(c, verify.ErrInputTooLong)
 		}
 		if strings.TrimSpace(name) == "" {
-			return h.fail(c, fiber.StatusBadRequest, "请填写姓名", "enter the holder's name")
+			return h.fail(c, errNoName)
 		}
 		if !h.confirm.allow(h.clientKey(c), 1) {
 			return h.limited(c)
@@ -192,37 +191,37 @@ func (h *handlers) page(c *fiber.Ctx) error {
 	if err != nil {
 		return h.unavailable(c, err)
 	}
-	rec := e.rec
-	access := Public
+	rec := e.Record()
+	access := verify.Public
 	codeOK := codeGiven && rec.CodeMatches(code)
 	if codeOK {
-		access = Holder
+		access = verify.Holder
 	}
-	var match *Match
+	var match *verify.Match
 	if confirming && rec.Found {
 		m, ok := h.checkMatch(rec, name, idNumber)
 		if !ok {
-			return h.fail(c, fiber.StatusTooManyRequests, confirmLimitedZh, confirmLimitedEn)
+			return h.fail(c, errConfirmLimited)
 		}
 		match = &m
-		if m.Name && (m.IDNumber == nil || *m.IDNumber) && access == Public {
-			access = Confirmed
+		if m.Name && (m.IDNumber == nil || *m.IDNumber) && access == verify.Public {
+			access = verify.Confirmed
 		}
 	}
-	h.svc.m.verdicts.WithLabelValues(string(rec.Verdict), "page").Inc()
+	h.m.verdicts.WithLabelValues(string(rec.Verdict), "page").Inc()
 	status := fiber.StatusOK
 	if !rec.Found {
 		status = fiber.StatusNotFound
 	}
 	cc := ccPublic
-	if access != Public {
+	if access != verify.Public {
 		cc = ccPrivate
 	}
 	build := func() []byte {
 		v := rec.ForMatch(access, match)
 		v.Checks = failuresFirst(v.Checks)
 		d := h.pageData(c, "/v/"+number, en, pageTitle(en, v), shareDesc(en, v))
-		d.V, d.Explain, d.Match, d.Full = v, explain(en, v), match, access != Public
+		d.V, d.Explain, d.Match, d.Full = v, explain(en, v), match, access != verify.Public
 		if codeGiven && !codeOK && rec.Found {
 			d.Notice = t(en, "验证码与该证书不符：此二维码或链接不是为该证书生成的，请谨慎对待。",
 				"The verification code does not match this certificate: this QR code or link was not made for it. Treat it with suspicion.")
@@ -241,8 +240,8 @@ func (h *handlers) page(c *fiber.Ctx) error {
 		if codeOK {
 			slot += 2
 		}
-		b := h.svc.render(e, slot, build)
-		if b.body == nil {
+		b := h.svc.Render(e, slot, build)
+		if b == nil {
 			return fiber.ErrInternalServerError
 		}
 		c.Status(status)
@@ -260,9 +259,9 @@ func (h *handlers) page(c *fiber.Ctx) error {
 // failuresFirst orders checks for a person reading a phone: what failed or
 // could not be checked comes first, above the fold, right under a verdict
 // that is not "valid".
-func failuresFirst(cs []Check) []Check {
-	out := make([]Check, 0, len(cs))
-	for _, o := range []Outcome{Fail, Unknown, Pass} {
+func failuresFirst(cs []verify.Check) []verify.Check {
+	out := make([]verify.Check, 0, len(cs))
+	for _, o := range []verify.Outcome{verify.Fail, verify.Unknown, verify.Pass} {
 		for _, c := range cs {
 			if c.Outcome == o {
 				out = append(out, c)
@@ -279,7 +278,7 @@ func boolInt(b bool) int {
 	return 0
 }
 
-func pageTitle(en bool, v *View) string {
+func pageTitle(en bool, v *verify.View) string {
 	if en {
 		return "Certificate " + v.Number + ": " + v.VerdictEn
 	}
@@ -288,7 +287,7 @@ func pageTitle(en bool, v *View) string {
 
 // shareDesc is the link preview text. It never names the holder: a
 // forwarded link should not put the name in every chat preview.
-func shareDesc(en bool, v *View) string {
+func shareDesc(en bool, v *verify.View) string {
 	if cv := v.Certificate; cv != nil {
 		if en {
 			return "Skill level certificate, " + cv.OccupationName + " " + cv.LevelEn + ", issued by " + cv.IssuerName + " on " + cv.IssuedOn + ": " + v.VerdictEn + "."

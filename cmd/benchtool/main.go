@@ -25,7 +25,7 @@ import (
 	"certd/issuer/ident"
 	"certd/issuer/keys"
 	"certd/issuer/store/postgres"
-	"certd/verify"
+	"certd/verify/web"
 )
 
 func main() {
@@ -72,9 +72,9 @@ func profile(args []string) {
 	if err != nil {
 		log.Fatal(err)
 	}
-	app := fiber.New(fiber.Config{Immutable: true, DisableStartupMessage: true, BodyLimit: verify.MaxBody, WriteBufferSize: 16 << 10})
+	app := fiber.New(fiber.Config{Immutable: true, DisableStartupMessage: true, BodyLimit: web.MaxBody, WriteBufferSize: 16 << 10})
 	lg := slog.New(slog.NewTextHandler(os.Stderr, nil))
-	if _, err := verify.Mount(app, verify.Deps{Store: st, RedisURL: *redisURL, PublicURL: "http://" + *addr, Log: lg, RateLimit: -1, AccessLog: os.Stderr}); err != nil {
+	if _, err := web.Mount(app, web.Deps{Store: st, RedisURL: *redisURL, PublicURL: "http://" + *addr, Log: lg, RateLimit: -1, AccessLog: os.Stderr}); err != nil {
 		log.Fatal(err)
 	}
 	f, _ := os.Create(*out)

@@ -1,10 +1,9 @@
-package verify
+package web
 
 import (
 	"bytes"
 	"encoding/csv"
 	"errors"
-	"fmt"
 	"io"
 	"strings"
 	"unicode/utf8"
@@ -12,27 +11,32 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/xuri/excelize/v2"
 	"golang.org/x/text/encoding/simplifiedchinese"
+
+	"certd/issuer"
 )
 
 // maxSheet bounds an uploaded bulk sheet.
 const maxSheet = 4 << 20
 
+// Errors of an uploaded sheet.
 var (
-	errSheetEmpty   = errors.New("文件中没有数据行 / the file has no data rows")
-	errSheetTooMany = fmt.Errorf("一次最多核验%d行 / at most %d rows per file", MaxItems, MaxItems)
-	errSheetFormat  = errors.New("无法读取文件：请上传 CSV（UTF-8 或 GB18030）或 XLSX / cannot read the file: upload CSV (UTF-8 or GB18030) or XLSX")
-	errNoNumberCol  = errors.New("表头中没有“证书编号”列 / the header has no certificate number column")
+	errSheetTooLarge = issuer.Errorf(issuer.ErrInvalid, codeTooLarge, "文件过大", "the file is too large")
+	errSheetEmpty    = issuer.Errorf(issuer.ErrInvalid, "sheet_empty", "文件中没有数据行", "the file has no data rows")
+	errSheetTooMany  = issuer.Errorf(issuer.ErrInvalid, "too_many_items", "一次最多核验%d行", "at most %d rows per file", maxItems)
+	errSheetFormat   = issuer.Errorf(issuer.ErrInvalid, "sheet_format",
+		"无法读取文件：请上传 CSV（UTF-8 或 GB18030）或 XLSX", "cannot read the file: upload CSV (UTF-8 or GB18030) or XLSX")
+	errNoNumberCol = issuer.Errorf(issuer.ErrInvalid, "sheet_header", "表头中没有“证书编号”列", "the header has no certificate number column")
 )
 
-// ParseSheet reads a bulk check sheet: CSV (UTF-8, with or without BOM, or
+// parseSheet reads a bulk check sheet: CSV (UTF-8, with or without BOM, or
 // GB18030 as older Excel saves it) or XLSX, one certificate per row with
 // the number, the full name and optionally the ID number. A first row that
 // names its columns (证书编号/姓名/证件号码, or number/name/id_number) is
 // used to find them in any order; otherwise the columns are taken in that
 // order.
-func ParseSheet(data []byte, isXLSX bool) ([]Item, error) {
+func parseSheet(data []byte, isXLSX bool) ([]item, error) {
 	if len(data) > maxSheet {
-		return nil, errors.New("文件过大 / the file is too large")
+		return nil, errSheetTooLarge
 	}
 	var rows [][]string
 	var err error
@@ -52,7 +56,7 @@ func ParseSheet(data []byte, isXLSX bool) ([]Item, error) {
 			col, rows = hdr, rows[1:]
 		}
 	}
-	var items []Item
+	var items []item
 	for _, r := range rows {
 		cell := func(i int) string {
 			if i < 0 || i >= len(r) {
@@ -60,12 +64,12 @@ func ParseSheet(data []byte, isXLSX bool) ([]Item, error) {
 			}
 			return strings.TrimSpace(r[i])
 		}
-		it := Item{Number: cell(col[0]), Name: cell(col[1]), IDNumber: cell(col[2])}
+		it := item{Number: cell(col[0]), Name: cell(col[1]), IDNumber: cell(col[2])}
 		if it.Number == "" && it.Name == "" && it.IDNumber == "" {
 			continue
 		}
 		items = append(items, it)
-		if len(items) > MaxItems {
+		if len(items) > maxItems {
 			return nil, errSheetTooMany
 		}
 	}
@@ -125,7 +129,7 @@ func readCSV(data []byte) ([][]string, error) {
 			return nil, errSheetFormat
 		}
 		rows = append(rows, rec)
-		if len(rows) > MaxItems+1 {
+		if len(rows) > maxItems+1 {
 			return nil, errSheetTooMany
 		}
 	}
@@ -160,7 +164,7 @@ func readXLSX(data []byte) (rows [][]string, err error) {
 			return nil, errSheetFormat
 		}
 		rows = append(rows, r)
-		if len(rows) > MaxItems+1 {
+		if len(rows) > maxItems+1 {
 			return nil, errSheetTooMany
 		}
 	}
@@ -179,7 +183,7 @@ func yesNo(b bool) string {
 
 // resultRows turns results into the sheet's rows, echoing the names as the
 // uploader gave them.
-func resultRows(items []Item, res []ItemResult) [][]string {
+func resultRows(items []item, res []itemResult) [][]string {
 	rows := [][]string{resultHeader}
 	for i, r := range res {
 		row := []string{r.Number, items[i].Name, r.VerdictZh, r.VerdictEn, yesNo(r.Confirmed), "", "", "", "", "", "", "", r.Error}
@@ -230,24 +234,25 @@ func (h *handlers) bulkForm(c *fiber.Ctx) error {
 func (h *handlers) bulkUpload(c *fiber.Ctx) error {
 	en := wantsEnglish(c)
 	c.Set("Cache-Control", "private, no-store")
-	bad := func(err error) error {
-		zh, english, _ := strings.Cut(err.Error(), " / ")
+	bad := func(e *issuer.Error) error {
 		d := h.pageData(c, "/bulk", en, t(en, "批量核验证书", "Bulk certificate check"), "")
-		d.Notice = t(en, zh, english)
-		return h.renderPage(c, fiber.StatusBadRequest, "bulk", d)
+		d.Notice = t(en, e.Zh, e.En)
+		return h.renderPage(c, statusOf(e), "bulk", d)
 	}
 	fh, err := c.FormFile("file")
 	if err != nil {
-		return bad(errors.New("请选择要上传的文件 / choose a file to upload"))
+		return bad(errNoSheet)
 	}
 	data, err := readUpload(fh, maxSheet)
 	if err != nil {
-		return bad(errors.New("文件过大 / the file is too large"))
+		return bad(errSheetTooLarge)
 	}
 	isXLSX := bytes.HasPrefix(data, []byte("PK\x03\x04"))
-	items, err := ParseSheet(data, isXLSX)
-	if err != nil {
-		return bad(err)
+	items, err := parseSheet(data, isXLSX)
+	if e, ok := issuer.AsError(err); ok {
+		return bad(e)
+	} else if err != nil {
+		return h.failWith(c, err)
 	}
 	if !h.confirm.allow(h.clientKey(c), int64(len(items))) {
 		return h.limited(c)

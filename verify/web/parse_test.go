@@ -1,4 +1,4 @@
-package verify
+package web
 
 import (
 	"bytes"
@@ -12,55 +12,8 @@ import (
 	"golang.org/x/text/encoding/simplifiedchinese"
 
 	"certd/issuer"
+	"certd/verify/internal/verifytest"
 )
-
-func TestNormalizeNumber(t *testing.T) {
-	tests := []struct {
-		in, want string
-		ok       bool
-	}{
-		{"Y000022000001263000001", "Y000022000001263000001", true},
-		{" y000022000001263000001\n", "Y000022000001263000001", true},
-		{"Y00002200000126300000", "", false},
-		{"Y0000220000012630000011", "", false},
-		{"1000022000001263000001", "", false},
-		{"Y000022000001260000001", "", false}, // level 0
-		{"Y000022000001263000000", "", false}, // serial 0
-		{"Y0000220000012630000０1", "", false}, // full-width digit
-		{"'; DROP TABLE certificates; --", "", false},
-		{strings.Repeat("Y", 100), "", false},
-		{"", "", false},
-	}
-	for _, tt := range tests {
-		got, err := NormalizeNumber(tt.in)
-		if (err == nil) != tt.ok || got != tt.want {
-			t.Errorf("NormalizeNumber(%q) = %q, %v; want %q ok=%v", tt.in, got, err, tt.want, tt.ok)
-		}
-		if err != nil && !strings.Contains(err.Error(), " / ") {
-			t.Errorf("error for %q is not bilingual: %v", tt.in, err)
-		}
-	}
-}
-
-func TestNormalizeCode(t *testing.T) {
-	tests := []struct {
-		in, want string
-		ok       bool
-	}{
-		{"ABCDEFGHJKLMNPQR", "ABCDEFGHJKLMNPQR", true},
-		{"abcdefghjklmnpqr", "ABCDEFGHJKLMNPQR", true},
-		{"ABCDEFGHJKLMNPQ", "", false},
-		{"ABCDEFGHJKLMNPQ0", "", false}, // 0 is not in the alphabet
-		{"ABCDEFGHJKLMNPQI", "", false},
-		{"ABCDEFGHJKLMNPQ<", "", false},
-		{"ABCDEFGHJKLMNPQRS", "", false},
-	}
-	for _, tt := range tests {
-		if got, ok := NormalizeCode(tt.in); ok != tt.ok || got != tt.want {
-			t.Errorf("NormalizeCode(%q) = %q %v", tt.in, got, ok)
-		}
-	}
-}
 
 func xlsxOf(t testing.TB, rows [][]string) []byte {
 	f := excelize.NewFile()
@@ -87,24 +40,24 @@ func TestParseSheet(t *testing.T) {
 		name  string
 		data  []byte
 		xlsx  bool
-		want  []Item
+		want  []item
 		wantE string
 	}{
-		{name: "CSV with header", data: []byte("证书编号,姓名,证件号码\nY000022000001263000001,张三,220102\n"), want: []Item{{"Y000022000001263000001", "张三", "220102"}}},
-		{name: "CSV with BOM, columns reordered", data: []byte("\xef\xbb\xbf姓名,证书编号\n张三,Y000022000001263000001\n\n"), want: []Item{{"Y000022000001263000001", "张三", ""}}},
-		{name: "CSV without header", data: []byte("Y000022000001263000001,张三\n"), want: []Item{{"Y000022000001263000001", "张三", ""}}},
-		{name: "GB18030 CSV", data: []byte(gb), want: []Item{{"Y000022000001263000001", "欧阳娜娜", ""}}},
-		{name: "tab separated", data: []byte("证书编号\t姓名\nY000022000001263000001\t张三\n"), want: []Item{{"Y000022000001263000001", "张三", ""}}},
-		{name: "XLSX", xlsx: true, data: xlsxOf(t, [][]string{{"证书编号", "姓名"}, {"Y000022000001263000001", "张三"}}), want: []Item{{"Y000022000001263000001", "张三", ""}}},
+		{name: "CSV with header", data: []byte("证书编号,姓名,证件号码\nY000022000001263000001,张三,220102\n"), want: []item{{"Y000022000001263000001", "张三", "220102"}}},
+		{name: "CSV with BOM, columns reordered", data: []byte("\xef\xbb\xbf姓名,证书编号\n张三,Y000022000001263000001\n\n"), want: []item{{"Y000022000001263000001", "张三", ""}}},
+		{name: "CSV without header", data: []byte("Y000022000001263000001,张三\n"), want: []item{{"Y000022000001263000001", "张三", ""}}},
+		{name: "GB18030 CSV", data: []byte(gb), want: []item{{"Y000022000001263000001", "欧阳娜娜", ""}}},
+		{name: "tab separated", data: []byte("证书编号\t姓名\nY000022000001263000001\t张三\n"), want: []item{{"Y000022000001263000001", "张三", ""}}},
+		{name: "XLSX", xlsx: true, data: xlsxOf(t, [][]string{{"证书编号", "姓名"}, {"Y000022000001263000001", "张三"}}), want: []item{{"Y000022000001263000001", "张三", ""}}},
 		{name: "header without number", data: []byte("姓名,证件号码\n张三,1\n"), wantE: "证书编号"},
 		{name: "empty", data: []byte("证书编号,姓名\n"), wantE: "没有数据行"},
-		{name: "too many rows", data: []byte(strings.Repeat("Y000022000001263000001,张三\n", MaxItems+1)), wantE: "最多"},
+		{name: "too many rows", data: []byte(strings.Repeat("Y000022000001263000001,张三\n", maxItems+1)), wantE: "最多"},
 		{name: "binary", data: []byte("\x00\x01\x02\xff\xfe"), wantE: "无法读取"},
 		{name: "damaged XLSX", xlsx: true, data: []byte("PK\x03\x04garbage"), wantE: "无法读取"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := ParseSheet(tt.data, tt.xlsx)
+			got, err := parseSheet(tt.data, tt.xlsx)
 			if tt.wantE != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantE) {
 					t.Fatalf("err %v, want %q", err, tt.wantE)
@@ -129,14 +82,14 @@ func TestParseSheet(t *testing.T) {
 // TestBulkUpload: the upload page returns a result sheet in the format it
 // was given, with formula injection defused.
 func TestBulkUpload(t *testing.T) {
-	w := newWorld(t, openSQLite(t), 2)
-	a := newApp(t, w.store, Deps{})
-	if _, err := w.iss.Revoke(w.ctx, authority, w.certs[1].Number, issuer.ReasonError, ""); err != nil {
+	w := verifytest.NewWorld(t, openSQLite(t), 2)
+	a := newApp(t, w.Store, Deps{})
+	if _, err := w.Iss.Revoke(w.Ctx, verifytest.Authority, w.Certs[1].Number, issuer.ReasonError, ""); err != nil {
 		t.Fatal(err)
 	}
 	rows := [][]string{{"证书编号", "姓名", "证件号码"},
-		{w.certs[0].Number, w.certs[0].Holder.Name, w.certs[0].Holder.DocNumber},
-		{w.certs[1].Number, w.certs[1].Holder.Name, ""},
+		{w.Certs[0].Number, w.Certs[0].Holder.Name, w.Certs[0].Holder.DocNumber},
+		{w.Certs[1].Number, w.Certs[1].Holder.Name, ""},
 		{"Y000022000001263999999", "=HYPERLINK(\"http://x\")", ""}}
 	var csvData bytes.Buffer
 	_ = csv.NewWriter(&csvData).WriteAll(rows)
@@ -184,54 +137,20 @@ func TestBulkUpload(t *testing.T) {
 // Fuzz the parsers that read untrusted input: none may panic, and what
 // they accept must be well-formed.
 
-func FuzzNormalizeNumber(f *testing.F) {
-	for _, s := range []string{"Y000022000001263000001", " y000022000001263000001 ", "Y0", "<script>", "' OR 1=1"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		n, err := NormalizeNumber(s)
-		if err != nil {
-			return
-		}
-		if len(n) != 22 || n[0] < 'A' || n[0] > 'Z' {
-			t.Fatalf("accepted %q as %q", s, n)
-		}
-		if again, err := NormalizeNumber(n); err != nil || again != n {
-			t.Fatalf("not idempotent: %q", n)
-		}
-	})
-}
-
-func FuzzNormalizeCode(f *testing.F) {
-	f.Add("ABCDEFGHJKLMNPQR")
-	f.Add("abcdefghjklmnpqr")
-	f.Fuzz(func(t *testing.T, s string) {
-		c, ok := NormalizeCode(s)
-		if !ok {
-			return
-		}
-		for i := 0; i < len(c); i++ {
-			if !strings.ContainsRune(codeAlphabet, rune(c[i])) {
-				t.Fatalf("accepted %q", s)
-			}
-		}
-	})
-}
-
 func FuzzParseVerifyRequest(f *testing.F) {
 	f.Add([]byte(`{"items":[{"number":"Y000022000001263000001","name":"张三"}]}`))
 	f.Add([]byte(`{"token":"a.b.c"}`))
 	f.Add([]byte(`{"items":[],"token":""}`))
 	f.Add([]byte(`[1,2,3]`))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		r, err := ParseVerifyRequest(b)
+		r, err := parseVerifyRequest(b)
 		if err != nil {
 			if !strings.Contains(err.Error(), " / ") {
 				t.Fatalf("error not bilingual: %v", err)
 			}
 			return
 		}
-		if len(r.Items) > MaxItems || (len(r.Items) == 0) == (r.Token == "") {
+		if len(r.Items) > maxItems || (len(r.Items) == 0) == (r.Token == "") {
 			t.Fatalf("accepted %q", b)
 		}
 	})
@@ -243,29 +162,17 @@ func FuzzParseSheet(f *testing.F) {
 	f.Add(xlsxOf(f, [][]string{{"证书编号", "姓名"}, {"Y000022000001263000001", "张三"}}), true)
 	f.Add([]byte("PK\x03\x04\x14\x00"), true)
 	f.Fuzz(func(t *testing.T, b []byte, x bool) {
-		items, err := ParseSheet(b, x)
+		items, err := parseSheet(b, x)
 		if err != nil {
 			return
 		}
-		if len(items) == 0 || len(items) > MaxItems {
+		if len(items) == 0 || len(items) > maxItems {
 			t.Fatalf("%d items", len(items))
 		}
 		for _, it := range items {
 			if !utf8.ValidString(it.Number + it.Name + it.IDNumber) {
 				t.Fatal("invalid UTF-8 passed through")
 			}
-		}
-	})
-}
-
-func FuzzTokenFromPDF(f *testing.F) {
-	f.Add(fakePDF("eyJhbGciOiJFZERTQSIsInR5cCI6InZjK2p3dCJ9.eyJhIjoxfQ.sig", ""))
-	f.Add([]byte("%PDF-1.7\n<< /Filter /FlateDecode >> stream\nx\x9c\x03\x00endstream"))
-	f.Add([]byte("not a pdf"))
-	f.Fuzz(func(t *testing.T, b []byte) {
-		tok, err := TokenFromPDF(b)
-		if err == nil && strings.Count(tok, ".") != 2 {
-			t.Fatalf("returned %q", tok)
 		}
 	})
 }

@@ -1,7 +1,8 @@
-package verify
+package web
 
 import (
 	"bytes"
+	"certd/verify/internal/verifytest"
 	"encoding/json"
 	"fmt"
 	"net/url"
@@ -13,9 +14,9 @@ import (
 // after maxFailedConfirms wrong names nobody can confirm on that number
 // today, while other certificates are unaffected.
 func TestFailedConfirmationsCappedPerCertificate(t *testing.T) {
-	w := newWorld(t, openSQLite(t), 2)
-	a := newApp(t, w.store, Deps{})
-	c := w.certs[0]
+	w := verifytest.NewWorld(t, openSQLite(t), 2)
+	a := newApp(t, w.Store, Deps{})
+	c := w.Certs[0]
 	api := "/api/v1/certificates/" + c.Number
 	for i := range maxFailedConfirms {
 		resp, body := a.do(t, "GET", api+"?name="+url.QueryEscape(fmt.Sprintf("欧阳%c", '一'+rune(i))), nil)
@@ -38,7 +39,7 @@ func TestFailedConfirmationsCappedPerCertificate(t *testing.T) {
 	if resp, _ := a.do(t, "GET", api+"?c="+c.VerifyCode, nil); resp.StatusCode != 200 {
 		t.Errorf("QR code refused: %d", resp.StatusCode)
 	}
-	other := w.certs[1]
+	other := w.Certs[1]
 	if _, body := a.do(t, "GET", "/api/v1/certificates/"+other.Number+"?name="+url.QueryEscape(other.Holder.Name), nil); !strings.Contains(body, `"name":true`) {
 		t.Errorf("another certificate blocked: %s", body)
 	}
