@@ -3,12 +3,16 @@ package verify
 import (
 	"bytes"
 	"compress/zlib"
+	"context"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"io"
 	"regexp"
 	"strings"
+
+	"certd/issuer"
 )
 
 // MaxPDFSize bounds an uploaded PDF; an issued certificate is well under 1 MB.
@@ -27,11 +31,13 @@ var (
 	jwsRe    = regexp.MustCompile(`eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{40,100}`)
 )
 
-// ErrNoRecord means the file carries no certificate record.
-var ErrNoRecord = errors.New("文件中没有证书签名记录 / the file carries no signed certificate record")
-
-// ErrNotPDF means the upload is not a PDF.
-var ErrNotPDF = errors.New("文件不是PDF / the file is not a PDF")
+// Errors of [TokenFromPDF], each an [issuer.Error] of kind
+// [issuer.ErrInvalid]. ErrPDFTooLarge has the code "too_large".
+var (
+	ErrNoRecord    = issuer.Errorf(issuer.ErrInvalid, "no_record", "文件中没有证书签名记录", "the file carries no signed certificate record")
+	ErrNotPDF      = issuer.Errorf(issuer.ErrInvalid, "not_pdf", "文件不是PDF", "the file is not a PDF")
+	ErrPDFTooLarge = issuer.Errorf(issuer.ErrInvalid, "too_large", "PDF文件过大", "the PDF is too large")
+)
 
 // TokenFromPDF finds the signed certificate record embedded in a certificate
 // PDF (the certificate.jwt attachment). It reads the file as untrusted
@@ -40,7 +46,7 @@ var ErrNotPDF = errors.New("文件不是PDF / the file is not a PDF")
 // is for VerifyToken to say.
 func TokenFromPDF(pdf []byte) (string, error) {
 	if len(pdf) > MaxPDFSize {
-		return "", errors.New("PDF文件过大 / the PDF is too large")
+		return "", ErrPDFTooLarge
 	}
 	if !bytes.HasPrefix(bytes.TrimLeft(pdf, "\x00\t\r\n "), []byte("%PDF-")) {
 		return "", ErrNotPDF
@@ -93,4 +99,64 @@ func findJWS(b []byte) string {
 		}
 	}
 	return ""
+}
+
+// PDFCheck is the [CheckPDF] check of an uploaded certificate file: are its
+// bytes exactly those of the PDF issued for the record it carries? The
+// digest on record is read with issued, which must not answer from a
+// cache: the digest is set after issuance and appends no audit event. The
+// check can fail only on the bytes; a record without a number, a register
+// that cannot be read or a certificate whose PDF has no digest on record
+// leaves it "could not check".
+func PDFCheck(ctx context.Context, token string, pdf []byte, issued func(ctx context.Context, number string) (issuer.Certificate, error)) Check {
+	l := checkLabels[CheckPDF]
+	chk := Check{ID: CheckPDF, Outcome: Unknown, Zh: l[0], En: l[1]}
+	number := numberOf(token)
+	if number == "" {
+		chk.DetailZh, chk.DetailEn = "无法从记录中读出证书编号", "no certificate number in the record"
+		return chk
+	}
+	c, err := issued(ctx, number)
+	switch {
+	case issuer.Is(err, issuer.ErrNotFound):
+		chk.DetailZh, chk.DetailEn = "登记册中没有此证书", "the certificate is not in the register"
+	case err != nil:
+		chk.DetailZh, chk.DetailEn = "暂时无法查询登记册", "the register could not be reached"
+	case c.PDFSHA256 == "":
+		chk.DetailZh, chk.DetailEn = "发证机构未登记该证书PDF的摘要", "no digest of the issued PDF is on record"
+	default:
+		sum := sha256.Sum256(pdf)
+		if strings.EqualFold(hex.EncodeToString(sum[:]), c.PDFSHA256) {
+			chk.Outcome = Pass
+		} else {
+			chk.Outcome = Fail
+			chk.DetailZh, chk.DetailEn = "文件与签发的PDF不一致：页面内容可能被修改", "the file differs from the issued PDF: its pages may have been edited"
+		}
+	}
+	return chk
+}
+
+// numberOf reads the certificate number from a record without verifying
+// it: it only says which digest to compare the file with.
+func numberOf(token string) string {
+	var cl struct {
+		CS struct {
+			A struct {
+				Number string `json:"certificateNumber"`
+			} `json:"achievement"`
+		} `json:"credentialSubject"`
+	}
+	parts := strings.Split(token, ".")
+	if len(parts) != 3 {
+		return ""
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil || json.Unmarshal(raw, &cl) != nil {
+		return ""
+	}
+	n, err := NormalizeNumber(cl.CS.A.Number)
+	if err != nil {
+		return ""
+	}
+	return n
 }

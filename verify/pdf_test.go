@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"certd/issuer"
 )
 
 // A crafted PDF must cost little: many deflate streams with no endstream,
@@ -35,4 +37,19 @@ func TestTokenFromPDFBoundedWork(t *testing.T) {
 	if d := time.Since(start); d > 10*time.Second {
 		t.Errorf("took %s", d)
 	}
+}
+
+func FuzzTokenFromPDF(f *testing.F) {
+	f.Add([]byte("%PDF-1.4\n1 0 obj << /Type /EmbeddedFile >> stream\neyJhbGciOiJFZERTQSIsInR5cCI6InZjK2p3dCJ9.eyJhIjoxfQ.sig\nendstream endobj\n%%EOF\n"))
+	f.Add([]byte("%PDF-1.7\n<< /Filter /FlateDecode >> stream\nx\x9c\x03\x00endstream"))
+	f.Add([]byte("not a pdf"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		tok, err := TokenFromPDF(b)
+		if err == nil && strings.Count(tok, ".") != 2 {
+			t.Fatalf("returned %q", tok)
+		}
+		if e, ok := issuer.AsError(err); err != nil && (!ok || e.Kind != issuer.ErrInvalid) {
+			t.Fatalf("error %v is not an issuer.Error of kind invalid", err)
+		}
+	})
 }

@@ -4,7 +4,34 @@ import (
 	"context"
 
 	"certd/issuer"
+	"certd/issuer/occupation"
 )
+
+// Store is what public verification reads from the issuer's store, and all
+// it reads: nothing here writes, so no bug on the public side can change a
+// record. [issuer.Store] satisfies it; tests wrap it to count or break
+// reads.
+type Store interface {
+	// Authority, Institutions and InstitutionVersions are the registry:
+	// the authority's key and every registration it signed, which make the
+	// published trust bundle and the key set.
+	Authority(ctx context.Context) (issuer.Authority, error)
+	Institutions(ctx context.Context) ([]issuer.Institution, error)
+	InstitutionVersions(ctx context.Context, id string) ([]issuer.Institution, error)
+	// Occupations names the occupations of the institution directory.
+	Occupations(ctx context.Context) ([]occupation.Occupation, error)
+	// Certificates reads a batch of certificates by number
+	// (CertificateFilter.Numbers); Certificate reads one.
+	Certificate(ctx context.Context, number string) (issuer.Certificate, error)
+	Certificates(ctx context.Context, f issuer.CertificateFilter) ([]issuer.Certificate, error)
+	// Audit is read for changes made anywhere (by AfterSeq), to invalidate
+	// what they touched.
+	Audit(ctx context.Context, f issuer.AuditFilter) ([]issuer.AuditEvent, error)
+	// Ping answers readiness checks.
+	Ping(ctx context.Context) error
+}
+
+var _ Store = issuer.Store(nil)
 
 // StoreStatus answers status lookups from the issuer's store.
 type StoreStatus struct {

@@ -12,12 +12,28 @@
 // Every check reports pass, fail or could not check, and the verdict is
 // "valid" only when all of them passed. A verifier that cannot reach the
 // status register must say so, never "not revoked".
+//
+// The package also holds the view model of public verification. A
+// [Record] is the verdict of one stored certificate with everything any
+// viewer may be shown, built once ([Verifier.Records]) and cached; what one
+// viewer sees is cut from it by what they proved ([Record.For]: the number
+// alone, the QR's code, or a confirmed name). [TokenResult] is the answer
+// to someone who presents a record or a certificate PDF ([TokenFromPDF],
+// [PDFCheck]).
+//
+// Public verification reads the issuer's store only through [Store], a
+// read interface of eight methods. The lookup service that caches records
+// and keeps them fresh is package verify/cache; the pages and the API are
+// package verify/web. The offline verifier (certd verify) needs only this
+// package and a trust bundle.
 package verify
 
 import (
 	"context"
 	"crypto/ed25519"
+	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -157,6 +173,12 @@ func (r Result) Outcome(id string) Outcome {
 	return ""
 }
 
+// With adds a check made outside the verifier (an uploaded file's
+// [CheckPDF]) and sums up the verdict again.
+func (r Result) With(c Check) Result {
+	return finish(r, builder{checks: append(slices.Clip(r.Checks), c)})
+}
+
 // Registry holds verified registrations by institution.
 type Registry struct {
 	Authority credential.Authority
@@ -224,30 +246,49 @@ func (r *Registry) Latest(id string) (credential.Registration, bool) {
 // Known reports whether the registry has any registration of id.
 func (r *Registry) Known(id string) bool { return len(r.byInst[id]) > 0 }
 
-// Keys returns every institution key ever registered, once each, with the
-// institution it belongs to.
-func (r *Registry) Keys() map[string]credential.JWK {
-	out := map[string]credential.JWK{}
-	for id, vs := range r.byInst {
-		for _, v := range vs {
+// JWKS is the registry as a JSON Web Key Set, for any JOSE library to
+// check records with: the authority key, and every institution key ever
+// registered, current and retired, each with its institution and the
+// window in which it signs (certd_not_before, certd_not_after; a later
+// registration may have closed it).
+func (r *Registry) JWKS() []byte {
+	type key struct {
+		credential.JWK
+		Institution string `json:"certd_institution,omitempty"`
+		NotBefore   int64  `json:"certd_not_before,omitempty"`
+		NotAfter    int64  `json:"certd_not_after,omitempty"`
+		Role        string `json:"certd_role"`
+	}
+	keys := []key{{JWK: r.Authority.JWK, Role: "authority"}}
+	seen := map[string]int{}
+	for _, id := range slices.Sorted(maps.Keys(r.byInst)) {
+		for _, v := range r.byInst[id] {
 			for _, k := range v.Keys {
 				j := k.JWK
-				out[id+"/"+j.Kid] = j
+				if i, ok := seen[id+"/"+j.Kid]; ok {
+					keys[i].NotAfter = k.NotAfter
+					continue
+				}
+				seen[id+"/"+j.Kid] = len(keys)
+				keys = append(keys, key{JWK: j, Institution: id, NotBefore: k.NotBefore, NotAfter: k.NotAfter, Role: "institution"})
 			}
 		}
 	}
-	return out
+	b, _ := json.MarshalIndent(map[string]any{"keys": keys}, "", "  ")
+	return b
 }
 
 // Verifier checks certificate records.
 type Verifier struct {
+	// Registry is nil when it could not be loaded: nothing can be checked
+	// then, and the verdict is "cannot determine".
 	Registry *Registry
 	Status   StatusSource // nil: offline, status is "could not check"
 	Now      func() time.Time
 
 	// batch, when set, collects signatures instead of checking them, and
 	// every signature counts as passed: the results stand only if the
-	// batch then verifies as a whole (see Service.loadBatch).
+	// batch then verifies as a whole (see Verifier.Records).
 	batch *credential.Batch
 }
 
@@ -273,6 +314,11 @@ func (v *Verifier) VerifyToken(ctx context.Context, token string) Result {
 	token = strings.TrimSpace(token)
 	b := builder{checks: make([]Check, 0, len(checkLabels))}
 	res := Result{}
+	if v.Registry == nil {
+		b.set(CheckFormat, Unknown, "暂时无法加载备案目录", "the institution register could not be loaded")
+		b.skipRest(CheckFormat)
+		return finish(res, b)
+	}
 	var claims credential.CertificateClaims
 	// Decoded once: the claims name the issuer whose registration holds the
 	// key, and nothing in them counts until that key verifies the signature.

@@ -8,10 +8,10 @@ import (
 	"path/filepath"
 	"testing"
 
-	"certd/verify"
+	"certd/verify/web"
 )
 
-// TestBodyLimitByPath: public routes refuse a body over verify.MaxBody
+// TestBodyLimitByPath: public routes refuse a body over web.MaxBody
 // before reading it; console routes take up to the console's upload limit;
 // a path that only looks like the console's does not get its limit.
 func TestBodyLimitByPath(t *testing.T) {
@@ -39,7 +39,7 @@ func TestBodyLimitByPath(t *testing.T) {
 	go func() { _ = app.Listener(ln) }()
 	defer func() { _ = app.Shutdown() }()
 
-	big := bytes.Repeat([]byte("a"), verify.MaxBody+1024)
+	big := bytes.Repeat([]byte("a"), web.MaxBody+1024)
 	for _, tc := range []struct {
 		path    string
 		body    []byte

@@ -13,11 +13,11 @@ import (
 	"strings"
 
 	"certd/issuer"
+	"certd/issuer/clientip"
 	"certd/issuer/keys"
 	"certd/issuer/render"
 	"certd/issuer/store/postgres"
 	"certd/issuer/store/sqlite"
-	"certd/verify"
 )
 
 // Config is every setting certd takes. Each has a flag and a CERTD_*
@@ -91,7 +91,7 @@ func (c *Config) validate() error {
 		bad = append(bad, fmt.Sprintf("--public-url %q 应为 http(s):// 开头的地址 / --public-url must be an http(s):// address", c.PublicURL))
 	}
 	c.PublicURL = strings.TrimRight(c.PublicURL, "/")
-	if _, err := verify.ParseTrustedProxies(strings.Split(c.TrustedProxies, ",")); err != nil {
+	if _, err := clientip.ParseTrustedProxies(strings.Split(c.TrustedProxies, ",")); err != nil {
 		bad = append(bad, "--trusted-proxies: "+err.Error())
 	}
 	if n, err := strconv.Atoi(c.RateLimit); err != nil || n == 0 {

@@ -16,7 +16,8 @@ import (
 	"certd/issuer/console"
 	"certd/issuer/ident"
 	"certd/issuer/occupation"
-	"certd/verify"
+	"certd/verify/cache"
+	"certd/verify/web"
 )
 
 func cmdServe(ctx context.Context, args []string, out io.Writer) error {
@@ -67,7 +68,7 @@ func newApp(e *env) (*fiber.App, error) {
 		// page took two system calls.
 		WriteBufferSize: 16 << 10,
 		// A certificate PDF or a bulk sheet; routes check tighter limits.
-		BodyLimit: max(verify.MaxBody, console.MaxUpload),
+		BodyLimit: max(web.MaxBody, console.MaxUpload),
 		ErrorHandler: func(c *fiber.Ctx, err error) error {
 			code := fiber.StatusInternalServerError
 			if fe, ok := err.(*fiber.Error); ok {
@@ -77,16 +78,16 @@ func newApp(e *env) (*fiber.App, error) {
 		},
 	})
 	// One server serves the console (roster and photo uploads up to
-	// console.MaxUpload) and the public routes (verify.MaxBody at most).
+	// console.MaxUpload) and the public routes (web.MaxBody at most).
 	// The limit is picked from the path before the body is read, so a
 	// public route never buffers more than its own.
 	app.Server().HeaderReceived = bodyLimitByPath
 	rl, _ := strconv.Atoi(e.cfg.RateLimit)
 	mb, _ := strconv.Atoi(e.cfg.CacheMB)
-	if _, err := verify.Mount(app, verify.Deps{
+	if _, err := web.Mount(app, web.Deps{
 		Store: e.store, PublicURL: e.cfg.PublicURL, RedisURL: e.cfg.RedisURL, Log: e.log,
 		TrustedProxies: strings.Split(e.cfg.TrustedProxies, ","), RateLimit: rl, AccessLog: os.Stderr,
-		Options: verify.Options{L1Bytes: int64(mb) << 20},
+		Options: cache.Options{L1Bytes: int64(mb) << 20},
 	}); err != nil {
 		return nil, err
 	}
@@ -97,7 +98,7 @@ func newApp(e *env) (*fiber.App, error) {
 }
 
 // bodyLimitByPath gives console paths the server's limit and every other
-// path verify.MaxBody. The path is parsed and normalised the way routing
+// path web.MaxBody. The path is parsed and normalised the way routing
 // sees it, so /console/../api/... does not pass for a console path.
 func bodyLimitByPath(h *fasthttp.RequestHeader) fasthttp.RequestConfig {
 	u := fasthttp.AcquireURI()
@@ -108,7 +109,7 @@ func bodyLimitByPath(h *fasthttp.RequestHeader) fasthttp.RequestConfig {
 			return fasthttp.RequestConfig{}
 		}
 	}
-	return fasthttp.RequestConfig{MaxRequestBodySize: verify.MaxBody}
+	return fasthttp.RequestConfig{MaxRequestBodySize: web.MaxBody}
 }
 
 func httpText(code int) string {

@@ -38,8 +38,8 @@ import (
 	"certd/assets"
 	"certd/issuer"
 	"certd/issuer/account"
+	"certd/issuer/clientip"
 	"certd/issuer/keys"
-	"certd/verify"
 )
 
 // MaxUpload is the largest request the console accepts: a roster plus a
@@ -99,7 +99,7 @@ func Mount(app *fiber.App, d Deps) (*Console, error) {
 	if now == nil {
 		now = time.Now
 	}
-	trusted, err := verify.ParseTrustedProxies(d.TrustedProxies)
+	trusted, err := clientip.ParseTrustedProxies(d.TrustedProxies)
 	if err != nil {
 		return nil, err
 	}
@@ -162,7 +162,7 @@ func (c *Console) clearCookie(fc *fiber.Ctx, name string) {
 
 // clientKey identifies the client for login throttling and the audit log.
 func (c *Console) clientKey(fc *fiber.Ctx) string {
-	return verify.ClientIP(fc.Context().RemoteIP(), fc.Get(fiber.HeaderXForwardedFor), c.trusted).String()
+	return clientip.Of(fc.Context().RemoteIP(), fc.Get(fiber.HeaderXForwardedFor), c.trusted).String()
 }
 
 // throttle counts events per key in fixed windows.

@@ -1,12 +1,3 @@
-// Package cache is the shared second-level cache of verification views and
-// the shared counters of the rate limiter, in Redis.
-//
-// Redis is an accelerator, never a dependency: every call degrades to a miss
-// (or a local answer) when Redis is unreachable, the outage is logged once,
-// and a background probe picks Redis up again when it returns. Deletions
-// that could not be made during an outage are remembered and made before the
-// cache is trusted again, so that a revocation that happened while Redis was
-// away cannot come back from a stale entry.
 package cache
 
 import (
@@ -26,7 +17,15 @@ import (
 // whole key space is swept on recovery instead.
 const maxPending = 100_000
 
-// Remote is a Redis-backed byte cache that survives Redis outages.
+// Remote is the Redis shared by the instances: the second-level cache of
+// verification views, and the shared counters of the rate limits.
+//
+// Redis is an accelerator, never a dependency: every call degrades to a miss
+// (or a local answer) when Redis is unreachable, the outage is logged once,
+// and a background probe picks Redis up again when it returns. Deletions
+// that could not be made during an outage are remembered and made before the
+// cache is trusted again, so that a revocation that happened while Redis was
+// away cannot come back from a stale entry.
 type Remote struct {
 	rdb     *redis.Client
 	prefix  string
@@ -38,15 +37,13 @@ type Remote struct {
 	pending  map[string]struct{}
 	overflow bool
 
-	// OnState, when set, is told about every change between up and down.
-	OnState func(up bool)
-
 	stop chan struct{}
 	done chan struct{}
 }
 
-// Options tune a Remote; zero values pick defaults fit for a LAN Redis.
-type Options struct {
+// RemoteOptions tune a Remote; zero values pick defaults fit for a LAN
+// Redis.
+type RemoteOptions struct {
 	Prefix  string        // key prefix, default "certd:"
 	Timeout time.Duration // per-command timeout, default 250ms
 	Log     *slog.Logger
@@ -62,7 +59,7 @@ var quietOnce sync.Once
 
 // Open parses a redis:// URL and starts the reconnect probe. It does not
 // fail when Redis is down: the cache starts in the down state.
-func Open(url string, o Options) (*Remote, error) {
+func Open(url string, o RemoteOptions) (*Remote, error) {
 	opt, err := redis.ParseURL(url)
 	if err != nil {
 		return nil, fmt.Errorf("redis URL: %w", err)
@@ -97,18 +94,12 @@ func Open(url string, o Options) (*Remote, error) {
 	return r, nil
 }
 
-// Up reports whether Redis is currently used.
-func (r *Remote) Up() bool { return !r.down.Load() }
-
-// Prefix is the key prefix.
-func (r *Remote) Prefix() string { return r.prefix }
+// up reports whether Redis is currently used.
+func (r *Remote) up() bool { return !r.down.Load() }
 
 func (r *Remote) markDown(err error) {
 	if r.down.CompareAndSwap(false, true) {
 		r.log.Warn("redis unreachable: verification continues from the database", "error", err.Error())
-		if r.OnState != nil {
-			r.OnState(false)
-		}
 	}
 }
 
@@ -127,22 +118,9 @@ func (r *Remote) failed(ctx context.Context, err error) bool {
 	return true
 }
 
-// Get returns the value of key, or false on a miss or when Redis is away.
-func (r *Remote) Get(ctx context.Context, key string) ([]byte, bool) {
-	if r.down.Load() {
-		return nil, false
-	}
-	b, err := r.rdb.Get(ctx, r.prefix+key).Bytes()
-	if err != nil {
-		r.failed(ctx, err)
-		return nil, false
-	}
-	return b, true
-}
-
-// GetMany returns the values of keys in one round trip (MGET), nil where
+// getMany returns the values of keys in one round trip (MGET), nil where
 // a key is missing; all nil when Redis is away.
-func (r *Remote) GetMany(ctx context.Context, keys []string) [][]byte {
+func (r *Remote) getMany(ctx context.Context, keys []string) [][]byte {
 	out := make([][]byte, len(keys))
 	if r.down.Load() || len(keys) == 0 {
 		return out
@@ -163,39 +141,32 @@ func (r *Remote) GetMany(ctx context.Context, keys []string) [][]byte {
 	return out
 }
 
-// Set stores value under key for ttl; a failure only costs a future miss.
-func (r *Remote) Set(ctx context.Context, key string, value []byte, ttl time.Duration) {
-	if r.down.Load() {
-		return
-	}
-	r.failed(ctx, r.rdb.Set(ctx, r.prefix+key, value, ttl).Err())
+// kv is one value to write.
+type kv struct {
+	key   string
+	value []byte
+	ttl   time.Duration
 }
 
-// KV is one value to write.
-type KV struct {
-	Key   string
-	Value []byte
-	TTL   time.Duration
-}
-
-// SetMany writes values in one pipelined round trip.
-func (r *Remote) SetMany(ctx context.Context, kvs []KV) {
+// setMany writes values in one pipelined round trip; a failure only costs
+// future misses.
+func (r *Remote) setMany(ctx context.Context, kvs []kv) {
 	if r.down.Load() || len(kvs) == 0 {
 		return
 	}
 	_, err := r.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for _, kv := range kvs {
-			p.Set(ctx, r.prefix+kv.Key, kv.Value, kv.TTL)
+			p.Set(ctx, r.prefix+kv.key, kv.value, kv.ttl)
 		}
 		return nil
 	})
 	r.failed(ctx, err)
 }
 
-// Del deletes keys. Deletions that fail are remembered and made when Redis
-// is back, before it is read again. It uses its own deadline: a caller that
-// gives up must not leave a stale entry behind.
-func (r *Remote) Del(_ context.Context, keys ...string) {
+// del deletes keys. Deletions that fail are remembered and made when Redis
+// is back, before it is read again. It takes no context but uses its own
+// deadline: a caller that gives up must not leave a stale entry behind.
+func (r *Remote) del(keys ...string) {
 	if len(keys) == 0 {
 		return
 	}
@@ -261,8 +232,9 @@ func (r *Remote) sweep(ctx context.Context, sub string) error {
 	return nil
 }
 
-// ViewSpace is the sub-prefix swept when too many deletions were missed.
-const ViewSpace = "v:"
+// viewSpace is the sub-prefix of the views, swept when too many deletions
+// were missed.
+const viewSpace = "v:"
 
 // flush makes the deletions missed during an outage.
 func (r *Remote) flush(ctx context.Context) error {
@@ -274,7 +246,7 @@ func (r *Remote) flush(ctx context.Context) error {
 	overflow := r.overflow
 	r.mu.Unlock()
 	if overflow {
-		if err := r.sweep(ctx, ViewSpace); err != nil {
+		if err := r.sweep(ctx, viewSpace); err != nil {
 			return err
 		}
 	}
@@ -328,15 +300,9 @@ func (r *Remote) probe() {
 		r.mu.Unlock()
 		if up {
 			r.log.Info("redis reachable again: shared cache back in use")
-			if r.OnState != nil {
-				r.OnState(true)
-			}
 		}
 	}
 }
-
-// Ping checks Redis directly, whatever the state.
-func (r *Remote) Ping(ctx context.Context) error { return r.rdb.Ping(ctx).Err() }
 
 // IncrBy adds counts to counters that expire after ttl and returns their
 // new totals, in one round trip.

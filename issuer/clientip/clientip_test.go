@@ -1,0 +1,78 @@
+package clientip
+
+import (
+	"net"
+	"net/netip"
+	"strings"
+	"testing"
+)
+
+func TestOf(t *testing.T) {
+	trusted, err := ParseTrustedProxies([]string{"10.0.0.0/8", "192.168.1.1", " "})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ParseTrustedProxies([]string{"not-an-ip"}); err == nil {
+		t.Error("a bad proxy entry was accepted")
+	}
+	tests := []struct {
+		name, peer, xff string
+		trusted         []netip.Prefix
+		want            string
+	}{
+		{"no proxies configured: header ignored", "203.0.113.9", "1.2.3.4", nil, "203.0.113.9"},
+		{"untrusted peer: header ignored", "203.0.113.9", "1.2.3.4", trusted, "203.0.113.9"},
+		{"trusted proxy: client from header", "10.1.2.3", "198.51.100.7", trusted, "198.51.100.7"},
+		{"spoofed left entry ignored", "10.1.2.3", "6.6.6.6, 198.51.100.7", trusted, "198.51.100.7"},
+		{"chain of trusted proxies", "10.1.2.3", "198.51.100.7, 192.168.1.1, 10.9.9.9", trusted, "198.51.100.7"},
+		{"garbage entry stops the walk", "10.1.2.3", "198.51.100.7, junk", trusted, "10.1.2.3"},
+		{"all trusted: the leftmost proxy", "10.1.2.3", "10.2.2.2", trusted, "10.2.2.2"},
+		{"IPv6 client", "10.1.2.3", "2001:db8::1", trusted, "2001:db8::1"},
+		{"mapped peer", "::ffff:10.1.2.3", "198.51.100.7", trusted, "198.51.100.7"},
+		{"empty header", "10.1.2.3", "", trusted, "10.1.2.3"},
+		{"over-long header: its right end is read", "10.1.2.3", strings.Repeat("junk,", 1000) + "198.51.100.7", trusted, "198.51.100.7"},
+		{"no peer address", "", "198.51.100.7", trusted, "0.0.0.0"},
+	}
+	for _, tt := range tests {
+		got := Of(net.ParseIP(tt.peer), tt.xff, tt.trusted)
+		if got.String() != tt.want {
+			t.Errorf("%s: got %s, want %s", tt.name, got, tt.want)
+		}
+	}
+}
+
+func TestParseTrustedProxies(t *testing.T) {
+	got, err := ParseTrustedProxies([]string{"10.1.2.3/8", "::ffff:192.168.1.1", "2001:db8::/32", ""})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"10.0.0.0/8", "192.168.1.1/32", "2001:db8::/32"}
+	if len(got) != len(want) {
+		t.Fatalf("got %v, want %v", got, want)
+	}
+	for i := range want {
+		if got[i].String() != want[i] {
+			t.Errorf("entry %d: %s, want %s", i, got[i], want[i])
+		}
+	}
+	_, err = ParseTrustedProxies([]string{"10.0.0.0/8", "proxy.example"})
+	if err == nil || !strings.Contains(err.Error(), "proxy.example") || !strings.Contains(err.Error(), " / ") {
+		t.Errorf("a bad entry: %v, want a bilingual error naming it", err)
+	}
+}
+
+func FuzzOf(f *testing.F) {
+	f.Add([]byte{10, 0, 0, 1}, "1.2.3.4, 10.0.0.2")
+	f.Add([]byte{1, 2, 3, 4}, "")
+	trusted, _ := ParseTrustedProxies([]string{"10.0.0.0/8"})
+	f.Fuzz(func(t *testing.T, peer []byte, xff string) {
+		ip := Of(net.IP(peer), xff, trusted)
+		if !ip.IsValid() {
+			t.Fatal("invalid address")
+		}
+		p, ok := netip.AddrFromSlice(peer)
+		if ok && !trustedAddr(p, trusted) && ip != p.Unmap() {
+			t.Fatalf("untrusted peer %v replaced by %v", p, ip)
+		}
+	})
+}

@@ -1,0 +1,296 @@
+package web
+
+import (
+	"bytes"
+	"encoding/csv"
+	"errors"
+	"io"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/xuri/excelize/v2"
+	"golang.org/x/text/encoding/simplifiedchinese"
+
+	"certd/issuer"
+)
+
+// maxSheet bounds an uploaded bulk sheet.
+const maxSheet = 4 << 20
+
+// Errors of an uploaded sheet.
+var (
+	errSheetTooLarge = issuer.Errorf(issuer.ErrInvalid, codeTooLarge, "文件过大", "the file is too large")
+	errSheetEmpty    = issuer.Errorf(issuer.ErrInvalid, "sheet_empty", "文件中没有数据行", "the file has no data rows")
+	errSheetTooMany  = issuer.Errorf(issuer.ErrInvalid, "too_many_items", "一次最多核验%d行", "at most %d rows per file", maxItems)
+	errSheetFormat   = issuer.Errorf(issuer.ErrInvalid, "sheet_format",
+		"无法读取文件：请上传 CSV（UTF-8 或 GB18030）或 XLSX", "cannot read the file: upload CSV (UTF-8 or GB18030) or XLSX")
+	errNoNumberCol = issuer.Errorf(issuer.ErrInvalid, "sheet_header", "表头中没有“证书编号”列", "the header has no certificate number column")
+)
+
+// parseSheet reads a bulk check sheet: CSV (UTF-8, with or without BOM, or
+// GB18030 as older Excel saves it) or XLSX, one certificate per row with
+// the number, the full name and optionally the ID number. A first row that
+// names its columns (证书编号/姓名/证件号码, or number/name/id_number) is
+// used to find them in any order; otherwise the columns are taken in that
+// order.
+func parseSheet(data []byte, isXLSX bool) ([]item, error) {
+	if len(data) > maxSheet {
+		return nil, errSheetTooLarge
+	}
+	var rows [][]string
+	var err error
+	if isXLSX {
+		rows, err = readXLSX(data)
+	} else {
+		rows, err = readCSV(data)
+	}
+	if err != nil {
+		return nil, err
+	}
+	col := [3]int{0, 1, 2}
+	if len(rows) > 0 {
+		if hdr, ok, err := headerColumns(rows[0]); err != nil {
+			return nil, err
+		} else if ok {
+			col, rows = hdr, rows[1:]
+		}
+	}
+	var items []item
+	for _, r := range rows {
+		cell := func(i int) string {
+			if i < 0 || i >= len(r) {
+				return ""
+			}
+			return strings.TrimSpace(r[i])
+		}
+		it := item{Number: cell(col[0]), Name: cell(col[1]), IDNumber: cell(col[2])}
+		if it.Number == "" && it.Name == "" && it.IDNumber == "" {
+			continue
+		}
+		items = append(items, it)
+		if len(items) > maxItems {
+			return nil, errSheetTooMany
+		}
+	}
+	if len(items) == 0 {
+		return nil, errSheetEmpty
+	}
+	return items, nil
+}
+
+func headerColumns(r []string) ([3]int, bool, error) {
+	col := [3]int{-1, -1, -1}
+	for i, h := range r {
+		h = strings.ToLower(strings.Join(strings.Fields(h), ""))
+		switch {
+		case strings.Contains(h, "证书编号"), h == "number", h == "certificate_number", h == "certificatenumber":
+			col[0] = i
+		case h == "姓名", strings.Contains(h, "持证人"), h == "name":
+			col[1] = i
+		case strings.Contains(h, "证件号"), strings.Contains(h, "身份证"), h == "id_number", h == "idnumber":
+			col[2] = i
+		}
+	}
+	if col == [3]int{-1, -1, -1} {
+		return col, false, nil
+	}
+	if col[0] < 0 {
+		return col, false, errNoNumberCol
+	}
+	return col, true, nil
+}
+
+func readCSV(data []byte) ([][]string, error) {
+	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))
+	if !utf8.Valid(data) {
+		dec, err := simplifiedchinese.GB18030.NewDecoder().Bytes(data)
+		if err != nil || !utf8.Valid(dec) {
+			return nil, errSheetFormat
+		}
+		data = dec
+	}
+	if bytes.IndexByte(data, 0) >= 0 {
+		return nil, errSheetFormat
+	}
+	r := csv.NewReader(bytes.NewReader(data))
+	r.FieldsPerRecord = -1
+	r.LazyQuotes = true
+	if first, _, _ := strings.Cut(string(data[:min(len(data), 4096)]), "\n"); strings.Count(first, "\t") > strings.Count(first, ",") {
+		r.Comma = '\t'
+	}
+	var rows [][]string
+	for {
+		rec, err := r.Read()
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			return nil, errSheetFormat
+		}
+		rows = append(rows, rec)
+		if len(rows) > maxItems+1 {
+			return nil, errSheetTooMany
+		}
+	}
+	return rows, nil
+}
+
+func readXLSX(data []byte) (rows [][]string, err error) {
+	defer func() {
+		// excelize has panicked on crafted archives before; a bad upload
+		// must cost one 400, not the process.
+		if r := recover(); r != nil {
+			rows, err = nil, errSheetFormat
+		}
+	}()
+	f, err := excelize.OpenReader(bytes.NewReader(data), excelize.Options{UnzipSizeLimit: 64 << 20, UnzipXMLSizeLimit: 16 << 20})
+	if err != nil {
+		return nil, errSheetFormat
+	}
+	defer f.Close()
+	sheets := f.GetSheetList()
+	if len(sheets) == 0 {
+		return nil, errSheetEmpty
+	}
+	it, err := f.Rows(sheets[0])
+	if err != nil {
+		return nil, errSheetFormat
+	}
+	defer it.Close()
+	for it.Next() {
+		r, err := it.Columns()
+		if err != nil {
+			return nil, errSheetFormat
+		}
+		rows = append(rows, r)
+		if len(rows) > maxItems+1 {
+			return nil, errSheetTooMany
+		}
+	}
+	return rows, nil
+}
+
+var resultHeader = []string{"证书编号 Number", "姓名 Name", "结论", "Verdict", "确认 Confirmed", "姓名一致 Name matches", "证件号码一致 ID matches",
+	"状态说明 Status", "职业 Occupation", "等级 Level", "发证日期 Issued on", "发证机构 Issuer", "错误 Error"}
+
+func yesNo(b bool) string {
+	if b {
+		return "是 yes"
+	}
+	return "否 no"
+}
+
+// resultRows turns results into the sheet's rows, echoing the names as the
+// uploader gave them.
+func resultRows(items []item, res []itemResult) [][]string {
+	rows := [][]string{resultHeader}
+	for i, r := range res {
+		row := []string{r.Number, items[i].Name, r.VerdictZh, r.VerdictEn, yesNo(r.Confirmed), "", "", "", "", "", "", "", r.Error}
+		if r.Match != nil {
+			row[5] = yesNo(r.Match.Name)
+			if r.Match.IDNumber != nil {
+				row[6] = yesNo(*r.Match.IDNumber)
+			} else if items[i].IDNumber != "" {
+				row[6] = "未核验 not checked"
+			}
+		}
+		if s := r.Status; s != nil {
+			switch s.Status {
+			case "revoked":
+				row[7] = "已于" + s.RevokedOn + "撤销：" + s.ReasonZh + " / revoked " + s.RevokedOn + ": " + s.ReasonEn
+			case "superseded":
+				row[7] = "已更正，新证书 " + s.SupersededBy + " / superseded by " + s.SupersededBy
+			default:
+				row[7] = s.Status
+			}
+		}
+		if c := r.Cert; c != nil {
+			row[8], row[9], row[10], row[11] = strings.TrimSpace(c.OccupationName+" "+c.Specialty), c.LevelZh, c.IssuedOn, c.IssuerName
+		}
+		for j, v := range row {
+			row[j] = defuse(v)
+		}
+		rows = append(rows, row)
+	}
+	return rows
+}
+
+// defuse stops spreadsheet formula injection: a cell the uploader wrote
+// (a name) must not run as a formula when the office opens the result.
+func defuse(s string) string {
+	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
+		return "'" + s
+	}
+	return s
+}
+
+func (h *handlers) bulkForm(c *fiber.Ctx) error {
+	en := wantsEnglish(c)
+	d := h.pageData(c, "/bulk", en, t(en, "批量核验证书", "Bulk certificate check"), t(en, "上传CSV或XLSX批量核验职业技能等级证书", "Check skill certificates in bulk from a CSV or XLSX file"))
+	return h.renderPage(c, fiber.StatusOK, "bulk", d)
+}
+
+func (h *handlers) bulkUpload(c *fiber.Ctx) error {
+	en := wantsEnglish(c)
+	c.Set("Cache-Control", "private, no-store")
+	bad := func(e *issuer.Error) error {
+		d := h.pageData(c, "/bulk", en, t(en, "批量核验证书", "Bulk certificate check"), "")
+		d.Notice = t(en, e.Zh, e.En)
+		return h.renderPage(c, statusOf(e), "bulk", d)
+	}
+	fh, err := c.FormFile("file")
+	if err != nil {
+		return bad(errNoSheet)
+	}
+	data, err := readUpload(fh, maxSheet)
+	if err != nil {
+		return bad(errSheetTooLarge)
+	}
+	isXLSX := bytes.HasPrefix(data, []byte("PK\x03\x04"))
+	items, err := parseSheet(data, isXLSX)
+	if e, ok := issuer.AsError(err); ok {
+		return bad(e)
+	} else if err != nil {
+		return h.failWith(c, err)
+	}
+	if !h.confirm.allow(h.clientKey(c), int64(len(items))) {
+		return h.limited(c)
+	}
+	rows := resultRows(items, h.checkItems(c.UserContext(), items))
+	if isXLSX {
+		f := excelize.NewFile()
+		defer f.Close()
+		sw, err := f.NewStreamWriter("Sheet1")
+		if err != nil {
+			return err
+		}
+		for i, r := range rows {
+			cells := make([]any, len(r))
+			for j, v := range r {
+				cells[j] = v
+			}
+			cell, _ := excelize.CoordinatesToCellName(1, i+1)
+			if err := sw.SetRow(cell, cells); err != nil {
+				return err
+			}
+		}
+		if err := sw.Flush(); err != nil {
+			return err
+		}
+		var buf bytes.Buffer
+		if _, err := f.WriteTo(&buf); err != nil {
+			return err
+		}
+		c.Set(fiber.HeaderContentDisposition, `attachment; filename="verify-results.xlsx"`)
+		c.Set(fiber.HeaderContentType, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+		return c.Send(buf.Bytes())
+	}
+	var buf bytes.Buffer
+	buf.WriteString("\xef\xbb\xbf") // so that Excel opens UTF-8 as UTF-8
+	w := csv.NewWriter(&buf)
+	_ = w.WriteAll(rows)
+	c.Set(fiber.HeaderContentDisposition, `attachment; filename="verify-results.csv"`)
+	c.Set(fiber.HeaderContentType, "text/csv; charset=utf-8")
+	return c.Send(buf.Bytes())
+}

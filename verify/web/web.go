@@ -1,0 +1,388 @@
+// Package web is the public face of verification on the web: the pages an
+// employer reaches from a certificate's QR code, the JSON API, the bulk
+// check of a credit-transfer office, the institution directory, the
+// published trust bundle and key set, and the operators' health and metrics.
+//
+// [Mount] adds these routes to a Fiber app and starts the lookup service
+// behind them ([cache.Service]); the handlers use only its exported
+// surface. What a viewer may see is decided by the view model of package
+// verify ([verify.Record.For]); this package only proves who the viewer is
+// (the QR's code, a confirmed name), renders, and speaks HTTP.
+//
+// The cached answers are the hot path: a page or API answer for a known
+// number is rendered once per view and language, kept with the view with
+// its gzip form and ETag, and sent as bytes, so that a scan costs a map
+// lookup and a write.
+//
+// Every anonymous input is bounded: a request rate per client and a budget
+// of name confirmations per client (in Redis, shared by the instances, when
+// configured), a budget of failed confirmations per certificate, and size
+// limits on numbers, names, sheets, PDFs and JSON bodies. Errors are
+// [issuer.Error] values, bilingual, turned into an HTTP status only here
+// (statusOf); a request log line carries the route pattern, never the
+// number, name or address.
+package web
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"fmt"
+	"html/template"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/adaptor"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"certd/assets"
+	"certd/issuer/clientip"
+	"certd/verify"
+	"certd/verify/cache"
+)
+
+// MaxBody is the largest request body the public routes accept: a PDF
+// (verify.MaxPDFSize) or a bulk sheet, plus multipart framing. The command
+// sets it as the app's BodyLimit; the routes check their own tighter
+// limits.
+const MaxBody = verify.MaxPDFSize + 1<<20
+
+// Deps is what [Mount] needs.
+type Deps struct {
+	Store     verify.Store
+	PublicURL string // base of the QR URLs, without a trailing slash
+	RedisURL  string // empty: in-process cache only
+	// RedisPrefix separates deployments (or tests) sharing one Redis;
+	// default "certd:".
+	RedisPrefix string
+	Log         *slog.Logger
+	// TrustedProxies are the addresses (IPs or CIDR prefixes) of reverse
+	// proxies whose X-Forwarded-For is believed. Empty: the peer address
+	// is the client, whatever the headers say.
+	TrustedProxies []string
+	// RateLimit is requests per minute per client (default 600; negative
+	// disables). ConfirmLimit is name/ID confirmations per hour per client,
+	// counting each bulk item (default 5,000; negative disables).
+	RateLimit, ConfirmLimit int
+	// AccessLog, when set, receives the one line per request (text, like
+	// Log), batched so that logging costs no system call per request. Nil
+	// sends those lines through Log.
+	AccessLog io.Writer
+	// Options of the lookup service (poll interval, TTLs, memory); Store,
+	// Redis, Log and Metrics are filled from the fields above.
+	Options cache.Options
+}
+
+// Mount adds the public verification routes to app and starts the lookup
+// service behind them. Both stop when the app shuts down.
+func Mount(app *fiber.App, d Deps) (*cache.Service, error) {
+	if d.Log == nil {
+		d.Log = slog.Default()
+	}
+	trusted, err := clientip.ParseTrustedProxies(d.TrustedProxies)
+	if err != nil {
+		return nil, err
+	}
+	var remote *cache.Remote
+	if d.RedisURL != "" {
+		if remote, err = cache.Open(d.RedisURL, cache.RemoteOptions{Log: d.Log, Prefix: d.RedisPrefix}); err != nil {
+			return nil, err
+		}
+	}
+	m := newMetrics()
+	o := d.Options
+	o.Store, o.Redis, o.Log, o.Metrics = d.Store, remote, d.Log, m.reg
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	svc, err := cache.New(ctx, o)
+	if err != nil {
+		if remote != nil {
+			_ = remote.Close()
+		}
+		return nil, err
+	}
+	h, err := newHandlers(svc, remote, m, d, trusted)
+	if err != nil {
+		svc.Close()
+		if remote != nil {
+			_ = remote.Close()
+		}
+		return nil, err
+	}
+	app.Hooks().OnShutdown(func() error {
+		h.close()
+		svc.Close()
+		if remote != nil {
+			return remote.Close()
+		}
+		return nil
+	})
+	h.routes(app)
+	return svc, nil
+}
+
+type handlers struct {
+	svc     *cache.Service
+	m       *metrics
+	log     *slog.Logger
+	access  *slog.Logger // nil when Log does not log at info level
+	buf     *lineBuffer
+	base    string
+	trusted []netip.Prefix
+	tmpl    *template.Template
+	css     template.CSS
+	csp     string
+	hsts    bool
+	share   []byte
+	openapi *cache.Blob
+	reqs    *limiter
+	confirm *limiter
+	misses  *limiter // failed confirmations per certificate
+
+	secHeaders [][2][]byte
+}
+
+func newHandlers(svc *cache.Service, remote *cache.Remote, m *metrics, d Deps, trusted []netip.Prefix) (*handlers, error) {
+	css, err := fs.ReadFile(assets.Static, "static/verify.css")
+	if err != nil {
+		return nil, err
+	}
+	share, err := fs.ReadFile(assets.Static, "static/share.png")
+	if err != nil {
+		return nil, err
+	}
+	tmpl, err := template.New("").Funcs(funcs).ParseFS(assets.Templates, "templates/*.html")
+	if err != nil {
+		return nil, err
+	}
+	sum := sha256.Sum256(css)
+	h := &handlers{svc: svc, m: m, log: d.Log, base: strings.TrimRight(d.PublicURL, "/"), trusted: trusted, tmpl: tmpl,
+		css: template.CSS(css), share: share, openapi: cache.NewBlob(openAPI(d.PublicURL)),
+		hsts: strings.HasPrefix(d.PublicURL, "https://"),
+		// Nothing but the inlined style sheet and our own images and forms:
+		// a page that is all about trust runs no script at all.
+		csp: "default-src 'none'; style-src 'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) + "'; img-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
+	}
+	if d.Log.Enabled(context.Background(), slog.LevelInfo) {
+		h.access = d.Log
+		if d.AccessLog != nil {
+			h.buf = newLineBuffer(d.AccessLog)
+			h.access = slog.New(newAccessHandler(h.buf))
+		}
+	}
+	// Security headers, in canonical form so that setting them costs no
+	// normalisation per request.
+	for _, kv := range [][2]string{
+		{"X-Content-Type-Options", "nosniff"},
+		{"X-Frame-Options", "DENY"},
+		// The QR URL carries the verification code: never leak it to
+		// another site through Referer.
+		{"Referrer-Policy", "no-referrer"},
+		{"Content-Security-Policy", h.csp},
+		{"Permissions-Policy", "camera=(), microphone=(), geolocation=()"},
+		{"Cross-Origin-Opener-Policy", "same-origin"},
+	} {
+		h.secHeaders = append(h.secHeaders, [2][]byte{[]byte(kv[0]), []byte(kv[1])})
+	}
+	if h.hsts {
+		h.secHeaders = append(h.secHeaders, [2][]byte{[]byte("Strict-Transport-Security"), []byte("max-age=31536000")})
+	}
+	rl, cl := d.RateLimit, d.ConfirmLimit
+	if rl == 0 {
+		rl = 600
+	}
+	if cl == 0 {
+		cl = 5000
+	}
+	h.reqs = newLimiter("req", rl, time.Minute, remote)
+	h.confirm = newLimiter("confirm", cl, time.Hour, remote)
+	// A privacy control, not a load control: it stays on when rate limits
+	// are switched off.
+	h.misses = newLimiter("confirm-miss", maxFailedConfirms, confirmWindowDays*24*time.Hour, remote)
+	return h, nil
+}
+
+func (h *handlers) close() {
+	h.reqs.close()
+	h.confirm.close()
+	h.misses.close()
+	if h.buf != nil {
+		_ = h.buf.Close()
+	}
+}
+
+func (h *handlers) routes(app *fiber.App) {
+	app.Use(h.observe)
+	app.Get("/healthz", func(c *fiber.Ctx) error { return c.SendString("ok") })
+	app.Get("/readyz", h.readyz)
+	app.Get("/metrics", adaptor.HTTPHandler(promhttp.HandlerFor(h.m.reg, promhttp.HandlerOpts{})))
+	app.Get("/static/share.png", func(c *fiber.Ctx) error {
+		c.Set("Cache-Control", "public, max-age=86400")
+		c.Set(fiber.HeaderContentType, "image/png")
+		return c.Send(h.share)
+	})
+	app.Use(h.rateLimit)
+	app.Get("/", h.home)
+	app.Get("/v/lookup", h.lookupForm)
+	app.Get("/v/:number", h.page)
+	app.Post("/v/:number", h.page)
+	app.Get("/api/v1/certificates/:number", h.apiCertificate)
+	app.Post("/api/v1/verify", h.apiVerify)
+	app.Get("/bulk", h.bulkForm)
+	app.Post("/bulk", h.bulkUpload)
+	app.Get("/api/openapi.json", func(c *fiber.Ctx) error {
+		return h.sendBlob(c, h.openapi, fiber.MIMEApplicationJSON, "public, max-age=300")
+	})
+	app.Get("/.well-known/jwks.json", h.withDirectory(h.jwks))
+	app.Get("/trust.json", h.withDirectory(h.trust))
+	app.Get("/institutions", h.withDirectory(h.institutions))
+	app.Get("/institutions/:id", h.withDirectory(h.institution))
+	app.Get("/api/v1/institutions", h.withDirectory(h.apiInstitutions))
+	app.Get("/api/v1/institutions/:id", h.withDirectory(h.apiInstitution))
+}
+
+// observe wraps every request: security headers, panic containment,
+// metrics by route pattern and one log line without personal data (no
+// path, query, address or body: the route pattern says what was asked).
+func (h *handlers) observe(c *fiber.Ctx) (err error) {
+	start := time.Now()
+	hdr := &c.Response().Header
+	for _, kv := range h.secHeaders {
+		hdr.SetCanonical(kv[0], kv[1])
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			// No stack trace to the client, and none in the log line
+			// either: it may hold request data.
+			h.log.Error("panic in request handler", "panic", fmt.Sprint(r), "route", routeOf(c))
+			err = nil
+			_ = h.fail(c, errInternal)
+		}
+		if err != nil {
+			// Let the app's error handler write it, then log what it wrote.
+			if herr := c.App().ErrorHandler(c, err); herr != nil {
+				c.Status(fiber.StatusInternalServerError)
+			}
+			err = nil
+		}
+		status := c.Response().StatusCode()
+		d := time.Since(start)
+		route := routeOf(c)
+		h.m.observe(route, c.Method(), status, d)
+		if h.access == nil {
+			return
+		}
+		h.access.LogAttrs(context.Background(), slog.LevelInfo, "http",
+			slog.String("method", c.Method()), slog.String("route", route), slog.Int("status", status),
+			slog.Int64("us", d.Microseconds()), slog.Int("bytes", len(c.Response().Body())))
+	}()
+	return c.Next()
+}
+
+// routeOf is the route pattern a request matched. After Next, Route is the
+// last route that matched; a request that matched nothing still shows the
+// middleware's own "/".
+func routeOf(c *fiber.Ctx) string {
+	if r := c.Route(); r != nil && len(r.Handlers) > 0 && (r.Path != "/" || c.Path() == "/") {
+		return r.Path
+	}
+	return "unmatched"
+}
+
+func (h *handlers) readyz(c *fiber.Ctx) error {
+	ctx, cancel := context.WithTimeout(c.UserContext(), 2*time.Second)
+	defer cancel()
+	st, ok := h.svc.Ready(ctx)
+	c.Set("Cache-Control", "no-store")
+	if !ok {
+		return c.Status(fiber.StatusServiceUnavailable).JSON(st)
+	}
+	return c.JSON(st)
+}
+
+// Cache-Control for verification answers. A shared cache may keep them but
+// must revalidate every time (the ETag makes that a cheap 304), so no copy
+// is ever served that certd has not just confirmed: the 1-second promise on
+// revocations holds behind any CDN. Answers with personal data stay out of
+// shared caches.
+const (
+	ccPublic  = "public, max-age=0, must-revalidate"
+	ccPrivate = "private, no-cache"
+)
+
+func (h *handlers) sendBlob(c *fiber.Ctx, b *cache.Blob, ctype, cc string) error {
+	c.Set("Cache-Control", cc)
+	c.Set(fiber.HeaderContentType, ctype)
+	body, etag := b.Body(), b.ETag()
+	if len(body) >= 512 {
+		c.Set(fiber.HeaderVary, fiber.HeaderAcceptEncoding)
+		if strings.Contains(c.Get(fiber.HeaderAcceptEncoding), "gzip") {
+			if gz := b.Gzipped(); gz != nil {
+				// A different representation needs a different strong ETag.
+				body, etag = gz, etag[:len(etag)-1]+`-gz"`
+				c.Set(fiber.HeaderContentEncoding, "gzip")
+			}
+		}
+	}
+	c.Set("ETag", etag)
+	if inm := c.Get(fiber.HeaderIfNoneMatch); inm != "" && etagMatch(inm, etag) {
+		return c.SendStatus(fiber.StatusNotModified)
+	}
+	return c.Send(body)
+}
+
+func etagMatch(header, etag string) bool {
+	for _, t := range strings.Split(header, ",") {
+		t = strings.TrimPrefix(strings.TrimSpace(t), "W/")
+		if t == etag || t == "*" {
+			return true
+		}
+	}
+	return false
+}
+
+// certParams reads what the page and the API of a certificate take: the
+// number from the path and the QR's verification code from ?c=, both
+// normalised. codeGiven is false when there is no code.
+func certParams(c *fiber.Ctx) (number, code string, codeGiven bool, err error) {
+	if number, err = verify.NormalizeNumber(c.Params("number")); err != nil {
+		return "", "", false, err
+	}
+	raw := c.Query("c")
+	if raw == "" {
+		return number, "", false, nil
+	}
+	code, ok := verify.NormalizeCode(raw)
+	if !ok {
+		return "", "", false, errBadCode
+	}
+	return number, code, true, nil
+}
+
+// wantsEnglish picks the page language: Chinese unless lang=en.
+func wantsEnglish(c *fiber.Ctx) bool { return c.Query("lang") == "en" }
+
+func (h *handlers) home(c *fiber.Ctx) error {
+	en := wantsEnglish(c)
+	d := h.pageData(c, "/", en, t(en, "职业技能等级证书查询", "Skill level certificate verification"), "")
+	d.Message = t(en, "请扫描证书上的二维码，或输入证书编号。", "Scan the QR code on the certificate, or enter its number.")
+	return h.renderPage(c, fiber.StatusOK, "home", d)
+}
+
+// lookupForm turns the typed number of the search form into the page URL.
+func (h *handlers) lookupForm(c *fiber.Ctx) error {
+	n, err := verify.NormalizeNumber(c.Query("number"))
+	if err != nil {
+		return h.failWith(c, err)
+	}
+	q := ""
+	if wantsEnglish(c) {
+		q = "?lang=en"
+	}
+	return c.Redirect("/v/"+n+q, fiber.StatusSeeOther)
+}
