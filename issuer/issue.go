@@ -2,7 +2,6 @@ package issuer
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"runtime"
 	"slices"
@@ -70,10 +69,6 @@ func (s *Service) Issue(ctx context.Context, actor Actor, req IssueRequest) (*Is
 	}
 	r, err := roster.Parse(req.Roster, req.Filename, today)
 	if err != nil {
-		var fe *roster.FileError
-		if errors.As(err, &fe) {
-			return nil, &Error{Kind: ErrInvalid, Code: fe.Code, Zh: fe.Zh, En: fe.En, Err: err}
-		}
 		return nil, err
 	}
 	rep.Format, rep.Rows = r.Format, len(r.Entries)+countRows(r.Problems)
@@ -94,10 +89,8 @@ func (s *Service) Issue(ctx context.Context, actor Actor, req IssueRequest) (*Is
 	}
 	certs := make([]Certificate, 0, len(r.Entries))
 	entryOf := map[HoldingKey]roster.Entry{}
-	if s.Printer != nil {
-		if err := s.Printer.Check(in.Name); err != nil {
-			return nil, Errorf(ErrInvalid, "glyph_missing", "证书字体缺少机构名称中的字：%v", "the certificate font lacks a character of the institution name: %v", err)
-		}
+	if err := s.namePrintable(in); err != nil {
+		return nil, err
 	}
 	for _, e := range r.Entries {
 		c, probs := s.checkEntry(r, e, in, cat, today)
@@ -238,6 +231,19 @@ func (s *Service) checkEntry(r *roster.Roster, e roster.Entry, in Institution, c
 	}, nil
 }
 
+// namePrintable checks the font has every character of the institution's
+// registered name, which every certificate prints.
+func (s *Service) namePrintable(in Institution) error {
+	if s.Printer == nil {
+		return nil
+	}
+	if err := s.Printer.Check(in.Name); err != nil {
+		zh, en := halves(err)
+		return &Error{Kind: ErrInvalid, Code: "glyph_missing", Zh: "机构名称无法打印：" + zh, En: "the institution name cannot be printed: " + en}
+	}
+	return nil
+}
+
 // checkPrintable checks a row can be printed: every character of every
 // printed field is in the font, and the holder's photo, if given, is a
 // usable image.
@@ -251,13 +257,15 @@ func (s *Service) checkPrintable(r *roster.Roster, e roster.Entry, c Certificate
 			continue
 		}
 		if err := s.Printer.Check(f.value); err != nil {
+			zh, en := halves(err)
 			probs = append(probs, ruleProblem(r, e, f.field, f.value, "glyph_missing",
-				"证书字体无法打印："+err.Error()+"（请联系管理员更换或补充字体）", "the certificate font cannot print: "+err.Error()))
+				zh+"（请联系管理员更换或补充字体）", en+" (ask the administrator for a font that has it)"))
 		}
 	}
 	if name, b := photoKey(e.DocNumber, e.StudentNo, photos); b != nil {
 		if err := render.CheckImage(b, "photo"); err != nil {
-			p := ruleProblem(r, e, "photo", name, "photo_invalid", "照片无效："+err.Error(), "the photo is not usable: "+err.Error())
+			zh, en := halves(err)
+			p := ruleProblem(r, e, "photo", name, "photo_invalid", "照片无效："+zh, "the photo is not usable: "+en)
 			p.Col, p.Column = -1, "照片"
 			probs = append(probs, p)
 		}

@@ -82,11 +82,13 @@ func (p *Printer) renderer(ps PrintSettings) (*render.Renderer, error) {
 func (p *Printer) CheckSettings(ps PrintSettings) error {
 	if len(ps.Seal) > 0 {
 		if err := render.CheckImage(ps.Seal, "seal"); err != nil {
-			return &Error{Kind: ErrInvalid, Code: "seal_invalid", Zh: "印章图片无效：" + err.Error(), En: "the seal image is invalid", Err: err}
+			zh, en := halves(err)
+			return &Error{Kind: ErrInvalid, Code: "seal_invalid", Zh: "印章图片无效：" + zh, En: "the seal image is invalid: " + en, Err: err}
 		}
 	}
 	if _, err := p.renderer(ps); err != nil {
-		return &Error{Kind: ErrInvalid, Code: "print_settings_invalid", Zh: "打印设置无效：" + err.Error(), En: "the print settings are invalid", Err: err}
+		zh, en := halves(err)
+		return &Error{Kind: ErrInvalid, Code: "print_settings_invalid", Zh: "打印设置无效：" + zh, En: "the print settings are invalid: " + en, Err: err}
 	}
 	return nil
 }

@@ -122,18 +122,20 @@ func parseDate(s string) (time.Time, bool) {
 }
 
 // fieldErrors collects every problem in a spec so the authority fixes all
-// of them at once.
-type fieldErrors []string
+// of them at once; each language keeps its own list.
+type fieldErrors struct{ zh, en []string }
 
 func (f *fieldErrors) add(zh, en string, args ...any) {
-	*f = append(*f, fmt.Sprintf(zh, args...)+" / "+fmt.Sprintf(en, args...))
+	f.zh = append(f.zh, fmt.Sprintf(zh, args...))
+	f.en = append(f.en, fmt.Sprintf(en, args...))
 }
 
-func (f fieldErrors) err(code string) error {
-	if len(f) == 0 {
+// err is nil without problems, else one error listing them, a line each.
+func (f *fieldErrors) err(code string) error {
+	if len(f.zh) == 0 {
 		return nil
 	}
-	return &Error{Kind: ErrInvalid, Code: code, Zh: "机构信息有误：\n  " + strings.Join(f, "\n  "), En: fmt.Sprintf("%d problem(s) in the institution record", len(f))}
+	return &Error{Kind: ErrInvalid, Code: code, Zh: "机构信息有误：\n  " + strings.Join(f.zh, "\n  "), En: "the institution record has problems:\n  " + strings.Join(f.en, "\n  ")}
 }
 
 // AddInstitution registers a new institution with a fresh signing key.
@@ -175,9 +177,8 @@ func (s *Service) buildInstitution(ctx context.Context, spec InstitutionSpec) (I
 	if in.Name == "" || utf8.RuneCountInString(in.Name) > 100 {
 		fe.add("机构名称不能为空且不超过100字", "registered name must be 1-100 characters")
 	}
-	if err := ident.CheckUSCC(in.USCC); err != nil {
-		ie := err.(*ident.Error)
-		fe = append(fe, "统一社会信用代码："+ie.Zh+" / unified social credit code: "+ie.En)
+	if e, ok := AsError(ident.CheckUSCC(in.USCC)); ok {
+		fe.zh, fe.en = append(fe.zh, "统一社会信用代码："+e.Zh), append(fe.en, "unified social credit code: "+e.En)
 	}
 	if !certno.ValidPrefix(in.Prefix) {
 		fe.add("证书编号前缀“%s”应为1个大写字母加12位数字", "certificate prefix %q must be a capital letter and 12 digits", in.Prefix)

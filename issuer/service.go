@@ -31,7 +31,6 @@ import (
 	"crypto/rand"
 	"encoding/base32"
 	"encoding/json"
-	"errors"
 	"log/slog"
 	"time"
 
@@ -96,9 +95,6 @@ func (a Actor) MayRead(id string) error {
 func errForbidden() error {
 	return Errorf(ErrForbidden, "forbidden", "无权为该机构执行此操作", "not allowed to act for this institution")
 }
-
-// Is reports whether err is of kind k.
-func Is(err error, k Kind) bool { return errors.Is(err, k) }
 
 func (s *Service) now() time.Time {
 	if s.Now != nil {

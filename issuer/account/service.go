@@ -122,28 +122,29 @@ func (s *Service) Create(ctx context.Context, by User, nu NewUser) (User, string
 	nu.Name = strings.ToLower(strings.TrimSpace(nu.Name))
 	nu.DisplayName = strings.TrimSpace(nu.DisplayName)
 	nu.InstitutionID = strings.TrimSpace(nu.InstitutionID)
-	var bad []string
+	var zh, en []string
+	bad := func(z, e string) { zh, en = append(zh, z), append(en, e) }
 	if !namePattern.MatchString(nu.Name) {
-		bad = append(bad, "登录名应为2至32位小写字母、数字、点、下划线或连字符 / the login name must be 2-32 lower-case letters, digits, dots, underscores or hyphens")
+		bad("登录名应为2至32位小写字母、数字、点、下划线或连字符", "the login name must be 2-32 lower-case letters, digits, dots, underscores or hyphens")
 	}
 	if nu.DisplayName == "" || utf8.RuneCountInString(nu.DisplayName) > 50 {
-		bad = append(bad, "姓名不能为空且不超过50字 / the name must be 1-50 characters")
+		bad("姓名不能为空且不超过50字", "the name must be 1-50 characters")
 	}
 	if !nu.Role.Valid() {
-		bad = append(bad, "角色无效 / unknown role")
+		bad("角色无效", "unknown role")
 	}
 	switch nu.Role {
 	case AuthorityAdmin:
 		if nu.InstitutionID != "" {
-			bad = append(bad, "主管部门管理员不属于任何院校 / an authority administrator belongs to no college")
+			bad("主管部门管理员不属于任何院校", "an authority administrator belongs to no college")
 		}
 	case CollegeAdmin, CollegeOperator:
 		if nu.InstitutionID == "" {
-			bad = append(bad, "院校账号必须指定院校 / a college account needs its college")
+			bad("院校账号必须指定院校", "a college account needs its college")
 		}
 	}
-	if len(bad) > 0 {
-		return User{}, "", &issuer.Error{Kind: issuer.ErrInvalid, Code: "user_invalid", Zh: "账号信息有误：" + strings.Join(bad, "；"), En: "the account details are invalid"}
+	if len(zh) > 0 {
+		return User{}, "", &issuer.Error{Kind: issuer.ErrInvalid, Code: "user_invalid", Zh: "账号信息有误：" + strings.Join(zh, "；"), En: "the account details are invalid: " + strings.Join(en, "; ")}
 	}
 	if err := MayManage(by, nu.Role, nu.InstitutionID); err != nil {
 		return User{}, "", err

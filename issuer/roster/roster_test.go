@@ -3,7 +3,6 @@ package roster
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/xuri/excelize/v2"
 
+	"certd/issuer/fault"
 	"certd/issuer/ident"
 )
 
@@ -196,9 +196,9 @@ func TestFileErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			r, err := Parse(tt.data, tt.file, today)
-			var fe *FileError
-			if !errors.As(err, &fe) {
-				t.Fatalf("want *FileError %s, got %v (roster %+v)", tt.code, err, r)
+			fe, ok := fault.As(err)
+			if !ok || fe.Kind != fault.Invalid {
+				t.Fatalf("want a file error %s, got %v (roster %+v)", tt.code, err, r)
 			}
 			if fe.Code != tt.code || fe.Zh == "" || fe.En == "" {
 				t.Fatalf("got %s %q, want code %s", fe.Code, fe.Error(), tt.code)
@@ -325,8 +325,7 @@ func TestTemplate(t *testing.T) {
 	tpl, err := Template()
 	must(t, err)
 	_, err = Parse(tpl, "template.xlsx", today)
-	var fe *FileError
-	if !errors.As(err, &fe) || fe.Code != "no_rows" {
+	if fe, ok := fault.As(err); !ok || fe.Code != "no_rows" {
 		t.Fatalf("empty template should parse to no_rows, got %v", err)
 	}
 	f, err := excelize.OpenReader(bytes.NewReader(tpl))
