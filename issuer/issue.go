@@ -365,6 +365,30 @@ func (s *Service) Certificate(ctx context.Context, actor Actor, number string) (
 	return c, nil
 }
 
+// Batch returns one batch (one issued roster), if the actor may read its
+// institution's records; another college's batch is "not found".
+func (s *Service) Batch(ctx context.Context, actor Actor, id string) (Batch, error) {
+	b, err := s.Store.Batch(ctx, id)
+	if err == nil && actor.MayRead(b.InstitutionID) != nil {
+		err = ErrNotFound
+	}
+	if Is(err, ErrNotFound) {
+		return Batch{}, Errorf(ErrNotFound, "batch_unknown", "批次%s不存在", "no batch %s", id)
+	}
+	return b, err
+}
+
+// batchCertificates returns a batch the actor may read and its
+// certificates, in number order.
+func (s *Service) batchCertificates(ctx context.Context, actor Actor, id string) (Batch, []Certificate, error) {
+	b, err := s.Batch(ctx, actor, id)
+	if err != nil {
+		return b, nil, err
+	}
+	certs, err := s.Certificates(ctx, actor, CertificateFilter{InstitutionID: b.InstitutionID, BatchID: b.ID})
+	return b, certs, err
+}
+
 // Certificates lists the ledger; a college actor sees only its own.
 func (s *Service) Certificates(ctx context.Context, actor Actor, f CertificateFilter) ([]Certificate, error) {
 	if !actor.Authority {
@@ -552,6 +576,18 @@ func joinZh(ps []string) string {
 		out += p
 	}
 	return out
+}
+
+// Record appends to the audit trail an event that is no part of a change
+// the service makes: what an edge saw someone do with what they may read
+// (download a print file, export the ledger, check a roster) or what it
+// refused them (a forged form). The event is filed under institutionID,
+// which the actor must be able to read, and names the actor as who.
+func (s *Service) Record(ctx context.Context, actor Actor, action, institutionID, subject string, detail map[string]any) error {
+	if err := actor.MayRead(institutionID); err != nil {
+		return err
+	}
+	return s.Store.AppendAudit(ctx, s.event(actor, action, institutionID, subject, detail))
 }
 
 // Audit lists audit events; a college actor sees only its own institution's.

@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"fmt"
 	"io"
 	"net/url"
 	"path/filepath"
@@ -222,38 +221,104 @@ func (s *Service) SetPrintSettings(ctx context.Context, actor Actor, id string, 
 	return s.putVersion(ctx, actor, in, nil, "institution.print_settings", map[string]any{"layout": ps.Layout, "seal_bytes": len(ps.Seal), "offset_x": ps.OffsetX, "offset_y": ps.OffsetY})
 }
 
-// RenderStored re-renders a certificate (without a photo, which certd does
-// not keep outside the PDF) and stores it. It is for records whose PDF was
-// never made, e.g. after a render failure at issuance.
-func (s *Service) RenderStored(ctx context.Context, actor Actor, number string) ([]byte, error) {
-	if s.Printer == nil {
-		return nil, Errorf(ErrUnavailable, "no_printer", "未配置可用的证书字体，无法生成PDF", "no usable certificate font is configured; PDFs cannot be made")
-	}
+func errNoPrinter() error {
+	return Errorf(ErrUnavailable, "no_printer", "未配置可用的证书字体，无法生成PDF", "no usable certificate font is configured; PDFs cannot be made")
+}
+
+// PDF returns a certificate's PDF: the bytes stored when it was issued, so
+// the file is the same every time and can be checked against the hash on
+// record. A certificate whose PDF was never made (rendering failed after
+// its roster was committed) is rendered now, without a photo (certd keeps
+// none outside the PDF), and stored, when the actor may change the
+// institution's records; anyone else is told it has not been made yet.
+func (s *Service) PDF(ctx context.Context, actor Actor, number string) ([]byte, error) {
 	c, err := s.Certificate(ctx, actor, number)
 	if err != nil {
 		return nil, err
 	}
-	if pdf, err := s.Store.PDF(ctx, number); err == nil {
-		return pdf, nil
-	} else if !Is(err, ErrNotFound) {
-		return nil, err
+	return s.pdfOf(ctx, actor, c)
+}
+
+// pdfOf is PDF for a certificate the actor may read.
+func (s *Service) pdfOf(ctx context.Context, actor Actor, c Certificate) ([]byte, error) {
+	pdf, err := s.Store.PDF(ctx, c.Number)
+	if !Is(err, ErrNotFound) {
+		return pdf, err
 	}
 	// Rendering stores a new PDF: a change, not a read.
-	if err := actor.MayActFor(c.InstitutionID); err != nil {
-		return nil, err
+	if actor.MayActFor(c.InstitutionID) != nil {
+		return nil, Errorf(ErrUnavailable, "pdf_missing", "证书 %s 的PDF尚未生成，请由本校操作员打开该证书后再下载",
+			"the PDF of certificate %s has not been made yet; an operator of the college must open it first", c.Number)
+	}
+	if s.Printer == nil {
+		return nil, errNoPrinter()
 	}
 	in, err := s.Store.Institution(ctx, c.InstitutionID)
 	if err != nil {
 		return nil, err
 	}
-	pdf, err := s.Printer.Render(in, c, nil)
-	if err != nil {
-		return nil, fmt.Errorf("render %s: %w", number, err)
+	if pdf, err = s.Printer.Render(in, c, nil); err != nil {
+		return nil, err
 	}
-	if err := s.Store.PutPDF(ctx, number, pdf); err != nil {
+	if err := s.Store.PutPDF(ctx, c.Number, pdf); err != nil {
 		return nil, err
 	}
 	return pdf, nil
+}
+
+// BatchZip writes every certificate of a batch, each its own PDF named
+// NUMBER.pdf (see PDF), into a ZIP for the college to hand out. A
+// certificate whose PDF cannot be had fails the whole archive rather than
+// going missing from it.
+func (s *Service) BatchZip(ctx context.Context, actor Actor, batchID string, w io.Writer) error {
+	b, certs, err := s.batchCertificates(ctx, actor, batchID)
+	if err != nil {
+		return err
+	}
+	entries := make([]render.ZipEntry, 0, len(certs))
+	for _, c := range certs {
+		pdf, err := s.pdfOf(ctx, actor, c)
+		if err != nil {
+			return err
+		}
+		entries = append(entries, render.ZipEntry{Name: c.Number + ".pdf", Data: pdf})
+	}
+	return render.WriteZip(w, b.CreatedAt, entries)
+}
+
+// PrintBatch writes a batch's print file to w: one PDF with a page per
+// certificate, in number order, for printing the whole roster at once.
+// photos are the holders' photos uploaded with the roster. certd keeps
+// none, so a print file made later (photos nil) has empty photo frames,
+// while each certificate's own PDF, made at issuance, keeps its photo. This
+// is the one print step after issuing, for the console and the command
+// line alike.
+func (s *Service) PrintBatch(ctx context.Context, actor Actor, batchID string, photos Photos, w io.Writer) error {
+	b, certs, err := s.batchCertificates(ctx, actor, batchID)
+	if err != nil {
+		return err
+	}
+	if s.Printer == nil {
+		return errNoPrinter()
+	}
+	in, err := s.Store.Institution(ctx, b.InstitutionID)
+	if err != nil {
+		return err
+	}
+	return s.Printer.Batch(in, certs, photos.For, w)
+}
+
+// Calibration returns the calibration page for an institution's current
+// print settings, to whoever may read the institution (see Institution).
+func (s *Service) Calibration(ctx context.Context, actor Actor, id string) ([]byte, error) {
+	in, err := s.Institution(ctx, actor, id)
+	if err != nil {
+		return nil, err
+	}
+	if s.Printer == nil {
+		return nil, errNoPrinter()
+	}
+	return s.Printer.Calibration(in)
 }
 
 // Limits on an upload of holders' photos: a 1-inch photo is tens of KB, so

@@ -354,9 +354,50 @@ func (s *Service) changeInstitution(ctx context.Context, actor Actor, id, action
 
 func notFoundInstitution(err error, id string) error {
 	if Is(err, ErrNotFound) {
-		return Errorf(ErrNotFound, "institution_unknown", "认定机构“%s”不存在", "no institution %q", id)
+		return errUnknownInstitution(id)
 	}
 	return err
+}
+
+func errUnknownInstitution(id string) error {
+	return Errorf(ErrNotFound, "institution_unknown", "认定机构“%s”不存在", "no institution %q", id)
+}
+
+// Institution returns the registration in force now (the latest version).
+// A college actor reads its own; another college's is "not found", as one
+// that does not exist.
+func (s *Service) Institution(ctx context.Context, actor Actor, id string) (Institution, error) {
+	if actor.MayRead(id) != nil {
+		return Institution{}, errUnknownInstitution(id)
+	}
+	in, err := s.Store.Institution(ctx, id)
+	return in, notFoundInstitution(err, id)
+}
+
+// InstitutionVersions returns every version of a registration, oldest
+// first, to whoever may read the institution (see Institution).
+func (s *Service) InstitutionVersions(ctx context.Context, actor Actor, id string) ([]Institution, error) {
+	if actor.MayRead(id) != nil {
+		return nil, errUnknownInstitution(id)
+	}
+	vs, err := s.Store.InstitutionVersions(ctx, id)
+	return vs, notFoundInstitution(err, id)
+}
+
+// Institutions lists the institutions the actor may read, by ID: every
+// one for the authority, its own for a college.
+func (s *Service) Institutions(ctx context.Context, actor Actor) ([]Institution, error) {
+	if actor.Authority {
+		return s.Store.Institutions(ctx)
+	}
+	in, err := s.Institution(ctx, actor, actor.InstitutionID)
+	if Is(err, ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return []Institution{in}, nil
 }
 
 // SetStatus suspends, withdraws or reinstates an institution. Certificates
@@ -495,6 +536,13 @@ func (s *Service) ImportCatalogue(ctx context.Context, actor Actor, raw []byte) 
 	ev := s.event(actor, "catalogue.import", "", "catalogue", nil)
 	ev.Detail = string(detail)
 	return len(occ), s.Store.PutOccupations(ctx, occ, ev)
+}
+
+// Occupations returns the occupation catalogue, ordered by code. It is
+// public (the verification pages name occupations from it), so it takes no
+// actor.
+func (s *Service) Occupations(ctx context.Context) ([]occupation.Occupation, error) {
+	return s.Store.Occupations(ctx)
 }
 
 func (s *Service) catalogue(ctx context.Context) (occupation.Catalogue, error) {

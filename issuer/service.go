@@ -3,11 +3,12 @@
 // certificate records from assessment rosters, revoke and correct them, and
 // keep an append-only audit trail of all of it.
 //
-// Start with [Service]: main builds one from a [Store], a key-encryption key
-// and a clock, and every command and console page goes through it. Each
-// method takes an [Actor], and the service (never the caller) decides
-// whether that actor may act for the institution concerned: a college
-// operator can only ever touch its own college's records.
+// Start with [Service]: main builds one with [New] from a [Store] and a
+// key-encryption key, and every command and console page goes through it,
+// for reading as much as for changing. Each method takes an [Actor], and
+// the service (never the caller) decides what that actor reaches: a college
+// operator can only ever touch its own college's records, and another
+// college's record is "not found", exactly like one that does not exist.
 //
 // # Rules
 //
@@ -37,9 +38,12 @@ import (
 	"certd/issuer/keys"
 )
 
-// Service carries out issuing and registration. Build it with its fields set;
-// it is safe for concurrent use.
+// Service carries out issuing and registration, and is the one door to the
+// records for every actor. Build it with New; it is safe for concurrent use.
 type Service struct {
+	// Store is where the records live. It is set by wiring code only:
+	// everything else reads and writes through the methods, which scope
+	// what each actor reaches.
 	Store Store
 	KEK   *keys.KEK
 	// Now is the clock; nil means time.Now. Tests inject a fixed clock.
@@ -51,6 +55,11 @@ type Service struct {
 	Printer *Printer
 	Log     *slog.Logger
 }
+
+// New returns a service over st that opens private keys with kek. Set
+// Printer, Log and Now before first use to print PDFs, log elsewhere than
+// slog.Default, or fix the clock.
+func New(st Store, kek *keys.KEK) *Service { return &Service{Store: st, KEK: kek} }
 
 // Actor is who is acting: a person (or an API token) with a role. The
 // console and API set it from the authenticated session; the command line

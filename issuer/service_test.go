@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"fmt"
+	"io"
 	"log/slog"
 	"path/filepath"
 	"strings"
@@ -76,7 +77,8 @@ func newFixtureOn(t testing.TB, st issuer.Store) *fixture {
 	}
 	f := &fixture{t: t, ctx: ctx, store: st, kek: kek, admin: authority,
 		now: time.Date(2026, 6, 30, 2, 0, 0, 0, time.UTC)}
-	f.svc = &issuer.Service{Store: st, KEK: kek, Now: func() time.Time { return f.now }, Log: slog.New(slog.DiscardHandler)}
+	f.svc = issuer.New(st, kek)
+	f.svc.Now, f.svc.Log = func() time.Time { return f.now }, slog.New(slog.DiscardHandler)
 	if _, err := f.svc.Init(ctx, authority, "吉林省人力资源和社会保障厅"); err != nil {
 		t.Fatal(err)
 	}
@@ -459,7 +461,8 @@ func TestTenantIsolation(t *testing.T) {
 func TestWrongKEK(t *testing.T) {
 	each(t, func(t *testing.T, f *fixture) {
 		wrong, _ := keys.NewKEK(bytes.Repeat([]byte{2}, 32))
-		svc := &issuer.Service{Store: f.store, KEK: wrong, Now: func() time.Time { return f.now }}
+		svc := issuer.New(f.store, wrong)
+		svc.Now = func() time.Time { return f.now }
 		_, err := svc.Issue(f.ctx, clerk, issuer.IssueRequest{InstitutionID: "jlvtc", Roster: roster(1), Filename: "r.csv"})
 		if e, ok := issuer.AsError(err); !ok || e.Code != "wrong_kek" {
 			t.Fatalf("issue with a wrong KEK: %v", err)
@@ -613,4 +616,61 @@ func TestWriteLedger(t *testing.T) {
 	if _, err := f.svc.WriteLedger(f.ctx, clerk, issuer.CertificateFilter{}, "pdf", &buf); !issuer.Is(err, issuer.ErrInvalid) {
 		t.Errorf("unknown format: %v", err)
 	}
+}
+
+// Every read the console and the command line go through answers a college
+// about its own records only: another college's record is "not found" in
+// the very words used for one that does not exist, while the college reads
+// its own (here stopped only by the missing font, after the check).
+func TestReadsAreScoped(t *testing.T) {
+	each(t, func(t *testing.T, f *fixture) {
+		f.register("other", "Y000022000002")
+		rep := f.issue(clerk, roster(1))
+		intruder := issuer.Actor{Name: "test:intruder", InstitutionID: "other"}
+		reads := []struct {
+			name, id, missing string
+			read              func(a issuer.Actor, id string) error
+		}{
+			{"Institution", "jlvtc", "nosuch", func(a issuer.Actor, id string) error { _, err := f.svc.Institution(f.ctx, a, id); return err }},
+			{"InstitutionVersions", "jlvtc", "nosuch", func(a issuer.Actor, id string) error { _, err := f.svc.InstitutionVersions(f.ctx, a, id); return err }},
+			{"Batch", rep.Batch.ID, "BNOSUCH", func(a issuer.Actor, id string) error { _, err := f.svc.Batch(f.ctx, a, id); return err }},
+			{"PDF", rep.Numbers[0], "Y000022000001263999999", func(a issuer.Actor, id string) error { _, err := f.svc.PDF(f.ctx, a, id); return err }},
+			{"BatchZip", rep.Batch.ID, "BNOSUCH", func(a issuer.Actor, id string) error { return f.svc.BatchZip(f.ctx, a, id, io.Discard) }},
+			{"PrintBatch", rep.Batch.ID, "BNOSUCH", func(a issuer.Actor, id string) error { return f.svc.PrintBatch(f.ctx, a, id, nil, io.Discard) }},
+			{"Calibration", "jlvtc", "nosuch", func(a issuer.Actor, id string) error { _, err := f.svc.Calibration(f.ctx, a, id); return err }},
+		}
+		for _, r := range reads {
+			other, okOther := issuer.AsError(r.read(intruder, r.id))
+			missing, okMissing := issuer.AsError(r.read(intruder, r.missing))
+			if !okOther || !okMissing || other.Kind != issuer.ErrNotFound || other.Code != missing.Code ||
+				strings.ReplaceAll(other.Zh+other.En, r.id, "ID") != strings.ReplaceAll(missing.Zh+missing.En, r.missing, "ID") {
+				t.Errorf("%s: another college's record answered %v, a missing one %v", r.name, other, missing)
+			}
+			if err := r.read(clerk, r.id); issuer.Is(err, issuer.ErrNotFound) || issuer.Is(err, issuer.ErrForbidden) {
+				t.Errorf("%s: the college cannot read its own record: %v", r.name, err)
+			}
+			if err := r.read(authority, r.id); issuer.Is(err, issuer.ErrNotFound) || issuer.Is(err, issuer.ErrForbidden) {
+				t.Errorf("%s: the authority cannot read a college's record: %v", r.name, err)
+			}
+		}
+		if list, err := f.svc.Institutions(f.ctx, intruder); err != nil || len(list) != 1 || list[0].ID != "other" {
+			t.Errorf("a college's list of institutions: %v %v", list, err)
+		}
+		if list, err := f.svc.Institutions(f.ctx, authority); err != nil || len(list) != 2 {
+			t.Errorf("the authority's list of institutions: %d %v", len(list), err)
+		}
+		if err := f.svc.Record(f.ctx, intruder, "ledger.export", "jlvtc", "xlsx", nil); !issuer.Is(err, issuer.ErrForbidden) {
+			t.Errorf("a college filed an event under another college: %v", err)
+		}
+		if err := f.svc.Record(f.ctx, clerk, "ledger.export", "jlvtc", "xlsx", map[string]any{"rows": 1}); err != nil {
+			t.Fatal(err)
+		}
+		evs, _ := f.svc.Audit(f.ctx, clerk, issuer.AuditFilter{Action: "ledger.export"})
+		if len(evs) != 1 || evs[0].Actor != clerk.Name || evs[0].InstitutionID != "jlvtc" || evs[0].Detail != `{"rows":1}` {
+			t.Errorf("recorded event: %+v", evs)
+		}
+		if occ, err := f.svc.Occupations(f.ctx); err != nil || len(occ) == 0 {
+			t.Errorf("catalogue: %d occupations, %v", len(occ), err)
+		}
+	})
 }

@@ -123,7 +123,7 @@ func cmdRender(ctx context.Context, args []string, out io.Writer) error {
 	if err := e.needPrinter(); err != nil {
 		return err
 	}
-	pdf, err := e.svc.RenderStored(ctx, authorityActor(), pos[0])
+	pdf, err := e.svc.PDF(ctx, authorityActor(), pos[0])
 	if err != nil {
 		return err
 	}

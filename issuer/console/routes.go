@@ -193,7 +193,7 @@ func (c *Console) serve(fc *fiber.Ctx, r Route) error {
 	}
 	if fc.Method() != fiber.MethodGet && fc.Method() != fiber.MethodHead {
 		if !c.sess.csrfOK(rc.jti, fc.FormValue("_csrf")) && !c.sess.csrfOK(rc.jti, fc.Get("X-CSRF-Token")) {
-			_ = c.st.AppendAudit(fc.UserContext(), issuer.AuditEvent{At: c.now().UTC(), Actor: u.Name, Action: "console.csrf_rejected", InstitutionID: u.InstitutionID, Subject: r.Path})
+			c.audit(fc, rc, "console.csrf_rejected", u.InstitutionID, r.Path, nil)
 			return c.fail(fc, rc, errf(issuer.ErrForbidden, "csrf", "页面已过期或来源不明，请返回上一页刷新后重试", "the form has expired or did not come from this site; go back, reload and try again"))
 		}
 	}
