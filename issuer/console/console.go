@@ -69,7 +69,6 @@ type Console struct {
 	d        Deps
 	svc      *issuer.Service
 	acc      *account.Service
-	st       account.Store
 	log      *slog.Logger
 	sess     *sessions
 	pages    map[string]*template.Template
@@ -105,7 +104,7 @@ func Mount(app *fiber.App, d Deps) (*Console, error) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	sess, err := loadSessions(ctx, d.Accounts.Store, d.KEK, now)
+	sess, err := loadSessions(ctx, d.Accounts, d.KEK, now)
 	if err != nil {
 		return nil, err
 	}
@@ -120,7 +119,7 @@ func Mount(app *fiber.App, d Deps) (*Console, error) {
 	sum := sha256.Sum256(css)
 	pu := strings.ToLower(d.PublicURL)
 	c := &Console{
-		d: d, svc: d.Service, acc: d.Accounts, st: d.Accounts.Store, log: d.Log, sess: sess, pages: pages,
+		d: d, svc: d.Service, acc: d.Accounts, log: d.Log, sess: sess, pages: pages,
 		css: template.CSS(css), trusted: trusted, now: now,
 		secure: !(strings.HasPrefix(pu, "http://127.0.0.1") || strings.HasPrefix(pu, "http://localhost") || strings.HasPrefix(pu, "http://[::1]")),
 		// No script anywhere; the one style sheet is inlined and pinned.

@@ -119,7 +119,8 @@ func newWorld(t testing.TB, open func(t testing.TB) storetest.AccountStore) *wor
 			w.certB = rep.Numbers[0]
 		}
 	}
-	w.acc = &account.Service{Store: st, Params: cheap, Now: func() time.Time { return w.now }, Institution: st.Institution}
+	w.acc = account.New(st, svc)
+	w.acc.Params, w.acc.Now = cheap, func() time.Time { return w.now }
 	admin := account.User{ID: "setup", Name: "setup", Role: account.AuthorityAdmin}
 	for _, u := range []struct {
 		key  string

@@ -219,12 +219,9 @@ func (c *Console) authenticate(fc *fiber.Ctx) (account.User, *claims, error) {
 	if err != nil {
 		return account.User{}, nil, err
 	}
-	u, err := c.st.User(fc.UserContext(), cl.Subject)
+	u, err := c.acc.SessionUser(fc.UserContext(), cl.Subject, cl.Gen)
 	if err != nil {
 		return account.User{}, nil, err
-	}
-	if u.Disabled || u.SessionGen != cl.Gen {
-		return account.User{}, nil, errf(issuer.ErrInvalid, "session_ended", "", "")
 	}
 	return u, cl, nil
 }

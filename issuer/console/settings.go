@@ -162,7 +162,7 @@ type usersData struct {
 }
 
 func (c *Console) usersView(fc *fiber.Ctx, rc *reqCtx, status int, d usersData) error {
-	us, err := c.acc.Users(fc.UserContext(), rc.user)
+	us, err := c.acc.Users(fc.UserContext(), rc.user, account.UserFilter{})
 	if err != nil {
 		return c.fail(fc, rc, err)
 	}
@@ -184,11 +184,6 @@ func (c *Console) usersPage(fc *fiber.Ctx, rc *reqCtx) error {
 
 func (c *Console) createUser(fc *fiber.Ctx, rc *reqCtx) error {
 	nu := account.NewUser{Name: fc.FormValue("name"), DisplayName: fc.FormValue("display_name"), Role: account.Role(fc.FormValue("role")), InstitutionID: fc.FormValue("institution")}
-	// A college administrator creates accounts of its own college only,
-	// whatever the form says.
-	if rc.user.Role == account.CollegeAdmin {
-		nu.InstitutionID = rc.user.InstitutionID
-	}
 	u, pw, err := c.acc.Create(fc.UserContext(), rc.user, nu)
 	if err != nil {
 		_, _, status := c.userError(err)
