@@ -1,18 +1,14 @@
 package issuer
 
 import (
-	"archive/zip"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"io"
 	"net/url"
-	"path/filepath"
 	"strconv"
-	"strings"
 	"sync"
 
-	"certd/issuer/ident"
 	"certd/issuer/render"
 )
 
@@ -175,32 +171,6 @@ func (p *Printer) Calibration(in Institution) ([]byte, error) {
 	return r.CalibrationPage()
 }
 
-// Photos finds a holder's photo by document number or 学号.
-type Photos map[string][]byte
-
-// For returns the photo of a certificate's holder, or nil.
-func (ph Photos) For(c Certificate) []byte {
-	if b, ok := ph[c.Holder.DocNumber]; ok {
-		return b
-	}
-	if c.Holder.StudentNo != "" {
-		return ph[c.Holder.StudentNo]
-	}
-	return nil
-}
-
-// photoKey names the photo a roster entry would use, for error messages
-// that must not echo a full document number.
-func photoKey(docNumber, studentNo string, ph Photos) (string, []byte) {
-	if b, ok := ph[docNumber]; ok {
-		return ident.MaskDoc(docNumber), b
-	}
-	if b, ok := ph[studentNo]; ok && studentNo != "" {
-		return studentNo, b
-	}
-	return "", nil
-}
-
 // SetPrintSettings stores new print settings as a new institution version.
 // A college administrator may change its own; the authority any.
 func (s *Service) SetPrintSettings(ctx context.Context, actor Actor, id string, ps PrintSettings) (Institution, error) {
@@ -319,55 +289,4 @@ func (s *Service) Calibration(ctx context.Context, actor Actor, id string) ([]by
 		return nil, errNoPrinter()
 	}
 	return s.Printer.Calibration(in)
-}
-
-// Limits on an upload of holders' photos: a 1-inch photo is tens of KB, so
-// these leave room for every roster while keeping a ZIP bomb from filling
-// memory.
-const (
-	MaxPhotoFiles = 20_000
-	MaxPhotoBytes = 2 << 20   // one photo
-	MaxPhotosSize = 256 << 20 // all photos of one upload, decompressed
-)
-
-// PhotosFromZip reads holders' photos from a ZIP archive, each named after
-// the holder's document number or 学号 (220102200401010013.jpg). Entries
-// that are not .jpg, .jpeg or .png are ignored; the images themselves are
-// checked when the roster is (see Service.Issue).
-func PhotosFromZip(r io.ReaderAt, size int64) (Photos, error) {
-	zr, err := zip.NewReader(r, size)
-	if err != nil {
-		return nil, Errorf(ErrInvalid, "photos_zip", "照片文件应为ZIP压缩包", "the photos must be a ZIP file")
-	}
-	ph := Photos{}
-	total := 0
-	for _, f := range zr.File {
-		ext := strings.ToLower(filepath.Ext(f.Name))
-		if f.FileInfo().IsDir() || (ext != ".jpg" && ext != ".jpeg" && ext != ".png") {
-			continue
-		}
-		if len(ph) >= MaxPhotoFiles {
-			return nil, Errorf(ErrInvalid, "photos_many", "照片超过%d张", "more than %d photos", MaxPhotoFiles)
-		}
-		name := filepath.Base(f.Name)
-		if f.UncompressedSize64 > MaxPhotoBytes {
-			return nil, Errorf(ErrInvalid, "photo_large", "照片%s超过2MB", "photo %s is larger than 2 MB", name)
-		}
-		rc, err := f.Open()
-		if err != nil {
-			return nil, Errorf(ErrInvalid, "photos_zip", "照片压缩包已损坏", "the photo ZIP is damaged")
-		}
-		// The header's size is the sender's word; the limit is enforced on
-		// what actually decompresses.
-		b, err := io.ReadAll(io.LimitReader(rc, MaxPhotoBytes+1))
-		rc.Close()
-		if err != nil || len(b) > MaxPhotoBytes {
-			return nil, Errorf(ErrInvalid, "photos_zip", "照片压缩包已损坏或照片%s超过2MB", "the photo ZIP is damaged or photo %s is larger than 2 MB", name)
-		}
-		if total += len(b); total > MaxPhotosSize {
-			return nil, Errorf(ErrInvalid, "photos_total", "照片总大小超过%dMB", "the photos add up to more than %d MB", MaxPhotosSize>>20)
-		}
-		ph[strings.ToUpper(strings.TrimSuffix(name, filepath.Ext(name)))] = b
-	}
-	return ph, nil
 }
