@@ -8,9 +8,9 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"certd/issuer/credential"
-	"certd/issuer/ident"
 	"certd/issuer/occupation"
 	"certd/issuer/render"
 	"certd/issuer/roster"
@@ -93,8 +93,7 @@ func (s *Service) Issue(ctx context.Context, actor Actor, req IssueRequest) (*Is
 		return nil, err
 	}
 	for _, e := range r.Entries {
-		c, probs := s.checkEntry(r, e, in, cat, today)
-		probs = append(probs, s.checkPrintable(r, e, c, req.Photos)...)
+		c, probs := s.checkRow(r, e, in, cat, today, req.Photos)
 		rep.Problems = append(rep.Problems, probs...)
 		if len(probs) == 0 {
 			certs = append(certs, c)
@@ -188,6 +187,15 @@ func issuable(in Institution, day time.Time) error {
 			in.ValidFrom.Format(DateLayout), in.ValidUntil.Format(DateLayout), day.Format(DateLayout))
 	}
 	return nil
+}
+
+// checkRow applies to one row that passed the roster's own checks every
+// rule of the issuing side: catalogue, scope and level (checkEntry), font
+// and photo (checkPrintable). An import and a correction both go through
+// it.
+func (s *Service) checkRow(r *roster.Roster, e roster.Entry, in Institution, cat occupation.Catalogue, today time.Time, photos Photos) (Certificate, []roster.Problem) {
+	c, probs := s.checkEntry(r, e, in, cat, today)
+	return c, append(probs, s.checkPrintable(r, e, c, photos)...)
 }
 
 // checkEntry applies the catalogue, scope and level rules to one row.
@@ -402,8 +410,8 @@ func (s *Service) Revoke(ctx context.Context, actor Actor, number string, reason
 	if !reason.Valid() {
 		return Certificate{}, Errorf(ErrInvalid, "reason_unknown", "撤销原因“%s”无效，可选：error、misconduct、request、other", "revocation reason %q is not one of error, misconduct, request, other", reason)
 	}
-	if len([]rune(note)) > 500 {
-		return Certificate{}, Errorf(ErrInvalid, "note_length", "说明不能超过500字", "the note must be at most 500 characters")
+	if utf8.RuneCountInString(note) > maxNoteRunes {
+		return Certificate{}, Errorf(ErrInvalid, "note_length", "说明不能超过%d字", "the note must be at most %d characters", maxNoteRunes)
 	}
 	c, err := s.Certificate(ctx, actor, number)
 	if err != nil {
@@ -425,6 +433,10 @@ func (s *Service) Revoke(ctx context.Context, actor Actor, number string, reason
 	return c, nil
 }
 
+// maxNoteRunes bounds the free text kept in the audit trail with a
+// revocation or a correction.
+const maxNoteRunes = 500
+
 // Correction holds the corrected fields of a reissue; empty fields keep the
 // old value.
 type Correction struct {
@@ -440,7 +452,11 @@ type Correction struct {
 }
 
 // Reissue replaces a valid certificate with a corrected one: a new number
-// and signature, the old one marked superseded and linked both ways.
+// and signature, the old one marked superseded and linked both ways. The
+// corrected record is checked exactly as a row of a roster is (roster.Row,
+// then the catalogue, scope, font and photo rules of Issue), so a
+// correction can sign nothing an import would refuse: a name the font
+// cannot print, a field over its length.
 func (s *Service) Reissue(ctx context.Context, actor Actor, number string, fix Correction) (Certificate, error) {
 	old, err := s.Certificate(ctx, actor, number)
 	if err != nil {
@@ -452,6 +468,9 @@ func (s *Service) Reissue(ctx context.Context, actor Actor, number string, fix C
 	if old.Status != Valid {
 		return old, &Error{Kind: ErrConflict, Code: "not_valid", Zh: fmt.Sprintf("证书%s当前状态为%s，不能补发更正", number, old.Status.Chinese()), En: fmt.Sprintf("certificate %s is %s and cannot be reissued", number, old.Status)}
 	}
+	if utf8.RuneCountInString(fix.Reason) > maxNoteRunes {
+		return old, Errorf(ErrInvalid, "reason_length", "更正原因不能超过%d字", "the reason must be at most %d characters", maxNoteRunes)
+	}
 	in, err := s.Store.Institution(ctx, old.InstitutionID)
 	if err != nil {
 		return old, err
@@ -460,69 +479,23 @@ func (s *Service) Reissue(ctx context.Context, actor Actor, number string, fix C
 	if err := issuable(in, today); err != nil {
 		return old, err
 	}
-	// Run the corrected row through exactly the checks a roster row gets.
-	e := roster.Entry{Row: 1, Name: old.Holder.Name, DocType: old.Holder.DocType, DocNumber: old.Holder.DocNumber,
-		StudentNo: old.Holder.StudentNo, Major: old.Holder.Major, CandidateType: string(old.Holder.CandidateType),
-		Occupation: old.Occupation, Specialty: old.Specialty, Level: old.Level, AssessedOn: old.AssessedOn}
-	var probs []string
-	if fix.Name != "" {
-		e.Name = ident.NormalizeName(fix.Name)
-		if err := ident.CheckName(e.Name); err != nil {
-			probs = append(probs, err.Error())
-		}
-	}
-	if fix.DocType != "" {
-		dt, ok := ident.ParseDocType(fix.DocType)
-		if !ok {
-			probs = append(probs, "证件类型无效 / unknown document type")
-		}
-		e.DocType = dt
-	}
-	if fix.DocNumber != "" {
-		e.DocNumber = ident.NormalizeDocNumber(fix.DocNumber)
-	}
-	if fix.DocNumber != "" || fix.DocType != "" {
-		if err := ident.CheckDocNumber(e.DocType, e.DocNumber, today); err != nil {
-			probs = append(probs, err.Error())
-		}
-	}
-	if fix.StudentNo != "" {
-		e.StudentNo = fix.StudentNo
-	}
-	if fix.Major != "" {
-		e.Major = fix.Major
-	}
-	if fix.Specialty != nil {
-		e.Specialty = *fix.Specialty
-		if e.Specialty == "--" {
-			e.Specialty = ""
-		}
-	}
-	if fix.Level != "" {
-		l, ok := occupation.ParseLevel(fix.Level)
-		if !ok {
-			probs = append(probs, "等级无效 / invalid level")
-		}
-		e.Level = l
-	}
-	if fix.AssessedOn != "" {
-		d, ok := parseDate(fix.AssessedOn)
-		if !ok || d.After(today) {
-			probs = append(probs, "考核日期无效 / invalid assessment date")
-		}
-		e.AssessedOn = d
-	}
-	if len(probs) > 0 {
-		return old, &Error{Kind: ErrInvalid, Code: "correction_invalid", Zh: "更正内容有误：" + joinZh(probs), En: "the correction is invalid"}
+	if err := s.namePrintable(in); err != nil {
+		return old, err
 	}
 	cat, err := s.catalogue(ctx)
 	if err != nil {
 		return old, err
 	}
-	r := &roster.Roster{}
-	repl, rp := s.checkEntry(r, e, in, cat, today)
-	if len(rp) > 0 {
-		return old, &Error{Kind: ErrInvalid, Code: rp[0].Code, Zh: rp[0].Zh, En: rp[0].En}
+	r := roster.Row(fix.onto(old), today)
+	probs := r.Problems
+	var repl Certificate
+	for _, e := range r.Entries { // one, unless the row has problems
+		var p []roster.Problem
+		repl, p = s.checkRow(r, e, in, cat, today, nil)
+		probs = append(probs, p...)
+	}
+	if len(probs) > 0 {
+		return old, correctionError(probs)
 	}
 	if repl.Key() != old.Key() {
 		held, err := s.Store.ValidHoldings(ctx, []HoldingKey{repl.Key()})
@@ -567,15 +540,36 @@ func (s *Service) Reissue(ctx context.Context, actor Actor, number string, fix C
 	return out, nil
 }
 
-func joinZh(ps []string) string {
-	out := ""
-	for i, p := range ps {
-		if i > 0 {
-			out += "；"
-		}
-		out += p
+// onto is the corrected record as the fields of a roster row: the old
+// certificate's, with each corrected one in its place.
+func (fix Correction) onto(old Certificate) map[string]string {
+	f := map[string]string{
+		"name": old.Holder.Name, "doc_type": string(old.Holder.DocType), "doc_number": old.Holder.DocNumber,
+		"student_no": old.Holder.StudentNo, "major": old.Holder.Major, "candidate_type": string(old.Holder.CandidateType),
+		"occupation_code": old.Occupation, "specialty": old.Specialty, "level": old.Level.String(),
+		"assessment_date": old.AssessedOn.Format(DateLayout),
 	}
-	return out
+	for field, v := range map[string]string{"name": fix.Name, "doc_type": fix.DocType, "doc_number": fix.DocNumber,
+		"student_no": fix.StudentNo, "major": fix.Major, "level": fix.Level, "assessment_date": fix.AssessedOn} {
+		if v != "" {
+			f[field] = v
+		}
+	}
+	if fix.Specialty != nil {
+		f["specialty"] = *fix.Specialty
+	}
+	return f
+}
+
+// correctionError is the refusal of a correction: the problems its row
+// would have in a roster, each under its field, in one error whose Code is
+// the first problem's.
+func correctionError(probs []roster.Problem) error {
+	zh, en := make([]string, len(probs)), make([]string, len(probs))
+	for i, p := range probs {
+		zh[i], en[i] = p.Column+"："+p.Zh, p.Field+": "+p.En
+	}
+	return &Error{Kind: ErrInvalid, Code: probs[0].Code, Zh: "更正内容有误：" + strings.Join(zh, "；"), En: "the correction is invalid: " + strings.Join(en, "; ")}
 }
 
 // Record appends to the audit trail an event that is no part of a change

@@ -74,6 +74,25 @@ func TestMissingGlyphIsARowProblem(t *testing.T) {
 	}
 }
 
+// A corrected name the font cannot print is refused like such a name in a
+// roster, instead of being signed and then failing to print.
+func TestReissueRefusesAMissingGlyph(t *testing.T) {
+	p := newPrinter(t)
+	f := newFixture(t)
+	f.svc.Printer = p
+	if p.Check("\U0002A6D6") == nil {
+		t.Skip("the installed font covers U+2A6D6; pick another test character")
+	}
+	old := f.issue(clerk, roster(1)).Issued[0]
+	_, err := f.svc.Reissue(f.ctx, clerk, old.Number, issuer.Correction{Name: "李\U0002A6D6", Reason: "姓名有误"})
+	if e, ok := issuer.AsError(err); !ok || e.Code != "glyph_missing" || !strings.Contains(e.Zh, "\U0002A6D6") || !strings.Contains(e.Zh, "姓名") {
+		t.Fatalf("reissue with a missing glyph: %v", err)
+	}
+	if certs, _ := f.store.Certificates(f.ctx, issuer.CertificateFilter{}); len(certs) != 1 || certs[0].Status != issuer.Valid {
+		t.Fatalf("after the refused correction: %+v", certs)
+	}
+}
+
 func TestBadPhotoIsARowProblem(t *testing.T) {
 	p := newPrinter(t)
 	f := newFixture(t)

@@ -383,6 +383,44 @@ func TestReissue(t *testing.T) {
 	})
 }
 
+// A correction is checked as a roster row is, length limits included: what
+// an import would refuse, a reissue refuses, and the old certificate stays
+// valid with nothing new signed.
+func TestReissueChecksLikeARosterRow(t *testing.T) {
+	spec := func(s string) *string { return &s }
+	tests := []struct {
+		name string
+		fix  issuer.Correction
+		code string
+	}{
+		{"major over the roster's limit", issuer.Correction{Major: strings.Repeat("专", 101)}, "too_long"},
+		{"student number over the roster's limit", issuer.Correction{StudentNo: strings.Repeat("1", 41)}, "too_long"},
+		{"ID number with a wrong check digit", issuer.Correction{DocNumber: "220102200401010010"}, "id_checksum"},
+		{"name with a character no name has", issuer.Correction{Name: "张\ue000"}, "name_char"},
+		{"unknown level", issuer.Correction{Level: "九级"}, "level_invalid"},
+		{"student above 三级", issuer.Correction{Level: "1"}, "student_level_cap"},
+		{"unknown 工种", issuer.Correction{Specialty: spec("水下焊工")}, "specialty_unknown"},
+		{"assessed in the future", issuer.Correction{AssessedOn: "2027-01-01"}, "date_future"},
+		{"reason over its limit", issuer.Correction{Name: "欧阳娜", Reason: strings.Repeat("因", 501)}, "reason_length"},
+	}
+	f := newFixture(t)
+	old := f.issue(clerk, roster(1)).Issued[0]
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := f.svc.Reissue(f.ctx, clerk, old.Number, tt.fix)
+			if e, ok := issuer.AsError(err); !ok || e.Kind != issuer.ErrInvalid || e.Code != tt.code || e.Zh == "" || e.En == "" {
+				t.Fatalf("err = %v, want %s", err, tt.code)
+			}
+		})
+	}
+	if got, _ := f.svc.Certificate(f.ctx, clerk, old.Number); got.Status != issuer.Valid {
+		t.Fatalf("the old certificate is %s after refused corrections", got.Status)
+	}
+	if certs, _ := f.store.Certificates(f.ctx, issuer.CertificateFilter{}); len(certs) != 1 {
+		t.Fatalf("%d certificates after refused corrections, want 1", len(certs))
+	}
+}
+
 func TestKeyRotationKeepsOldCertificatesValid(t *testing.T) {
 	each(t, func(t *testing.T, f *fixture) {
 		before := f.issue(clerk, roster(1)).Issued[0]

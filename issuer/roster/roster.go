@@ -128,7 +128,7 @@ type Problem struct {
 
 // Roster is the outcome of Parse.
 type Roster struct {
-	Format   string    // "xlsx", "csv-utf8", "csv-utf8-bom", "csv-gb18030", "csv-utf16"
+	Format   string    // "xlsx", "csv-utf8", "csv-utf8-bom", "csv-gb18030", "csv-utf16"; "fields" from Row
 	Sheet    string    // worksheet the rows came from ("" for CSV)
 	Entries  []Entry   // valid rows in file order
 	Problems []Problem // sorted by row, then column
@@ -195,6 +195,25 @@ func Parse(data []byte, filename string, today time.Time) (*Roster, error) {
 	}
 	r := validate(t, today)
 	return r, nil
+}
+
+// Row checks one candidate given field by field, keyed as Problem.Field
+// (name, doc_type, doc_number...), with exactly the checks Parse gives a row
+// of a file, length limits included, and returns a one-row Roster: Entries
+// holds the row if it passed, Problems says why not (on row 2, as under a
+// header, each Column the field's standard header). A correction (reissue)
+// goes through here, so that it meets the rules of the roster it corrects.
+func Row(fields map[string]string, today time.Time) *Roster {
+	h := &header{cols: map[string]int{}}
+	var cells []string
+	for _, c := range templateColumns {
+		if v, ok := fields[c.field]; ok {
+			h.cols[c.field] = len(cells)
+			h.texts = append(h.texts, fieldInfo[c.field].zh)
+			cells = append(cells, v)
+		}
+	}
+	return validate(&table{format: "fields", rows: [][]string{h.texts, cells}, hdr: h}, today)
 }
 
 // load turns the upload into a table with a recognised header. The returned
