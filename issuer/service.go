@@ -24,8 +24,10 @@
 //
 // Failures a user can act on are [*Error] values with a bilingual message
 // and a [Kind] (ErrInvalid, ErrConflict...) that the edge maps to an exit
-// status or HTTP status. Row-level problems of a roster are reported all at
-// once in [IssueReport.Problems].
+// status or HTTP status. It is the one error type of the issuing side
+// (package fault), so what ident, roster or render report reaches the edge
+// as they said it. Row-level problems of a roster are reported all at once
+// in [IssueReport.Problems].
 package issuer
 
 import (

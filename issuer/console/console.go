@@ -7,13 +7,15 @@
 // # Security
 //
 // Every route is declared in one table with the permission it needs
-// (routes.go); the middleware refuses anything the caller's role lacks,
-// and the issuing service then checks the institution again. Which
-// institution a college user acts for comes from its stored account, never
-// from the request. Sessions are short-lived signed cookies (HttpOnly,
-// SameSite=Strict, Secure outside local development), every state-changing
-// request carries a CSRF token bound to the session, and pages run no
-// script at all, so the Content-Security-Policy forbids scripts outright.
+// (routes.go); the middleware refuses anything the caller's role lacks.
+// Which records the caller reaches is not the console's to decide: it reads
+// and writes only through issuer.Service and account.Service, which scope
+// every call to the caller's institution. Which institution a college user
+// acts for comes from its stored account, never from the request. Sessions
+// are short-lived signed cookies (HttpOnly, SameSite=Strict, Secure outside
+// local development), every state-changing request carries a CSRF token
+// bound to the session, and pages run no script at all, so the
+// Content-Security-Policy forbids scripts outright.
 //
 // Pages are server-rendered html/template in Chinese with an English
 // switch, one small inlined style sheet, and work on a phone.
