@@ -29,21 +29,6 @@ func cliUser() account.User {
 	return account.User{ID: "cli", Name: authorityActor().Name, Role: account.AuthorityAdmin}
 }
 
-// createFirstAdmin makes the first authority administrator and prints its
-// generated password. It is shown this once and never stored in clear.
-func createFirstAdmin(ctx context.Context, e *env, out io.Writer, name, display string) error {
-	as, err := e.accounts()
-	if err != nil {
-		return err
-	}
-	u, pw, err := as.Create(ctx, cliUser(), account.NewUser{Name: name, DisplayName: display, Role: account.AuthorityAdmin})
-	if err != nil {
-		return err
-	}
-	printCredentials(out, u, pw)
-	return nil
-}
-
 func printCredentials(out io.Writer, u account.User, pw string) {
 	inst := u.InstitutionID
 	if inst == "" {
