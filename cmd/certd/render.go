@@ -78,7 +78,7 @@ func writeFile(path string, write func(io.Writer) error) error {
 		return err
 	}
 	if err := write(f); err != nil {
-		f.Close()
+		_ = f.Close() // the write's failure is the one to report
 		return err
 	}
 	return f.Close()
