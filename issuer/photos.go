@@ -79,7 +79,10 @@ func ReadPhotos(fsys fs.FS) (Photos, error) {
 		ph[strings.ToUpper(strings.TrimSuffix(name, path.Ext(name)))] = b
 		return nil
 	})
-	return ph, err
+	if err != nil {
+		return nil, err
+	}
+	return ph, nil
 }
 
 // readPhoto reads one photo, at most one byte past the limit: a ZIP
