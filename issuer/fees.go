@@ -38,7 +38,7 @@ func (s *Service) SetFees(ctx context.Context, actor Actor, id string, fees []Fe
 	if err := fe.err("fees_invalid"); err != nil {
 		return Institution{}, err
 	}
-	in, err := s.Store.Institution(ctx, id)
+	in, err := s.store.Institution(ctx, id)
 	if err != nil {
 		return Institution{}, notFoundInstitution(err, id)
 	}

@@ -2,16 +2,15 @@ package issuer
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"runtime"
 	"slices"
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"certd/issuer/credential"
-	"certd/issuer/ident"
 	"certd/issuer/occupation"
 	"certd/issuer/render"
 	"certd/issuer/roster"
@@ -60,7 +59,7 @@ func (s *Service) Issue(ctx context.Context, actor Actor, req IssueRequest) (*Is
 		return nil, err
 	}
 	rep := &IssueReport{InstitutionID: req.InstitutionID, Source: req.Filename, DryRun: req.DryRun}
-	in, err := s.Store.Institution(ctx, req.InstitutionID)
+	in, err := s.store.Institution(ctx, req.InstitutionID)
 	if err != nil {
 		return nil, notFoundInstitution(err, req.InstitutionID)
 	}
@@ -70,10 +69,6 @@ func (s *Service) Issue(ctx context.Context, actor Actor, req IssueRequest) (*Is
 	}
 	r, err := roster.Parse(req.Roster, req.Filename, today)
 	if err != nil {
-		var fe *roster.FileError
-		if errors.As(err, &fe) {
-			return nil, &Error{Kind: ErrInvalid, Code: fe.Code, Zh: fe.Zh, En: fe.En, Err: err}
-		}
 		return nil, err
 	}
 	rep.Format, rep.Rows = r.Format, len(r.Entries)+countRows(r.Problems)
@@ -81,7 +76,7 @@ func (s *Service) Issue(ctx context.Context, actor Actor, req IssueRequest) (*Is
 	// The same roster again: say so before its rows are reported as
 	// duplicates of themselves.
 	if r.Fingerprint != "" {
-		if b, err := s.Store.BatchByFingerprint(ctx, in.ID, r.Fingerprint); err == nil {
+		if b, err := s.store.BatchByFingerprint(ctx, in.ID, r.Fingerprint); err == nil {
 			rep.AlreadyIssued, rep.Batch = true, &b
 			return rep, nil
 		} else if !Is(err, ErrNotFound) {
@@ -94,14 +89,11 @@ func (s *Service) Issue(ctx context.Context, actor Actor, req IssueRequest) (*Is
 	}
 	certs := make([]Certificate, 0, len(r.Entries))
 	entryOf := map[HoldingKey]roster.Entry{}
-	if s.Printer != nil {
-		if err := s.Printer.Check(in.Name); err != nil {
-			return nil, Errorf(ErrInvalid, "glyph_missing", "证书字体缺少机构名称中的字：%v", "the certificate font lacks a character of the institution name: %v", err)
-		}
+	if err := s.namePrintable(in); err != nil {
+		return nil, err
 	}
 	for _, e := range r.Entries {
-		c, probs := s.checkEntry(r, e, in, cat, today)
-		probs = append(probs, s.checkPrintable(r, e, c, req.Photos)...)
+		c, probs := s.checkRow(r, e, in, cat, today, req.Photos)
 		rep.Problems = append(rep.Problems, probs...)
 		if len(probs) == 0 {
 			certs = append(certs, c)
@@ -113,7 +105,7 @@ func (s *Service) Issue(ctx context.Context, actor Actor, req IssueRequest) (*Is
 	for i, c := range certs {
 		keys[i] = c.Key()
 	}
-	held, err := s.Store.ValidHoldings(ctx, keys)
+	held, err := s.store.ValidHoldings(ctx, keys)
 	if err != nil {
 		return nil, err
 	}
@@ -137,7 +129,7 @@ func (s *Service) Issue(ctx context.Context, actor Actor, req IssueRequest) (*Is
 		if Is(err, ErrConflict) {
 			// Lost a race with a concurrent import of the same roster or
 			// the same person: nothing was issued; say which.
-			if b, e2 := s.Store.BatchByFingerprint(ctx, in.ID, r.Fingerprint); e2 == nil {
+			if b, e2 := s.store.BatchByFingerprint(ctx, in.ID, r.Fingerprint); e2 == nil {
 				rep.AlreadyIssued, rep.Batch = true, &b
 				return rep, nil
 			}
@@ -197,6 +189,15 @@ func issuable(in Institution, day time.Time) error {
 	return nil
 }
 
+// checkRow applies to one row that passed the roster's own checks every
+// rule of the issuing side: catalogue, scope and level (checkEntry), font
+// and photo (checkPrintable). An import and a correction both go through
+// it.
+func (s *Service) checkRow(r *roster.Roster, e roster.Entry, in Institution, cat occupation.Catalogue, today time.Time, photos Photos) (Certificate, []roster.Problem) {
+	c, probs := s.checkEntry(r, e, in, cat, today)
+	return c, append(probs, s.checkPrintable(r, e, c, photos)...)
+}
+
 // checkEntry applies the catalogue, scope and level rules to one row.
 func (s *Service) checkEntry(r *roster.Roster, e roster.Entry, in Institution, cat occupation.Catalogue, today time.Time) (Certificate, []roster.Problem) {
 	var probs []roster.Problem
@@ -238,6 +239,19 @@ func (s *Service) checkEntry(r *roster.Roster, e roster.Entry, in Institution, c
 	}, nil
 }
 
+// namePrintable checks the font has every character of the institution's
+// registered name, which every certificate prints.
+func (s *Service) namePrintable(in Institution) error {
+	if s.Printer == nil {
+		return nil
+	}
+	if err := s.Printer.Check(in.Name); err != nil {
+		zh, en := halves(err)
+		return &Error{Kind: ErrInvalid, Code: "glyph_missing", Zh: "机构名称无法打印：" + zh, En: "the institution name cannot be printed: " + en}
+	}
+	return nil
+}
+
 // checkPrintable checks a row can be printed: every character of every
 // printed field is in the font, and the holder's photo, if given, is a
 // usable image.
@@ -251,13 +265,15 @@ func (s *Service) checkPrintable(r *roster.Roster, e roster.Entry, c Certificate
 			continue
 		}
 		if err := s.Printer.Check(f.value); err != nil {
+			zh, en := halves(err)
 			probs = append(probs, ruleProblem(r, e, f.field, f.value, "glyph_missing",
-				"证书字体无法打印："+err.Error()+"（请联系管理员更换或补充字体）", "the certificate font cannot print: "+err.Error()))
+				zh+"（请联系管理员更换或补充字体）", en+" (ask the administrator for a font that has it)"))
 		}
 	}
 	if name, b := photoKey(e.DocNumber, e.StudentNo, photos); b != nil {
 		if err := render.CheckImage(b, "photo"); err != nil {
-			p := ruleProblem(r, e, "photo", name, "photo_invalid", "照片无效："+err.Error(), "the photo is not usable: "+err.Error())
+			zh, en := halves(err)
+			p := ruleProblem(r, e, "photo", name, "photo_invalid", "照片无效："+zh, "the photo is not usable: "+en)
 			p.Col, p.Column = -1, "照片"
 			probs = append(probs, p)
 		}
@@ -283,7 +299,7 @@ func (s *Service) issue(ctx context.Context, actor Actor, in Institution, certs 
 		c.Token = tok
 		return s.event(actor, "certificate.issue", in.ID, c.Number, map[string]any{"batch": b.ID, "occupation": c.Occupation, "level": int(c.Level)}), nil
 	}
-	if err := s.Store.IssueBatch(ctx, b, in.Prefix, certs, seal); err != nil {
+	if err := s.store.IssueBatch(ctx, b, in.Prefix, certs, seal); err != nil {
 		return nil, Batch{}, err
 	}
 	s.log().Info("batch issued", "institution", in.ID, "batch", b.ID, "count", len(certs))
@@ -291,7 +307,7 @@ func (s *Service) issue(ctx context.Context, actor Actor, in Institution, certs 
 		// The records are committed; a rendering failure leaves them
 		// valid and re-renderable (certd render), so it is logged, not
 		// returned.
-		if err := s.Printer.RenderAndStore(ctx, s.Store, in, certs, photos.For); err != nil {
+		if err := s.Printer.RenderAndStore(ctx, s.store, in, certs, photos.For); err != nil {
 			s.log().Error("rendering after issue failed; run certd render", "batch", b.ID, "error", err)
 		}
 	}
@@ -342,7 +358,7 @@ func (s *Service) sign(in Institution, c *Certificate, h credential.DocHash, pri
 
 // Certificate returns one certificate, if the actor may read it.
 func (s *Service) Certificate(ctx context.Context, actor Actor, number string) (Certificate, error) {
-	c, err := s.Store.Certificate(ctx, number)
+	c, err := s.store.Certificate(ctx, number)
 	if err != nil {
 		if Is(err, ErrNotFound) {
 			return c, Errorf(ErrNotFound, "certificate_unknown", "证书%s不存在", "no certificate %s", number)
@@ -357,12 +373,36 @@ func (s *Service) Certificate(ctx context.Context, actor Actor, number string) (
 	return c, nil
 }
 
+// Batch returns one batch (one issued roster), if the actor may read its
+// institution's records; another college's batch is "not found".
+func (s *Service) Batch(ctx context.Context, actor Actor, id string) (Batch, error) {
+	b, err := s.store.Batch(ctx, id)
+	if err == nil && actor.MayRead(b.InstitutionID) != nil {
+		err = ErrNotFound
+	}
+	if Is(err, ErrNotFound) {
+		return Batch{}, Errorf(ErrNotFound, "batch_unknown", "批次%s不存在", "no batch %s", id)
+	}
+	return b, err
+}
+
+// batchCertificates returns a batch the actor may read and its
+// certificates, in number order.
+func (s *Service) batchCertificates(ctx context.Context, actor Actor, id string) (Batch, []Certificate, error) {
+	b, err := s.Batch(ctx, actor, id)
+	if err != nil {
+		return b, nil, err
+	}
+	certs, err := s.Certificates(ctx, actor, CertificateFilter{InstitutionID: b.InstitutionID, BatchID: b.ID})
+	return b, certs, err
+}
+
 // Certificates lists the ledger; a college actor sees only its own.
 func (s *Service) Certificates(ctx context.Context, actor Actor, f CertificateFilter) ([]Certificate, error) {
 	if !actor.Authority {
 		f.InstitutionID = actor.InstitutionID
 	}
-	return s.Store.Certificates(ctx, f)
+	return s.store.Certificates(ctx, f)
 }
 
 // Revoke revokes a valid certificate. The reason is required.
@@ -370,8 +410,8 @@ func (s *Service) Revoke(ctx context.Context, actor Actor, number string, reason
 	if !reason.Valid() {
 		return Certificate{}, Errorf(ErrInvalid, "reason_unknown", "撤销原因“%s”无效，可选：error、misconduct、request、other", "revocation reason %q is not one of error, misconduct, request, other", reason)
 	}
-	if len([]rune(note)) > 500 {
-		return Certificate{}, Errorf(ErrInvalid, "note_length", "说明不能超过500字", "the note must be at most 500 characters")
+	if utf8.RuneCountInString(note) > maxNoteRunes {
+		return Certificate{}, Errorf(ErrInvalid, "note_length", "说明不能超过%d字", "the note must be at most %d characters", maxNoteRunes)
 	}
 	c, err := s.Certificate(ctx, actor, number)
 	if err != nil {
@@ -382,9 +422,9 @@ func (s *Service) Revoke(ctx context.Context, actor Actor, number string, reason
 	}
 	rv := Revocation{Reason: reason, Note: note, At: s.now(), By: actor.Name}
 	ev := s.event(actor, "certificate.revoke", c.InstitutionID, number, map[string]any{"reason": reason, "note": note})
-	if err := s.Store.Revoke(ctx, number, rv, ev); err != nil {
+	if err := s.store.Revoke(ctx, number, rv, ev); err != nil {
 		if Is(err, ErrConflict) {
-			cur, _ := s.Store.Certificate(ctx, number)
+			cur, _ := s.store.Certificate(ctx, number)
 			return cur, &Error{Kind: ErrConflict, Code: "not_valid", Zh: fmt.Sprintf("证书%s当前状态为%s，不能撤销", number, cur.Status.Chinese()), En: fmt.Sprintf("certificate %s is %s and cannot be revoked", number, cur.Status)}
 		}
 		return c, err
@@ -392,6 +432,10 @@ func (s *Service) Revoke(ctx context.Context, actor Actor, number string, reason
 	c.Status, c.Revocation = Revoked, &rv
 	return c, nil
 }
+
+// maxNoteRunes bounds the free text kept in the audit trail with a
+// revocation or a correction.
+const maxNoteRunes = 500
 
 // Correction holds the corrected fields of a reissue; empty fields keep the
 // old value.
@@ -408,7 +452,11 @@ type Correction struct {
 }
 
 // Reissue replaces a valid certificate with a corrected one: a new number
-// and signature, the old one marked superseded and linked both ways.
+// and signature, the old one marked superseded and linked both ways. The
+// corrected record is checked exactly as a row of a roster is (roster.Row,
+// then the catalogue, scope, font and photo rules of Issue), so a
+// correction can sign nothing an import would refuse: a name the font
+// cannot print, a field over its length.
 func (s *Service) Reissue(ctx context.Context, actor Actor, number string, fix Correction) (Certificate, error) {
 	old, err := s.Certificate(ctx, actor, number)
 	if err != nil {
@@ -420,7 +468,10 @@ func (s *Service) Reissue(ctx context.Context, actor Actor, number string, fix C
 	if old.Status != Valid {
 		return old, &Error{Kind: ErrConflict, Code: "not_valid", Zh: fmt.Sprintf("证书%s当前状态为%s，不能补发更正", number, old.Status.Chinese()), En: fmt.Sprintf("certificate %s is %s and cannot be reissued", number, old.Status)}
 	}
-	in, err := s.Store.Institution(ctx, old.InstitutionID)
+	if utf8.RuneCountInString(fix.Reason) > maxNoteRunes {
+		return old, Errorf(ErrInvalid, "reason_length", "更正原因不能超过%d字", "the reason must be at most %d characters", maxNoteRunes)
+	}
+	in, err := s.store.Institution(ctx, old.InstitutionID)
 	if err != nil {
 		return old, err
 	}
@@ -428,72 +479,26 @@ func (s *Service) Reissue(ctx context.Context, actor Actor, number string, fix C
 	if err := issuable(in, today); err != nil {
 		return old, err
 	}
-	// Run the corrected row through exactly the checks a roster row gets.
-	e := roster.Entry{Row: 1, Name: old.Holder.Name, DocType: old.Holder.DocType, DocNumber: old.Holder.DocNumber,
-		StudentNo: old.Holder.StudentNo, Major: old.Holder.Major, CandidateType: string(old.Holder.CandidateType),
-		Occupation: old.Occupation, Specialty: old.Specialty, Level: old.Level, AssessedOn: old.AssessedOn}
-	var probs []string
-	if fix.Name != "" {
-		e.Name = ident.NormalizeName(fix.Name)
-		if err := ident.CheckName(e.Name); err != nil {
-			probs = append(probs, err.Error())
-		}
-	}
-	if fix.DocType != "" {
-		dt, ok := ident.ParseDocType(fix.DocType)
-		if !ok {
-			probs = append(probs, "证件类型无效 / unknown document type")
-		}
-		e.DocType = dt
-	}
-	if fix.DocNumber != "" {
-		e.DocNumber = ident.NormalizeDocNumber(fix.DocNumber)
-	}
-	if fix.DocNumber != "" || fix.DocType != "" {
-		if err := ident.CheckDocNumber(e.DocType, e.DocNumber, today); err != nil {
-			probs = append(probs, err.Error())
-		}
-	}
-	if fix.StudentNo != "" {
-		e.StudentNo = fix.StudentNo
-	}
-	if fix.Major != "" {
-		e.Major = fix.Major
-	}
-	if fix.Specialty != nil {
-		e.Specialty = *fix.Specialty
-		if e.Specialty == "--" {
-			e.Specialty = ""
-		}
-	}
-	if fix.Level != "" {
-		l, ok := occupation.ParseLevel(fix.Level)
-		if !ok {
-			probs = append(probs, "等级无效 / invalid level")
-		}
-		e.Level = l
-	}
-	if fix.AssessedOn != "" {
-		d, ok := parseDate(fix.AssessedOn)
-		if !ok || d.After(today) {
-			probs = append(probs, "考核日期无效 / invalid assessment date")
-		}
-		e.AssessedOn = d
-	}
-	if len(probs) > 0 {
-		return old, &Error{Kind: ErrInvalid, Code: "correction_invalid", Zh: "更正内容有误：" + joinZh(probs), En: "the correction is invalid"}
+	if err := s.namePrintable(in); err != nil {
+		return old, err
 	}
 	cat, err := s.catalogue(ctx)
 	if err != nil {
 		return old, err
 	}
-	r := &roster.Roster{}
-	repl, rp := s.checkEntry(r, e, in, cat, today)
-	if len(rp) > 0 {
-		return old, &Error{Kind: ErrInvalid, Code: rp[0].Code, Zh: rp[0].Zh, En: rp[0].En}
+	r := roster.Row(fix.onto(old), today)
+	probs := r.Problems
+	var repl Certificate
+	for _, e := range r.Entries { // one, unless the row has problems
+		var p []roster.Problem
+		repl, p = s.checkRow(r, e, in, cat, today, nil)
+		probs = append(probs, p...)
+	}
+	if len(probs) > 0 {
+		return old, correctionError(probs)
 	}
 	if repl.Key() != old.Key() {
-		held, err := s.Store.ValidHoldings(ctx, []HoldingKey{repl.Key()})
+		held, err := s.store.ValidHoldings(ctx, []HoldingKey{repl.Key()})
 		if err != nil {
 			return old, err
 		}
@@ -518,7 +523,7 @@ func (s *Service) Reissue(ctx context.Context, actor Actor, number string, fix C
 		c.Token = tok
 		return s.event(actor, "certificate.reissue", in.ID, c.Number, map[string]any{"supersedes": number, "reason": fix.Reason}), nil
 	}
-	out, err := s.Store.Reissue(ctx, number, b, in.Prefix, repl, seal)
+	out, err := s.store.Reissue(ctx, number, b, in.Prefix, repl, seal)
 	if err != nil {
 		if Is(err, ErrConflict) {
 			return old, Errorf(ErrConflict, "not_valid", "证书%s已被撤销或更正", "certificate %s was revoked or reissued meanwhile", number)
@@ -527,7 +532,7 @@ func (s *Service) Reissue(ctx context.Context, actor Actor, number string, fix C
 	}
 	if s.Printer != nil {
 		one := []Certificate{out}
-		if err := s.Printer.RenderAndStore(ctx, s.Store, in, one, nil); err != nil {
+		if err := s.Printer.RenderAndStore(ctx, s.store, in, one, nil); err != nil {
 			s.log().Error("rendering after reissue failed; run certd render", "number", out.Number, "error", err)
 		}
 		out = one[0]
@@ -535,15 +540,48 @@ func (s *Service) Reissue(ctx context.Context, actor Actor, number string, fix C
 	return out, nil
 }
 
-func joinZh(ps []string) string {
-	out := ""
-	for i, p := range ps {
-		if i > 0 {
-			out += "；"
-		}
-		out += p
+// onto is the corrected record as the fields of a roster row: the old
+// certificate's, with each corrected one in its place.
+func (fix Correction) onto(old Certificate) map[string]string {
+	f := map[string]string{
+		"name": old.Holder.Name, "doc_type": string(old.Holder.DocType), "doc_number": old.Holder.DocNumber,
+		"student_no": old.Holder.StudentNo, "major": old.Holder.Major, "candidate_type": string(old.Holder.CandidateType),
+		"occupation_code": old.Occupation, "specialty": old.Specialty, "level": old.Level.String(),
+		"assessment_date": old.AssessedOn.Format(DateLayout),
 	}
-	return out
+	for field, v := range map[string]string{"name": fix.Name, "doc_type": fix.DocType, "doc_number": fix.DocNumber,
+		"student_no": fix.StudentNo, "major": fix.Major, "level": fix.Level, "assessment_date": fix.AssessedOn} {
+		if v != "" {
+			f[field] = v
+		}
+	}
+	if fix.Specialty != nil {
+		f["specialty"] = *fix.Specialty
+	}
+	return f
+}
+
+// correctionError is the refusal of a correction: the problems its row
+// would have in a roster, each under its field, in one error whose Code is
+// the first problem's.
+func correctionError(probs []roster.Problem) error {
+	zh, en := make([]string, len(probs)), make([]string, len(probs))
+	for i, p := range probs {
+		zh[i], en[i] = p.Column+"："+p.Zh, p.Field+": "+p.En
+	}
+	return &Error{Kind: ErrInvalid, Code: probs[0].Code, Zh: "更正内容有误：" + strings.Join(zh, "；"), En: "the correction is invalid: " + strings.Join(en, "; ")}
+}
+
+// Record appends to the audit trail an event that is no part of a change
+// the service makes: what an edge saw someone do with what they may read
+// (download a print file, export the ledger, check a roster) or what it
+// refused them (a forged form). The event is filed under institutionID,
+// which the actor must be able to read, and names the actor as who.
+func (s *Service) Record(ctx context.Context, actor Actor, action, institutionID, subject string, detail map[string]any) error {
+	if err := actor.MayRead(institutionID); err != nil {
+		return err
+	}
+	return s.store.AppendAudit(ctx, s.event(actor, action, institutionID, subject, detail))
 }
 
 // Audit lists audit events; a college actor sees only its own institution's.
@@ -551,5 +589,5 @@ func (s *Service) Audit(ctx context.Context, actor Actor, f AuditFilter) ([]Audi
 	if !actor.Authority {
 		f.InstitutionID = actor.InstitutionID
 	}
-	return s.Store.Audit(ctx, f)
+	return s.store.Audit(ctx, f)
 }

@@ -1,19 +1,14 @@
 package issuer
 
 import (
-	"archive/zip"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"fmt"
 	"io"
 	"net/url"
-	"path/filepath"
 	"strconv"
-	"strings"
 	"sync"
 
-	"certd/issuer/ident"
 	"certd/issuer/render"
 )
 
@@ -82,11 +77,13 @@ func (p *Printer) renderer(ps PrintSettings) (*render.Renderer, error) {
 func (p *Printer) CheckSettings(ps PrintSettings) error {
 	if len(ps.Seal) > 0 {
 		if err := render.CheckImage(ps.Seal, "seal"); err != nil {
-			return &Error{Kind: ErrInvalid, Code: "seal_invalid", Zh: "印章图片无效：" + err.Error(), En: "the seal image is invalid", Err: err}
+			zh, en := halves(err)
+			return &Error{Kind: ErrInvalid, Code: "seal_invalid", Zh: "印章图片无效：" + zh, En: "the seal image is invalid: " + en, Err: err}
 		}
 	}
 	if _, err := p.renderer(ps); err != nil {
-		return &Error{Kind: ErrInvalid, Code: "print_settings_invalid", Zh: "打印设置无效：" + err.Error(), En: "the print settings are invalid", Err: err}
+		zh, en := halves(err)
+		return &Error{Kind: ErrInvalid, Code: "print_settings_invalid", Zh: "打印设置无效：" + zh, En: "the print settings are invalid: " + en, Err: err}
 	}
 	return nil
 }
@@ -174,32 +171,6 @@ func (p *Printer) Calibration(in Institution) ([]byte, error) {
 	return r.CalibrationPage()
 }
 
-// Photos finds a holder's photo by document number or 学号.
-type Photos map[string][]byte
-
-// For returns the photo of a certificate's holder, or nil.
-func (ph Photos) For(c Certificate) []byte {
-	if b, ok := ph[c.Holder.DocNumber]; ok {
-		return b
-	}
-	if c.Holder.StudentNo != "" {
-		return ph[c.Holder.StudentNo]
-	}
-	return nil
-}
-
-// photoKey names the photo a roster entry would use, for error messages
-// that must not echo a full document number.
-func photoKey(docNumber, studentNo string, ph Photos) (string, []byte) {
-	if b, ok := ph[docNumber]; ok {
-		return ident.MaskDoc(docNumber), b
-	}
-	if b, ok := ph[studentNo]; ok && studentNo != "" {
-		return studentNo, b
-	}
-	return "", nil
-}
-
 // SetPrintSettings stores new print settings as a new institution version.
 // A college administrator may change its own; the authority any.
 func (s *Service) SetPrintSettings(ctx context.Context, actor Actor, id string, ps PrintSettings) (Institution, error) {
@@ -211,7 +182,7 @@ func (s *Service) SetPrintSettings(ctx context.Context, actor Actor, id string, 
 			return Institution{}, err
 		}
 	}
-	in, err := s.Store.Institution(ctx, id)
+	in, err := s.store.Institution(ctx, id)
 	if err != nil {
 		return Institution{}, notFoundInstitution(err, id)
 	}
@@ -220,87 +191,102 @@ func (s *Service) SetPrintSettings(ctx context.Context, actor Actor, id string, 
 	return s.putVersion(ctx, actor, in, nil, "institution.print_settings", map[string]any{"layout": ps.Layout, "seal_bytes": len(ps.Seal), "offset_x": ps.OffsetX, "offset_y": ps.OffsetY})
 }
 
-// RenderStored re-renders a certificate (without a photo, which certd does
-// not keep outside the PDF) and stores it. It is for records whose PDF was
-// never made, e.g. after a render failure at issuance.
-func (s *Service) RenderStored(ctx context.Context, actor Actor, number string) ([]byte, error) {
-	if s.Printer == nil {
-		return nil, Errorf(ErrUnavailable, "no_printer", "未配置可用的证书字体，无法生成PDF", "no usable certificate font is configured; PDFs cannot be made")
-	}
+func errNoPrinter() error {
+	return Errorf(ErrUnavailable, "no_printer", "未配置可用的证书字体，无法生成PDF", "no usable certificate font is configured; PDFs cannot be made")
+}
+
+// PDF returns a certificate's PDF: the bytes stored when it was issued, so
+// the file is the same every time and can be checked against the hash on
+// record. A certificate whose PDF was never made (rendering failed after
+// its roster was committed) is rendered now, without a photo (certd keeps
+// none outside the PDF), and stored, when the actor may change the
+// institution's records; anyone else is told it has not been made yet.
+func (s *Service) PDF(ctx context.Context, actor Actor, number string) ([]byte, error) {
 	c, err := s.Certificate(ctx, actor, number)
 	if err != nil {
 		return nil, err
 	}
-	if pdf, err := s.Store.PDF(ctx, number); err == nil {
-		return pdf, nil
-	} else if !Is(err, ErrNotFound) {
-		return nil, err
+	return s.pdfOf(ctx, actor, c)
+}
+
+// pdfOf is PDF for a certificate the actor may read.
+func (s *Service) pdfOf(ctx context.Context, actor Actor, c Certificate) ([]byte, error) {
+	pdf, err := s.store.PDF(ctx, c.Number)
+	if !Is(err, ErrNotFound) {
+		return pdf, err
 	}
 	// Rendering stores a new PDF: a change, not a read.
-	if err := actor.MayActFor(c.InstitutionID); err != nil {
-		return nil, err
+	if actor.MayActFor(c.InstitutionID) != nil {
+		return nil, Errorf(ErrUnavailable, "pdf_missing", "证书 %s 的PDF尚未生成，请由本校操作员打开该证书后再下载",
+			"the PDF of certificate %s has not been made yet; an operator of the college must open it first", c.Number)
 	}
-	in, err := s.Store.Institution(ctx, c.InstitutionID)
+	if s.Printer == nil {
+		return nil, errNoPrinter()
+	}
+	in, err := s.store.Institution(ctx, c.InstitutionID)
 	if err != nil {
 		return nil, err
 	}
-	pdf, err := s.Printer.Render(in, c, nil)
-	if err != nil {
-		return nil, fmt.Errorf("render %s: %w", number, err)
+	if pdf, err = s.Printer.Render(in, c, nil); err != nil {
+		return nil, err
 	}
-	if err := s.Store.PutPDF(ctx, number, pdf); err != nil {
+	if err := s.store.PutPDF(ctx, c.Number, pdf); err != nil {
 		return nil, err
 	}
 	return pdf, nil
 }
 
-// Limits on an upload of holders' photos: a 1-inch photo is tens of KB, so
-// these leave room for every roster while keeping a ZIP bomb from filling
-// memory.
-const (
-	MaxPhotoFiles = 20_000
-	MaxPhotoBytes = 2 << 20   // one photo
-	MaxPhotosSize = 256 << 20 // all photos of one upload, decompressed
-)
-
-// PhotosFromZip reads holders' photos from a ZIP archive, each named after
-// the holder's document number or 学号 (220102200401010013.jpg). Entries
-// that are not .jpg, .jpeg or .png are ignored; the images themselves are
-// checked when the roster is (see Service.Issue).
-func PhotosFromZip(r io.ReaderAt, size int64) (Photos, error) {
-	zr, err := zip.NewReader(r, size)
+// BatchZip writes every certificate of a batch, each its own PDF named
+// NUMBER.pdf (see PDF), into a ZIP for the college to hand out. A
+// certificate whose PDF cannot be had fails the whole archive rather than
+// going missing from it.
+func (s *Service) BatchZip(ctx context.Context, actor Actor, batchID string, w io.Writer) error {
+	b, certs, err := s.batchCertificates(ctx, actor, batchID)
 	if err != nil {
-		return nil, Errorf(ErrInvalid, "photos_zip", "照片文件应为ZIP压缩包", "the photos must be a ZIP file")
+		return err
 	}
-	ph := Photos{}
-	total := 0
-	for _, f := range zr.File {
-		ext := strings.ToLower(filepath.Ext(f.Name))
-		if f.FileInfo().IsDir() || (ext != ".jpg" && ext != ".jpeg" && ext != ".png") {
-			continue
-		}
-		if len(ph) >= MaxPhotoFiles {
-			return nil, Errorf(ErrInvalid, "photos_many", "照片超过%d张", "more than %d photos", MaxPhotoFiles)
-		}
-		name := filepath.Base(f.Name)
-		if f.UncompressedSize64 > MaxPhotoBytes {
-			return nil, Errorf(ErrInvalid, "photo_large", "照片%s超过2MB", "photo %s is larger than 2 MB", name)
-		}
-		rc, err := f.Open()
+	entries := make([]render.ZipEntry, 0, len(certs))
+	for _, c := range certs {
+		pdf, err := s.pdfOf(ctx, actor, c)
 		if err != nil {
-			return nil, Errorf(ErrInvalid, "photos_zip", "照片压缩包已损坏", "the photo ZIP is damaged")
+			return err
 		}
-		// The header's size is the sender's word; the limit is enforced on
-		// what actually decompresses.
-		b, err := io.ReadAll(io.LimitReader(rc, MaxPhotoBytes+1))
-		rc.Close()
-		if err != nil || len(b) > MaxPhotoBytes {
-			return nil, Errorf(ErrInvalid, "photos_zip", "照片压缩包已损坏或照片%s超过2MB", "the photo ZIP is damaged or photo %s is larger than 2 MB", name)
-		}
-		if total += len(b); total > MaxPhotosSize {
-			return nil, Errorf(ErrInvalid, "photos_total", "照片总大小超过%dMB", "the photos add up to more than %d MB", MaxPhotosSize>>20)
-		}
-		ph[strings.ToUpper(strings.TrimSuffix(name, filepath.Ext(name)))] = b
+		entries = append(entries, render.ZipEntry{Name: c.Number + ".pdf", Data: pdf})
 	}
-	return ph, nil
+	return render.WriteZip(w, b.CreatedAt, entries)
+}
+
+// PrintBatch writes a batch's print file to w: one PDF with a page per
+// certificate, in number order, for printing the whole roster at once.
+// photos are the holders' photos uploaded with the roster. certd keeps
+// none, so a print file made later (photos nil) has empty photo frames,
+// while each certificate's own PDF, made at issuance, keeps its photo. This
+// is the one print step after issuing, for the console and the command
+// line alike.
+func (s *Service) PrintBatch(ctx context.Context, actor Actor, batchID string, photos Photos, w io.Writer) error {
+	b, certs, err := s.batchCertificates(ctx, actor, batchID)
+	if err != nil {
+		return err
+	}
+	if s.Printer == nil {
+		return errNoPrinter()
+	}
+	in, err := s.store.Institution(ctx, b.InstitutionID)
+	if err != nil {
+		return err
+	}
+	return s.Printer.Batch(in, certs, photos.For, w)
+}
+
+// Calibration returns the calibration page for an institution's current
+// print settings, to whoever may read the institution (see Institution).
+func (s *Service) Calibration(ctx context.Context, actor Actor, id string) ([]byte, error) {
+	in, err := s.Institution(ctx, actor, id)
+	if err != nil {
+		return nil, err
+	}
+	if s.Printer == nil {
+		return nil, errNoPrinter()
+	}
+	return s.Printer.Calibration(in)
 }

@@ -56,21 +56,45 @@ func TestIssueRendersPDFs(t *testing.T) {
 	})
 }
 
-// A character the font lacks is a row problem naming it, and nothing is issued.
-func TestMissingGlyphIsARowProblem(t *testing.T) {
+// missingGlyph is a character the certificate font lacks: U+2A6D6
+// (Extension B) is outside LXGW WenKai's coverage.
+const missingGlyph = "\U0002A6D6"
+
+// printingFixture is a fixture that prints, with a font that lacks
+// missingGlyph.
+func printingFixture(t *testing.T) *fixture {
 	p := newPrinter(t)
-	f := newFixture(t)
-	f.svc.Printer = p
-	// U+2A6D6 (Extension B) is outside LXGW WenKai's coverage.
-	if p.Check("\U0002A6D6") == nil {
+	if p.Check(missingGlyph) == nil {
 		t.Skip("the installed font covers U+2A6D6; pick another test character")
 	}
-	rep := f.issue(clerk, []byte(header+rosterRow(1, "张三", "4-04-05-05", "", "3", "毕业年度学生")+rosterRow(2, "李\U0002A6D6", "4-04-05-05", "", "3", "毕业年度学生")))
-	if len(rep.Problems) != 1 || rep.Problems[0].Code != "glyph_missing" || rep.Problems[0].Row != 3 || !strings.Contains(rep.Problems[0].Zh, "\U0002A6D6") {
+	f := newFixture(t)
+	f.svc.Printer = p
+	return f
+}
+
+// A character the font lacks is a row problem naming it, and nothing is issued.
+func TestMissingGlyphIsARowProblem(t *testing.T) {
+	f := printingFixture(t)
+	rep := f.issue(clerk, []byte(header+rosterRow(1, "张三", "4-04-05-05", "", "3", "毕业年度学生")+rosterRow(2, "李"+missingGlyph, "4-04-05-05", "", "3", "毕业年度学生")))
+	if len(rep.Problems) != 1 || rep.Problems[0].Code != "glyph_missing" || rep.Problems[0].Row != 3 || !strings.Contains(rep.Problems[0].Zh, missingGlyph) {
 		t.Fatalf("problems = %+v", rep.Problems)
 	}
 	if certs, _ := f.store.Certificates(f.ctx, issuer.CertificateFilter{}); len(certs) != 0 {
 		t.Fatal("issued despite a missing glyph")
+	}
+}
+
+// A corrected name the font cannot print is refused like such a name in a
+// roster, instead of being signed and then failing to print.
+func TestReissueRefusesAMissingGlyph(t *testing.T) {
+	f := printingFixture(t)
+	old := f.issue(clerk, roster(1)).Issued[0]
+	_, err := f.svc.Reissue(f.ctx, clerk, old.Number, issuer.Correction{Name: "李" + missingGlyph, Reason: "姓名有误"})
+	if e, ok := issuer.AsError(err); !ok || e.Code != "glyph_missing" || !strings.Contains(e.Zh, missingGlyph) || !strings.Contains(e.Zh, "姓名") {
+		t.Fatalf("reissue with a missing glyph: %v", err)
+	}
+	if certs, _ := f.store.Certificates(f.ctx, issuer.CertificateFilter{}); len(certs) != 1 || certs[0].Status != issuer.Valid {
+		t.Fatalf("after the refused correction: %+v", certs)
 	}
 }
 

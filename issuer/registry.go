@@ -49,15 +49,15 @@ func (s *Service) Init(ctx context.Context, actor Actor, name string) (Authority
 		return Authority{}, err
 	}
 	a := Authority{Name: name, KID: kid, PublicKey: pub, Sealed: sealed, CreatedAt: s.now()}
-	if err := s.Store.CreateAuthority(ctx, a, s.event(actor, "authority.create", "", kid, map[string]any{"name": name})); err != nil {
+	if err := s.store.CreateAuthority(ctx, a, s.event(actor, "authority.create", "", kid, map[string]any{"name": name})); err != nil {
 		return Authority{}, err
 	}
-	occ, err := s.Store.Occupations(ctx)
+	occ, err := s.store.Occupations(ctx)
 	if err != nil {
 		return Authority{}, err
 	}
 	if len(occ) == 0 {
-		if err := s.Store.PutOccupations(ctx, occupation.Default(), s.event(actor, "catalogue.load", "", "default", map[string]any{"entries": len(occupation.Default())})); err != nil {
+		if err := s.store.PutOccupations(ctx, occupation.Default(), s.event(actor, "catalogue.load", "", "default", map[string]any{"entries": len(occupation.Default())})); err != nil {
 			return Authority{}, err
 		}
 	}
@@ -67,7 +67,7 @@ func (s *Service) Init(ctx context.Context, actor Actor, name string) (Authority
 // authorityKey opens the authority's private key. A wrong KEK shows here
 // first, so the error says so plainly.
 func (s *Service) authorityKey(ctx context.Context) (Authority, ed25519.PrivateKey, error) {
-	a, err := s.Store.Authority(ctx)
+	a, err := s.store.Authority(ctx)
 	if err != nil {
 		if Is(err, ErrNotFound) {
 			return a, nil, Errorf(ErrNotFound, "no_authority", "尚未初始化：请先运行 certd init", "not initialised: run certd init first")
@@ -122,18 +122,20 @@ func parseDate(s string) (time.Time, bool) {
 }
 
 // fieldErrors collects every problem in a spec so the authority fixes all
-// of them at once.
-type fieldErrors []string
+// of them at once; each language keeps its own list.
+type fieldErrors struct{ zh, en []string }
 
 func (f *fieldErrors) add(zh, en string, args ...any) {
-	*f = append(*f, fmt.Sprintf(zh, args...)+" / "+fmt.Sprintf(en, args...))
+	f.zh = append(f.zh, fmt.Sprintf(zh, args...))
+	f.en = append(f.en, fmt.Sprintf(en, args...))
 }
 
-func (f fieldErrors) err(code string) error {
-	if len(f) == 0 {
+// err is nil without problems, else one error listing them, a line each.
+func (f *fieldErrors) err(code string) error {
+	if len(f.zh) == 0 {
 		return nil
 	}
-	return &Error{Kind: ErrInvalid, Code: code, Zh: "机构信息有误：\n  " + strings.Join(f, "\n  "), En: fmt.Sprintf("%d problem(s) in the institution record", len(f))}
+	return &Error{Kind: ErrInvalid, Code: code, Zh: "机构信息有误：\n  " + strings.Join(f.zh, "\n  "), En: "the institution record has problems:\n  " + strings.Join(f.en, "\n  ")}
 }
 
 // AddInstitution registers a new institution with a fresh signing key.
@@ -175,9 +177,8 @@ func (s *Service) buildInstitution(ctx context.Context, spec InstitutionSpec) (I
 	if in.Name == "" || utf8.RuneCountInString(in.Name) > 100 {
 		fe.add("机构名称不能为空且不超过100字", "registered name must be 1-100 characters")
 	}
-	if err := ident.CheckUSCC(in.USCC); err != nil {
-		ie := err.(*ident.Error)
-		fe = append(fe, "统一社会信用代码："+ie.Zh+" / unified social credit code: "+ie.En)
+	if e, ok := AsError(ident.CheckUSCC(in.USCC)); ok {
+		fe.zh, fe.en = append(fe.zh, "统一社会信用代码："+e.Zh), append(fe.en, "unified social credit code: "+e.En)
 	}
 	if !certno.ValidPrefix(in.Prefix) {
 		fe.add("证书编号前缀“%s”应为1个大写字母加12位数字", "certificate prefix %q must be a capital letter and 12 digits", in.Prefix)
@@ -302,7 +303,7 @@ func (s *Service) putVersion(ctx context.Context, actor Actor, in Institution, n
 	}
 	in.Token = tok
 	detail["version"] = in.Version
-	if err := s.Store.PutInstitution(ctx, in, newKeys, s.event(actor, action, in.ID, in.ID, detail)); err != nil {
+	if err := s.store.PutInstitution(ctx, in, newKeys, s.event(actor, action, in.ID, in.ID, detail)); err != nil {
 		return Institution{}, err
 	}
 	return in, nil
@@ -339,7 +340,7 @@ func (s *Service) changeInstitution(ctx context.Context, actor Actor, id, action
 	if err := actor.mayAdminister(); err != nil {
 		return Institution{}, err
 	}
-	in, err := s.Store.Institution(ctx, id)
+	in, err := s.store.Institution(ctx, id)
 	if err != nil {
 		return Institution{}, notFoundInstitution(err, id)
 	}
@@ -353,9 +354,50 @@ func (s *Service) changeInstitution(ctx context.Context, actor Actor, id, action
 
 func notFoundInstitution(err error, id string) error {
 	if Is(err, ErrNotFound) {
-		return Errorf(ErrNotFound, "institution_unknown", "认定机构“%s”不存在", "no institution %q", id)
+		return errUnknownInstitution(id)
 	}
 	return err
+}
+
+func errUnknownInstitution(id string) error {
+	return Errorf(ErrNotFound, "institution_unknown", "认定机构“%s”不存在", "no institution %q", id)
+}
+
+// Institution returns the registration in force now (the latest version).
+// A college actor reads its own; another college's is "not found", as one
+// that does not exist.
+func (s *Service) Institution(ctx context.Context, actor Actor, id string) (Institution, error) {
+	if actor.MayRead(id) != nil {
+		return Institution{}, errUnknownInstitution(id)
+	}
+	in, err := s.store.Institution(ctx, id)
+	return in, notFoundInstitution(err, id)
+}
+
+// InstitutionVersions returns every version of a registration, oldest
+// first, to whoever may read the institution (see Institution).
+func (s *Service) InstitutionVersions(ctx context.Context, actor Actor, id string) ([]Institution, error) {
+	if actor.MayRead(id) != nil {
+		return nil, errUnknownInstitution(id)
+	}
+	vs, err := s.store.InstitutionVersions(ctx, id)
+	return vs, notFoundInstitution(err, id)
+}
+
+// Institutions lists the institutions the actor may read, by ID: every
+// one for the authority, its own for a college.
+func (s *Service) Institutions(ctx context.Context, actor Actor) ([]Institution, error) {
+	if actor.Authority {
+		return s.store.Institutions(ctx)
+	}
+	in, err := s.Institution(ctx, actor, actor.InstitutionID)
+	if Is(err, ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return []Institution{in}, nil
 }
 
 // SetStatus suspends, withdraws or reinstates an institution. Certificates
@@ -424,7 +466,7 @@ func (s *Service) UpdateInstitution(ctx context.Context, actor Actor, spec Insti
 func (s *Service) RotateKey(ctx context.Context, actor Actor, id string) (Institution, error) {
 	return s.changeInstitution(ctx, actor, id, "institution.key_rotate", map[string]any{}, func(in *Institution) ([]SigningKey, error) {
 		now := s.now()
-		old, err := s.Store.SigningKeys(ctx, id)
+		old, err := s.store.SigningKeys(ctx, id)
 		if err != nil {
 			return nil, err
 		}
@@ -456,7 +498,7 @@ func (s *Service) RotateKey(ctx context.Context, actor Actor, id string) (Instit
 
 // signingKey opens the institution's current private key.
 func (s *Service) signingKey(ctx context.Context, in Institution) (InstitutionKey, ed25519.PrivateKey, error) {
-	ks, err := s.Store.SigningKeys(ctx, in.ID)
+	ks, err := s.store.SigningKeys(ctx, in.ID)
 	if err != nil {
 		return InstitutionKey{}, nil, err
 	}
@@ -493,11 +535,18 @@ func (s *Service) ImportCatalogue(ctx context.Context, actor Actor, raw []byte) 
 	detail, _ := json.Marshal(map[string]any{"codes": codes})
 	ev := s.event(actor, "catalogue.import", "", "catalogue", nil)
 	ev.Detail = string(detail)
-	return len(occ), s.Store.PutOccupations(ctx, occ, ev)
+	return len(occ), s.store.PutOccupations(ctx, occ, ev)
+}
+
+// Occupations returns the occupation catalogue, ordered by code. It is
+// public (the verification pages name occupations from it), so it takes no
+// actor.
+func (s *Service) Occupations(ctx context.Context) ([]occupation.Occupation, error) {
+	return s.store.Occupations(ctx)
 }
 
 func (s *Service) catalogue(ctx context.Context) (occupation.Catalogue, error) {
-	occ, err := s.Store.Occupations(ctx)
+	occ, err := s.store.Occupations(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -510,18 +559,18 @@ func (s *Service) catalogue(ctx context.Context) (occupation.Catalogue, error) {
 
 // TrustBundle exports the authority key and every registration version.
 func (s *Service) TrustBundle(ctx context.Context) (credential.TrustBundle, error) {
-	a, err := s.Store.Authority(ctx)
+	a, err := s.store.Authority(ctx)
 	if err != nil {
 		return credential.TrustBundle{}, err
 	}
 	tb := credential.TrustBundle{Format: credential.TrustFormat, GeneratedAt: s.now(),
 		Authority: credential.Authority{ID: credential.AuthorityID, Name: a.Name, JWK: credential.NewJWK(a.PublicKey)}}
-	all, err := s.Store.Institutions(ctx)
+	all, err := s.store.Institutions(ctx)
 	if err != nil {
 		return tb, err
 	}
 	for _, in := range all {
-		vs, err := s.Store.InstitutionVersions(ctx, in.ID)
+		vs, err := s.store.InstitutionVersions(ctx, in.ID)
 		if err != nil {
 			return tb, err
 		}

@@ -3,11 +3,12 @@
 // certificate records from assessment rosters, revoke and correct them, and
 // keep an append-only audit trail of all of it.
 //
-// Start with [Service]: main builds one from a [Store], a key-encryption key
-// and a clock, and every command and console page goes through it. Each
-// method takes an [Actor], and the service (never the caller) decides
-// whether that actor may act for the institution concerned: a college
-// operator can only ever touch its own college's records.
+// Start with [Service]: main builds one with [New] from a [Store] and a
+// key-encryption key, and every command and console page goes through it,
+// for reading as much as for changing. Each method takes an [Actor], and
+// the service (never the caller) decides what that actor reaches: a college
+// operator can only ever touch its own college's records, and another
+// college's record is "not found", exactly like one that does not exist.
 //
 // # Rules
 //
@@ -23,25 +24,29 @@
 //
 // Failures a user can act on are [*Error] values with a bilingual message
 // and a [Kind] (ErrInvalid, ErrConflict...) that the edge maps to an exit
-// status or HTTP status. Row-level problems of a roster are reported all at
-// once in [IssueReport.Problems].
+// status or HTTP status. It is the one error type of the issuing side
+// (package fault), so what ident, roster or render report reaches the edge
+// as they said it. Row-level problems of a roster are reported all at once
+// in [IssueReport.Problems].
 package issuer
 
 import (
 	"crypto/rand"
 	"encoding/base32"
 	"encoding/json"
-	"errors"
 	"log/slog"
 	"time"
 
 	"certd/issuer/keys"
 )
 
-// Service carries out issuing and registration. Build it with its fields set;
-// it is safe for concurrent use.
+// Service carries out issuing and registration, and is the one door to the
+// records for every actor. Build it with New; it is safe for concurrent use.
 type Service struct {
-	Store Store
+	// store is where the records live. It is unexported so that nothing
+	// outside this package can reach past the methods, which scope what
+	// each actor reaches.
+	store Store
 	KEK   *keys.KEK
 	// Now is the clock; nil means time.Now. Tests inject a fixed clock.
 	Now func() time.Time
@@ -52,6 +57,11 @@ type Service struct {
 	Printer *Printer
 	Log     *slog.Logger
 }
+
+// New returns a service over st that opens private keys with kek. Set
+// Printer, Log and Now before first use to print PDFs, log elsewhere than
+// slog.Default, or fix the clock.
+func New(st Store, kek *keys.KEK) *Service { return &Service{store: st, KEK: kek} }
 
 // Actor is who is acting: a person (or an API token) with a role. The
 // console and API set it from the authenticated session; the command line
@@ -96,9 +106,6 @@ func (a Actor) MayRead(id string) error {
 func errForbidden() error {
 	return Errorf(ErrForbidden, "forbidden", "无权为该机构执行此操作", "not allowed to act for this institution")
 }
-
-// Is reports whether err is of kind k.
-func Is(err error, k Kind) bool { return errors.Is(err, k) }
 
 func (s *Service) now() time.Time {
 	if s.Now != nil {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"fmt"
+	"io"
 	"log/slog"
 	"path/filepath"
 	"strings"
@@ -76,7 +77,8 @@ func newFixtureOn(t testing.TB, st issuer.Store) *fixture {
 	}
 	f := &fixture{t: t, ctx: ctx, store: st, kek: kek, admin: authority,
 		now: time.Date(2026, 6, 30, 2, 0, 0, 0, time.UTC)}
-	f.svc = &issuer.Service{Store: st, KEK: kek, Now: func() time.Time { return f.now }, Log: slog.New(slog.DiscardHandler)}
+	f.svc = issuer.New(st, kek)
+	f.svc.Now, f.svc.Log = func() time.Time { return f.now }, slog.New(slog.DiscardHandler)
 	if _, err := f.svc.Init(ctx, authority, "吉林省人力资源和社会保障厅"); err != nil {
 		t.Fatal(err)
 	}
@@ -381,6 +383,44 @@ func TestReissue(t *testing.T) {
 	})
 }
 
+// A correction is checked as a roster row is, length limits included: what
+// an import would refuse, a reissue refuses, and the old certificate stays
+// valid with nothing new signed.
+func TestReissueChecksLikeARosterRow(t *testing.T) {
+	spec := func(s string) *string { return &s }
+	tests := []struct {
+		name string
+		fix  issuer.Correction
+		code string
+	}{
+		{"major over the roster's limit", issuer.Correction{Major: strings.Repeat("专", 101)}, "too_long"},
+		{"student number over the roster's limit", issuer.Correction{StudentNo: strings.Repeat("1", 41)}, "too_long"},
+		{"ID number with a wrong check digit", issuer.Correction{DocNumber: "220102200401010010"}, "id_checksum"},
+		{"name with a character no name has", issuer.Correction{Name: "张\ue000"}, "name_char"},
+		{"unknown level", issuer.Correction{Level: "九级"}, "level_invalid"},
+		{"student above 三级", issuer.Correction{Level: "1"}, "student_level_cap"},
+		{"unknown 工种", issuer.Correction{Specialty: spec("水下焊工")}, "specialty_unknown"},
+		{"assessed in the future", issuer.Correction{AssessedOn: "2027-01-01"}, "date_future"},
+		{"reason over its limit", issuer.Correction{Name: "欧阳娜", Reason: strings.Repeat("因", 501)}, "reason_length"},
+	}
+	f := newFixture(t)
+	old := f.issue(clerk, roster(1)).Issued[0]
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := f.svc.Reissue(f.ctx, clerk, old.Number, tt.fix)
+			if e, ok := issuer.AsError(err); !ok || e.Kind != issuer.ErrInvalid || e.Code != tt.code || e.Zh == "" || e.En == "" {
+				t.Fatalf("err = %v, want %s", err, tt.code)
+			}
+		})
+	}
+	if got, _ := f.svc.Certificate(f.ctx, clerk, old.Number); got.Status != issuer.Valid {
+		t.Fatalf("the old certificate is %s after refused corrections", got.Status)
+	}
+	if certs, _ := f.store.Certificates(f.ctx, issuer.CertificateFilter{}); len(certs) != 1 {
+		t.Fatalf("%d certificates after refused corrections, want 1", len(certs))
+	}
+}
+
 func TestKeyRotationKeepsOldCertificatesValid(t *testing.T) {
 	each(t, func(t *testing.T, f *fixture) {
 		before := f.issue(clerk, roster(1)).Issued[0]
@@ -459,7 +499,8 @@ func TestTenantIsolation(t *testing.T) {
 func TestWrongKEK(t *testing.T) {
 	each(t, func(t *testing.T, f *fixture) {
 		wrong, _ := keys.NewKEK(bytes.Repeat([]byte{2}, 32))
-		svc := &issuer.Service{Store: f.store, KEK: wrong, Now: func() time.Time { return f.now }}
+		svc := issuer.New(f.store, wrong)
+		svc.Now = func() time.Time { return f.now }
 		_, err := svc.Issue(f.ctx, clerk, issuer.IssueRequest{InstitutionID: "jlvtc", Roster: roster(1), Filename: "r.csv"})
 		if e, ok := issuer.AsError(err); !ok || e.Code != "wrong_kek" {
 			t.Fatalf("issue with a wrong KEK: %v", err)
@@ -613,4 +654,61 @@ func TestWriteLedger(t *testing.T) {
 	if _, err := f.svc.WriteLedger(f.ctx, clerk, issuer.CertificateFilter{}, "pdf", &buf); !issuer.Is(err, issuer.ErrInvalid) {
 		t.Errorf("unknown format: %v", err)
 	}
+}
+
+// Every read the console and the command line go through answers a college
+// about its own records only: another college's record is "not found" in
+// the very words used for one that does not exist, while the college reads
+// its own (here stopped only by the missing font, after the check).
+func TestReadsAreScoped(t *testing.T) {
+	each(t, func(t *testing.T, f *fixture) {
+		f.register("other", "Y000022000002")
+		rep := f.issue(clerk, roster(1))
+		intruder := issuer.Actor{Name: "test:intruder", InstitutionID: "other"}
+		reads := []struct {
+			name, id, missing string
+			read              func(a issuer.Actor, id string) error
+		}{
+			{"Institution", "jlvtc", "nosuch", func(a issuer.Actor, id string) error { _, err := f.svc.Institution(f.ctx, a, id); return err }},
+			{"InstitutionVersions", "jlvtc", "nosuch", func(a issuer.Actor, id string) error { _, err := f.svc.InstitutionVersions(f.ctx, a, id); return err }},
+			{"Batch", rep.Batch.ID, "BNOSUCH", func(a issuer.Actor, id string) error { _, err := f.svc.Batch(f.ctx, a, id); return err }},
+			{"PDF", rep.Numbers[0], "Y000022000001263999999", func(a issuer.Actor, id string) error { _, err := f.svc.PDF(f.ctx, a, id); return err }},
+			{"BatchZip", rep.Batch.ID, "BNOSUCH", func(a issuer.Actor, id string) error { return f.svc.BatchZip(f.ctx, a, id, io.Discard) }},
+			{"PrintBatch", rep.Batch.ID, "BNOSUCH", func(a issuer.Actor, id string) error { return f.svc.PrintBatch(f.ctx, a, id, nil, io.Discard) }},
+			{"Calibration", "jlvtc", "nosuch", func(a issuer.Actor, id string) error { _, err := f.svc.Calibration(f.ctx, a, id); return err }},
+		}
+		for _, r := range reads {
+			other, okOther := issuer.AsError(r.read(intruder, r.id))
+			missing, okMissing := issuer.AsError(r.read(intruder, r.missing))
+			if !okOther || !okMissing || other.Kind != issuer.ErrNotFound || other.Code != missing.Code ||
+				strings.ReplaceAll(other.Zh+other.En, r.id, "ID") != strings.ReplaceAll(missing.Zh+missing.En, r.missing, "ID") {
+				t.Errorf("%s: another college's record answered %v, a missing one %v", r.name, other, missing)
+			}
+			if err := r.read(clerk, r.id); issuer.Is(err, issuer.ErrNotFound) || issuer.Is(err, issuer.ErrForbidden) {
+				t.Errorf("%s: the college cannot read its own record: %v", r.name, err)
+			}
+			if err := r.read(authority, r.id); issuer.Is(err, issuer.ErrNotFound) || issuer.Is(err, issuer.ErrForbidden) {
+				t.Errorf("%s: the authority cannot read a college's record: %v", r.name, err)
+			}
+		}
+		if list, err := f.svc.Institutions(f.ctx, intruder); err != nil || len(list) != 1 || list[0].ID != "other" {
+			t.Errorf("a college's list of institutions: %v %v", list, err)
+		}
+		if list, err := f.svc.Institutions(f.ctx, authority); err != nil || len(list) != 2 {
+			t.Errorf("the authority's list of institutions: %d %v", len(list), err)
+		}
+		if err := f.svc.Record(f.ctx, intruder, "ledger.export", "jlvtc", "xlsx", nil); !issuer.Is(err, issuer.ErrForbidden) {
+			t.Errorf("a college filed an event under another college: %v", err)
+		}
+		if err := f.svc.Record(f.ctx, clerk, "ledger.export", "jlvtc", "xlsx", map[string]any{"rows": 1}); err != nil {
+			t.Fatal(err)
+		}
+		evs, _ := f.svc.Audit(f.ctx, clerk, issuer.AuditFilter{Action: "ledger.export"})
+		if len(evs) != 1 || evs[0].Actor != clerk.Name || evs[0].InstitutionID != "jlvtc" || evs[0].Detail != `{"rows":1}` {
+			t.Errorf("recorded event: %+v", evs)
+		}
+		if occ, err := f.svc.Occupations(f.ctx); err != nil || len(occ) == 0 {
+			t.Errorf("catalogue: %d occupations, %v", len(occ), err)
+		}
+	})
 }

@@ -107,7 +107,8 @@ func seed(args []string) {
 	}
 	defer st.Close()
 	kek, _ := keys.NewKEK(bytes.Repeat([]byte{9}, 32))
-	svc := &issuer.Service{Store: st, KEK: kek, Log: slog.New(slog.DiscardHandler)}
+	svc := issuer.New(st, kek)
+	svc.Log = slog.New(slog.DiscardHandler)
 	actor := issuer.Actor{Name: "bench", Authority: true}
 	if _, err := svc.Init(ctx, actor, "吉林省人力资源和社会保障厅"); err != nil {
 		log.Fatal(err)

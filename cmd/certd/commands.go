@@ -162,7 +162,7 @@ func cmdInstitution(ctx context.Context, args []string, out io.Writer) error {
 	var in issuer.Institution
 	switch pos[0] {
 	case "list":
-		all, err := e.store.Institutions(ctx)
+		all, err := e.svc.Institutions(ctx, actor)
 		if err != nil {
 			return err
 		}
@@ -179,11 +179,7 @@ func cmdInstitution(ctx context.Context, args []string, out io.Writer) error {
 		if err := need(2); err != nil {
 			return err
 		}
-		in, err = e.store.Institution(ctx, pos[1])
-		if err != nil {
-			if issuer.Is(err, issuer.ErrNotFound) {
-				return issuer.Errorf(issuer.ErrNotFound, "institution_unknown", "认定机构“%s”不存在", "no institution %q", pos[1])
-			}
+		if in, err = e.svc.Institution(ctx, actor, pos[1]); err != nil {
 			return err
 		}
 	case "add", "update":
@@ -234,7 +230,7 @@ func cmdInstitution(ctx context.Context, args []string, out io.Writer) error {
 		if err := need(2); err != nil {
 			return err
 		}
-		cur, err := e.store.Institution(ctx, pos[1])
+		cur, err := e.svc.Institution(ctx, actor, pos[1])
 		if err != nil {
 			return err
 		}
@@ -270,16 +266,12 @@ func cmdInstitution(ctx context.Context, args []string, out io.Writer) error {
 		if err := e.needPrinter(); err != nil {
 			return err
 		}
-		cur, err := e.store.Institution(ctx, pos[1])
-		if err != nil {
-			return err
-		}
-		pdf, err := e.svc.Printer.Calibration(cur)
+		pdf, err := e.svc.Calibration(ctx, actor, pos[1])
 		if err != nil {
 			return err
 		}
 		if *outPath == "" {
-			*outPath = "calibration-" + cur.ID + ".pdf"
+			*outPath = "calibration-" + pos[1] + ".pdf"
 		}
 		if err := os.WriteFile(*outPath, pdf, 0o600); err != nil {
 			return err
@@ -378,7 +370,7 @@ func cmdCatalogue(ctx context.Context, args []string, out io.Writer) error {
 		fmt.Fprintf(out, "已导入%d个职业 / imported %d occupations\n", n, n)
 		return nil
 	}
-	occ, err := e.store.Occupations(ctx)
+	occ, err := e.svc.Occupations(ctx)
 	if err != nil {
 		return err
 	}

@@ -155,7 +155,8 @@ func (c *Config) open(ctx context.Context) (*env, error) {
 	if err != nil {
 		return nil, err
 	}
-	svc := &issuer.Service{Store: st, KEK: kek, Log: log}
+	svc := issuer.New(st, kek)
+	svc.Log = log
 	return &env{cfg: c, store: st, svc: svc, log: log}, nil
 }
 

@@ -37,13 +37,18 @@ func cmdExport(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	if *path == "-" {
-		_, err := out.Write(buf.Bytes())
+		_, err = out.Write(buf.Bytes())
+	} else {
+		err = os.WriteFile(*path, buf.Bytes(), 0o600)
+	}
+	if err != nil {
 		return err
 	}
-	if err := os.WriteFile(*path, buf.Bytes(), 0o600); err != nil {
-		return err
+	if err := e.svc.Record(ctx, actor, "ledger.export", *inst, *format, map[string]any{"rows": n}); err != nil {
+		e.log.Warn("the export is not in the audit trail", "error", err)
 	}
-	_ = e.svc.Store.AppendAudit(ctx, issuer.AuditEvent{At: time.Now().UTC(), Actor: actor.Name, Action: "ledger.export", InstitutionID: *inst, Subject: *format, Detail: fmt.Sprintf(`{"rows":%d}`, n)})
-	fmt.Fprintf(out, "已导出%d条记录到 %s / exported %d records to %s\n", n, *path, n, *path)
+	if *path != "-" {
+		fmt.Fprintf(out, "已导出%d条记录到 %s / exported %d records to %s\n", n, *path, n, *path)
+	}
 	return nil
 }

@@ -154,6 +154,10 @@ func TestCommandLine(t *testing.T) {
 	if !strings.Contains(out, "superseded") {
 		t.Errorf("reissue: %s", out)
 	}
+	// A correction from the command line meets a roster row's limits.
+	if code, _, errs := c.run("reissue", rep.Numbers[2], "--major", strings.Repeat("专", 101), "--reason", "专业有误"); code != 1 || !strings.Contains(errs, "过长") {
+		t.Errorf("over-long major: exit %d %s", code, errs)
+	}
 	if out := c.must("show", rep.Numbers[0]); !strings.Contains(out, "certificate.revoke") || strings.Contains(out, "2201022004") {
 		t.Errorf("show must list the audit trail and mask the ID number:\n%s", out)
 	}

@@ -132,15 +132,15 @@ func httpText(code int) string {
 // certificates whose holders have the names that are hard to print.
 func seedDemo(ctx context.Context, e *env, out io.Writer) error {
 	actor := issuer.Actor{Name: "demo", Authority: true}
-	if _, err := e.store.Authority(ctx); err == nil {
+	a, err := e.svc.Init(ctx, actor, "吉林省人力资源和社会保障厅")
+	if issuer.Is(err, issuer.ErrConflict) {
 		fmt.Fprintln(out, "数据目录已有数据，跳过演示数据 / the data directory is not empty; demo data not created")
 		return nil
 	}
-	a, err := e.svc.Init(ctx, actor, "吉林省人力资源和社会保障厅")
 	if err != nil {
 		return err
 	}
-	occ, err := e.store.Occupations(ctx)
+	occ, err := e.svc.Occupations(ctx)
 	if err != nil {
 		return err
 	}

@@ -20,28 +20,13 @@ func (e *env) accounts() (*account.Service, error) {
 	if !ok {
 		return nil, fmt.Errorf("this store does not keep console accounts")
 	}
-	return &account.Service{Store: st, Institution: e.store.Institution}, nil
+	return account.New(st, e.svc), nil
 }
 
 // cliUser is who the command line acts as when managing accounts: the
 // operator holding the data directory and its keys.
 func cliUser() account.User {
 	return account.User{ID: "cli", Name: authorityActor().Name, Role: account.AuthorityAdmin}
-}
-
-// createFirstAdmin makes the first authority administrator and prints its
-// generated password. It is shown this once and never stored in clear.
-func createFirstAdmin(ctx context.Context, e *env, out io.Writer, name, display string) error {
-	as, err := e.accounts()
-	if err != nil {
-		return err
-	}
-	u, pw, err := as.Create(ctx, cliUser(), account.NewUser{Name: name, DisplayName: display, Role: account.AuthorityAdmin})
-	if err != nil {
-		return err
-	}
-	printCredentials(out, u, pw)
-	return nil
 }
 
 func printCredentials(out io.Writer, u account.User, pw string) {
@@ -74,7 +59,7 @@ func cmdUser(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	by := cliUser()
-	byName := func(name string) (account.User, error) { return as.Store.UserByName(ctx, name) }
+	byName := func(name string) (account.User, error) { return as.UserByName(ctx, by, name) }
 	switch pos[0] {
 	case "add":
 		dn := *display
@@ -88,7 +73,7 @@ func cmdUser(ctx context.Context, args []string, out io.Writer) error {
 		fmt.Fprintln(out, "已创建账号，初始密码仅显示这一次，首次登录须修改 / account created; the password is shown only now and must be changed at first login:")
 		printCredentials(out, u, pw)
 	case "list":
-		us, err := as.Store.Users(ctx, account.UserFilter{InstitutionID: *inst})
+		us, err := as.Users(ctx, by, account.UserFilter{InstitutionID: *inst})
 		if err != nil {
 			return err
 		}

@@ -13,17 +13,17 @@ import (
 	"certd/issuer"
 )
 
-// Service manages accounts and checks credentials. Who may manage whom is
-// decided here, not by the console: an authority administrator manages
-// every account; a college administrator only the accounts of its own
-// college, and never an authority role.
+// Service manages accounts and checks credentials, and is the one door to
+// them for the console and the command line. Who may manage or see whom is
+// decided here, not by the caller: an authority administrator manages every
+// account; a college administrator only the accounts of its own college,
+// and never an authority role. Build it with New.
 type Service struct {
-	Store Store
-	// Institution looks an institution up, so that a college account
-	// cannot be made for a college that does not exist.
-	Institution func(ctx context.Context, id string) (issuer.Institution, error)
-	Now         func() time.Time
-	Params      Params // zero: DefaultParams
+	store        Store
+	institutions Institutions
+
+	Now    func() time.Time
+	Params Params // zero: DefaultParams
 	// MaxFailures consecutive wrong passwords lock the account for
 	// LockFor. Zero: 5 and 15 minutes.
 	MaxFailures int
@@ -31,6 +31,18 @@ type Service struct {
 
 	dummyOnce sync.Once
 	dummy     string // a hash to check against for unknown names
+}
+
+// Institutions is how accounts learn whether a college exists, asked as the
+// person creating the account; *issuer.Service is one.
+type Institutions interface {
+	Institution(ctx context.Context, actor issuer.Actor, id string) (issuer.Institution, error)
+}
+
+// New returns a service keeping accounts in st. institutions, when not nil,
+// stops a college account being made for a college that does not exist.
+func New(st Store, institutions Institutions) *Service {
+	return &Service{store: st, institutions: institutions}
 }
 
 func (s *Service) now() time.Time {
@@ -117,39 +129,44 @@ func checkNewPassword(name, pw string) error {
 }
 
 // Create makes an account. It returns the password when one was generated,
-// for showing once.
+// for showing once. A college administrator's accounts belong to its own
+// college when the request names none (it may make no authority account).
 func (s *Service) Create(ctx context.Context, by User, nu NewUser) (User, string, error) {
 	nu.Name = strings.ToLower(strings.TrimSpace(nu.Name))
 	nu.DisplayName = strings.TrimSpace(nu.DisplayName)
 	nu.InstitutionID = strings.TrimSpace(nu.InstitutionID)
-	var bad []string
+	if nu.InstitutionID == "" && by.Role == CollegeAdmin && nu.Role != AuthorityAdmin {
+		nu.InstitutionID = by.InstitutionID
+	}
+	var zh, en []string
+	bad := func(z, e string) { zh, en = append(zh, z), append(en, e) }
 	if !namePattern.MatchString(nu.Name) {
-		bad = append(bad, "登录名应为2至32位小写字母、数字、点、下划线或连字符 / the login name must be 2-32 lower-case letters, digits, dots, underscores or hyphens")
+		bad("登录名应为2至32位小写字母、数字、点、下划线或连字符", "the login name must be 2-32 lower-case letters, digits, dots, underscores or hyphens")
 	}
 	if nu.DisplayName == "" || utf8.RuneCountInString(nu.DisplayName) > 50 {
-		bad = append(bad, "姓名不能为空且不超过50字 / the name must be 1-50 characters")
+		bad("姓名不能为空且不超过50字", "the name must be 1-50 characters")
 	}
 	if !nu.Role.Valid() {
-		bad = append(bad, "角色无效 / unknown role")
+		bad("角色无效", "unknown role")
 	}
 	switch nu.Role {
 	case AuthorityAdmin:
 		if nu.InstitutionID != "" {
-			bad = append(bad, "主管部门管理员不属于任何院校 / an authority administrator belongs to no college")
+			bad("主管部门管理员不属于任何院校", "an authority administrator belongs to no college")
 		}
 	case CollegeAdmin, CollegeOperator:
 		if nu.InstitutionID == "" {
-			bad = append(bad, "院校账号必须指定院校 / a college account needs its college")
+			bad("院校账号必须指定院校", "a college account needs its college")
 		}
 	}
-	if len(bad) > 0 {
-		return User{}, "", &issuer.Error{Kind: issuer.ErrInvalid, Code: "user_invalid", Zh: "账号信息有误：" + strings.Join(bad, "；"), En: "the account details are invalid"}
+	if len(zh) > 0 {
+		return User{}, "", &issuer.Error{Kind: issuer.ErrInvalid, Code: "user_invalid", Zh: "账号信息有误：" + strings.Join(zh, "；"), En: "the account details are invalid: " + strings.Join(en, "; ")}
 	}
 	if err := MayManage(by, nu.Role, nu.InstitutionID); err != nil {
 		return User{}, "", err
 	}
-	if nu.InstitutionID != "" && s.Institution != nil {
-		if _, err := s.Institution(ctx, nu.InstitutionID); err != nil {
+	if nu.InstitutionID != "" && s.institutions != nil {
+		if _, err := s.institutions.Institution(ctx, by.Actor(), nu.InstitutionID); err != nil {
 			if issuer.Is(err, issuer.ErrNotFound) {
 				return User{}, "", issuer.Errorf(issuer.ErrInvalid, "institution_unknown", "院校“%s”不存在", "no institution %q", nu.InstitutionID)
 			}
@@ -172,31 +189,37 @@ func (s *Service) Create(ctx context.Context, by User, nu NewUser) (User, string
 	u := User{ID: randomID("u", 10), Name: nu.Name, DisplayName: nu.DisplayName, Role: nu.Role, InstitutionID: nu.InstitutionID,
 		PasswordHash: hash, SessionGen: 1, MustChange: mustChange, CreatedAt: now, CreatedBy: by.Name}
 	ev := s.event(by.Name, "account.create", u.InstitutionID, u.Name, map[string]any{"role": u.Role, "display_name": u.DisplayName})
-	if err := s.Store.CreateUser(ctx, u, ev); err != nil {
+	if err := s.store.CreateUser(ctx, u, ev); err != nil {
 		return User{}, "", err
 	}
 	return u, generated, nil
 }
 
-// Users lists the accounts by may see: all for the province, its own
-// college's for a college administrator or auditor.
-func (s *Service) Users(ctx context.Context, by User) ([]User, error) {
+// Users lists the accounts matching f that by may see: any for the
+// province, its own college's for a college administrator or auditor
+// (whatever f names).
+func (s *Service) Users(ctx context.Context, by User, f UserFilter) ([]User, error) {
 	switch {
-	case by.Role == AuthorityAdmin || (by.Role == Auditor && by.InstitutionID == ""):
-		return s.Store.Users(ctx, UserFilter{})
+	case by.Authority():
 	case by.Role == CollegeAdmin || by.Role == Auditor:
-		return s.Store.Users(ctx, UserFilter{InstitutionID: by.InstitutionID})
+		f.InstitutionID = by.InstitutionID
+	default:
+		return nil, forbidden()
 	}
-	return nil, forbidden()
+	return s.store.Users(ctx, f)
 }
 
 // managed loads the account id and checks by may manage it. An account of
 // another college is reported as not found, like another college's
 // certificates.
 func (s *Service) managed(ctx context.Context, by User, id string) (User, error) {
-	u, err := s.Store.User(ctx, id)
+	u, err := s.store.User(ctx, id)
+	return s.manageable(by, u, err)
+}
+
+func (s *Service) manageable(by User, u User, err error) (User, error) {
 	if err != nil {
-		return u, err
+		return User{}, err
 	}
 	if err := MayManage(by, u.Role, u.InstitutionID); err != nil {
 		if by.Role == CollegeAdmin && u.InstitutionID != by.InstitutionID {
@@ -210,6 +233,34 @@ func (s *Service) managed(ctx context.Context, by User, id string) (User, error)
 // User returns one account if by may manage it.
 func (s *Service) User(ctx context.Context, by User, id string) (User, error) {
 	return s.managed(ctx, by, id)
+}
+
+// UserByName returns the account with a login name if by may manage it.
+func (s *Service) UserByName(ctx context.Context, by User, name string) (User, error) {
+	u, err := s.store.UserByName(ctx, strings.ToLower(strings.TrimSpace(name)))
+	return s.manageable(by, u, err)
+}
+
+// SessionUser returns the account a console session names, while that
+// session is live: the account is enabled and its session generation is
+// the one the session was issued under (a logout, password change or
+// disabling moves it on and so ends every session at once).
+func (s *Service) SessionUser(ctx context.Context, id string, gen int) (User, error) {
+	u, err := s.store.User(ctx, id)
+	if err != nil {
+		return User{}, err
+	}
+	if u.Disabled || u.SessionGen != gen {
+		return User{}, issuer.Errorf(issuer.ErrInvalid, "session_ended", "会话已结束，请重新登录", "the session has ended; sign in again")
+	}
+	return u, nil
+}
+
+// SessionKey stores sealed as the console's session-signing key unless one
+// is stored already, and returns the stored one, so that every process
+// behind a load balancer signs with the same key.
+func (s *Service) SessionKey(ctx context.Context, sealed []byte) ([]byte, error) {
+	return s.store.SessionKey(ctx, sealed, s.now())
 }
 
 // SetDisabled disables or re-enables an account. Nobody disables
@@ -229,7 +280,7 @@ func (s *Service) SetDisabled(ctx context.Context, by User, id string, disabled 
 	if !disabled {
 		action = "account.enable"
 	}
-	if err := s.Store.SetDisabled(ctx, id, disabled, s.event(by.Name, action, u.InstitutionID, u.Name, nil)); err != nil {
+	if err := s.store.SetDisabled(ctx, id, disabled, s.event(by.Name, action, u.InstitutionID, u.Name, nil)); err != nil {
 		return u, err
 	}
 	u.Disabled = disabled
@@ -249,33 +300,37 @@ func (s *Service) ResetPassword(ctx context.Context, by User, id string) (string
 	if err != nil {
 		return "", err
 	}
-	if err := s.Store.SetPassword(ctx, u.ID, hash, true, s.event(by.Name, "account.password_reset", u.InstitutionID, u.Name, nil)); err != nil {
+	if err := s.store.SetPassword(ctx, u.ID, hash, true, s.event(by.Name, "account.password_reset", u.InstitutionID, u.Name, nil)); err != nil {
 		return "", err
 	}
 	return pw, nil
 }
 
 // ChangePassword changes the caller's own password after checking the
-// current one.
-func (s *Service) ChangePassword(ctx context.Context, u User, current, next string) error {
-	stored, err := s.Store.User(ctx, u.ID)
+// current one. The change ends every session of the account; the account
+// returned is the one to start a new session with.
+func (s *Service) ChangePassword(ctx context.Context, u User, current, next string) (User, error) {
+	stored, err := s.store.User(ctx, u.ID)
 	if err != nil {
-		return err
+		return User{}, err
 	}
 	if !CheckPassword(stored.PasswordHash, current) {
-		return issuer.Errorf(issuer.ErrInvalid, "password_wrong", "当前密码不正确", "the current password is wrong")
+		return User{}, issuer.Errorf(issuer.ErrInvalid, "password_wrong", "当前密码不正确", "the current password is wrong")
 	}
 	if err := checkNewPassword(stored.Name, next); err != nil {
-		return err
+		return User{}, err
 	}
 	if current == next {
-		return issuer.Errorf(issuer.ErrInvalid, "password_same", "新密码不能与当前密码相同", "the new password must differ from the current one")
+		return User{}, issuer.Errorf(issuer.ErrInvalid, "password_same", "新密码不能与当前密码相同", "the new password must differ from the current one")
 	}
 	hash, err := HashPassword(next, s.params())
 	if err != nil {
-		return err
+		return User{}, err
 	}
-	return s.Store.SetPassword(ctx, u.ID, hash, false, s.event(u.Name, "account.password_change", u.InstitutionID, u.Name, nil))
+	if err := s.store.SetPassword(ctx, u.ID, hash, false, s.event(u.Name, "account.password_change", u.InstitutionID, u.Name, nil)); err != nil {
+		return User{}, err
+	}
+	return s.store.User(ctx, u.ID)
 }
 
 // ErrLogin is the one answer to a wrong name or password, so that the
@@ -298,7 +353,7 @@ func (s *Service) Login(ctx context.Context, name, password, client string) (Use
 	if len(name) > 64 || len(password) > 1024 {
 		return User{}, ErrLogin()
 	}
-	u, err := s.Store.UserByName(ctx, name)
+	u, err := s.store.UserByName(ctx, name)
 	if err != nil {
 		if !issuer.Is(err, issuer.ErrNotFound) {
 			return User{}, err
@@ -306,7 +361,7 @@ func (s *Service) Login(ctx context.Context, name, password, client string) (Use
 		// Spend the same time as for a real account.
 		s.dummyOnce.Do(func() { s.dummy, _ = HashPassword("certd-dummy-password", s.params()) })
 		CheckPassword(s.dummy, password)
-		_ = s.Store.AppendAudit(ctx, s.event("anonymous", "account.login_unknown", "", truncate(name, 64), map[string]any{"client": client}))
+		_ = s.store.AppendAudit(ctx, s.event("anonymous", "account.login_unknown", "", truncate(name, 64), map[string]any{"client": client}))
 		return User{}, ErrLogin()
 	}
 	now := s.now()
@@ -318,7 +373,7 @@ func (s *Service) Login(ctx context.Context, name, password, client string) (Use
 		if ok {
 			action = "account.login_locked"
 		}
-		_ = s.Store.AppendAudit(ctx, s.event(u.Name, action, u.InstitutionID, u.Name, map[string]any{"client": client, "locked": true}))
+		_ = s.store.AppendAudit(ctx, s.event(u.Name, action, u.InstitutionID, u.Name, map[string]any{"client": client, "locked": true}))
 		if ok {
 			return User{}, ErrLocked(u.LockedUntil)
 		}
@@ -327,7 +382,7 @@ func (s *Service) Login(ctx context.Context, name, password, client string) (Use
 	if !ok {
 		failed := s.event(u.Name, "account.login_failed", u.InstitutionID, u.Name, map[string]any{"client": client})
 		locked := s.event(u.Name, "account.locked", u.InstitutionID, u.Name, map[string]any{"client": client, "minutes": int(s.lockFor().Minutes())})
-		if _, err := s.Store.LoginFailed(ctx, u.ID, now, s.maxFailures(), s.lockFor(), failed, locked); err != nil {
+		if _, err := s.store.LoginFailed(ctx, u.ID, now, s.maxFailures(), s.lockFor(), failed, locked); err != nil {
 			return User{}, err
 		}
 		return User{}, ErrLogin()
@@ -335,7 +390,7 @@ func (s *Service) Login(ctx context.Context, name, password, client string) (Use
 	if u.Disabled {
 		return User{}, issuer.Errorf(issuer.ErrForbidden, "account_disabled", "账号已停用，请联系管理员", "the account is disabled; contact your administrator")
 	}
-	if err := s.Store.LoginSucceeded(ctx, u.ID, now, s.event(u.Name, "account.login", u.InstitutionID, u.Name, map[string]any{"client": client})); err != nil {
+	if err := s.store.LoginSucceeded(ctx, u.ID, now, s.event(u.Name, "account.login", u.InstitutionID, u.Name, map[string]any{"client": client})); err != nil {
 		return User{}, err
 	}
 	u.FailedLogins, u.LastLoginAt = 0, now
@@ -351,7 +406,7 @@ func truncate(s string, n int) string {
 
 // Logout ends every session of the account.
 func (s *Service) Logout(ctx context.Context, u User) error {
-	return s.Store.EndSessions(ctx, u.ID, s.event(u.Name, "account.logout", u.InstitutionID, u.Name, nil))
+	return s.store.EndSessions(ctx, u.ID, s.event(u.Name, "account.logout", u.InstitutionID, u.Name, nil))
 }
 
 // CreateToken makes an API token for by itself; the secret is returned
@@ -380,7 +435,7 @@ func (s *Service) CreateToken(ctx context.Context, by User, label string, scopes
 	secret := newTokenSecret()
 	now := s.now()
 	t := Token{ID: randomID("t", 8), UserID: by.ID, Label: label, Hash: HashToken(secret), Scopes: scopes, CreatedAt: now, ExpiresAt: now.Add(ttl)}
-	if err := s.Store.CreateToken(ctx, t, s.event(by.Name, "token.create", by.InstitutionID, t.ID, map[string]any{"label": label, "scopes": scopes})); err != nil {
+	if err := s.store.CreateToken(ctx, t, s.event(by.Name, "token.create", by.InstitutionID, t.ID, map[string]any{"label": label, "scopes": scopes})); err != nil {
 		return Token{}, "", err
 	}
 	return t, secret, nil
@@ -396,7 +451,7 @@ func (s *Service) Authenticate(ctx context.Context, secret string) (User, Token,
 	if !strings.HasPrefix(secret, TokenPrefix) || len(secret) > 100 {
 		return User{}, Token{}, ErrToken()
 	}
-	t, err := s.Store.TokenByHash(ctx, HashToken(secret))
+	t, err := s.store.TokenByHash(ctx, HashToken(secret))
 	if err != nil {
 		if issuer.Is(err, issuer.ErrNotFound) {
 			return User{}, Token{}, ErrToken()
@@ -407,7 +462,7 @@ func (s *Service) Authenticate(ctx context.Context, secret string) (User, Token,
 	if !t.RevokedAt.IsZero() || (!t.ExpiresAt.IsZero() && !now.Before(t.ExpiresAt)) {
 		return User{}, Token{}, ErrToken()
 	}
-	u, err := s.Store.User(ctx, t.UserID)
+	u, err := s.store.User(ctx, t.UserID)
 	if err != nil {
 		return User{}, Token{}, err
 	}
@@ -419,18 +474,18 @@ func (s *Service) Authenticate(ctx context.Context, secret string) (User, Token,
 
 // Tokens lists by's own tokens.
 func (s *Service) Tokens(ctx context.Context, by User) ([]Token, error) {
-	return s.Store.Tokens(ctx, by.ID)
+	return s.store.Tokens(ctx, by.ID)
 }
 
 // RevokeToken revokes one of by's own tokens.
 func (s *Service) RevokeToken(ctx context.Context, by User, id string) error {
-	ts, err := s.Store.Tokens(ctx, by.ID)
+	ts, err := s.store.Tokens(ctx, by.ID)
 	if err != nil {
 		return err
 	}
 	for _, t := range ts {
 		if t.ID == id {
-			return s.Store.RevokeToken(ctx, id, s.now(), s.event(by.Name, "token.revoke", by.InstitutionID, id, nil))
+			return s.store.RevokeToken(ctx, id, s.now(), s.event(by.Name, "token.revoke", by.InstitutionID, id, nil))
 		}
 	}
 	return ErrTokenNotFound()

@@ -1,7 +1,6 @@
 package account_test
 
 import (
-	"context"
 	"path/filepath"
 	"testing"
 	"time"
@@ -42,8 +41,9 @@ func newService(t *testing.T, st storetest.AccountStore, now *time.Time) *accoun
 			t.Fatal(err)
 		}
 	}
-	return &account.Service{Store: st, Params: cheap, Now: func() time.Time { return *now },
-		Institution: func(ctx context.Context, id string) (issuer.Institution, error) { return st.Institution(ctx, id) }}
+	svc := account.New(st, issuer.New(st, nil))
+	svc.Params, svc.Now = cheap, func() time.Time { return *now }
+	return svc
 }
 
 func TestPasswordHash(t *testing.T) {
@@ -169,22 +169,35 @@ func TestLoginLockoutAndSessions(t *testing.T) {
 			}
 			// Changing the password ends sessions and checks the old one.
 			before, _ := st.User(ctx, u.ID)
-			if err := svc.ChangePassword(ctx, u, "wrong", "a-much-better-one"); codeOf(err) != "password_wrong" {
+			if _, err := svc.ChangePassword(ctx, u, "wrong", "a-much-better-one"); codeOf(err) != "password_wrong" {
 				t.Fatalf("change with wrong current: %v", err)
 			}
-			if err := svc.ChangePassword(ctx, u, pw, "short"); codeOf(err) != "password_length" {
+			if _, err := svc.ChangePassword(ctx, u, pw, "short"); codeOf(err) != "password_length" {
 				t.Fatalf("short password: %v", err)
 			}
-			if err := svc.ChangePassword(ctx, u, pw, "a-much-better-one"); err != nil {
+			changed, err := svc.ChangePassword(ctx, u, pw, "a-much-better-one")
+			if err != nil {
 				t.Fatal(err)
 			}
 			after, _ := st.User(ctx, u.ID)
-			if after.SessionGen <= before.SessionGen || after.MustChange {
-				t.Fatalf("password change: gen %d → %d, must change %v", before.SessionGen, after.SessionGen, after.MustChange)
+			if after.SessionGen <= before.SessionGen || after.MustChange || changed.SessionGen != after.SessionGen {
+				t.Fatalf("password change: gen %d → %d (returned %d), must change %v", before.SessionGen, after.SessionGen, changed.SessionGen, after.MustChange)
 			}
-			// Disabled accounts cannot log in, even with the right password.
+			// A session from before the change is over; one for the account
+			// the change returned is live.
+			if _, err := svc.SessionUser(ctx, u.ID, before.SessionGen); codeOf(err) != "session_ended" {
+				t.Fatalf("session from before the password change: %v", err)
+			}
+			if _, err := svc.SessionUser(ctx, u.ID, changed.SessionGen); err != nil {
+				t.Fatalf("session after the password change: %v", err)
+			}
+			// Disabled accounts cannot log in, even with the right password,
+			// and their sessions end.
 			if _, err := svc.SetDisabled(ctx, root, u.ID, true); err != nil {
 				t.Fatal(err)
+			}
+			if _, err := svc.SessionUser(ctx, u.ID, changed.SessionGen+1); codeOf(err) != "session_ended" {
+				t.Fatalf("session of a disabled account: %v", err)
 			}
 			if _, err := svc.Login(ctx, "op.alpha", "a-much-better-one", "c1"); codeOf(err) != "account_disabled" {
 				t.Fatalf("disabled login: %v", err)
@@ -247,7 +260,9 @@ func TestManageAcrossColleges(t *testing.T) {
 				{"disable other college's user", func() error { _, err := svc.SetDisabled(ctx, aAdmin, bOp.ID, true); return err }, "user_not_found"},
 				{"reset other college's password", func() error { _, err := svc.ResetPassword(ctx, aAdmin, bOp.ID); return err }, "user_not_found"},
 				{"disable self", func() error { _, err := svc.SetDisabled(ctx, aAdmin, aAdmin.ID, true); return err }, "self_disable"},
-				{"operator lists users", func() error { _, err := svc.Users(ctx, bOp); return err }, "forbidden"},
+				{"operator lists users", func() error { _, err := svc.Users(ctx, bOp, account.UserFilter{}); return err }, "forbidden"},
+				{"find other college's user by name", func() error { _, err := svc.UserByName(ctx, aAdmin, "b.op"); return err }, "user_not_found"},
+				{"find unknown user by name", func() error { _, err := svc.UserByName(ctx, aAdmin, "nobody"); return err }, "user_not_found"},
 				{"duplicate name", func() error {
 					_, _, err := svc.Create(ctx, root, account.NewUser{Name: "b.op", DisplayName: "x", Role: account.CollegeOperator, InstitutionID: "alpha"})
 					return err
@@ -258,12 +273,27 @@ func TestManageAcrossColleges(t *testing.T) {
 					t.Errorf("%s: code %q, want %q", tc.name, got, tc.code)
 				}
 			}
-			us, err := svc.Users(ctx, aAdmin)
-			if err != nil || len(us) != 1 || us[0].ID != aAdmin.ID {
-				t.Fatalf("college admin sees %+v, %v", us, err)
+			// A college administrator sees its own college's accounts,
+			// whatever the filter names; the province filters as it likes.
+			for _, f := range []account.UserFilter{{}, {InstitutionID: "beta"}} {
+				us, err := svc.Users(ctx, aAdmin, f)
+				if err != nil || len(us) != 1 || us[0].ID != aAdmin.ID {
+					t.Fatalf("college admin asking for %+v sees %+v, %v", f, us, err)
+				}
+			}
+			if us, err := svc.Users(ctx, root, account.UserFilter{InstitutionID: "beta"}); err != nil || len(us) != 1 || us[0].ID != bOp.ID {
+				t.Fatalf("the province asking for beta sees %+v, %v", us, err)
+			}
+			if u, err := svc.UserByName(ctx, aAdmin, "A.Admin"); err != nil || u.ID != aAdmin.ID {
+				t.Fatalf("own account by name: %+v, %v", u, err)
 			}
 			if u, _ := st.User(ctx, bOp.ID); u.Disabled {
 				t.Fatal("another college's admin disabled b.op")
+			}
+			// An account a college administrator makes without naming a
+			// college is one of its own college.
+			if u, _, err := svc.Create(ctx, aAdmin, account.NewUser{Name: "a.op", DisplayName: "丙", Role: account.CollegeOperator}); err != nil || u.InstitutionID != "alpha" {
+				t.Fatalf("college admin's new account: %+v, %v", u, err)
 			}
 		})
 	}

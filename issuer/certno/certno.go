@@ -19,6 +19,8 @@ package certno
 import (
 	"fmt"
 	"strconv"
+
+	"certd/issuer/fault"
 )
 
 // Length is the length of a certificate number.
@@ -58,22 +60,27 @@ func digits(s string) bool {
 }
 
 // Parse checks the structure of a certificate number. The level digit must
-// be 1-5 and the serial must not be zero.
+// be 1-5 and the serial must not be zero; a number that breaks the rule is
+// a *fault.Error of kind Invalid.
 func Parse(s string) (Number, error) {
 	if len(s) != Length {
-		return Number{}, fmt.Errorf("证书编号应为22位，实际为%d位 / a certificate number has 22 characters, got %d", len(s), len(s))
+		return Number{}, invalid("number_length", "证书编号应为22位，实际为%d位", "a certificate number has 22 characters, got %d", len(s))
 	}
 	if !ValidPrefix(s[:PrefixLength]) || !digits(s[PrefixLength:]) {
-		return Number{}, fmt.Errorf("证书编号应为1个大写字母加21位数字 / a certificate number is one capital letter followed by 21 digits")
+		return Number{}, invalid("number_chars", "证书编号应为1个大写字母加21位数字", "a certificate number is one capital letter followed by 21 digits")
 	}
 	yy, _ := strconv.Atoi(s[13:15])
 	level := int(s[15] - '0')
 	serial, _ := strconv.Atoi(s[16:])
 	if level < 1 || level > 5 {
-		return Number{}, fmt.Errorf("证书编号第16位（等级）应为1至5 / position 16 of a certificate number (the level) must be 1 to 5")
+		return Number{}, invalid("number_level", "证书编号第16位（等级）应为1至5", "position 16 of a certificate number (the level) must be 1 to 5")
 	}
 	if serial == 0 {
-		return Number{}, fmt.Errorf("证书编号的流水号不能为000000 / the serial of a certificate number cannot be 000000")
+		return Number{}, invalid("number_serial", "证书编号的流水号不能为000000", "the serial of a certificate number cannot be 000000")
 	}
 	return Number{Prefix: s[:PrefixLength], Year: 2000 + yy, Level: level, Serial: serial}, nil
+}
+
+func invalid(code, zh, en string, args ...any) *fault.Error {
+	return fault.Errorf(fault.Invalid, code, zh, en, args...)
 }

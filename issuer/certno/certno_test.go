@@ -1,6 +1,10 @@
 package certno
 
-import "testing"
+import (
+	"testing"
+
+	"certd/issuer/fault"
+)
 
 func TestParse(t *testing.T) {
 	tests := []struct {
@@ -28,6 +32,10 @@ func TestParse(t *testing.T) {
 		}
 		if tt.ok && (got != tt.want || got.String() != tt.in) {
 			t.Errorf("Parse(%q) = %+v (%s)", tt.in, got, got.String())
+		}
+		// A bad number is a bilingual, typed refusal the edge can show.
+		if e, ok := fault.As(err); !tt.ok && (!ok || e.Kind != fault.Invalid || e.Code == "" || e.Zh == "" || e.En == "") {
+			t.Errorf("Parse(%q) error %#v is not an Invalid *fault.Error", tt.in, err)
 		}
 	}
 }

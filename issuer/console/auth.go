@@ -145,15 +145,12 @@ func (c *Console) changePassword(fc *fiber.Ctx, rc *reqCtx) error {
 	if next != fc.FormValue("repeat") {
 		return c.accountView(fc, rc, fiber.StatusBadRequest, accountData{Err: c.formError(errf(issuer.ErrInvalid, "password_repeat", "两次输入的新密码不一致", "the two new passwords differ"))})
 	}
-	if err := c.acc.ChangePassword(fc.UserContext(), rc.user, fc.FormValue("current"), next); err != nil {
+	u, err := c.acc.ChangePassword(fc.UserContext(), rc.user, fc.FormValue("current"), next)
+	if err != nil {
 		_, _, status := c.userError(err)
 		return c.accountView(fc, rc, status, accountData{Err: c.formError(err)})
 	}
 	// The change ended every session, this one included: start a new one.
-	u, err := c.st.User(fc.UserContext(), rc.user.ID)
-	if err != nil {
-		return c.fail(fc, rc, err)
-	}
 	tok, exp, err := c.sess.issue(u, newJTI(), c.now())
 	if err != nil {
 		return c.fail(fc, rc, err)

@@ -39,7 +39,7 @@ type instListData struct {
 }
 
 func (c *Console) institutionsPage(fc *fiber.Ctx, rc *reqCtx) error {
-	all, err := c.svc.Store.Institutions(fc.UserContext())
+	all, err := c.svc.Institutions(fc.UserContext(), rc.actor)
 	if err != nil {
 		return c.fail(fc, rc, err)
 	}
@@ -72,7 +72,7 @@ type instFormData struct {
 }
 
 func (c *Console) scopeRows(fc *fiber.Ctx, chosen map[string]bool) ([]scopeRow, error) {
-	occ, err := c.svc.Store.Occupations(fc.UserContext())
+	occ, err := c.svc.Occupations(fc.UserContext())
 	if err != nil {
 		return nil, err
 	}
@@ -180,19 +180,12 @@ func specOf(in issuer.Institution) issuer.InstitutionSpec {
 }
 
 func (c *Console) institutionView(fc *fiber.Ctx, rc *reqCtx, status int, ferr error, spec *issuer.InstitutionSpec, chosen map[string]bool) error {
-	id := fc.Params("id")
-	in, err := c.svc.Store.Institution(fc.UserContext(), id)
-	if err != nil {
-		if issuer.Is(err, issuer.ErrNotFound) {
-			return c.fail(fc, rc, notFound())
-		}
-		return c.fail(fc, rc, err)
-	}
-	vs, err := c.svc.Store.InstitutionVersions(fc.UserContext(), id)
+	vs, err := c.svc.InstitutionVersions(fc.UserContext(), rc.actor, fc.Params("id"))
 	if err != nil {
 		return c.fail(fc, rc, err)
 	}
 	slices.Reverse(vs)
+	in := vs[0]
 	d := instFormData{Edit: true, In: in, Versions: vs, Spec: specOf(in)}
 	if spec != nil {
 		d.Spec = *spec
@@ -222,12 +215,8 @@ func (c *Console) institutionUpdate(fc *fiber.Ctx, rc *reqCtx) error {
 	spec, chosen, err := specFromForm(fc)
 	spec.ID = fc.Params("id")
 	if err == nil {
-		// Fees are the college's to publish; keep them as they are.
-		if cur, e := c.svc.Store.Institution(fc.UserContext(), spec.ID); e == nil {
-			for _, f := range cur.Fees {
-				spec.Fees = append(spec.Fees, issuer.FeeSpec{Occupation: f.Occupation, Level: f.Level.String(), Amount: yuan(f.AmountFen), Basis: f.Basis})
-			}
-		}
+		// The form has no fees (they are the college's to publish), so the
+		// service keeps them as they are.
 		_, err = c.svc.UpdateInstitution(fc.UserContext(), rc.actor, spec)
 	}
 	if err != nil {
@@ -262,7 +251,7 @@ type catalogueData struct {
 }
 
 func (c *Console) cataloguePage(fc *fiber.Ctx, rc *reqCtx) error {
-	occ, err := c.svc.Store.Occupations(fc.UserContext())
+	occ, err := c.svc.Occupations(fc.UserContext())
 	if err != nil {
 		return c.fail(fc, rc, err)
 	}
@@ -280,7 +269,7 @@ func (c *Console) catalogueImport(fc *fiber.Ctx, rc *reqCtx) error {
 		}
 	}
 	if err != nil {
-		occ, _ := c.svc.Store.Occupations(fc.UserContext())
+		occ, _ := c.svc.Occupations(fc.UserContext())
 		_, _, status := c.userError(err)
 		return c.renderStatus(fc, rc, status, "catalogue", catalogueData{Occupations: occ, Err: c.formError(err)})
 	}

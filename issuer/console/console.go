@@ -7,13 +7,15 @@
 // # Security
 //
 // Every route is declared in one table with the permission it needs
-// (routes.go); the middleware refuses anything the caller's role lacks,
-// and the issuing service then checks the institution again. Which
-// institution a college user acts for comes from its stored account, never
-// from the request. Sessions are short-lived signed cookies (HttpOnly,
-// SameSite=Strict, Secure outside local development), every state-changing
-// request carries a CSRF token bound to the session, and pages run no
-// script at all, so the Content-Security-Policy forbids scripts outright.
+// (routes.go); the middleware refuses anything the caller's role lacks.
+// Which records the caller reaches is not the console's to decide: it reads
+// and writes only through issuer.Service and account.Service, which scope
+// every call to the caller's institution. Which institution a college user
+// acts for comes from its stored account, never from the request. Sessions
+// are short-lived signed cookies (HttpOnly, SameSite=Strict, Secure outside
+// local development), every state-changing request carries a CSRF token
+// bound to the session, and pages run no script at all, so the
+// Content-Security-Policy forbids scripts outright.
 //
 // Pages are server-rendered html/template in Chinese with an English
 // switch, one small inlined style sheet, and work on a phone.
@@ -69,7 +71,6 @@ type Console struct {
 	d        Deps
 	svc      *issuer.Service
 	acc      *account.Service
-	st       account.Store
 	log      *slog.Logger
 	sess     *sessions
 	pages    map[string]*template.Template
@@ -105,7 +106,7 @@ func Mount(app *fiber.App, d Deps) (*Console, error) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	sess, err := loadSessions(ctx, d.Accounts.Store, d.KEK, now)
+	sess, err := loadSessions(ctx, d.Accounts, d.KEK, now)
 	if err != nil {
 		return nil, err
 	}
@@ -120,7 +121,7 @@ func Mount(app *fiber.App, d Deps) (*Console, error) {
 	sum := sha256.Sum256(css)
 	pu := strings.ToLower(d.PublicURL)
 	c := &Console{
-		d: d, svc: d.Service, acc: d.Accounts, st: d.Accounts.Store, log: d.Log, sess: sess, pages: pages,
+		d: d, svc: d.Service, acc: d.Accounts, log: d.Log, sess: sess, pages: pages,
 		css: template.CSS(css), trusted: trusted, now: now,
 		secure: !(strings.HasPrefix(pu, "http://127.0.0.1") || strings.HasPrefix(pu, "http://localhost") || strings.HasPrefix(pu, "http://[::1]")),
 		// No script anywhere; the one style sheet is inlined and pinned.

@@ -54,7 +54,7 @@ func (c *Console) dashboardData(ctx context.Context, actor issuer.Actor) (*dashb
 	if c.dashData != nil && c.now().Sub(c.dashAt) < time.Minute {
 		return c.dashData, nil
 	}
-	all, err := c.svc.Store.Institutions(ctx)
+	all, err := c.svc.Institutions(ctx, actor)
 	if err != nil {
 		return nil, err
 	}

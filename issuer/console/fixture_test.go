@@ -92,7 +92,8 @@ func newWorld(t testing.TB, open func(t testing.TB) storetest.AccountStore) *wor
 		t.Fatal(err)
 	}
 	now := time.Date(2026, 5, 10, 2, 0, 0, 0, time.UTC)
-	svc := &issuer.Service{Store: st, KEK: kek, Now: func() time.Time { return now }, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	svc := issuer.New(st, kek)
+	svc.Now, svc.Log = func() time.Time { return now }, slog.New(slog.DiscardHandler)
 	root := issuer.Actor{Name: "setup", Authority: true}
 	if _, err := svc.Init(ctx, root, "吉林省人力资源和社会保障厅"); err != nil {
 		t.Fatal(err)
@@ -118,7 +119,8 @@ func newWorld(t testing.TB, open func(t testing.TB) storetest.AccountStore) *wor
 			w.certB = rep.Numbers[0]
 		}
 	}
-	w.acc = &account.Service{Store: st, Params: cheap, Now: func() time.Time { return w.now }, Institution: st.Institution}
+	w.acc = account.New(st, svc)
+	w.acc.Params, w.acc.Now = cheap, func() time.Time { return w.now }
 	admin := account.User{ID: "setup", Name: "setup", Role: account.AuthorityAdmin}
 	for _, u := range []struct {
 		key  string

@@ -187,8 +187,7 @@ func (c *Console) issueUpload(fc *fiber.Ctx, rc *reqCtx) error {
 	if err := c.jobs.add(j, c.now()); err != nil {
 		return bad(err)
 	}
-	_ = c.st.AppendAudit(fc.UserContext(), issuer.AuditEvent{At: c.now().UTC(), Actor: rc.user.Name, Action: "roster.check", InstitutionID: j.InstitutionID, Subject: name,
-		Detail: fmt.Sprintf(`{"rows":%d,"problems":%d}`, rep.Rows, len(rep.Problems))})
+	c.audit(fc, rc, "roster.check", j.InstitutionID, name, map[string]any{"rows": rep.Rows, "problems": len(rep.Problems)})
 	return fc.Redirect("/console/issue/"+j.ID, fiber.StatusSeeOther)
 }
 
@@ -352,13 +351,11 @@ func (c *Console) runJob(j *job, actor issuer.Actor) {
 	}
 	j.batchID, j.phase = rep.Batch.ID, "printing"
 	j.mu.Unlock()
+	// The print file is made now, while the photos are at hand: certd
+	// keeps none.
 	var buf bytes.Buffer
 	if c.svc.Printer != nil {
-		in, err := c.svc.Store.Institution(ctx, j.InstitutionID)
-		if err == nil {
-			err = c.svc.Printer.Batch(in, rep.Issued, j.photos.For, &buf)
-		}
-		if err != nil {
+		if err := c.svc.PrintBatch(ctx, actor, rep.Batch.ID, j.photos, &buf); err != nil {
 			c.log.Error("console: batch print file failed", "batch", rep.Batch.ID, "error", err)
 			buf.Reset()
 		}

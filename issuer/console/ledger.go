@@ -2,8 +2,6 @@ package console
 
 import (
 	"bytes"
-	"fmt"
-	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -12,24 +10,16 @@ import (
 
 	"certd/issuer"
 	"certd/issuer/occupation"
-	"certd/issuer/render"
 )
 
-// batch loads a batch the caller may read; another college's batch is
-// "not found", as if it did not exist.
+// batch loads the batch named in the path, as the service lets the caller
+// see it.
 func (c *Console) batch(fc *fiber.Ctx, rc *reqCtx) (issuer.Batch, error) {
 	id := fc.Params("id")
 	if len(id) > 64 {
 		return issuer.Batch{}, notFound()
 	}
-	b, err := c.svc.Store.Batch(fc.UserContext(), id)
-	if err != nil || rc.actor.MayRead(b.InstitutionID) != nil {
-		if err != nil && !issuer.Is(err, issuer.ErrNotFound) {
-			return b, err
-		}
-		return issuer.Batch{}, notFound()
-	}
-	return b, nil
+	return c.svc.Batch(fc.UserContext(), rc.actor, id)
 }
 
 func (c *Console) batchCerts(fc *fiber.Ctx, rc *reqCtx, b issuer.Batch) ([]issuer.Certificate, error) {
@@ -60,29 +50,18 @@ func (c *Console) batchPrint(fc *fiber.Ctx, rc *reqCtx) error {
 	if err != nil {
 		return c.fail(fc, rc, err)
 	}
+	// The print file made right after issuing has the photos; certd keeps
+	// none, so one made later has empty frames (the per-certificate PDFs
+	// in the ZIP keep theirs).
 	var pdf []byte
-	if j := c.jobs.byBatch(b.ID); j != nil && j.InstitutionID == b.InstitutionID {
+	if j := c.jobs.byBatch(b.ID); j != nil {
 		j.mu.Lock()
 		pdf = j.printPDF
 		j.mu.Unlock()
 	}
 	if len(pdf) == 0 {
-		// Photos are not kept after issuance; a later print file is made
-		// from the records without them (the per-certificate PDFs in the
-		// ZIP keep theirs).
-		if c.svc.Printer == nil {
-			return c.fail(fc, rc, errf(issuer.ErrUnavailable, "no_printer", "未配置证书字体，无法生成打印文件", "no certificate font is configured; cannot make the print file"))
-		}
-		certs, err := c.batchCerts(fc, rc, b)
-		if err != nil {
-			return c.fail(fc, rc, err)
-		}
-		in, err := c.svc.Store.Institution(fc.UserContext(), b.InstitutionID)
-		if err != nil {
-			return c.fail(fc, rc, err)
-		}
 		var buf bytes.Buffer
-		if err := c.svc.Printer.Batch(in, certs, nil, &buf); err != nil {
+		if err := c.svc.PrintBatch(fc.UserContext(), rc.actor, b.ID, nil, &buf); err != nil {
 			return c.fail(fc, rc, err)
 		}
 		pdf = buf.Bytes()
@@ -98,30 +77,8 @@ func (c *Console) batchZip(fc *fiber.Ctx, rc *reqCtx) error {
 	if err != nil {
 		return c.fail(fc, rc, err)
 	}
-	certs, err := c.batchCerts(fc, rc, b)
-	if err != nil {
-		return c.fail(fc, rc, err)
-	}
-	// Every certificate of the batch is in the ZIP: one whose PDF was never
-	// made (a render failure after issuance) is made now by whoever may, and
-	// otherwise the download says so instead of leaving it out.
-	entries := make([]render.ZipEntry, 0, len(certs))
-	for _, ct := range certs {
-		pdf, err := c.svc.Store.PDF(fc.UserContext(), ct.Number)
-		if issuer.Is(err, issuer.ErrNotFound) {
-			if rc.actor.ReadOnly {
-				return c.fail(fc, rc, errf(issuer.ErrUnavailable, "pdf_missing", "证书 %s 的PDF尚未生成，请由本校操作员打开该证书后再下载",
-					"the PDF of certificate %s has not been made yet; an operator of the college must open it first", ct.Number))
-			}
-			pdf, err = c.svc.RenderStored(fc.UserContext(), rc.actor, ct.Number)
-		}
-		if err != nil {
-			return c.fail(fc, rc, err)
-		}
-		entries = append(entries, render.ZipEntry{Name: ct.Number + ".pdf", Data: pdf})
-	}
 	var buf bytes.Buffer
-	if err := render.WriteZip(&buf, b.CreatedAt, entries); err != nil {
+	if err := c.svc.BatchZip(fc.UserContext(), rc.actor, b.ID, &buf); err != nil {
 		return c.fail(fc, rc, err)
 	}
 	c.audit(fc, rc, "batch.download", b.InstitutionID, b.ID, nil)
@@ -130,16 +87,10 @@ func (c *Console) batchZip(fc *fiber.Ctx, rc *reqCtx) error {
 	return fc.Send(buf.Bytes())
 }
 
+// audit records what the caller took away or was refused; a failure to
+// record is logged, and does not take the page away from the caller.
 func (c *Console) audit(fc *fiber.Ctx, rc *reqCtx, action, inst, subject string, detail map[string]any) {
-	ev := issuer.AuditEvent{At: c.now().UTC(), Actor: rc.actor.Name, Action: action, InstitutionID: inst, Subject: subject}
-	if detail != nil {
-		var parts []string
-		for k, v := range detail {
-			parts = append(parts, strconv.Quote(k)+":"+strconv.Quote(fmt.Sprint(v)))
-		}
-		ev.Detail = "{" + strings.Join(parts, ",") + "}"
-	}
-	if err := c.st.AppendAudit(fc.UserContext(), ev); err != nil {
+	if err := c.svc.Record(fc.UserContext(), rc.actor, action, inst, subject, detail); err != nil {
 		c.log.Error("console: audit append failed", "action", action, "error", err)
 	}
 }
@@ -159,12 +110,9 @@ func (c *Console) ledgerFilter(fc *fiber.Ctx, rc *reqCtx) (ledgerQuery, issuer.C
 			return q, issuer.CertificateFilter{}, errf(issuer.ErrInvalid, "filter_long", "查询条件过长（每项最多64字）", "a filter is too long (at most 64 characters each)")
 		}
 	}
-	f := issuer.CertificateFilter{Name: strings.TrimSpace(q.Name), DocNumber: "", BatchID: strings.TrimSpace(q.Batch), After: q.After}
-	// Only the authority may choose an institution; a college always sees
-	// its own, whatever the query says (the service enforces it again).
-	if rc.user.Authority() {
-		f.InstitutionID = strings.TrimSpace(q.Institution)
-	}
+	// A college sees its own records whatever the query names: the service
+	// scopes the filter.
+	f := issuer.CertificateFilter{Name: strings.TrimSpace(q.Name), BatchID: strings.TrimSpace(q.Batch), After: q.After, InstitutionID: strings.TrimSpace(q.Institution)}
 	if q.Occupation != "" {
 		f.Occupation = occupation.NormalizeCode(q.Occupation)
 	}
@@ -299,10 +247,7 @@ func (c *Console) certificatePDF(fc *fiber.Ctx, rc *reqCtx) error {
 	if err != nil {
 		return c.fail(fc, rc, err)
 	}
-	pdf, err := c.svc.Store.PDF(fc.UserContext(), ct.Number)
-	if issuer.Is(err, issuer.ErrNotFound) && c.svc.Printer != nil && !rc.actor.ReadOnly {
-		pdf, err = c.svc.RenderStored(fc.UserContext(), rc.actor, ct.Number)
-	}
+	pdf, err := c.svc.PDF(fc.UserContext(), rc.actor, ct.Number)
 	if err != nil {
 		return c.fail(fc, rc, err)
 	}
@@ -316,9 +261,6 @@ func (c *Console) revokeForm(fc *fiber.Ctx, rc *reqCtx) error {
 	if err != nil {
 		return c.fail(fc, rc, err)
 	}
-	if err := rc.actor.MayActFor(ct.InstitutionID); err != nil {
-		return c.fail(fc, rc, err)
-	}
 	return c.certView(fc, rc, "revoke", fiber.StatusOK, ct, certData{})
 }
 
@@ -327,9 +269,6 @@ func (c *Console) revokeForm(fc *fiber.Ctx, rc *reqCtx) error {
 func (c *Console) revoke(fc *fiber.Ctx, rc *reqCtx) error {
 	ct, err := c.cert(fc, rc)
 	if err != nil {
-		return c.fail(fc, rc, err)
-	}
-	if err := rc.actor.MayActFor(ct.InstitutionID); err != nil {
 		return c.fail(fc, rc, err)
 	}
 	d := certData{Reason: fc.FormValue("reason"), Note: strings.TrimSpace(fc.FormValue("note"))}
@@ -360,9 +299,6 @@ func (c *Console) revoke(fc *fiber.Ctx, rc *reqCtx) error {
 func (c *Console) reissueForm(fc *fiber.Ctx, rc *reqCtx) error {
 	ct, err := c.cert(fc, rc)
 	if err != nil {
-		return c.fail(fc, rc, err)
-	}
-	if err := rc.actor.MayActFor(ct.InstitutionID); err != nil {
 		return c.fail(fc, rc, err)
 	}
 	return c.certView(fc, rc, "reissue", fiber.StatusOK, ct, certData{Fix: map[string]string{}})

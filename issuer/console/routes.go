@@ -193,7 +193,7 @@ func (c *Console) serve(fc *fiber.Ctx, r Route) error {
 	}
 	if fc.Method() != fiber.MethodGet && fc.Method() != fiber.MethodHead {
 		if !c.sess.csrfOK(rc.jti, fc.FormValue("_csrf")) && !c.sess.csrfOK(rc.jti, fc.Get("X-CSRF-Token")) {
-			_ = c.st.AppendAudit(fc.UserContext(), issuer.AuditEvent{At: c.now().UTC(), Actor: u.Name, Action: "console.csrf_rejected", InstitutionID: u.InstitutionID, Subject: r.Path})
+			c.audit(fc, rc, "console.csrf_rejected", u.InstitutionID, r.Path, nil)
 			return c.fail(fc, rc, errf(issuer.ErrForbidden, "csrf", "页面已过期或来源不明，请返回上一页刷新后重试", "the form has expired or did not come from this site; go back, reload and try again"))
 		}
 	}
@@ -219,12 +219,9 @@ func (c *Console) authenticate(fc *fiber.Ctx) (account.User, *claims, error) {
 	if err != nil {
 		return account.User{}, nil, err
 	}
-	u, err := c.st.User(fc.UserContext(), cl.Subject)
+	u, err := c.acc.SessionUser(fc.UserContext(), cl.Subject, cl.Gen)
 	if err != nil {
 		return account.User{}, nil, err
-	}
-	if u.Disabled || u.SessionGen != cl.Gen {
-		return account.User{}, nil, errf(issuer.ErrInvalid, "session_ended", "", "")
 	}
 	return u, cl, nil
 }

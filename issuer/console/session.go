@@ -50,7 +50,7 @@ type sessions struct {
 }
 
 // loadSessions opens the stored session key, creating it on first start.
-func loadSessions(ctx context.Context, st account.Store, kek *keys.KEK, now func() time.Time) (*sessions, error) {
+func loadSessions(ctx context.Context, acc *account.Service, kek *keys.KEK, now func() time.Time) (*sessions, error) {
 	_, fresh, err := keys.Generate()
 	if err != nil {
 		return nil, err
@@ -59,7 +59,7 @@ func loadSessions(ctx context.Context, st account.Store, kek *keys.KEK, now func
 	if err != nil {
 		return nil, err
 	}
-	stored, err := st.SessionKey(ctx, sealed, now())
+	stored, err := acc.SessionKey(ctx, sealed)
 	if err != nil {
 		return nil, err
 	}

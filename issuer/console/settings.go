@@ -22,10 +22,7 @@ type settingsData struct {
 // own is the caller's institution; settings pages are for college
 // administrators, who always act for their own college.
 func (c *Console) own(fc *fiber.Ctx, rc *reqCtx) (issuer.Institution, error) {
-	if rc.user.InstitutionID == "" {
-		return issuer.Institution{}, forbidden()
-	}
-	return c.svc.Store.Institution(fc.UserContext(), rc.user.InstitutionID)
+	return c.svc.Institution(fc.UserContext(), rc.actor, rc.user.InstitutionID)
 }
 
 func feesCSV(fees []issuer.Fee) string {
@@ -146,14 +143,7 @@ func (c *Console) settingsFees(fc *fiber.Ctx, rc *reqCtx) error {
 }
 
 func (c *Console) settingsCalibration(fc *fiber.Ctx, rc *reqCtx) error {
-	in, err := c.own(fc, rc)
-	if err != nil {
-		return c.fail(fc, rc, err)
-	}
-	if c.svc.Printer == nil {
-		return c.fail(fc, rc, errf(issuer.ErrUnavailable, "no_printer", "未配置证书字体", "no certificate font is configured"))
-	}
-	pdf, err := c.svc.Printer.Calibration(in)
+	pdf, err := c.svc.Calibration(fc.UserContext(), rc.actor, rc.user.InstitutionID)
 	if err != nil {
 		return c.fail(fc, rc, err)
 	}
@@ -172,14 +162,14 @@ type usersData struct {
 }
 
 func (c *Console) usersView(fc *fiber.Ctx, rc *reqCtx, status int, d usersData) error {
-	us, err := c.acc.Users(fc.UserContext(), rc.user)
+	us, err := c.acc.Users(fc.UserContext(), rc.user, account.UserFilter{})
 	if err != nil {
 		return c.fail(fc, rc, err)
 	}
 	d.Users = us
 	if rc.user.Role == account.AuthorityAdmin {
 		d.Roles = account.Roles
-		if d.Institutions, err = c.svc.Store.Institutions(fc.UserContext()); err != nil {
+		if d.Institutions, err = c.svc.Institutions(fc.UserContext(), rc.actor); err != nil {
 			return c.fail(fc, rc, err)
 		}
 	} else {
@@ -194,11 +184,6 @@ func (c *Console) usersPage(fc *fiber.Ctx, rc *reqCtx) error {
 
 func (c *Console) createUser(fc *fiber.Ctx, rc *reqCtx) error {
 	nu := account.NewUser{Name: fc.FormValue("name"), DisplayName: fc.FormValue("display_name"), Role: account.Role(fc.FormValue("role")), InstitutionID: fc.FormValue("institution")}
-	// A college administrator creates accounts of its own college only,
-	// whatever the form says.
-	if rc.user.Role == account.CollegeAdmin {
-		nu.InstitutionID = rc.user.InstitutionID
-	}
 	u, pw, err := c.acc.Create(fc.UserContext(), rc.user, nu)
 	if err != nil {
 		_, _, status := c.userError(err)

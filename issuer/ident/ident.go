@@ -3,16 +3,21 @@
 // 统一社会信用代码 (GB 32100, with the embedded GB 11714 organisation code),
 // the other accepted identity documents, and holders' names.
 //
+// A check that fails returns a *fault.Error of kind Invalid whose Code names
+// the broken rule (id_checksum, uscc_chars, name_char...), so a roster row
+// and a registration form report it in the same words.
+//
 // Everything here is pure and allocation-light: it runs once per roster row,
 // and a 10,000-row roster must validate in well under a second.
 package ident
 
 import (
-	"fmt"
 	"strings"
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"certd/issuer/fault"
 )
 
 // DocType is the kind of identity document (证件类型) a holder presents.
@@ -72,18 +77,10 @@ func ParseDocType(s string) (DocType, bool) {
 	return "", false
 }
 
-// Error is a validation failure with a bilingual reason. Code is a stable
-// machine-readable identifier.
-type Error struct {
-	Code string
-	Zh   string
-	En   string
-}
-
-func (e *Error) Error() string { return e.Zh + " / " + e.En }
-
-func fail(code, zh, en string, args ...any) *Error {
-	return &Error{Code: code, Zh: fmt.Sprintf(zh, args...), En: fmt.Sprintf(en, args...)}
+// fail reports an identifier that breaks its rule: a *fault.Error of kind
+// Invalid, whose Code (id_checksum, name_char...) says which rule.
+func fail(code, zh, en string, args ...any) *fault.Error {
+	return fault.Errorf(fault.Invalid, code, zh, en, args...)
 }
 
 var residentWeights = [17]int{7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2}

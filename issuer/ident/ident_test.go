@@ -1,16 +1,19 @@
 package ident
 
 import (
-	"errors"
 	"testing"
 	"time"
+
+	"certd/issuer/fault"
 )
 
 var today = time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC)
 
 func code(err error) string {
-	var e *Error
-	if errors.As(err, &e) {
+	if e, ok := fault.As(err); ok {
+		if e.Kind != fault.Invalid {
+			return "kind " + e.Kind.Error()
+		}
 		return e.Code
 	}
 	if err != nil {

@@ -65,7 +65,7 @@
 //
 // # Never a missing or wrong character
 //
-// Check reports, as a *MissingGlyphsError listing the runes, every
+// Check reports, as an ErrGlyph error naming them, every
 // character that no configured font (main font, then Config.Fallbacks in
 // order) can draw; roster import calls it so the row error names the
 // character. Render and Batch run the same check, and validate images,

@@ -69,7 +69,7 @@ func (r *Renderer) drawText(pdf *gofpdf.Fpdf, x, y, size float64, s string, colo
 	for _, c := range s {
 		i, g := r.faceOf(c)
 		if i < 0 {
-			return &MissingGlyphsError{Runes: []rune{c}}
+			return missingGlyphs([]rune{c})
 		}
 		if c > 0xFFFF {
 			flush()

@@ -4,11 +4,13 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"certd/issuer/fault"
 )
 
-// Error kinds. Every error this package returns wraps exactly one of them,
-// so callers can map them to HTTP statuses or roster row errors with
-// errors.Is without parsing text.
+// Error kinds. Every error this package returns is a *fault.Error whose
+// chain holds exactly one of them, so a caller tells a bad font from a bad
+// photo with errors.Is, without parsing text.
 var (
 	ErrFont     = errors.New("render: font")
 	ErrTemplate = errors.New("render: template")
@@ -18,53 +20,62 @@ var (
 	ErrRender   = errors.New("render: rendering failed")
 )
 
-// Error is a bilingual error. Operators at Jilin colleges read the Chinese
-// half; logs and developers read the English half. Chinese comes first.
-type Error struct {
-	Kind  error
-	Zh    string
-	En    string
-	Cause error
-}
-
-func newError(kind error, zh, en string, cause error) *Error {
-	return &Error{Kind: kind, Zh: zh, En: en, Cause: cause}
-}
-
-func (e *Error) Error() string {
-	s := e.Zh + " / " + e.En
-	if e.Cause != nil {
-		s += ": " + e.Cause.Error()
+// newError builds this package's errors. A font that cannot be used or a
+// failure while drawing is the server's problem (fault.Unavailable); a
+// template, an image, a field or a character is the input's (fault.Invalid).
+// Operators at Jilin colleges read the Chinese half, logs and developers the
+// English half and the cause.
+func newError(kind error, zh, en string, cause error) *fault.Error {
+	e := &fault.Error{Kind: fault.Invalid, Zh: zh, En: en, Err: errors.Join(kind, cause)}
+	switch kind {
+	case ErrFont:
+		e.Kind, e.Code = fault.Unavailable, "font_unusable"
+	case ErrRender:
+		e.Kind, e.Code = fault.Unavailable, "render_failed"
+	case ErrTemplate:
+		e.Code = "template_invalid"
+	case ErrImage:
+		e.Code = "image_invalid"
+	case ErrInput:
+		e.Code = "render_input"
+	case ErrGlyph:
+		e.Code = "glyph_missing"
 	}
-	return s
+	return e
 }
 
-// Unwrap exposes both the kind and the cause to errors.Is/As.
-func (e *Error) Unwrap() []error {
-	if e.Cause != nil {
-		return []error{e.Kind, e.Cause}
-	}
-	return []error{e.Kind}
-}
-
-// MissingGlyphsError lists characters that no configured font can draw.
-// Roster import turns it into a row error naming the characters, so a
-// certificate is never printed with a blank or substituted character.
+// MissingGlyphsError lists characters that no configured font can draw. It
+// is the cause of an ErrGlyph error; roster import names the characters in
+// a row problem, so a certificate is never printed with a blank or
+// substituted character.
 type MissingGlyphsError struct {
 	Runes []rune // distinct, in order of first appearance
 }
 
 func (e *MissingGlyphsError) Error() string {
-	var zh, en []string
-	for _, r := range e.Runes {
-		zh = append(zh, fmt.Sprintf("「%s」(%U)", printable(r), r))
-		en = append(en, fmt.Sprintf("%q %U", printable(r), r))
-	}
-	return "字体中缺少以下字符，无法打印：" + strings.Join(zh, "、") +
-		" / the configured fonts have no glyph for: " + strings.Join(en, ", ")
+	_, en := e.lists()
+	return "no glyph for " + en
 }
 
 func (e *MissingGlyphsError) Unwrap() error { return ErrGlyph }
+
+// lists names the runes for people: 「𪛖」(U+2A6D6) in Chinese text, "𪛖"
+// U+2A6D6 in English.
+func (e *MissingGlyphsError) lists() (zh, en string) {
+	var z, n []string
+	for _, r := range e.Runes {
+		z = append(z, fmt.Sprintf("「%s」(%U)", printable(r), r))
+		n = append(n, fmt.Sprintf("%q %U", printable(r), r))
+	}
+	return strings.Join(z, "、"), strings.Join(n, ", ")
+}
+
+// missingGlyphs is the error for runes no font can print.
+func missingGlyphs(runes []rune) *fault.Error {
+	mg := &MissingGlyphsError{Runes: runes}
+	zh, en := mg.lists()
+	return newError(ErrGlyph, "字体中缺少以下字符，无法打印："+zh, "the configured fonts have no glyph for: "+en, mg)
+}
 
 // printable keeps control characters from corrupting the message.
 func printable(r rune) string {

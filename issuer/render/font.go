@@ -174,7 +174,8 @@ func parseFace(raw []byte, label, faceName string) (*face, error) {
 		}
 		idx, err := pickFace(coll, faceName)
 		if err != nil {
-			return nil, bad("中找不到字形名称 "+strconv.Quote(faceName), "has no face named "+strconv.Quote(faceName), err)
+			// The faces the file does have are what the operator needs.
+			return nil, bad("中找不到字形名称 "+strconv.Quote(faceName)+"（"+err.Error()+"）", "has no face named "+strconv.Quote(faceName)+" ("+err.Error()+")", err)
 		}
 		off := binary.BigEndian.Uint32(raw[12+4*idx:])
 		if ttf, err = extractFace(raw, int(off)); err != nil {

@@ -142,9 +142,18 @@ func (r *Renderer) faceOf(c rune) (int, uint16) {
 }
 
 // Check reports every character of fields that cannot be printed: no glyph
-// in any configured font, or a control character. The error is a
-// *MissingGlyphsError listing the runes.
+// in any configured font, or a control character. The error (ErrGlyph)
+// names them, and its cause, a *MissingGlyphsError, lists the runes.
 func (r *Renderer) Check(fields ...string) error {
+	if missing := r.missing(fields); len(missing) > 0 {
+		return missingGlyphs(missing)
+	}
+	return nil
+}
+
+// missing returns the characters of fields that cannot be printed, each
+// once, in order of first appearance.
+func (r *Renderer) missing(fields []string) []rune {
 	var missing []rune
 	seen := map[rune]bool{}
 	for _, s := range fields {
@@ -162,10 +171,7 @@ func (r *Renderer) Check(fields ...string) error {
 			}
 		}
 	}
-	if len(missing) > 0 {
-		return &MissingGlyphsError{Runes: missing}
-	}
-	return nil
+	return missing
 }
 
 // prepared is a certificate that passed validation, with its images
@@ -207,8 +213,10 @@ func (r *Renderer) prepare(c Certificate, needToken bool) (*prepared, error) {
 			return nil, newError(ErrInput, fmt.Sprintf("证书 %s 含有无效的 UTF-8 文本", c.Number), fmt.Sprintf("certificate %s: invalid UTF-8", c.Number), nil)
 		}
 	}
-	if err := r.Check(r.printed(&c)...); err != nil {
-		return nil, newError(ErrGlyph, fmt.Sprintf("证书 %s 含有无法打印的字符", c.Number), fmt.Sprintf("certificate %s has unprintable characters", c.Number), err)
+	if missing := r.missing(r.printed(&c)); len(missing) > 0 {
+		mg := &MissingGlyphsError{Runes: missing}
+		zh, en := mg.lists()
+		return nil, newError(ErrGlyph, fmt.Sprintf("证书 %s 含有无法打印的字符：%s", c.Number, zh), fmt.Sprintf("certificate %s has unprintable characters: %s", c.Number, en), mg)
 	}
 	p := &prepared{c: c}
 	q, err := qrcode.New(c.VerifyURL, qrcode.Medium)

@@ -7,6 +7,8 @@ import (
 
 	"golang.org/x/text/encoding/simplifiedchinese"
 	"golang.org/x/text/encoding/unicode"
+
+	"certd/issuer/fault"
 )
 
 // decodeText works out the encoding of a text upload. Valid UTF-8 wins
@@ -48,7 +50,7 @@ func decodeText(data []byte) (text, format string, err error) {
 	return text, format, nil
 }
 
-func errEncoding() *FileError {
+func errEncoding() *fault.Error {
 	return fileErr("encoding",
 		"无法识别文件的文字编码（既不是UTF-8也不是GB18030/GBK），请在Excel中另存为“CSV UTF-8”或.xlsx",
 		"cannot tell the text encoding (neither UTF-8 nor GB18030/GBK); save the file from Excel as \"CSV UTF-8\" or .xlsx")

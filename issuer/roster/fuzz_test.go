@@ -2,10 +2,12 @@ package roster
 
 import (
 	"testing"
+
+	"certd/issuer/fault"
 )
 
 // checkInvariants is what every input must satisfy: no panic (the fuzzer
-// catches those), either a *FileError or a roster, problems that point at a
+// catches those), either a file error (*fault.Error) or a roster, problems that point at a
 // real row with reasons in both languages, and a Mark that works on any
 // file Parse accepted.
 //
@@ -16,7 +18,7 @@ import (
 func checkInvariants(t *testing.T, data []byte, name string) {
 	r, err := Parse(data, name, today)
 	if err != nil {
-		if _, ok := err.(*FileError); !ok {
+		if fe, ok := err.(*fault.Error); !ok || fe.Kind != fault.Invalid {
 			t.Fatalf("error of type %T: %v", err, err)
 		}
 		if r != nil {

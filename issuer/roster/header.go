@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"unicode"
+
+	"certd/issuer/fault"
 )
 
 // Canonical field keys, used in Problem.Field and in the alias table.
@@ -142,7 +144,7 @@ func findHeader(rows [][]string) (*header, error) {
 			continue
 		}
 		if prev, dup := h.cols[f]; dup {
-			return nil, &FileError{Code: "duplicate_column",
+			return nil, &fault.Error{Kind: fault.Invalid, Code: "duplicate_column",
 				Zh: fmt.Sprintf("表头中第%s列和第%s列都是“%s”，请删除其中一列", colName(prev), colName(c), fieldInfo[f].zh),
 				En: fmt.Sprintf("header columns %s and %s both mean %s (%s); delete one of them", colName(prev), colName(c), fieldInfo[f].zh, fieldInfo[f].en)}
 		}
@@ -156,7 +158,7 @@ func findHeader(rows [][]string) (*header, error) {
 		}
 	}
 	if len(missing) > 0 {
-		return h, &FileError{Code: "missing_columns",
+		return h, &fault.Error{Kind: fault.Invalid, Code: "missing_columns",
 			Zh: fmt.Sprintf("第%d行的表头缺少必填列：%s", best+1, strings.Join(missing, "、")),
 			En: fmt.Sprintf("the header in row %d lacks required columns: %s", best+1, strings.Join(missingEn, ", "))}
 	}

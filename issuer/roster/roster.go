@@ -19,19 +19,20 @@
 // # Two kinds of failure
 //
 // A file that cannot be used at all (not a spreadsheet, no header, a required
-// column missing, too many rows) makes Parse return a *FileError. Anything
-// wrong with individual rows is collected into Roster.Problems — all of them,
-// not just the first — each naming the row number Excel shows, the column, the
-// cell value and a reason in Chinese and English. A row with any problem is
-// left out of Roster.Entries; callers should refuse to issue from a roster
-// whose Problems is not empty and hand Mark's workbook back to the office
-// instead.
+// column missing, too many rows) makes Parse return a *fault.Error of kind
+// Invalid, whose messages never contain cell values, so it is safe to log.
+// Anything wrong with individual rows is collected into Roster.Problems — all
+// of them, not just the first — each naming the row number Excel shows, the
+// column, the cell value and a reason in Chinese and English. A row with any
+// problem is left out of Roster.Entries; callers should refuse to issue from a
+// roster whose Problems is not empty and hand Mark's workbook back to the
+// office instead.
 //
 // # Using it
 //
 //	r, err := roster.Parse(upload, filename, today)
 //	if err != nil {
-//		return err // a *FileError: show its Zh and En, nothing to mark
+//		return err // a *fault.Error: show its Zh and En, nothing to mark
 //	}
 //	// Add the caller's own checks (catalogue, registration) with
 //	// r.Column(field) so they point at cells too, then:
@@ -65,12 +66,11 @@ package roster
 
 import (
 	"bytes"
-	"errors"
-	"fmt"
 	"path/filepath"
 	"strings"
 	"time"
 
+	"certd/issuer/fault"
 	"certd/issuer/ident"
 	"certd/issuer/occupation"
 )
@@ -128,7 +128,7 @@ type Problem struct {
 
 // Roster is the outcome of Parse.
 type Roster struct {
-	Format   string    // "xlsx", "csv-utf8", "csv-utf8-bom", "csv-gb18030", "csv-utf16"
+	Format   string    // "xlsx", "csv-utf8", "csv-utf8-bom", "csv-gb18030", "csv-utf16"; "fields" from Row
 	Sheet    string    // worksheet the rows came from ("" for CSV)
 	Entries  []Entry   // valid rows in file order
 	Problems []Problem // sorted by row, then column
@@ -162,18 +162,10 @@ func (r *Roster) Column(field string) (col int, header string) {
 	return -1, info.zh
 }
 
-// FileError means the upload as a whole is unusable. Its messages never
+// fileErr says the upload as a whole is unusable. Its messages never
 // contain cell values, so it is safe to log.
-type FileError struct {
-	Code string
-	Zh   string
-	En   string
-}
-
-func (e *FileError) Error() string { return e.Zh + " / " + e.En }
-
-func fileErr(code, zh, en string, args ...any) *FileError {
-	return &FileError{Code: code, Zh: fmt.Sprintf(zh, args...), En: fmt.Sprintf(en, args...)}
+func fileErr(code, zh, en string, args ...any) *fault.Error {
+	return fault.Errorf(fault.Invalid, code, zh, en, args...)
 }
 
 // table is a sheet reduced to cell text, shared by the xlsx and CSV paths so
@@ -203,6 +195,25 @@ func Parse(data []byte, filename string, today time.Time) (*Roster, error) {
 	}
 	r := validate(t, today)
 	return r, nil
+}
+
+// Row checks one candidate given field by field, keyed as Problem.Field
+// (name, doc_type, doc_number...), with exactly the checks Parse gives a row
+// of a file, length limits included, and returns a one-row Roster: Entries
+// holds the row if it passed, Problems says why not (on row 2, as under a
+// header, each Column the field's standard header). A correction (reissue)
+// goes through here, so that it meets the rules of the roster it corrects.
+func Row(fields map[string]string, today time.Time) *Roster {
+	h := &header{cols: map[string]int{}}
+	var cells []string
+	for _, c := range templateColumns {
+		if v, ok := fields[c.field]; ok {
+			h.cols[c.field] = len(cells)
+			h.texts = append(h.texts, fieldInfo[c.field].zh)
+			cells = append(cells, v)
+		}
+	}
+	return validate(&table{format: "fields", rows: [][]string{h.texts, cells}, hdr: h}, today)
 }
 
 // load turns the upload into a table with a recognised header. The returned
@@ -249,18 +260,18 @@ func looksLikeHTML(data []byte) bool {
 }
 
 // errTooManyRows is shared so the xlsx and CSV readers stop at the same point.
-func errTooManyRows() *FileError {
+func errTooManyRows() *fault.Error {
 	return fileErr("too_many_rows",
 		"名单超过%d行，请拆分为多个文件上传",
 		"the roster has more than %d rows; split it into several files", MaxRows)
 }
 
-// asFileError keeps *FileError values and wraps anything else so Parse's
-// callers only ever see the documented type.
-func asFileError(err error, code, zh, en string) error {
-	var fe *FileError
-	if errors.As(err, &fe) {
+// asFileError keeps *fault.Error values and replaces anything else with
+// fallback, so Parse's callers only ever see the documented type (and no
+// library's message, which might quote a cell, reaches a log).
+func asFileError(err error, fallback *fault.Error) error {
+	if fe, ok := fault.As(err); ok {
 		return fe
 	}
-	return &FileError{Code: code, Zh: zh, En: en}
+	return fallback
 }

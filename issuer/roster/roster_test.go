@@ -3,7 +3,6 @@ package roster
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/xuri/excelize/v2"
 
+	"certd/issuer/fault"
 	"certd/issuer/ident"
 )
 
@@ -196,9 +196,9 @@ func TestFileErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			r, err := Parse(tt.data, tt.file, today)
-			var fe *FileError
-			if !errors.As(err, &fe) {
-				t.Fatalf("want *FileError %s, got %v (roster %+v)", tt.code, err, r)
+			fe, ok := fault.As(err)
+			if !ok || fe.Kind != fault.Invalid {
+				t.Fatalf("want a file error %s, got %v (roster %+v)", tt.code, err, r)
 			}
 			if fe.Code != tt.code || fe.Zh == "" || fe.En == "" {
 				t.Fatalf("got %s %q, want code %s", fe.Code, fe.Error(), tt.code)
@@ -325,8 +325,7 @@ func TestTemplate(t *testing.T) {
 	tpl, err := Template()
 	must(t, err)
 	_, err = Parse(tpl, "template.xlsx", today)
-	var fe *FileError
-	if !errors.As(err, &fe) || fe.Code != "no_rows" {
+	if fe, ok := fault.As(err); !ok || fe.Code != "no_rows" {
 		t.Fatalf("empty template should parse to no_rows, got %v", err)
 	}
 	f, err := excelize.OpenReader(bytes.NewReader(tpl))
@@ -534,5 +533,57 @@ func TestColumn(t *testing.T) {
 	must(t, err)
 	if c, h := r.Column("specialty"); c != -1 || h != "工种/职业方向" {
 		t.Errorf("absent column: %d %q", c, h)
+	}
+}
+
+// Row checks a candidate given field by field exactly as Parse checks the
+// same candidate as a row of a file: same entry, same problems.
+func TestRowChecksLikeAFileRow(t *testing.T) {
+	valid := map[string]string{
+		fName: "欧阳娜娜", fDocType: "居民身份证", fDocNumber: rid("22010220040101001"), fStudentNo: "S0001", fMajor: "软件技术",
+		fCandidateType: "毕业年度学生", fOccupationCode: "4-04-05-05", fSpecialty: "--", fLevel: "3", fAssessmentDate: "2026-06-20",
+	}
+	with := func(field, v string) map[string]string {
+		m := map[string]string{}
+		for k, x := range valid {
+			m[k] = x
+		}
+		m[field] = v
+		return m
+	}
+	tests := []struct {
+		name   string
+		fields map[string]string
+		code   string
+	}{
+		{"valid", valid, ""},
+		{"major over its limit", with(fMajor, strings.Repeat("专", 101)), "too_long"},
+		{"student number over its limit", with(fStudentNo, strings.Repeat("1", 41)), "too_long"},
+		{"ID checksum", with(fDocNumber, rid("22010220040101001")[:17]+"0"), "id_checksum"},
+		{"unknown level", with(fLevel, "九级"), "level_invalid"},
+		{"name with a private-use character", with(fName, "张\ue000"), "name_char"},
+		{"assessed in the future", with(fAssessmentDate, "2027-01-01"), "date_future"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var head, row []string
+			for _, c := range templateColumns {
+				if v, ok := tt.fields[c.field]; ok {
+					head, row = append(head, fieldInfo[c.field].zh), append(row, v)
+				}
+			}
+			file, err := Parse([]byte(strings.Join(head, ",")+"\n"+strings.Join(row, ",")+"\n"), "r.csv", today)
+			must(t, err)
+			got := Row(tt.fields, today)
+			if fmt.Sprint(got.Entries) != fmt.Sprint(file.Entries) || fmt.Sprint(got.Problems) != fmt.Sprint(file.Problems) {
+				t.Fatalf("Row:\n  %+v\n  %+v\nParse:\n  %+v\n  %+v", got.Entries, got.Problems, file.Entries, file.Problems)
+			}
+			switch {
+			case tt.code == "" && (len(got.Problems) != 0 || len(got.Entries) != 1):
+				t.Fatalf("problems %+v", got.Problems)
+			case tt.code != "" && (len(got.Problems) != 1 || got.Problems[0].Code != tt.code || got.Problems[0].Row != 2 || len(got.Entries) != 0):
+				t.Fatalf("problems %+v, want one %s on row 2", got.Problems, tt.code)
+			}
+		})
 	}
 }

@@ -1,7 +1,6 @@
 package roster
 
 import (
-	"errors"
 	"fmt"
 	"regexp"
 	"sort"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/xuri/excelize/v2"
 
+	"certd/issuer/fault"
 	"certd/issuer/ident"
 	"certd/issuer/occupation"
 )
@@ -69,8 +69,7 @@ func (rc *rowCheck) add(field string, col int, value, code, zh, en string) {
 }
 
 func (rc *rowCheck) addIdent(field string, col int, value string, err error) {
-	var ie *ident.Error
-	if errors.As(err, &ie) {
+	if ie, ok := fault.As(err); ok {
 		rc.add(field, col, value, ie.Code, ie.Zh, ie.En)
 		return
 	}

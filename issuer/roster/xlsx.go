@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 
+	"certd/issuer/fault"
+
 	"github.com/xuri/excelize/v2"
 )
 
@@ -17,7 +19,7 @@ func xlsxOptions(raw bool) excelize.Options {
 }
 
 // openXLSX opens a workbook with the zip-bomb limits and turns every failure,
-// including a panic inside excelize on a malformed part, into a FileError.
+// including a panic inside excelize on a malformed part, into a file error.
 func openXLSX(data []byte, raw bool) (f *excelize.File, err error) {
 	defer func() {
 		if p := recover(); p != nil {
@@ -47,7 +49,7 @@ func isSizeLimit(err error) bool {
 	return err != nil && bytes.Contains([]byte(err.Error()), []byte("unzip size"))
 }
 
-func errDamaged() *FileError {
+func errDamaged() *fault.Error {
 	return fileErr("xlsx_damaged", "文件不是有效的.xlsx工作簿（可能已损坏）", "the file is not a valid .xlsx workbook (it may be damaged)")
 }
 
@@ -77,7 +79,7 @@ func loadXLSX(data []byte) (t *table, closeFn func(), err error) {
 	for _, sheet := range f.GetSheetList() {
 		rows, herr := readSheet(f, sheet)
 		if herr != nil {
-			if fe := (*FileError)(nil); errors.As(herr, &fe) && fe.Code == "too_many_rows" {
+			if fe, ok := fault.As(herr); ok && fe.Code == "too_many_rows" {
 				return nil, nil, herr
 			}
 			if firstErr == nil {
@@ -87,11 +89,10 @@ func loadXLSX(data []byte) (t *table, closeFn func(), err error) {
 		}
 		hdr, herr := findHeader(rows)
 		if herr != nil {
-			var fe *FileError
-			if errors.As(herr, &fe) && fe.Code != "no_header" {
+			if fe, ok := fault.As(herr); ok && fe.Code != "no_header" {
 				// A header was recognised but is incomplete: that is the
 				// sheet the office meant, so say what is missing in it.
-				return nil, nil, &FileError{Code: fe.Code,
+				return nil, nil, &fault.Error{Kind: fault.Invalid, Code: fe.Code,
 					Zh: fmt.Sprintf("工作表“%s”：%s", sheet, fe.Zh),
 					En: fmt.Sprintf("worksheet %q: %s", sheet, fe.En)}
 			}
@@ -117,7 +118,7 @@ func loadXLSX(data []byte) (t *table, closeFn func(), err error) {
 	if firstErr == nil {
 		firstErr = fileErr("no_header", "工作簿中没有工作表", "the workbook has no worksheets")
 	}
-	return nil, nil, asFileError(firstErr, "xlsx_damaged", errDamaged().Zh, errDamaged().En)
+	return nil, nil, asFileError(firstErr, errDamaged())
 }
 
 // readSheet reads a worksheet into cell text. It streams with the Rows

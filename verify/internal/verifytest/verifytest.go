@@ -69,7 +69,9 @@ func NewWorld(t testing.TB, st issuer.Store, n int) *World {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := &World{T: t, Ctx: ctx, Store: st, Iss: &issuer.Service{Store: st, KEK: kek, Log: slog.New(slog.DiscardHandler)}}
+	iss := issuer.New(st, kek)
+	iss.Log = slog.New(slog.DiscardHandler)
+	w := &World{T: t, Ctx: ctx, Store: st, Iss: iss}
 	if _, err := w.Iss.Init(ctx, Authority, "吉林省人力资源和社会保障厅"); err != nil {
 		t.Fatal(err)
 	}
