@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"io"
 	"net/url"
 	"strconv"
@@ -134,12 +135,16 @@ func (p *Printer) RenderAndStore(ctx context.Context, st Store, in Institution, 
 		if err != nil {
 			return err
 		}
-		for i, pdf := range pdfs {
-			if err := st.PutPDF(ctx, part[i].Number, pdf); err != nil {
+		if len(pdfs) != len(part) {
+			return fmt.Errorf("render: %d PDFs for %d certificates", len(pdfs), len(part))
+		}
+		for i := range part {
+			c, pdf := &part[i], pdfs[i]
+			if err := st.PutPDF(ctx, c.Number, pdf); err != nil {
 				return err
 			}
 			sum := sha256.Sum256(pdf)
-			part[i].PDFSHA256 = hex.EncodeToString(sum[:])
+			c.PDFSHA256 = hex.EncodeToString(sum[:])
 		}
 	}
 	return nil

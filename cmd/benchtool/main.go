@@ -40,7 +40,8 @@ func main() {
 	case "profile":
 		profile(os.Args[2:])
 	default:
-		log.Fatalf("unknown command %s", os.Args[1])
+		fmt.Fprintf(os.Stderr, "unknown command %q\n", os.Args[1])
+		os.Exit(2)
 	}
 }
 
@@ -82,10 +83,10 @@ func profile(args []string) {
 	go func() {
 		time.Sleep(time.Duration(*secs) * time.Second)
 		pprof.StopCPUProfile()
-		f.Close()
+		_ = f.Close()
 		if m, err := os.Create(*out + ".allocs"); err == nil {
 			_ = pprof.Lookup("allocs").WriteTo(m, 0)
-			m.Close()
+			_ = m.Close()
 		}
 		fmt.Fprintln(os.Stderr, "profile written")
 	}()

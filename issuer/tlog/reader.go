@@ -210,7 +210,7 @@ func (l *Log) openArchive() (*os.File, error) {
 			return nil, err
 		}
 	}
-	return os.OpenFile(name, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	return os.OpenFile(name, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600) // #nosec G304 -- inside the operator's configured log directory
 }
 
 // appendArchive records a newly published checkpoint (if it is larger than

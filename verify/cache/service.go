@@ -152,7 +152,7 @@ func (e *Entry) weight() uint32 {
 	w := recordWeight(e.rec)
 	for i := range e.rendered {
 		if b := e.rendered[i].Load(); b != nil {
-			w += uint32(len(b.body) + len(b.body)/2)
+			w = satAdd(w, len(b.body)+len(b.body)/2)
 		}
 	}
 	return w
@@ -165,7 +165,19 @@ func recordWeight(r *verify.Record) uint32 {
 	if !r.Found {
 		return 512
 	}
-	return uint32(2*len(r.Token)) + 2<<10
+	return satAdd(2<<10, 2*len(r.Token))
+}
+
+// satAdd adds n to a weight, saturating instead of wrapping: an absurdly
+// large entry must weigh the most, never almost nothing.
+func satAdd(w uint32, n int) uint32 {
+	if n < 0 {
+		return w
+	}
+	if uint64(n) >= uint64(^uint32(0)-w) {
+		return ^uint32(0)
+	}
+	return w + uint32(n) // #nosec G115 -- n < MaxUint32-w, checked above
 }
 
 // Render returns rendered form slot of e, building it on its first use. A
@@ -234,8 +246,8 @@ func New(ctx context.Context, o Options) (*Service, error) {
 		loads: make(chan loadReq, 4096)}
 	neg, pos := o.NegativeTTL, o.TTL
 	s.l1 = otter.Must(&otter.Options[string, *Entry]{
-		MaximumWeight: uint64(o.L1Bytes),
-		Weigher:       func(k string, e *Entry) uint32 { return uint32(len(k)) + e.weight() },
+		MaximumWeight: uint64(max(o.L1Bytes, 1)),
+		Weigher:       func(k string, e *Entry) uint32 { return satAdd(e.weight(), len(k)) },
 		// Expiry counts from when the view was cached: re-weighing an
 		// entry after it renders a form (Render) must not extend its life.
 		ExpiryCalculator: otter.ExpiryCreatingFunc(func(e otter.Entry[string, *Entry]) time.Duration {
@@ -245,8 +257,10 @@ func New(ctx context.Context, o Options) (*Service, error) {
 			return pos
 		}),
 	})
+	// The workers below live as long as the service, not as long as ctx
+	// (which only bounds start-up); Close stops them.
 	if o.Redis != nil {
-		go s.writeBehind()
+		go s.writeBehind() // #nosec G118 -- service-lifetime worker, stopped by Close
 	}
 	// The cursor is found before the directory is read, so that a change
 	// made in between is replayed rather than missed.
@@ -263,9 +277,9 @@ func New(ctx context.Context, o Options) (*Service, error) {
 	}
 	s.loadersDone.Add(loaders)
 	for range loaders {
-		go s.loader()
+		go s.loader() // #nosec G118 -- service-lifetime worker, stopped by Close
 	}
-	go s.tail()
+	go s.tail() // #nosec G118 -- service-lifetime worker, stopped by Close
 	return s, nil
 }
 

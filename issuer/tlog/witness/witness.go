@@ -169,7 +169,7 @@ func (w *Witness) addCheckpoint(rw http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rw.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	rw.Write(cosig)
+	_, _ = rw.Write(cosig) // a client that went away is not an error of ours
 }
 
 // process implements the add-checkpoint checks in the order the spec gives
@@ -303,11 +303,11 @@ func (w *Witness) store(origin string, cp []byte) error {
 	}
 	defer os.Remove(f.Name())
 	if _, err := f.Write(cp); err != nil {
-		f.Close()
+		_ = f.Close()
 		return err
 	}
 	if err := f.Sync(); err != nil {
-		f.Close()
+		_ = f.Close()
 		return err
 	}
 	if err := f.Close(); err != nil {
