@@ -430,8 +430,9 @@ func (s *Service) CreateToken(ctx context.Context, by User, label string, scopes
 	if ttl <= 0 {
 		ttl = 90 * 24 * time.Hour
 	}
-	slices.Sort(scopes)
-	scopes = slices.Compact(scopes)
+	// Sorted on a copy: the caller's slice (the console passes
+	// account.Scopes itself) is not ours to reorder.
+	scopes = slices.Compact(slices.Sorted(slices.Values(scopes)))
 	secret := newTokenSecret()
 	now := s.now()
 	t := Token{ID: randomID("t", 8), UserID: by.ID, Label: label, Hash: HashToken(secret), Scopes: scopes, CreatedAt: now, ExpiresAt: now.Add(ttl)}
