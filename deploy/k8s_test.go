@@ -429,10 +429,48 @@ func TestKustomizeRenders(t *testing.T) {
 		t.Errorf("rendered %v, want every resource of the base once: %v", got, sortedCopy(want))
 	}
 	checkManifests(t, rendered)
-	if len(k.Images) > 0 && len(rendered.deployments) == 1 {
-		img := rendered.deployments[0].Spec.Template.Spec.Containers[0].Image
-		if !strings.HasPrefix(img, k.Images[0].NewName+":") {
-			t.Errorf("rendered image %q, want %s from kustomization.yaml", img, k.Images[0].NewName)
+	// Overlays set the registry and tag by the image's name.
+	if len(k.Images) > 0 {
+		t.Errorf("the base sets images %+v; leave that to overlays", k.Images)
+	}
+	if img := rendered.deployments[0].Spec.Template.Spec.Containers[0].Image; img != "certd" {
+		t.Errorf("rendered image %q, want the plain name certd for overlays to replace", img)
+	}
+}
+
+// TestKustomizeExampleOverlay renders the overlay deploy/README.md tells an
+// operator to copy: it must still produce a valid certd with its namespace,
+// image and settings applied.
+func TestKustomizeExampleOverlay(t *testing.T) {
+	kubectl := lookPathOrSkip(t, "kubectl")
+	dir := "k8s/overlays/example"
+	out, err := output(t, kubectl, "kustomize", dir)
+	if err != nil {
+		t.Fatalf("kubectl kustomize %s: %v\n%s", dir, err, out)
+	}
+	m := &manifests{}
+	if err := m.decode(dir, []byte(out)); err != nil {
+		t.Fatal(err)
+	}
+	checkManifests(t, m)
+	var k struct {
+		kustomization
+		Namespace string `json:"namespace"`
+		Patches   []any  `json:"patches"`
+	}
+	if err := yaml.UnmarshalStrict([]byte(readFile(t, filepath.Join(dir, "kustomization.yaml"))), &k); err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range []metav1.Object{m.deployments[0], m.services[0], m.configMaps[0], m.pdbs[0], m.hpas[0]} {
+		if o.GetNamespace() != k.Namespace {
+			t.Errorf("%s is in namespace %q, want %q", o.GetName(), o.GetNamespace(), k.Namespace)
 		}
+	}
+	img := m.deployments[0].Spec.Template.Spec.Containers[0].Image
+	if want := k.Images[0].NewName + ":" + k.Images[0].NewTag; img != want || strings.HasSuffix(img, ":latest") {
+		t.Errorf("image %q, want %q (and never latest)", img, want)
+	}
+	if u := m.configMaps[0].Data["CERTD_PUBLIC_URL"]; !strings.HasPrefix(u, "https://") {
+		t.Errorf("CERTD_PUBLIC_URL %q: the example should show an https address", u)
 	}
 }
