@@ -45,6 +45,9 @@ func TestHAProxyConfigMatchesCompose(t *testing.T) {
 			t.Errorf("haproxy.cfg lacks %q", want)
 		}
 	}
+	if m := regexp.MustCompile(`(?m)^\s*retry-on\s+(.*)$`).FindStringSubmatch(cfg); m != nil && strings.TrimSpace(m[1]) != "conn-failure" {
+		t.Errorf("retry-on %s: only a connection that failed may be retried; a request sent may have committed", m[1])
+	}
 	if strings.Contains(cfg, "option forwardfor") {
 		t.Error("option forwardfor adds a second X-Forwarded-For header; certd reads the first, which the client wrote")
 	}
