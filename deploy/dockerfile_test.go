@@ -241,13 +241,27 @@ func TestDockerBuildContext(t *testing.T) {
 			return err
 		}
 		rel, _ := filepath.Rel(root, p)
-		if rel == "." || d.IsDir() {
+		if rel == "." {
 			return nil
 		}
 		rel = filepath.ToSlash(rel)
 		skip, err := pm.MatchesOrParentMatches(rel)
-		if err != nil || skip {
+		if err != nil {
 			return err
+		}
+		if d.IsDir() {
+			// Do not walk .git or a data directory unless an exception
+			// ("!deploy/healthcheck") may bring back something inside.
+			reincluded := slices.ContainsFunc(pm.Patterns(), func(p *patternmatcher.Pattern) bool {
+				return p.Exclusion() && strings.HasPrefix(p.String(), rel+"/")
+			})
+			if skip && !reincluded {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if skip {
+			return nil
 		}
 		included = append(included, rel)
 		b, err := os.ReadFile(p)
