@@ -42,13 +42,15 @@ func main() {
 // is read (bounded) so that a ready certd's JSON shows in the error of an
 // unready one.
 func check(ctx context.Context, url string) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	// The URL is the container's own health-check command line, written
+	// by the operator: there is no one else to forge a request for.
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil) // #nosec G704 -- operator-given URL
 	if err != nil {
 		return err
 	}
 	// No proxy from the environment: the check is about this container.
 	client := &http.Client{Transport: &http.Transport{Proxy: nil}}
-	resp, err := client.Do(req)
+	resp, err := client.Do(req) // #nosec G704 -- operator-given URL
 	if err != nil {
 		return err
 	}
