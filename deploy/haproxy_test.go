@@ -191,6 +191,22 @@ func TestHAProxyBehaviour(t *testing.T) {
 		b.mu.Unlock()
 	}
 
+	// Metrics stay inside, however the path is spelled.
+	for _, p := range []string{"/metrics", "/METRICS", "//metrics", "/./metrics", "/v/../metrics", "/%6detrics", "/%2Fmetrics", "/metrics/", "/metrics?x=1"} {
+		if code, _ := status("http://127.0.0.1:" + front + p); code != http.StatusNotFound {
+			t.Errorf("GET %s through the proxy: %d, want 404", p, code)
+		}
+	}
+	total := 0
+	for _, b := range backends {
+		b.mu.Lock()
+		total += len(b.xff)
+		b.mu.Unlock()
+	}
+	if total != 4 {
+		t.Errorf("the instances saw %d requests, want the 4 above: a metrics request got through", total)
+	}
+
 	// An instance that is not ready gets no requests.
 	backends[1].ready.Store(false)
 	waitFor("certd-2 to leave the rotation", func() bool {
