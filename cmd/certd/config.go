@@ -48,7 +48,7 @@ var settings = []struct {
 	{"redis-url", "CERTD_REDIS_URL", "", "Redis URL (redis://...) for the shared verification cache; empty means in-process only", func(c *Config) *string { return &c.RedisURL }},
 	{"addr", "CERTD_ADDR", "127.0.0.1:8080", "address the HTTP server listens on", func(c *Config) *string { return &c.Addr }},
 	{"public-url", "CERTD_PUBLIC_URL", "http://127.0.0.1:8080", "public base address printed in QR codes", func(c *Config) *string { return &c.PublicURL }},
-	{"kek-file", "CERTD_KEK_FILE", "", "file holding the key-encryption key; empty means <data>/kek, created if missing", func(c *Config) *string { return &c.KEKFile }},
+	{"kek-file", "CERTD_KEK_FILE", "", "file holding the key-encryption key (must exist); empty means <data>/kek, created if missing", func(c *Config) *string { return &c.KEKFile }},
 	{"log-level", "CERTD_LOG_LEVEL", "info", "log level: debug, info, warn, error", func(c *Config) *string { return &c.LogLevel }},
 	{"trusted-proxies", "CERTD_TRUSTED_PROXIES", "", "comma-separated IPs or CIDR prefixes of reverse proxies whose X-Forwarded-For is believed; empty trusts none", func(c *Config) *string { return &c.TrustedProxies }},
 	{"rate-limit", "CERTD_RATE_LIMIT", "600", "public verification requests per minute per client; -1 disables", func(c *Config) *string { return &c.RateLimit }},
@@ -195,15 +195,20 @@ func (c *Config) loadKEK(log *slog.Logger) (*keys.KEK, error) {
 		}
 		return k, nil
 	}
-	path := c.KEKFile
-	if path == "" {
-		path = filepath.Join(c.Data, "kek")
+	if c.KEKFile != "" {
+		// A KEK the operator named must already exist: creating a fresh
+		// one at a mistyped or unmounted path would start a server that
+		// opens none of the sealed keys, or seal new keys that the real
+		// KEK cannot open.
+		k, err := keys.LoadKEKFile(c.KEKFile)
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("密钥加密密钥文件 %s 不存在；新部署可用 openssl rand -hex 32 生成 / key-encryption key file %s does not exist; for a new deployment make one with: openssl rand -hex 32 > FILE", c.KEKFile, c.KEKFile)
+		}
+		return k, err
 	}
+	path := filepath.Join(c.Data, "kek")
 	k, created, err := keys.LoadOrCreateKEKFile(path)
 	if err != nil {
-		if errors.Is(err, os.ErrNotExist) && c.KEKFile != "" {
-			return nil, fmt.Errorf("密钥加密密钥文件 %s 不存在 / key-encryption key file %s does not exist", path, path)
-		}
 		return nil, err
 	}
 	if created {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -189,6 +190,22 @@ func TestConfigErrors(t *testing.T) {
 		t.Errorf("wrong KEK: exit %d\n%s", code, errs)
 	}
 	t.Setenv("CERTD_KEK", "")
+	// A KEK file the operator named is never created: a mistyped or
+	// unmounted path must not start a server with a fresh key.
+	missing := filepath.Join(dir, "secrets", "kek")
+	code, _, errs = c.run("audit", "--kek-file", missing)
+	if code == 0 || !strings.Contains(errs, "不存在") || !strings.Contains(errs, "does not exist") {
+		t.Errorf("missing --kek-file: exit %d\n%s", code, errs)
+	}
+	if err := os.MkdirAll(filepath.Dir(missing), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, _ = c.run("audit", "--kek-file", missing); code == 0 {
+		t.Errorf("missing --kek-file in an existing directory: exit 0")
+	}
+	if _, err := os.Stat(missing); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("certd created the KEK file the operator named (%v)", err)
+	}
 	code, _, errs = c.run("issue", "--institution", "x", "--roster", "testdata/institution.yaml", "--font", "/nonexistent/font.ttf")
 	if code != 1 || !strings.Contains(errs, "字体") {
 		t.Errorf("missing font: exit %d\n%s", code, errs)

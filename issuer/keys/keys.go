@@ -73,20 +73,29 @@ func ParseKEK(b []byte) (*KEK, error) {
 	return nil, fmt.Errorf("密钥加密密钥格式无法识别（需要32字节，以64位十六进制或base64表示） / key-encryption key not recognised (need 32 bytes as 64 hex digits or base64)")
 }
 
+// LoadKEKFile reads a KEK file. A missing file is an error wrapping
+// os.ErrNotExist: see LoadOrCreateKEKFile for the one place that may create it.
+func LoadKEKFile(path string) (*KEK, error) {
+	b, err := os.ReadFile(path) // #nosec G304 -- path is the operator's --kek-file setting
+	if err != nil {
+		return nil, err
+	}
+	kek, err := ParseKEK(b)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return kek, nil
+}
+
 // LoadOrCreateKEKFile reads a KEK file, or creates one with a fresh random
 // key, readable by its owner only, when it does not exist. created tells the
-// caller to warn that production should keep the KEK elsewhere.
+// caller to warn that production should keep the KEK elsewhere. Only the
+// default location inside the data directory is created this way; a path
+// the operator named must exist (LoadKEKFile).
 func LoadOrCreateKEKFile(path string) (kek *KEK, created bool, err error) {
-	b, err := os.ReadFile(path) // #nosec G304 -- path is the operator's --kek-file setting
-	if err == nil {
-		kek, err := ParseKEK(b)
-		if err != nil {
-			return nil, false, fmt.Errorf("%s: %w", path, err)
-		}
-		return kek, false, nil
-	}
-	if !errors.Is(err, os.ErrNotExist) {
-		return nil, false, err
+	kek, err = LoadKEKFile(path)
+	if err == nil || !errors.Is(err, os.ErrNotExist) {
+		return kek, false, err
 	}
 	raw := make([]byte, KEKSize)
 	if _, err := rand.Read(raw); err != nil {
