@@ -333,21 +333,24 @@ func (s *Service) ChangePassword(ctx context.Context, u User, current, next stri
 	return s.store.User(ctx, u.ID)
 }
 
-// ErrLogin is the one answer to a wrong name or password, so that the
-// page does not tell which account names exist.
+// ErrLogin is the one answer to a failed sign-in, whatever failed: an
+// unknown name, a wrong password, or a locked or disabled account (the
+// right password included). Anything else would tell a guesser which names
+// exist, or that the password just tried is the right one.
 func ErrLogin() error {
-	return issuer.Errorf(issuer.ErrInvalid, "login_failed", "用户名或密码错误（连续输错5次将锁定15分钟）", "wrong user name or password (5 wrong attempts lock the account for 15 minutes)")
+	return issuer.Errorf(issuer.ErrInvalid, "login_failed", "用户名或密码错误（连续输错5次账号将锁定15分钟；停用的账号不能登录）",
+		"wrong user name or password (5 wrong attempts lock the account for 15 minutes; a disabled account cannot sign in)")
 }
 
-// ErrLocked is returned for a locked account, only once the password was
-// right: a guesser learns nothing from it.
-func ErrLocked(until time.Time) error {
-	return issuer.Errorf(issuer.ErrForbidden, "account_locked", "账号因多次输错密码已被锁定，请于%s后再试", "the account is locked after repeated wrong passwords; try again after %s",
-		until.In(issuer.ChinaTime).Format("15:04"))
-}
-
-// Login checks a name and password. client (e.g. a hashed address) goes to
-// the audit log of a failure.
+// Login checks a name and password. client (the address the request came
+// from) goes to the audit log of every attempt.
+//
+// A locked or disabled account answers exactly as a wrong password does:
+// the same error, after the same password hash and the same counted
+// failure. Every refused attempt counts, during a lock too, so guessing on
+// while locked extends the lock rather than going free. The audit line of
+// a refused attempt says the account was locked or disabled, never whether
+// the password was right: college auditors read those lines.
 func (s *Service) Login(ctx context.Context, name, password, client string) (User, error) {
 	name = strings.ToLower(strings.TrimSpace(name))
 	if len(name) > 64 || len(password) > 1024 {
@@ -366,35 +369,33 @@ func (s *Service) Login(ctx context.Context, name, password, client string) (Use
 	}
 	now := s.now()
 	ok := CheckPassword(u.PasswordHash, password)
-	if u.Locked(now) {
-		// Attempts during a lockout are not counted (the lock is not
-		// extended by the attacker), but they are recorded.
-		action := "account.login_failed"
-		if ok {
-			action = "account.login_locked"
-		}
-		_ = s.store.AppendAudit(ctx, s.event(u.Name, action, u.InstitutionID, u.Name, map[string]any{"client": client, "locked": true}))
-		if ok {
-			return User{}, ErrLocked(u.LockedUntil)
-		}
-		return User{}, ErrLogin()
-	}
-	if !ok {
-		failed := s.event(u.Name, "account.login_failed", u.InstitutionID, u.Name, map[string]any{"client": client})
-		locked := s.event(u.Name, "account.locked", u.InstitutionID, u.Name, map[string]any{"client": client, "minutes": int(s.lockFor().Minutes())})
-		if _, err := s.store.LoginFailed(ctx, u.ID, now, s.maxFailures(), s.lockFor(), failed, locked); err != nil {
+	if ok && !u.Locked(now) && !u.Disabled {
+		if err := s.store.LoginSucceeded(ctx, u.ID, now, s.event(u.Name, "account.login", u.InstitutionID, u.Name, map[string]any{"client": client})); err != nil {
 			return User{}, err
 		}
-		return User{}, ErrLogin()
+		u.FailedLogins, u.LastLoginAt = 0, now
+		return u, nil
 	}
-	if u.Disabled {
-		return User{}, issuer.Errorf(issuer.ErrForbidden, "account_disabled", "账号已停用，请联系管理员", "the account is disabled; contact your administrator")
-	}
-	if err := s.store.LoginSucceeded(ctx, u.ID, now, s.event(u.Name, "account.login", u.InstitutionID, u.Name, map[string]any{"client": client})); err != nil {
+	if err := s.countFailure(ctx, u, now, "account.login_failed", client); err != nil {
 		return User{}, err
 	}
-	u.FailedLogins, u.LastLoginAt = 0, now
-	return u, nil
+	return User{}, ErrLogin()
+}
+
+// countFailure counts a refused password (action names the audit line)
+// towards the account's lockout.
+func (s *Service) countFailure(ctx context.Context, u User, now time.Time, action, client string) error {
+	detail := map[string]any{"client": client}
+	if u.Locked(now) {
+		detail["locked"] = true
+	}
+	if u.Disabled {
+		detail["disabled"] = true
+	}
+	failed := s.event(u.Name, action, u.InstitutionID, u.Name, detail)
+	locked := s.event(u.Name, "account.locked", u.InstitutionID, u.Name, map[string]any{"client": client, "minutes": int(s.lockFor().Minutes())})
+	_, err := s.store.LoginFailed(ctx, u.ID, now, s.maxFailures(), s.lockFor(), failed, locked)
+	return err
 }
 
 func truncate(s string, n int) string {

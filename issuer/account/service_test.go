@@ -2,6 +2,7 @@ package account_test
 
 import (
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -156,12 +157,10 @@ func TestLoginLockoutAndSessions(t *testing.T) {
 			for range 4 {
 				svc.Login(ctx, "op.alpha", "wrong", "c1")
 			}
-			_, err = svc.Login(ctx, "op.alpha", pw, "c1")
-			if e, ok := issuer.AsError(err); !ok || e.Code != "account_locked" {
-				t.Fatalf("after 5 failures the right password gives %v, want account_locked", err)
-			}
-			if _, err := svc.Login(ctx, "op.alpha", "wrong", "c1"); err == nil || codeOf(err) != "login_failed" {
-				t.Fatalf("a locked account with a wrong password must not say locked: %v", err)
+			// Locked: the right password is answered exactly as a wrong one
+			// (TestLockedAnswersAsWrongPassword has the details).
+			if _, err = svc.Login(ctx, "op.alpha", pw, "c1"); err == nil || err.Error() != e2.Error() {
+				t.Fatalf("after 5 failures the right password gives %v, want %v", err, e2)
 			}
 			now = now.Add(16 * time.Minute)
 			if _, err := svc.Login(ctx, "op.alpha", pw, "c1"); err != nil {
@@ -199,8 +198,8 @@ func TestLoginLockoutAndSessions(t *testing.T) {
 			if _, err := svc.SessionUser(ctx, u.ID, changed.SessionGen+1); codeOf(err) != "session_ended" {
 				t.Fatalf("session of a disabled account: %v", err)
 			}
-			if _, err := svc.Login(ctx, "op.alpha", "a-much-better-one", "c1"); codeOf(err) != "account_disabled" {
-				t.Fatalf("disabled login: %v", err)
+			if _, err := svc.Login(ctx, "op.alpha", "a-much-better-one", "c1"); err == nil || err.Error() != e2.Error() {
+				t.Fatalf("disabled login: %v, want %v", err, e2)
 			}
 			evs, _ := st.Audit(ctx, issuer.AuditFilter{Subject: "op.alpha"})
 			seen := map[string]int{}
@@ -210,9 +209,87 @@ func TestLoginLockoutAndSessions(t *testing.T) {
 					t.Errorf("event %s without actor", e.Action)
 				}
 			}
-			for action, n := range map[string]int{"account.create": 1, "account.login": 3, "account.login_failed": 6, "account.locked": 1, "account.password_change": 1, "account.disable": 1} {
+			for action, n := range map[string]int{"account.create": 1, "account.login": 3, "account.login_failed": 7, "account.locked": 1, "account.password_change": 1, "account.disable": 1} {
 				if seen[action] != n {
 					t.Errorf("audit %s = %d, want %d (all: %v)", action, seen[action], n, seen)
+				}
+			}
+		})
+	}
+}
+
+// A locked or disabled account answers every password exactly as a wrong
+// one, and every such attempt counts: a guesser learns nothing from the
+// lock, and cannot guess on for free while it lasts.
+func TestLockedAnswersAsWrongPassword(t *testing.T) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			t.Parallel()
+			now := time.Date(2026, 5, 1, 2, 0, 0, 0, time.UTC)
+			st := b.open(t)
+			svc := newService(t, st, &now)
+			ctx := t.Context()
+			root := account.User{ID: "root", Name: "root", Role: account.AuthorityAdmin}
+			const pw = "the-right-password"
+			u, _, err := svc.Create(ctx, root, account.NewUser{Name: "op", DisplayName: "x", Role: account.CollegeOperator, InstitutionID: "alpha", Password: pw})
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, wrong := svc.Login(ctx, "op", "wrong", "c1")
+			if codeOf(wrong) != "login_failed" {
+				t.Fatalf("wrong password: %v", wrong)
+			}
+			for range 4 {
+				svc.Login(ctx, "op", "wrong", "c1")
+			}
+			locked, _ := st.User(ctx, u.ID)
+			if !locked.Locked(now) {
+				t.Fatal("five wrong passwords did not lock the account")
+			}
+			failures := func() int {
+				evs, err := st.Audit(ctx, issuer.AuditFilter{Subject: "op", Action: "account.login_failed"})
+				if err != nil {
+					t.Fatal(err)
+				}
+				return len(evs)
+			}
+			before := failures()
+			for i, p := range []string{pw, "wrong", pw, "wrong"} {
+				_, err := svc.Login(ctx, "op", p, "c1")
+				if err == nil || err.Error() != wrong.Error() || codeOf(err) != codeOf(wrong) {
+					t.Fatalf("attempt %d while locked: %v, want exactly %v", i+1, err, wrong)
+				}
+			}
+			if n := failures() - before; n != 4 {
+				t.Fatalf("%d of 4 attempts during the lock were counted", n)
+			}
+			// The fifth guess during the lock locks it again from now.
+			now = now.Add(10 * time.Minute)
+			svc.Login(ctx, "op", "wrong", "c1")
+			if u2, _ := st.User(ctx, u.ID); !u2.LockedUntil.After(locked.LockedUntil) {
+				t.Fatalf("guessing on during the lock did not extend it: %v, was %v", u2.LockedUntil, locked.LockedUntil)
+			}
+			now = now.Add(16 * time.Minute)
+			if _, err := svc.Login(ctx, "op", pw, "c1"); err != nil {
+				t.Fatalf("after the lock: %v", err)
+			}
+			// Disabled: the same answer, counted too.
+			if _, err := svc.SetDisabled(ctx, root, u.ID, true); err != nil {
+				t.Fatal(err)
+			}
+			before = failures()
+			if _, err := svc.Login(ctx, "op", pw, "c1"); err == nil || err.Error() != wrong.Error() {
+				t.Fatalf("disabled account, right password: %v, want %v", err, wrong)
+			}
+			if failures() != before+1 {
+				t.Fatal("an attempt on a disabled account was not counted")
+			}
+			// The audit log, which college auditors read, must not tell
+			// which refused attempt had the right password either.
+			evs, _ := st.Audit(ctx, issuer.AuditFilter{Subject: "op"})
+			for _, e := range evs {
+				if e.Action == "account.login_locked" || strings.Contains(e.Detail, "password") {
+					t.Fatalf("audit event %s %s tells a right password from a wrong one", e.Action, e.Detail)
 				}
 			}
 		})

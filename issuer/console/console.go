@@ -60,9 +60,10 @@ type Deps struct {
 	TrustedProxies []string
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
-	// LoginLimit is login attempts per client address per 10 minutes
-	// (default 30); it slows password spraying across accounts, which
-	// the per-account lockout alone does not.
+	// LoginLimit is password attempts (sign-ins and password changes) per
+	// client per 10 minutes (default 30), a client being an IPv4 address or
+	// an IPv6 /64; it slows password spraying across accounts, which the
+	// per-account lockout alone does not.
 	LoginLimit int
 }
 
@@ -162,9 +163,18 @@ func (c *Console) clearCookie(fc *fiber.Ctx, name string) {
 	fc.Cookie(&fiber.Cookie{Name: name, Value: "", Path: "/", Expires: time.Unix(1, 0), MaxAge: -1, HTTPOnly: true, Secure: c.secure, SameSite: fiber.CookieSameSiteStrictMode})
 }
 
-// clientKey identifies the client for login throttling and the audit log.
-func (c *Console) clientKey(fc *fiber.Ctx) string {
-	return clientip.Of(fc.Context().RemoteIP(), fc.Get(fiber.HeaderXForwardedFor), c.trusted).String()
+// client is the address the request came from, as the audit log names it.
+func (c *Console) client(fc *fiber.Ctx) netip.Addr {
+	return clientip.Of(fc.Context().RemoteIP(), fc.Get(fiber.HeaderXForwardedFor), c.trusted)
+}
+
+// allowAttempt counts one password attempt (a sign-in, or the current
+// password of a password change) against the client's budget, and returns
+// the client's address for the audit log. One client is an IPv4 address or
+// an IPv6 /64 (clientip.Key).
+func (c *Console) allowAttempt(fc *fiber.Ctx) (string, bool) {
+	addr := c.client(fc)
+	return addr.String(), c.throttle.allow(clientip.Key(addr), c.now())
 }
 
 // throttle counts events per key in fixed windows.

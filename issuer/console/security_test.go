@@ -1,0 +1,95 @@
+package console
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+
+	"certd/issuer"
+	"certd/issuer/clientip"
+)
+
+// loginForm opens the login page for its pre-session cookie and CSRF token.
+func loginForm(t *testing.T, w *world) (*http.Cookie, string) {
+	t.Helper()
+	res, err := w.app.Test(httptest.NewRequest("GET", "/console/login", nil), -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(res.Body)
+	var pre *http.Cookie
+	for _, c := range res.Cookies() {
+		if c.Name == w.c.preCookie() {
+			pre = c
+		}
+	}
+	i := strings.Index(string(b), `name="_csrf" value="`)
+	if pre == nil || i < 0 {
+		t.Fatal("login form without pre-session cookie or CSRF token")
+	}
+	rest := string(b)[i+len(`name="_csrf" value="`):]
+	return pre, rest[:strings.IndexByte(rest, '"')]
+}
+
+// While an account is locked or disabled, the sign-in page answers the
+// right password byte for byte as it answers a wrong one.
+func TestLockedLoginLooksLikeWrongPassword(t *testing.T) {
+	w := newWorld(t, backends[0].open)
+	pre, csrf := loginForm(t, w)
+	try := func(name, pw string) resp {
+		return w.do("POST", "/console/login", pre, url.Values{"_csrf": {csrf}, "name": {name}, "password": {pw}}, nil)
+	}
+	for range 5 {
+		try("victim", "wrong")
+	}
+	wrong := try("victim", "wrong")
+	right := try("victim", testPassword)
+	if wrong.status != http.StatusUnauthorized || right.status != wrong.status || right.body != wrong.body {
+		t.Fatalf("locked account: wrong password %d, right password %d; the pages differ: %v\n%.300s", wrong.status, right.status, right.body != wrong.body, right.body)
+	}
+	// Disabled (after the lock ended): the same.
+	w.now = w.now.Add(31 * 60e9)
+	if _, err := w.acc.SetDisabled(context.Background(), w.users["auth"], w.users["aaud"].ID, true); err != nil {
+		t.Fatal(err)
+	}
+	wrong, right = try("aaud", "wrong"), try("aaud", testPassword)
+	if wrong.status != http.StatusUnauthorized || right.status != wrong.status || strings.ReplaceAll(right.body, "aaud", "") != strings.ReplaceAll(wrong.body, "aaud", "") {
+		t.Fatalf("disabled account: wrong password %d, right password %d: %.300s", wrong.status, right.status, right.body)
+	}
+}
+
+// The sign-in throttle counts an IPv6 /64 as one client: a subscriber
+// holding a /64 does not get 2^64 budgets by rotating source addresses.
+func TestLoginThrottleIPv6Prefix(t *testing.T) {
+	w := newWorld(t, backends[0].open)
+	trusted, err := clientip.ParseTrustedProxies([]string{"0.0.0.0/8"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.c.trusted = trusted // the test connection's peer is 0.0.0.0: believe its X-Forwarded-For
+	pre, csrf := loginForm(t, w)
+	try := func(addr string) int {
+		return w.do("POST", "/console/login", pre, url.Values{"_csrf": {csrf}, "name": {"nobody"}, "password": {"x"}}, map[string]string{"X-Forwarded-For": addr}).status
+	}
+	for i := range 30 {
+		if s := try(fmt.Sprintf("2001:db8:1:2::%x", i+1)); s != http.StatusUnauthorized {
+			t.Fatalf("attempt %d: status %d, want 401", i+1, s)
+		}
+	}
+	if s := try("2001:db8:1:2:ffff::1"); s != http.StatusTooManyRequests {
+		t.Fatalf("31st attempt from the same /64: status %d, want 429", s)
+	}
+	if s := try("2001:db8:1:3::1"); s != http.StatusUnauthorized {
+		t.Fatalf("another /64: status %d, want 401", s)
+	}
+	// The audit log keeps the full address: the /64 is only what is counted.
+	evs, _ := w.st.Audit(context.Background(), issuer.AuditFilter{Action: "account.login_unknown"})
+	if len(evs) == 0 || !strings.Contains(evs[0].Detail, "2001:db8:1:2::1") {
+		t.Fatalf("audit of a failed sign-in does not name the address: %+v", evs)
+	}
+}
