@@ -307,15 +307,18 @@ func (s *Service) ResetPassword(ctx context.Context, by User, id string) (string
 }
 
 // ChangePassword changes the caller's own password after checking the
-// current one. The change ends every session of the account; the account
-// returned is the one to start a new session with.
-func (s *Service) ChangePassword(ctx context.Context, u User, current, next string) (User, error) {
+// current one. The current-password field is a password guess like a
+// sign-in: a wrong one (or any, while the account is locked or disabled)
+// counts towards the same lockout, with an audit line naming client, and
+// gets the same answer. The new password is checked against the policy
+// first, so a refused new password spends no guess and tells nothing
+// about the current one. The change ends every session and API token of
+// the account; the account returned is the one to start a new session
+// with.
+func (s *Service) ChangePassword(ctx context.Context, u User, current, next, client string) (User, error) {
 	stored, err := s.store.User(ctx, u.ID)
 	if err != nil {
 		return User{}, err
-	}
-	if !CheckPassword(stored.PasswordHash, current) {
-		return User{}, issuer.Errorf(issuer.ErrInvalid, "password_wrong", "当前密码不正确", "the current password is wrong")
 	}
 	if err := checkNewPassword(stored.Name, next); err != nil {
 		return User{}, err
@@ -323,11 +326,18 @@ func (s *Service) ChangePassword(ctx context.Context, u User, current, next stri
 	if current == next {
 		return User{}, issuer.Errorf(issuer.ErrInvalid, "password_same", "新密码不能与当前密码相同", "the new password must differ from the current one")
 	}
+	now := s.now()
+	if !CheckPassword(stored.PasswordHash, current) || len(current) > 1024 || stored.Locked(now) || stored.Disabled {
+		if err := s.countFailure(ctx, stored, now, "account.password_change_failed", client); err != nil {
+			return User{}, err
+		}
+		return User{}, issuer.Errorf(issuer.ErrInvalid, "password_wrong", "当前密码不正确（连续输错5次账号将锁定15分钟）", "the current password is wrong (5 wrong attempts lock the account for 15 minutes)")
+	}
 	hash, err := HashPassword(next, s.params())
 	if err != nil {
 		return User{}, err
 	}
-	if err := s.store.SetPassword(ctx, u.ID, hash, false, s.event(u.Name, "account.password_change", u.InstitutionID, u.Name, nil)); err != nil {
+	if err := s.store.SetPassword(ctx, u.ID, hash, false, s.event(u.Name, "account.password_change", u.InstitutionID, u.Name, map[string]any{"client": client})); err != nil {
 		return User{}, err
 	}
 	return s.store.User(ctx, u.ID)

@@ -1,6 +1,7 @@
 package account_test
 
 import (
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -168,13 +169,13 @@ func TestLoginLockoutAndSessions(t *testing.T) {
 			}
 			// Changing the password ends sessions and checks the old one.
 			before, _ := st.User(ctx, u.ID)
-			if _, err := svc.ChangePassword(ctx, u, "wrong", "a-much-better-one"); codeOf(err) != "password_wrong" {
+			if _, err := svc.ChangePassword(ctx, u, "wrong", "a-much-better-one", "c1"); codeOf(err) != "password_wrong" {
 				t.Fatalf("change with wrong current: %v", err)
 			}
-			if _, err := svc.ChangePassword(ctx, u, pw, "short"); codeOf(err) != "password_length" {
+			if _, err := svc.ChangePassword(ctx, u, pw, "short", "c1"); codeOf(err) != "password_length" {
 				t.Fatalf("short password: %v", err)
 			}
-			changed, err := svc.ChangePassword(ctx, u, pw, "a-much-better-one")
+			changed, err := svc.ChangePassword(ctx, u, pw, "a-much-better-one", "c1")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -291,6 +292,61 @@ func TestLockedAnswersAsWrongPassword(t *testing.T) {
 				if e.Action == "account.login_locked" || strings.Contains(e.Detail, "password") {
 					t.Fatalf("audit event %s %s tells a right password from a wrong one", e.Action, e.Detail)
 				}
+			}
+		})
+	}
+}
+
+// The current-password field of a password change is a password guess
+// like a sign-in: counted towards the same lockout, audited, and answered
+// the same way once the account is locked.
+func TestChangePasswordCountsLikeLogin(t *testing.T) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			t.Parallel()
+			now := time.Date(2026, 5, 1, 2, 0, 0, 0, time.UTC)
+			st := b.open(t)
+			svc := newService(t, st, &now)
+			ctx := t.Context()
+			root := account.User{ID: "root", Name: "root", Role: account.AuthorityAdmin}
+			const pw = "the-right-password"
+			u, _, err := svc.Create(ctx, root, account.NewUser{Name: "op", DisplayName: "x", Role: account.CollegeOperator, InstitutionID: "alpha", Password: pw})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := range 5 {
+				if _, err := svc.ChangePassword(ctx, u, fmt.Sprintf("guess-%d", i), "a-much-better-one", "198.51.100.7"); codeOf(err) != "password_wrong" {
+					t.Fatalf("guess %d: %v", i, err)
+				}
+			}
+			got, _ := st.User(ctx, u.ID)
+			if !got.Locked(now) {
+				t.Fatal("five wrong current passwords did not lock the account")
+			}
+			evs, _ := st.Audit(ctx, issuer.AuditFilter{Subject: "op", Action: "account.password_change_failed"})
+			if len(evs) != 5 || !strings.Contains(evs[0].Detail, "198.51.100.7") {
+				t.Fatalf("audit of wrong current passwords: %+v", evs)
+			}
+			// Locked: the right current password is answered as a wrong one,
+			// changes nothing, and sign-in is locked too.
+			if _, err := svc.ChangePassword(ctx, u, pw, "a-much-better-one", "c1"); codeOf(err) != "password_wrong" {
+				t.Fatalf("right current password while locked: %v", err)
+			}
+			if _, err := svc.Login(ctx, "op", pw, "c1"); codeOf(err) != "login_failed" {
+				t.Fatalf("sign-in after the change-password lock: %v", err)
+			}
+			now = now.Add(16 * time.Minute)
+			if _, err := svc.ChangePassword(ctx, u, pw, "a-much-better-one", "c1"); err != nil {
+				t.Fatalf("after the lock: %v", err)
+			}
+			// A new password the policy refuses is refused before the
+			// current one is looked at: no guess is spent, none is learnt.
+			got, _ = st.User(ctx, u.ID)
+			if _, err := svc.ChangePassword(ctx, u, "anything", "short", "c1"); codeOf(err) != "password_length" {
+				t.Fatalf("short new password: %v", err)
+			}
+			if again, _ := st.User(ctx, u.ID); again.FailedLogins != got.FailedLogins {
+				t.Fatal("a refused new password counted as a guess")
 			}
 		})
 	}

@@ -149,7 +149,13 @@ func (c *Console) changePassword(fc *fiber.Ctx, rc *reqCtx) error {
 	if next != fc.FormValue("repeat") {
 		return c.accountView(fc, rc, fiber.StatusBadRequest, accountData{Err: c.formError(errf(issuer.ErrInvalid, "password_repeat", "两次输入的新密码不一致", "the two new passwords differ"))})
 	}
-	u, err := c.acc.ChangePassword(fc.UserContext(), rc.user, fc.FormValue("current"), next)
+	// The current password is a password guess: the sign-in throttle
+	// counts it too.
+	client, ok := c.allowAttempt(fc)
+	if !ok {
+		return c.accountView(fc, rc, fiber.StatusTooManyRequests, accountData{Err: c.formError(errThrottled())})
+	}
+	u, err := c.acc.ChangePassword(fc.UserContext(), rc.user, fc.FormValue("current"), next, client)
 	if err != nil {
 		_, _, status := c.userError(err)
 		return c.accountView(fc, rc, status, accountData{Err: c.formError(err)})

@@ -93,3 +93,28 @@ func TestLoginThrottleIPv6Prefix(t *testing.T) {
 		t.Fatalf("audit of a failed sign-in does not name the address: %+v", evs)
 	}
 }
+
+// The current-password field of the change-password form is throttled
+// like a sign-in, counts towards the lockout and is audited.
+func TestChangePasswordThrottled(t *testing.T) {
+	w := newWorld(t, backends[0].open)
+	ck, csrf := w.session("aop")
+	try := func(current string) resp {
+		return w.do("POST", "/console/account/password", ck, url.Values{"_csrf": {csrf}, "current": {current}, "new": {"a-much-better-one"}, "repeat": {"a-much-better-one"}}, nil)
+	}
+	for i := range 30 {
+		if r := try(fmt.Sprintf("guess-%d", i)); r.status != http.StatusBadRequest || !strings.Contains(r.body, "当前密码不正确") {
+			t.Fatalf("guess %d: status %d: %.300s", i, r.status, r.body)
+		}
+	}
+	if r := try(testPassword); r.status != http.StatusTooManyRequests {
+		t.Fatalf("31st attempt: status %d, want 429", r.status)
+	}
+	u, _ := w.st.User(context.Background(), w.users["aop"].ID)
+	if !u.Locked(w.now) {
+		t.Fatal("wrong current passwords did not lock the account")
+	}
+	if evs, _ := w.st.Audit(context.Background(), issuer.AuditFilter{Subject: "aop", Action: "account.password_change_failed"}); len(evs) != 30 {
+		t.Fatalf("password_change_failed events = %d, want 30", len(evs))
+	}
+}
