@@ -263,8 +263,9 @@ func (s *Service) SessionKey(ctx context.Context, sealed []byte) ([]byte, error)
 	return s.store.SessionKey(ctx, sealed, s.now())
 }
 
-// SetDisabled disables or re-enables an account. Nobody disables
-// themselves: the last administrator could lock everyone out.
+// SetDisabled disables or re-enables an account. Disabling ends every
+// session and API token of the account; enabling brings none back. Nobody
+// disables themselves: the last administrator could lock everyone out.
 func (s *Service) SetDisabled(ctx context.Context, by User, id string, disabled bool) (User, error) {
 	u, err := s.managed(ctx, by, id)
 	if err != nil {
@@ -280,7 +281,7 @@ func (s *Service) SetDisabled(ctx context.Context, by User, id string, disabled 
 	if !disabled {
 		action = "account.enable"
 	}
-	if err := s.store.SetDisabled(ctx, id, disabled, s.event(by.Name, action, u.InstitutionID, u.Name, nil)); err != nil {
+	if err := s.store.SetDisabled(ctx, id, disabled, s.now(), s.event(by.Name, action, u.InstitutionID, u.Name, nil)); err != nil {
 		return u, err
 	}
 	u.Disabled = disabled
@@ -289,7 +290,8 @@ func (s *Service) SetDisabled(ctx context.Context, by User, id string, disabled 
 }
 
 // ResetPassword gives an account a generated password, shown once, which
-// must be changed at the next login.
+// must be changed at the next login. The reset ends every session and API
+// token of the account: whoever held the old password may have made them.
 func (s *Service) ResetPassword(ctx context.Context, by User, id string) (string, error) {
 	u, err := s.managed(ctx, by, id)
 	if err != nil {
@@ -300,7 +302,7 @@ func (s *Service) ResetPassword(ctx context.Context, by User, id string) (string
 	if err != nil {
 		return "", err
 	}
-	if err := s.store.SetPassword(ctx, u.ID, hash, true, s.event(by.Name, "account.password_reset", u.InstitutionID, u.Name, nil)); err != nil {
+	if err := s.store.SetPassword(ctx, u.ID, hash, true, s.now(), s.event(by.Name, "account.password_reset", u.InstitutionID, u.Name, nil)); err != nil {
 		return "", err
 	}
 	return pw, nil
@@ -337,7 +339,7 @@ func (s *Service) ChangePassword(ctx context.Context, u User, current, next, cli
 	if err != nil {
 		return User{}, err
 	}
-	if err := s.store.SetPassword(ctx, u.ID, hash, false, s.event(u.Name, "account.password_change", u.InstitutionID, u.Name, map[string]any{"client": client})); err != nil {
+	if err := s.store.SetPassword(ctx, u.ID, hash, false, now, s.event(u.Name, "account.password_change", u.InstitutionID, u.Name, map[string]any{"client": client})); err != nil {
 		return User{}, err
 	}
 	return s.store.User(ctx, u.ID)
@@ -489,16 +491,41 @@ func (s *Service) Tokens(ctx context.Context, by User) ([]Token, error) {
 	return s.store.Tokens(ctx, by.ID)
 }
 
-// RevokeToken revokes one of by's own tokens.
+// ManagedTokens lists the API tokens of every account by manages: all of
+// them for an authority administrator, its own college's for a college
+// administrator. Anyone else is refused.
+func (s *Service) ManagedTokens(ctx context.Context, by User) ([]Token, error) {
+	if by.Disabled {
+		return nil, forbidden()
+	}
+	switch by.Role {
+	case AuthorityAdmin:
+		return s.store.TokensOf(ctx, UserFilter{})
+	case CollegeAdmin:
+		if by.InstitutionID == "" {
+			return nil, forbidden()
+		}
+		return s.store.TokensOf(ctx, UserFilter{InstitutionID: by.InstitutionID})
+	}
+	return nil, forbidden()
+}
+
+// RevokeToken revokes a token of by's own, or of an account by manages
+// (see MayManage). Anyone else's token is "not found", like one that does
+// not exist. The audit line names the token's holder.
 func (s *Service) RevokeToken(ctx context.Context, by User, id string) error {
-	ts, err := s.store.Tokens(ctx, by.ID)
+	t, err := s.store.Token(ctx, id)
 	if err != nil {
 		return err
 	}
-	for _, t := range ts {
-		if t.ID == id {
-			return s.store.RevokeToken(ctx, id, s.now(), s.event(by.Name, "token.revoke", by.InstitutionID, id, nil))
+	owner := by
+	if t.UserID != by.ID {
+		if owner, err = s.managed(ctx, by, t.UserID); err != nil {
+			if issuer.Is(err, issuer.ErrNotFound) || issuer.Is(err, issuer.ErrForbidden) {
+				return ErrTokenNotFound()
+			}
+			return err
 		}
 	}
-	return ErrTokenNotFound()
+	return s.store.RevokeToken(ctx, id, s.now(), s.event(by.Name, "token.revoke", owner.InstitutionID, id, map[string]any{"user": owner.Name}))
 }

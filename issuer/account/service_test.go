@@ -466,14 +466,163 @@ func TestTokens(t *testing.T) {
 				t.Fatalf("expired token accepted: %v", err)
 			}
 			now = now.Add(-2 * time.Hour)
-			if err := svc.RevokeToken(ctx, root, tok.ID); codeOf(err) != "token_not_found" {
-				t.Fatalf("another user revoked the token: %v", err)
+			other, _, _ := svc.Create(ctx, root, account.NewUser{Name: "op2", DisplayName: "y", Role: account.CollegeOperator, InstitutionID: "alpha"})
+			if err := svc.RevokeToken(ctx, other, tok.ID); codeOf(err) != "token_not_found" {
+				t.Fatalf("another operator revoked the token: %v", err)
 			}
 			if err := svc.RevokeToken(ctx, op, tok.ID); err != nil {
 				t.Fatal(err)
 			}
 			if _, _, err := svc.Authenticate(ctx, secret); codeOf(err) != "token_invalid" {
 				t.Fatalf("revoked token accepted: %v", err)
+			}
+		})
+	}
+}
+
+// A password reset or change, and disabling, end every API token of the
+// account, for good: a token must not come back to life when the holder
+// sets a new password or is enabled again.
+func TestPasswordResetEndsTokens(t *testing.T) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			t.Parallel()
+			now := time.Date(2026, 5, 1, 2, 0, 0, 0, time.UTC)
+			st := b.open(t)
+			svc := newService(t, st, &now)
+			ctx := t.Context()
+			root := account.User{ID: "root", Name: "root", Role: account.AuthorityAdmin}
+			const pw = "the-right-password"
+			op, _, err := svc.Create(ctx, root, account.NewUser{Name: "op", DisplayName: "x", Role: account.CollegeOperator, InstitutionID: "alpha", Password: pw})
+			if err != nil {
+				t.Fatal(err)
+			}
+			usable := func(secret string) bool {
+				_, _, err := svc.Authenticate(ctx, secret)
+				return err == nil
+			}
+			mint := func() string {
+				u, _ := st.User(ctx, op.ID)
+				_, secret, err := svc.CreateToken(ctx, u, "教务系统", []account.Scope{account.ScopeLedgerRead}, 0)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !usable(secret) {
+					t.Fatal("a fresh token does not work")
+				}
+				return secret
+			}
+			// An administrator's reset, then the holder's new password.
+			old := mint()
+			generated, err := svc.ResetPassword(ctx, root, op.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if usable(old) {
+				t.Fatal("a token works after its account's password was reset")
+			}
+			if _, err := svc.ChangePassword(ctx, op, generated, "a-much-better-one", "c1"); err != nil {
+				t.Fatal(err)
+			}
+			if usable(old) {
+				t.Fatal("the token came back when the holder set a new password")
+			}
+			// The holder's own change.
+			old = mint()
+			if _, err := svc.ChangePassword(ctx, op, "a-much-better-one", "another-good-one", "c1"); err != nil {
+				t.Fatal(err)
+			}
+			if usable(old) {
+				t.Fatal("a token works after its holder changed the password")
+			}
+			// Disabling, then enabling.
+			old = mint()
+			if _, err := svc.SetDisabled(ctx, root, op.ID, true); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := svc.SetDisabled(ctx, root, op.ID, false); err != nil {
+				t.Fatal(err)
+			}
+			if usable(old) {
+				t.Fatal("a token of a disabled account came back when it was enabled again")
+			}
+		})
+	}
+}
+
+// College administrators see and revoke their college's API tokens, the
+// authority's administrators anyone's; nobody else sees another account's
+// tokens, and another college's are "not found".
+func TestAdminsManageTokens(t *testing.T) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			t.Parallel()
+			now := time.Date(2026, 5, 1, 2, 0, 0, 0, time.UTC)
+			st := b.open(t)
+			svc := newService(t, st, &now)
+			ctx := t.Context()
+			root := account.User{ID: "root", Name: "root", Role: account.AuthorityAdmin}
+			mk := func(name string, role account.Role, inst string) account.User {
+				u, _, err := svc.Create(ctx, root, account.NewUser{Name: name, DisplayName: name, Role: role, InstitutionID: inst, Password: "a-good-long-password"})
+				if err != nil {
+					t.Fatal(err)
+				}
+				return u
+			}
+			aAdm, aOp, aAud := mk("a.adm", account.CollegeAdmin, "alpha"), mk("a.op", account.CollegeOperator, "alpha"), mk("a.aud", account.Auditor, "alpha")
+			bAdm, bOp := mk("b.adm", account.CollegeAdmin, "beta"), mk("b.op", account.CollegeOperator, "beta")
+			mint := func(u account.User) (account.Token, string) {
+				tok, secret, err := svc.CreateToken(ctx, u, "x", []account.Scope{account.ScopeLedgerRead}, 0)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return tok, secret
+			}
+			aTok, aSecret := mint(aOp)
+			bTok, _ := mint(bOp)
+			ids := func(by account.User) ([]string, error) {
+				ts, err := svc.ManagedTokens(ctx, by)
+				var out []string
+				for _, tok := range ts {
+					out = append(out, tok.ID)
+				}
+				return out, err
+			}
+			if got, err := ids(aAdm); err != nil || len(got) != 1 || got[0] != aTok.ID {
+				t.Fatalf("alpha's administrator sees %v, %v", got, err)
+			}
+			if got, err := ids(root); err != nil || len(got) != 2 {
+				t.Fatalf("the authority sees %v, %v", got, err)
+			}
+			for _, by := range []account.User{aOp, aAud} {
+				if _, err := ids(by); codeOf(err) != "forbidden" {
+					t.Errorf("%s lists tokens: %v", by.Name, err)
+				}
+			}
+			// Revoking across colleges, or as a non-administrator, finds nothing.
+			for _, tc := range []struct {
+				by account.User
+				id string
+			}{{bAdm, aTok.ID}, {aAdm, bTok.ID}, {aAud, aTok.ID}, {bOp, aTok.ID}} {
+				if err := svc.RevokeToken(ctx, tc.by, tc.id); codeOf(err) != "token_not_found" {
+					t.Errorf("%s revoking %s: %v", tc.by.Name, tc.id, err)
+				}
+			}
+			if _, _, err := svc.Authenticate(ctx, aSecret); err != nil {
+				t.Fatalf("a refused revocation revoked the token: %v", err)
+			}
+			if err := svc.RevokeToken(ctx, aAdm, aTok.ID); err != nil {
+				t.Fatal(err)
+			}
+			if _, _, err := svc.Authenticate(ctx, aSecret); codeOf(err) != "token_invalid" {
+				t.Fatalf("the token revoked by the administrator still works: %v", err)
+			}
+			if err := svc.RevokeToken(ctx, root, bTok.ID); err != nil {
+				t.Fatalf("the authority revoking beta's token: %v", err)
+			}
+			evs, _ := st.Audit(ctx, issuer.AuditFilter{Action: "token.revoke"})
+			if len(evs) != 2 || evs[0].Actor != "a.adm" || evs[0].InstitutionID != "alpha" || !strings.Contains(evs[0].Detail, "a.op") || evs[1].InstitutionID != "beta" {
+				t.Fatalf("audit of the revocations: %+v", evs)
 			}
 		})
 	}

@@ -31,7 +31,7 @@ var matrix = []struct {
 	{"GET", "/console/account", "LOOOOOOO"},
 	{"POST", "/console/account/password", "LOOOOOOO"},
 	{"POST", "/console/account/tokens", "LOOOOOOO"},
-	{"POST", "/console/account/tokens/{tokenA}/revoke", "LNNNONNN"},
+	{"POST", "/console/account/tokens/{tokenA}/revoke", "LONOONNN"}, // its holder, or an administrator who manages it
 
 	{"GET", "/console/issue", "LDDOODOO"},
 	{"GET", "/console/issue/template.xlsx", "LDDOODOO"},
@@ -63,6 +63,7 @@ var matrix = []struct {
 	{"POST", "/console/users/{victim}/disable", "LODODDND"},
 	{"POST", "/console/users/{victim}/enable", "LODODDND"},
 	{"POST", "/console/users/{victim}/reset", "LODODDND"},
+	{"POST", "/console/users/tokens/{tokenA}/revoke", "LODODDND"},
 
 	{"GET", "/console/institutions", "LOODDDDD"},
 	{"GET", "/console/institutions/new", "LODDDDDD"},
@@ -138,6 +139,8 @@ func TestAuthorizationMatrix(t *testing.T) {
 				switch {
 				case strings.HasPrefix(p, "/console/batches/:id"):
 					p = strings.Replace(p, ":id", "{batch}", 1)
+				case strings.HasPrefix(p, "/console/users/tokens/:id"):
+					p = strings.Replace(p, ":id", "{tokenA}", 1)
 				case strings.HasPrefix(p, "/console/users/:id"):
 					p = strings.Replace(p, ":id", "{victim}", 1)
 				case strings.HasPrefix(p, "/console/account/tokens/:id"):

@@ -105,6 +105,7 @@ func Routes() []Route {
 		{p, "/console/users/:id/disable", permUsers, false, (*Console).disableUser},
 		{p, "/console/users/:id/enable", permUsers, false, (*Console).enableUser},
 		{p, "/console/users/:id/reset", permUsers, false, (*Console).resetUser},
+		{p, "/console/users/tokens/:id/revoke", permUsers, false, (*Console).revokeUserToken},
 
 		{g, "/console/institutions", permProvince, false, (*Console).institutionsPage},
 		{g, "/console/institutions/new", permAuthority, false, (*Console).institutionNew},

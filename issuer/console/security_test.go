@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"certd/issuer"
+	"certd/issuer/account"
 	"certd/issuer/clientip"
 )
 
@@ -116,5 +117,47 @@ func TestChangePasswordThrottled(t *testing.T) {
 	}
 	if evs, _ := w.st.Audit(context.Background(), issuer.AuditFilter{Subject: "aop", Action: "account.password_change_failed"}); len(evs) != 30 {
 		t.Fatalf("password_change_failed events = %d, want 30", len(evs))
+	}
+}
+
+// The users page lists the tokens of the accounts the administrator
+// manages, and revokes them; another college's are neither listed nor
+// revocable.
+func TestUsersPageTokens(t *testing.T) {
+	w := newWorld(t, backends[0].open)
+	ctx := context.Background()
+	aTok, aSecret, err := w.acc.CreateToken(ctx, w.users["aop"], "alpha-教务系统", []account.Scope{account.ScopeLedgerRead}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bTok, _, err := w.acc.CreateToken(ctx, w.users["bop"], "beta-教务系统", []account.Scope{account.ScopeLedgerRead}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ck, csrf := w.session("aadm")
+	page := w.do("GET", "/console/users", ck, nil, nil)
+	if page.status != 200 || !strings.Contains(page.body, "alpha-教务系统") || strings.Contains(page.body, "beta-教务系统") {
+		t.Fatalf("alpha's users page: %d, lists alpha's token %v, beta's %v", page.status, strings.Contains(page.body, "alpha-教务系统"), strings.Contains(page.body, "beta-教务系统"))
+	}
+	if r := w.do("POST", "/console/users/tokens/"+bTok.ID+"/revoke", ck, url.Values{"_csrf": {csrf}}, nil); r.status != http.StatusNotFound {
+		t.Fatalf("revoking beta's token as alpha's administrator: %d", r.status)
+	}
+	if r := w.do("POST", "/console/users/tokens/"+aTok.ID+"/revoke", ck, url.Values{"_csrf": {csrf}}, nil); r.status != http.StatusSeeOther || r.loc != "/console/users?msg=token_revoked" {
+		t.Fatalf("revoking alpha's token: %d %q", r.status, r.loc)
+	}
+	r := w.do("GET", "/api/console/v1/certificates", nil, nil, map[string]string{"Authorization": "Bearer " + aSecret})
+	if r.status != http.StatusUnauthorized {
+		t.Fatalf("the revoked token still works: %d", r.status)
+	}
+	if tok, _ := w.st.Token(ctx, bTok.ID); !tok.RevokedAt.IsZero() {
+		t.Fatal("beta's token was revoked")
+	}
+	// A password reset from the users page ends the holder's tokens.
+	_, secret, _ := w.acc.CreateToken(ctx, w.users["aop"], "second", []account.Scope{account.ScopeLedgerRead}, 0)
+	if r := w.do("POST", "/console/users/"+w.users["aop"].ID+"/reset", ck, url.Values{"_csrf": {csrf}}, nil); r.status != 200 {
+		t.Fatalf("reset: %d", r.status)
+	}
+	if _, _, err := w.acc.Authenticate(ctx, secret); err == nil {
+		t.Fatal("a token works after the administrator reset its holder's password")
 	}
 }

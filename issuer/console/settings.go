@@ -154,11 +154,18 @@ func (c *Console) settingsCalibration(fc *fiber.Ctx, rc *reqCtx) error {
 
 type usersData struct {
 	Users        []account.User
+	Tokens       []userToken
 	Roles        []account.Role
 	Institutions []issuer.Institution
 	Created      *account.User
 	Password     string
 	Err          *formErr
+}
+
+// userToken is an API token as the users page lists it, with its holder.
+type userToken struct {
+	account.Token
+	Holder account.User
 }
 
 func (c *Console) usersView(fc *fiber.Ctx, rc *reqCtx, status int, d usersData) error {
@@ -167,6 +174,17 @@ func (c *Console) usersView(fc *fiber.Ctx, rc *reqCtx, status int, d usersData) 
 		return c.fail(fc, rc, err)
 	}
 	d.Users = us
+	ts, err := c.acc.ManagedTokens(fc.UserContext(), rc.user)
+	if err != nil {
+		return c.fail(fc, rc, err)
+	}
+	holders := make(map[string]account.User, len(us))
+	for _, u := range us {
+		holders[u.ID] = u
+	}
+	for _, t := range ts {
+		d.Tokens = append(d.Tokens, userToken{Token: t, Holder: holders[t.UserID]})
+	}
 	if rc.user.Role == account.AuthorityAdmin {
 		d.Roles = account.Roles
 		if d.Institutions, err = c.svc.Institutions(fc.UserContext(), rc.actor); err != nil {
@@ -216,4 +234,13 @@ func (c *Console) resetUser(fc *fiber.Ctx, rc *reqCtx) error {
 		return c.fail(fc, rc, err)
 	}
 	return c.usersView(fc, rc, fiber.StatusOK, usersData{Created: &u, Password: pw})
+}
+
+// revokeUserToken revokes an API token of an account the caller manages
+// (account.Service decides which).
+func (c *Console) revokeUserToken(fc *fiber.Ctx, rc *reqCtx) error {
+	if err := c.acc.RevokeToken(fc.UserContext(), rc.user, fc.Params("id")); err != nil {
+		return c.fail(fc, rc, err)
+	}
+	return c.redirect(fc, "/console/users", "token_revoked")
 }
