@@ -161,3 +161,40 @@ func TestUsersPageTokens(t *testing.T) {
 		t.Fatal("a token works after the administrator reset its holder's password")
 	}
 }
+
+// A request that arrives without the session cookie (as every cross-site
+// navigation does under SameSite=Strict) must not delete it: the browser
+// still holds a good one. Only a cookie that was sent and is invalid is
+// deleted.
+func TestSessionCookieDeletedOnlyWhenSentAndInvalid(t *testing.T) {
+	w := newWorld(t, backends[0].open)
+	deletes := func(cookie *http.Cookie, method string) (int, bool) {
+		target := map[string]string{"GET": "/console/certificates", "POST": "/console/account/password"}[method]
+		req := httptest.NewRequest(method, target, nil)
+		if cookie != nil {
+			req.AddCookie(cookie)
+		}
+		res, err := w.app.Test(req, -1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range res.Cookies() {
+			if c.Name == w.c.sessionCookie() && (c.MaxAge < 0 || c.Value == "") {
+				return res.StatusCode, true
+			}
+		}
+		return res.StatusCode, false
+	}
+	for _, method := range []string{"GET", "POST"} {
+		if status, del := deletes(nil, method); del || (status != http.StatusSeeOther && status != http.StatusUnauthorized) {
+			t.Errorf("%s without the cookie: status %d, cookie deleted %v; want sign-in and no deletion", method, status, del)
+		}
+		if status, del := deletes(&http.Cookie{Name: w.c.sessionCookie(), Value: "not.a.session"}, method); !del || (status != http.StatusSeeOther && status != http.StatusUnauthorized) {
+			t.Errorf("%s with an invalid cookie: status %d, cookie deleted %v; want it deleted", method, status, del)
+		}
+	}
+	good, _ := w.session("aop")
+	if status, del := deletes(good, "GET"); del || status != http.StatusOK {
+		t.Errorf("a good session: status %d, deleted %v", status, del)
+	}
+}
