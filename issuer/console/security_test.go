@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"certd/issuer"
 	"certd/issuer/account"
@@ -54,7 +55,7 @@ func TestLockedLoginLooksLikeWrongPassword(t *testing.T) {
 		t.Fatalf("locked account: wrong password %d, right password %d; the pages differ: %v\n%.300s", wrong.status, right.status, right.body != wrong.body, right.body)
 	}
 	// Disabled (after the lock ended): the same.
-	w.now = w.now.Add(31 * 60e9)
+	w.now = w.now.Add(31 * time.Minute)
 	if _, err := w.acc.SetDisabled(context.Background(), w.users["auth"], w.users["aaud"].ID, true); err != nil {
 		t.Fatal(err)
 	}
@@ -196,5 +197,49 @@ func TestSessionCookieDeletedOnlyWhenSentAndInvalid(t *testing.T) {
 	good, _ := w.session("aop")
 	if status, del := deletes(good, "GET"); del || status != http.StatusOK {
 		t.Errorf("a good session: status %d, deleted %v", status, del)
+	}
+}
+
+// Saving the settings page unchanged makes no new registration version
+// (each one is a signed entry of the public trust bundle), and a college's
+// real changes are rate limited with a clear message.
+func TestSettingsSavesDoNotGrowTheTrustBundle(t *testing.T) {
+	w := newWorld(t, backends[0].open)
+	w.svc.Now = func() time.Time { return w.now }
+	w.now = w.now.Add(2 * time.Hour) // the registration is out of the hour
+	ck, csrf := w.session("aadm")
+	ctx := context.Background()
+	versions := func() int {
+		vs, err := w.svc.InstitutionVersions(ctx, w.users["auth"].Actor(), "alpha")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(vs)
+	}
+	save := func(x string) resp {
+		return w.do("POST", "/console/settings/print", ck, url.Values{"_csrf": {csrf}, "layout": {"full"}, "offset_x": {x}, "offset_y": {"0"}}, nil)
+	}
+	if r := save("1"); r.status != http.StatusSeeOther || !strings.Contains(r.loc, "msg=saved") {
+		t.Fatalf("first save: %d %q", r.status, r.loc)
+	}
+	n := versions()
+	for range 30 {
+		if r := save("1"); r.status != http.StatusSeeOther || !strings.Contains(r.loc, "msg=unchanged") {
+			t.Fatalf("unchanged save: %d %q", r.status, r.loc)
+		}
+		if r := w.do("POST", "/console/settings/fees", ck, url.Values{"_csrf": {csrf}, "fees": {""}}, nil); r.status != http.StatusSeeOther || !strings.Contains(r.loc, "msg=unchanged") {
+			t.Fatalf("unchanged fees: %d %q", r.status, r.loc)
+		}
+	}
+	if got := versions(); got != n {
+		t.Fatalf("30 unchanged saves made %d versions", got-n)
+	}
+	for i := 2; i <= 10; i++ {
+		if r := save(fmt.Sprint(i)); r.status != http.StatusSeeOther {
+			t.Fatalf("change %d: %d %.300s", i, r.status, r.body)
+		}
+	}
+	if r := save("11"); r.status != http.StatusConflict || !strings.Contains(r.body, "一小时内最多修改10次") {
+		t.Fatalf("the 11th change within the hour: %d %.300s", r.status, r.body)
 	}
 }
