@@ -270,7 +270,7 @@ func (s *Service) BatchZip(ctx context.Context, actor Actor, batchID string, w i
 // while each certificate's own PDF, made at issuance, keeps its photo. This
 // is the one print step after issuing, for the console and the command
 // line alike.
-func (s *Service) PrintBatch(ctx context.Context, actor Actor, batchID string, photos Photos, w io.Writer) error {
+func (s *Service) PrintBatch(ctx context.Context, actor Actor, batchID string, photos *Photos, w io.Writer) error {
 	b, certs, err := s.batchCertificates(ctx, actor, batchID)
 	if err != nil {
 		return err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -210,7 +211,9 @@ func mountConsole(app *fiber.App, e *env) error {
 	if err != nil {
 		return err
 	}
+	// Roster uploads in progress go to disk next to the database, not to
+	// a /tmp that may be memory.
 	_, err = console.Mount(app, console.Deps{Service: e.svc, Accounts: as, KEK: e.svc.KEK, Log: e.log,
-		PublicURL: e.cfg.PublicURL, TrustedProxies: strings.Split(e.cfg.TrustedProxies, ",")})
+		PublicURL: e.cfg.PublicURL, TrustedProxies: strings.Split(e.cfg.TrustedProxies, ","), UploadDir: filepath.Join(e.cfg.Data, "uploads")})
 	return err
 }

@@ -31,6 +31,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/netip"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -44,9 +45,10 @@ import (
 	"certd/issuer/keys"
 )
 
-// MaxUpload is the largest request the console accepts: a roster plus a
-// ZIP of photos. The app's BodyLimit must be at least this.
-const MaxUpload = 64 << 20
+// MaxUpload is the largest request the console accepts: a roster
+// (roster.MaxFileBytes) plus a ZIP of photos (issuer.MaxPhotosArchive).
+// The app's BodyLimit must be at least this.
+const MaxUpload = 96 << 20
 
 // Deps is what the console needs.
 type Deps struct {
@@ -60,6 +62,11 @@ type Deps struct {
 	TrustedProxies []string
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// UploadDir is where the console keeps roster uploads in progress, in
+	// a private directory of its own (0700) made at Mount: the data
+	// directory's "uploads" in certd serve. Empty means os.TempDir(),
+	// which may be memory (tmpfs) on some systems.
+	UploadDir string
 	// LoginLimit is password attempts (sign-ins and password changes) per
 	// client per 10 minutes (default 30), a client being an IPv4 address or
 	// an IPv6 /64; it slows password spraying across accounts, which the
@@ -105,6 +112,14 @@ func Mount(app *fiber.App, d Deps) (*Console, error) {
 	if err != nil {
 		return nil, err
 	}
+	base := d.UploadDir
+	if base == "" {
+		base = os.TempDir()
+	}
+	uploads, err := uploadDir(base, now())
+	if err != nil {
+		return nil, fmt.Errorf("console: upload directory: %w", err)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	sess, err := loadSessions(ctx, d.Accounts, d.KEK, now)
@@ -128,7 +143,7 @@ func Mount(app *fiber.App, d Deps) (*Console, error) {
 		secure: !(strings.HasPrefix(pu, "http://127.0.0.1") || strings.HasPrefix(pu, "http://localhost") || strings.HasPrefix(pu, "http://[::1]")),
 		// No script anywhere; the one style sheet is inlined and pinned.
 		csp:      "default-src 'none'; style-src 'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) + "'; img-src 'self' data:; form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
-		jobs:     newJobs(),
+		jobs:     newJobs(uploads, now),
 		throttle: newThrottle(max(d.LoginLimit, 0), 10*time.Minute),
 	}
 	if d.LoginLimit == 0 {

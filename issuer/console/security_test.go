@@ -1,12 +1,22 @@
 package console
 
 import (
+	"archive/zip"
+	"bytes"
 	"context"
+	"encoding/binary"
+	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
+	"io/fs"
+	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -241,5 +251,165 @@ func TestSettingsSavesDoNotGrowTheTrustBundle(t *testing.T) {
 	}
 	if r := save("11"); r.status != http.StatusConflict || !strings.Contains(r.body, "一小时内最多修改10次") {
 		t.Fatalf("the 11th change within the hour: %d %.300s", r.status, r.body)
+	}
+}
+
+// uploadWith posts a roster and, when photos is not nil, a photo ZIP.
+func uploadWith(t *testing.T, w *world, ck *http.Cookie, csrf string, rosterCSV []byte, photos []byte) resp {
+	t.Helper()
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	mw.WriteField("_csrf", csrf)
+	fw, _ := mw.CreateFormFile("roster", "r.csv")
+	fw.Write(rosterCSV)
+	if photos != nil {
+		fw, _ = mw.CreateFormFile("photos", "photos.zip")
+		fw.Write(photos)
+	}
+	mw.Close()
+	req := httptest.NewRequest("POST", "/console/issue", &body)
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	req.AddCookie(ck)
+	res, err := w.app.Test(req, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(res.Body)
+	return resp{res.StatusCode, res.Header.Get("Location"), string(b)}
+}
+
+func zipFiles(t *testing.T, files map[string][]byte) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	for name, b := range files {
+		fw, err := zw.Create(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fw.Write(b)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// A roster job costs disk, not memory: a 200 KB photo ZIP that expands to
+// 200 MiB and a roster with one 8 MiB cell leave under 8 MiB of memory held
+// by the job (its page is bounded by previewBudget), the huge cell is a row
+// problem, and the preview page stays small.
+func TestUploadJobMemoryIsBounded(t *testing.T) {
+	w := newWorld(t, backends[0].open)
+	ck, csrf := w.session("aop")
+	var csvb strings.Builder
+	for i, line := range strings.Split(strings.TrimSpace(rosterCSV(5, 60, -1)), "\n") {
+		switch {
+		case i == 0:
+			line += ",备注"
+		case i == 3:
+			line += "," + strings.Repeat("备", 8<<20/3)
+		default:
+			line += ",按时参加"
+		}
+		csvb.WriteString(line + "\n")
+	}
+	photos := map[string][]byte{}
+	for i := range 100 {
+		photos[fmt.Sprintf("unmatched-%03d.jpg", i)] = make([]byte, 2<<20)
+	}
+	zipData := zipFiles(t, photos)
+	if len(zipData) > 400<<10 {
+		t.Fatalf("the test ZIP is %d KB", len(zipData)>>10)
+	}
+	runtime.GC()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	r := uploadWith(t, w, ck, csrf, []byte(csvb.String()), zipData)
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	if r.status != http.StatusSeeOther {
+		t.Fatalf("upload: %d %.500s", r.status, r.body)
+	}
+	held := int64(after.HeapAlloc) - int64(before.HeapAlloc)
+	t.Logf("upload allocated %d MiB, holds %d KiB", (after.TotalAlloc-before.TotalAlloc)>>20, held>>10)
+	if held > 8<<20 {
+		t.Errorf("the job holds %d MiB of memory, want under 8 MiB", held>>20)
+	}
+	page := w.do("GET", r.loc, ck, nil, nil)
+	if page.status != 200 || len(page.body) > 2*previewBudget || !strings.Contains(page.body, "最多500个") {
+		t.Fatalf("job page: %d, %d bytes, names the huge cell: %v", page.status, len(page.body), strings.Contains(page.body, "最多500个"))
+	}
+	// The job's files are on disk, in a private directory.
+	fi, err := os.Stat(w.c.jobs.root)
+	if err != nil || fi.Mode().Perm() != 0o700 {
+		t.Fatalf("upload directory: %v %v", fi.Mode(), err)
+	}
+	dirs, _ := filepath.Glob(filepath.Join(w.c.jobs.root, "job-*", photosFile))
+	if len(dirs) != 1 {
+		t.Fatalf("photo archives on disk: %v", dirs)
+	}
+}
+
+// A photo that is a few bytes on the wire but claims 50,000×50,000 pixels
+// is refused at upload, before anything decodes it, and leaves nothing.
+func TestUploadRefusesPhotoBomb(t *testing.T) {
+	w := newWorld(t, backends[0].open)
+	ck, csrf := w.session("aop")
+	ihdr := make([]byte, 13)
+	binary.BigEndian.PutUint32(ihdr[0:], 50000)
+	binary.BigEndian.PutUint32(ihdr[4:], 50000)
+	ihdr[8], ihdr[9] = 8, 6
+	chunk := func(typ string, data []byte) []byte {
+		var b bytes.Buffer
+		binary.Write(&b, binary.BigEndian, uint32(len(data)))
+		b.WriteString(typ)
+		b.Write(data)
+		binary.Write(&b, binary.BigEndian, crc32.ChecksumIEEE(append([]byte(typ), data...)))
+		return b.Bytes()
+	}
+	bomb := append(append([]byte("\x89PNG\r\n\x1a\n"), chunk("IHDR", ihdr)...), chunk("IEND", nil)...)
+	r := uploadWith(t, w, ck, csrf, []byte(rosterCSV(2, 70, -1)), zipFiles(t, map[string][]byte{"photo.png": bomb}))
+	if r.status != http.StatusBadRequest || !strings.Contains(r.body, "尺寸过大") {
+		t.Fatalf("photo bomb: %d %.300s", r.status, r.body)
+	}
+	if left, _ := filepath.Glob(filepath.Join(w.c.jobs.root, "job-*")); len(left) != 0 {
+		t.Fatalf("a refused upload left %v", left)
+	}
+}
+
+// A job expires jobTTL after its last change, and its files go with it.
+func TestUploadJobsExpire(t *testing.T) {
+	w := newWorld(t, backends[0].open)
+	ck, csrf := w.session("aop")
+	r := uploadWith(t, w, ck, csrf, []byte(rosterCSV(2, 80, 1)), nil)
+	if r.status != http.StatusSeeOther {
+		t.Fatalf("upload: %d", r.status)
+	}
+	dirs, _ := filepath.Glob(filepath.Join(w.c.jobs.root, "job-*"))
+	if len(dirs) != 1 {
+		t.Fatalf("job directories: %v", dirs)
+	}
+	w.now = w.now.Add(jobTTL - time.Minute)
+	ck, _ = w.session("aop") // a fresh session: the first one idled out
+	if page := w.do("GET", r.loc, ck, nil, nil); page.status != 200 {
+		t.Fatalf("before expiry: %d", page.status)
+	}
+	w.now = w.now.Add(2 * time.Minute)
+	ck, csrf = w.session("aop")
+	if page := w.do("GET", r.loc, ck, nil, nil); page.status != http.StatusNotFound {
+		t.Fatalf("after expiry: %d", page.status)
+	}
+	if _, err := os.Stat(dirs[0]); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("the expired job's files are still there: %v", err)
+	}
+	// A college has at most maxJobsPerOrg jobs at once.
+	for i := range maxJobsPerOrg {
+		if r := uploadWith(t, w, ck, csrf, []byte(rosterCSV(2, 90+i, 1)), nil); r.status != http.StatusSeeOther {
+			t.Fatalf("upload %d: %d", i, r.status)
+		}
+	}
+	if r := uploadWith(t, w, ck, csrf, []byte(rosterCSV(2, 99, 1)), nil); r.status != http.StatusConflict || !strings.Contains(r.body, "待处理的名单过多") {
+		t.Fatalf("one job too many: %d", r.status)
 	}
 }
