@@ -255,12 +255,12 @@ func TestSettingsSavesDoNotGrowTheTrustBundle(t *testing.T) {
 }
 
 // uploadWith posts a roster and, when photos is not nil, a photo ZIP.
-func uploadWith(t *testing.T, w *world, ck *http.Cookie, csrf string, rosterCSV []byte, photos []byte) resp {
+func uploadWith(t *testing.T, w *world, ck *http.Cookie, csrf, name string, rosterCSV []byte, photos []byte) resp {
 	t.Helper()
 	var body bytes.Buffer
 	mw := multipart.NewWriter(&body)
 	mw.WriteField("_csrf", csrf)
-	fw, _ := mw.CreateFormFile("roster", "r.csv")
+	fw, _ := mw.CreateFormFile("roster", name)
 	fw.Write(rosterCSV)
 	if photos != nil {
 		fw, _ = mw.CreateFormFile("photos", "photos.zip")
@@ -325,7 +325,7 @@ func TestUploadJobMemoryIsBounded(t *testing.T) {
 	runtime.GC()
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
-	r := uploadWith(t, w, ck, csrf, []byte(csvb.String()), zipData)
+	r := uploadWith(t, w, ck, csrf, "r.csv", []byte(csvb.String()), zipData)
 	runtime.GC()
 	runtime.ReadMemStats(&after)
 	if r.status != http.StatusSeeOther {
@@ -369,7 +369,7 @@ func TestUploadRefusesPhotoBomb(t *testing.T) {
 		return b.Bytes()
 	}
 	bomb := append(append([]byte("\x89PNG\r\n\x1a\n"), chunk("IHDR", ihdr)...), chunk("IEND", nil)...)
-	r := uploadWith(t, w, ck, csrf, []byte(rosterCSV(2, 70, -1)), zipFiles(t, map[string][]byte{"photo.png": bomb}))
+	r := uploadWith(t, w, ck, csrf, "r.csv", []byte(rosterCSV(2, 70, -1)), zipFiles(t, map[string][]byte{"photo.png": bomb}))
 	if r.status != http.StatusBadRequest || !strings.Contains(r.body, "尺寸过大") {
 		t.Fatalf("photo bomb: %d %.300s", r.status, r.body)
 	}
@@ -382,7 +382,7 @@ func TestUploadRefusesPhotoBomb(t *testing.T) {
 func TestUploadJobsExpire(t *testing.T) {
 	w := newWorld(t, backends[0].open)
 	ck, csrf := w.session("aop")
-	r := uploadWith(t, w, ck, csrf, []byte(rosterCSV(2, 80, 1)), nil)
+	r := uploadWith(t, w, ck, csrf, "r.csv", []byte(rosterCSV(2, 80, 1)), nil)
 	if r.status != http.StatusSeeOther {
 		t.Fatalf("upload: %d", r.status)
 	}
@@ -405,11 +405,11 @@ func TestUploadJobsExpire(t *testing.T) {
 	}
 	// A college has at most maxJobsPerOrg jobs at once.
 	for i := range maxJobsPerOrg {
-		if r := uploadWith(t, w, ck, csrf, []byte(rosterCSV(2, 90+i, 1)), nil); r.status != http.StatusSeeOther {
+		if r := uploadWith(t, w, ck, csrf, "r.csv", []byte(rosterCSV(2, 90+i, 1)), nil); r.status != http.StatusSeeOther {
 			t.Fatalf("upload %d: %d", i, r.status)
 		}
 	}
-	if r := uploadWith(t, w, ck, csrf, []byte(rosterCSV(2, 99, 1)), nil); r.status != http.StatusConflict || !strings.Contains(r.body, "待处理的名单过多") {
+	if r := uploadWith(t, w, ck, csrf, "r.csv", []byte(rosterCSV(2, 99, 1)), nil); r.status != http.StatusConflict || !strings.Contains(r.body, "待处理的名单过多") {
 		t.Fatalf("one job too many: %d", r.status)
 	}
 }
