@@ -46,9 +46,9 @@ import (
 )
 
 // MaxUpload is the largest request the console accepts: a roster
-// (roster.MaxFileBytes) plus a ZIP of photos (issuer.MaxPhotosArchive).
-// The app's BodyLimit must be at least this.
-const MaxUpload = 96 << 20
+// (roster.MaxFileBytes at most) and a ZIP of photos (issuer.MaxPhotosArchive
+// at most) together. The app's BodyLimit must be at least this.
+const MaxUpload = 64 << 20
 
 // Deps is what the console needs.
 type Deps struct {
