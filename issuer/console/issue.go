@@ -298,14 +298,17 @@ func (c *Console) issueUpload(fc *fiber.Ctx, rc *reqCtx) error {
 		return c.fail(fc, rc, err)
 	}
 	j, err := c.checkUpload(fc, rc, fh, dir)
+	var detail map[string]any
 	if err == nil {
+		// Read before the job is shared: once added, it is the job's lock's.
+		detail = map[string]any{"rows": j.page.Rows, "problems": j.problems}
 		err = c.jobs.add(j)
 	}
 	if err != nil {
 		_ = os.RemoveAll(dir) // nothing of a refused upload stays
 		return bad(err)
 	}
-	c.audit(fc, rc, "roster.check", j.InstitutionID, j.Filename, map[string]any{"rows": j.page.Rows, "problems": j.problems})
+	c.audit(fc, rc, "roster.check", j.InstitutionID, j.Filename, detail)
 	return fc.Redirect("/console/issue/"+j.ID, fiber.StatusSeeOther)
 }
 
