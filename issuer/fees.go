@@ -10,7 +10,8 @@ import (
 // SetFees publishes a college's fee schedule (收费标准) as a new version of
 // its institution record. A college administrator may publish its own
 // college's fees; fees must be public, so every change is a version that
-// stays on record with who made it.
+// stays on record with who made it. Publishing the schedule in force again
+// makes no version (see putVersion).
 func (s *Service) SetFees(ctx context.Context, actor Actor, id string, fees []FeeSpec) (Institution, error) {
 	if err := actor.MayActFor(id); err != nil {
 		return Institution{}, err
@@ -38,11 +39,12 @@ func (s *Service) SetFees(ctx context.Context, actor Actor, id string, fees []Fe
 	if err := fe.err("fees_invalid"); err != nil {
 		return Institution{}, err
 	}
-	in, err := s.store.Institution(ctx, id)
+	cur, err := s.store.Institution(ctx, id)
 	if err != nil {
 		return Institution{}, notFoundInstitution(err, id)
 	}
+	in := cur.clone()
 	in.Version++
 	in.Fees = out
-	return s.putVersion(ctx, actor, in, nil, "institution.fees", map[string]any{"lines": len(out)})
+	return s.putVersion(ctx, actor, &cur, in, nil, "institution.fees", map[string]any{"lines": len(out)})
 }

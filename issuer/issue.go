@@ -22,9 +22,9 @@ type IssueRequest struct {
 	Roster        []byte
 	Filename      string
 	DryRun        bool
-	// Photos holds holders' photos keyed by document number or 学号; a
-	// holder without one gets an empty frame on the certificate.
-	Photos Photos
+	// Photos are the holders' photos, found by document number or 学号;
+	// a holder without one gets an empty frame on the certificate.
+	Photos *Photos
 }
 
 // IssueReport says what happened to a roster. When Problems is not empty
@@ -193,7 +193,7 @@ func issuable(in Institution, day time.Time) error {
 // rule of the issuing side: catalogue, scope and level (checkEntry), font
 // and photo (checkPrintable). An import and a correction both go through
 // it.
-func (s *Service) checkRow(r *roster.Roster, e roster.Entry, in Institution, cat occupation.Catalogue, today time.Time, photos Photos) (Certificate, []roster.Problem) {
+func (s *Service) checkRow(r *roster.Roster, e roster.Entry, in Institution, cat occupation.Catalogue, today time.Time, photos *Photos) (Certificate, []roster.Problem) {
 	c, probs := s.checkEntry(r, e, in, cat, today)
 	return c, append(probs, s.checkPrintable(r, e, c, photos)...)
 }
@@ -255,7 +255,7 @@ func (s *Service) namePrintable(in Institution) error {
 // checkPrintable checks a row can be printed: every character of every
 // printed field is in the font, and the holder's photo, if given, is a
 // usable image.
-func (s *Service) checkPrintable(r *roster.Roster, e roster.Entry, c Certificate, photos Photos) []roster.Problem {
+func (s *Service) checkPrintable(r *roster.Roster, e roster.Entry, c Certificate, photos *Photos) []roster.Problem {
 	if s.Printer == nil {
 		return nil
 	}
@@ -282,7 +282,7 @@ func (s *Service) checkPrintable(r *roster.Roster, e roster.Entry, c Certificate
 }
 
 // issue signs and stores certs as one batch.
-func (s *Service) issue(ctx context.Context, actor Actor, in Institution, certs []Certificate, fingerprint, source string, photos Photos) ([]Certificate, Batch, error) {
+func (s *Service) issue(ctx context.Context, actor Actor, in Institution, certs []Certificate, fingerprint, source string, photos *Photos) ([]Certificate, Batch, error) {
 	key, priv, err := s.signingKey(ctx, in)
 	if err != nil {
 		return nil, Batch{}, err

@@ -44,7 +44,8 @@ const ledgerPage = 2000
 // WriteLedger writes every certificate matching f that the actor may see,
 // as "xlsx" or "csv" (UTF-8 with a BOM, so that Excel on Chinese Windows
 // opens it correctly), and returns how many rows it wrote. Every cell is
-// text: ID numbers must not turn into floats.
+// text: ID numbers must not turn into floats, and nothing a college wrote
+// may run as a formula (typed text in XLSX, DefuseFormula in CSV).
 func (s *Service) WriteLedger(ctx context.Context, actor Actor, f CertificateFilter, format string, w io.Writer) (int, error) {
 	var (
 		writeRow func([]string) error
@@ -56,7 +57,13 @@ func (s *Service) WriteLedger(ctx context.Context, actor Actor, f CertificateFil
 			return 0, err
 		}
 		cw := csv.NewWriter(w)
-		writeRow = cw.Write
+		writeRow = func(vals []string) error {
+			cells := make([]string, len(vals))
+			for i, v := range vals {
+				cells[i] = DefuseFormula(v)
+			}
+			return cw.Write(cells)
+		}
 		finish = func() error { cw.Flush(); return cw.Error() }
 	case "xlsx":
 		x := excelize.NewFile()

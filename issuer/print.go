@@ -176,8 +176,9 @@ func (p *Printer) Calibration(in Institution) ([]byte, error) {
 	return r.CalibrationPage()
 }
 
-// SetPrintSettings stores new print settings as a new institution version.
-// A college administrator may change its own; the authority any.
+// SetPrintSettings stores new print settings as a new institution version
+// (none when they are the settings in force, see putVersion). A college
+// administrator may change its own; the authority any.
 func (s *Service) SetPrintSettings(ctx context.Context, actor Actor, id string, ps PrintSettings) (Institution, error) {
 	if err := actor.MayActFor(id); err != nil {
 		return Institution{}, err
@@ -187,13 +188,14 @@ func (s *Service) SetPrintSettings(ctx context.Context, actor Actor, id string, 
 			return Institution{}, err
 		}
 	}
-	in, err := s.store.Institution(ctx, id)
+	cur, err := s.store.Institution(ctx, id)
 	if err != nil {
 		return Institution{}, notFoundInstitution(err, id)
 	}
+	in := cur.clone()
 	in.Version++
 	in.Print = ps
-	return s.putVersion(ctx, actor, in, nil, "institution.print_settings", map[string]any{"layout": ps.Layout, "seal_bytes": len(ps.Seal), "offset_x": ps.OffsetX, "offset_y": ps.OffsetY})
+	return s.putVersion(ctx, actor, &cur, in, nil, "institution.print_settings", map[string]any{"layout": ps.Layout, "seal_bytes": len(ps.Seal), "offset_x": ps.OffsetX, "offset_y": ps.OffsetY})
 }
 
 func errNoPrinter() error {
@@ -268,7 +270,7 @@ func (s *Service) BatchZip(ctx context.Context, actor Actor, batchID string, w i
 // while each certificate's own PDF, made at issuance, keeps its photo. This
 // is the one print step after issuing, for the console and the command
 // line alike.
-func (s *Service) PrintBatch(ctx context.Context, actor Actor, batchID string, photos Photos, w io.Writer) error {
+func (s *Service) PrintBatch(ctx context.Context, actor Actor, batchID string, photos *Photos, w io.Writer) error {
 	b, certs, err := s.batchCertificates(ctx, actor, batchID)
 	if err != nil {
 		return err

@@ -105,7 +105,7 @@ func TestBadPhotoIsARowProblem(t *testing.T) {
 	row := rosterRow(3, "张三", "4-04-05-05", "", "3", "毕业年度学生")
 	doc := strings.Split(row, ",")[2]
 	rep, err := f.svc.Issue(f.ctx, clerk, issuer.IssueRequest{InstitutionID: "jlvtc", Roster: []byte(header + row), Filename: "r.csv",
-		Photos: issuer.Photos{doc: []byte("this is not an image")}})
+		Photos: photosOf(t, map[string][]byte{doc + ".jpg": []byte("this is not an image")})})
 	if err != nil {
 		t.Fatal(err)
 	}

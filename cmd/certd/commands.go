@@ -438,11 +438,12 @@ func cmdIssue(ctx context.Context, args []string, out io.Writer) error {
 	} else if err := e.needPrinter(); err != nil {
 		return err
 	}
-	var photos issuer.Photos
+	var photos *issuer.Photos
 	if *photoPath != "" {
 		if photos, err = loadPhotos(*photoPath); err != nil {
 			return err
 		}
+		defer photos.Close()
 	}
 	start := time.Now()
 	rep, err := e.svc.Issue(ctx, authorityActor(), issuer.IssueRequest{InstitutionID: *inst, Roster: data, Filename: filepath.Base(*path), DryRun: *dry, Photos: photos})

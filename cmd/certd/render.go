@@ -26,27 +26,18 @@ func (e *env) needPrinter() error {
 		Err: e.printErr}
 }
 
-// loadPhotos reads the --photos folder or ZIP (see issuer.ReadPhotos).
-func loadPhotos(path string) (issuer.Photos, error) {
-	fi, err := os.Stat(path)
-	if err != nil {
+// loadPhotos opens the --photos folder or ZIP (see issuer.OpenPhotos).
+func loadPhotos(path string) (*issuer.Photos, error) {
+	if _, err := os.Stat(path); err != nil {
 		return nil, usageError{fmt.Sprintf("无法读取照片 %s / cannot read photos: %v", path, err)}
 	}
-	if fi.IsDir() {
-		return issuer.ReadPhotos(os.DirFS(path))
-	}
-	f, err := os.Open(path) // #nosec G304 G703 -- a path the operator gave on the command line
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	return issuer.PhotosFromZip(f, fi.Size())
+	return issuer.OpenPhotos(path)
 }
 
 // writeOutputs writes a batch's PDFs to dir: one per certificate, the print
 // file (one PDF, one page each, with the photos just used) and a ZIP of the
 // individual PDFs.
-func writeOutputs(ctx context.Context, e *env, dir string, rep *issuer.IssueReport, photos issuer.Photos) error {
+func writeOutputs(ctx context.Context, e *env, dir string, rep *issuer.IssueReport, photos *issuer.Photos) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}

@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -46,8 +48,8 @@ func cmdUser(ctx context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if len(pos) == 0 || (pos[0] != "list" && len(pos) < 2) {
-		return usageError{"usage: certd user add LOGIN --role ROLE [--institution ID] --name NAME | list [--institution ID] | disable LOGIN | enable LOGIN | passwd LOGIN"}
+	if len(pos) == 0 || (pos[0] != "list" && pos[0] != "tokens" && len(pos) < 2) {
+		return usageError{"usage: certd user add LOGIN --role ROLE [--institution ID] --name NAME | list [--institution ID] | disable LOGIN | enable LOGIN | passwd LOGIN | tokens [--institution ID] | revoke-token TOKEN-ID"}
 	}
 	e, err := f.cfg.open(ctx)
 	if err != nil {
@@ -118,10 +120,67 @@ func cmdUser(ctx context.Context, args []string, out io.Writer) error {
 		}
 		fmt.Fprintln(out, "已重置密码，仅显示这一次，登录后须修改 / password reset; shown only now, to be changed at next login:")
 		printCredentials(out, u, pw)
+	case "tokens":
+		return listTokens(ctx, as, by, *inst, f.json, out)
+	case "revoke-token":
+		if err := as.RevokeToken(ctx, by, pos[1]); err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "API令牌 %s 已吊销 / API token %s revoked\n", pos[1], pos[1])
 	default:
 		return usageError{"unknown user command " + pos[0]}
 	}
 	return nil
+}
+
+// listTokens prints every API token (of one college's accounts with inst),
+// with its holder, so that the operator can revoke what should not be live.
+func listTokens(ctx context.Context, as *account.Service, by account.User, inst string, asJSON bool, out io.Writer) error {
+	us, err := as.Users(ctx, by, account.UserFilter{InstitutionID: inst})
+	if err != nil {
+		return err
+	}
+	ts, err := as.ManagedTokens(ctx, by)
+	if err != nil {
+		return err
+	}
+	holders := make(map[string]account.User, len(us))
+	for _, u := range us {
+		holders[u.ID] = u
+	}
+	type row struct {
+		ID, Login, Institution, Label string
+		Scopes                        []account.Scope
+		Created, Expires, Revoked     string
+	}
+	var rows []row
+	for _, t := range ts {
+		u, ok := holders[t.UserID]
+		if !ok {
+			continue // another college's, when inst filters
+		}
+		r := row{ID: t.ID, Login: u.Name, Institution: u.InstitutionID, Label: t.Label, Scopes: t.Scopes, Created: t.CreatedAt.Format(time.RFC3339)}
+		if !t.ExpiresAt.IsZero() {
+			r.Expires = t.ExpiresAt.Format(time.RFC3339)
+		}
+		if !t.RevokedAt.IsZero() {
+			r.Revoked = t.RevokedAt.Format(time.RFC3339)
+		}
+		rows = append(rows, r)
+	}
+	if asJSON {
+		return writeJSON(out, rows)
+	}
+	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "令牌 TOKEN\t登录名 LOGIN\t院校 COLLEGE\t名称 LABEL\t有效期至 EXPIRES\t状态 STATUS")
+	for _, r := range rows {
+		st := "有效 active"
+		if r.Revoked != "" {
+			st = "已吊销 revoked " + r.Revoked
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.Login, r.Institution, r.Label, r.Expires, st)
+	}
+	return tw.Flush()
 }
 
 // seedDemoAccounts creates the demo's console accounts and prints their
@@ -152,7 +211,9 @@ func mountConsole(app *fiber.App, e *env) error {
 	if err != nil {
 		return err
 	}
+	// Roster uploads in progress go to disk next to the database, not to
+	// a /tmp that may be memory.
 	_, err = console.Mount(app, console.Deps{Service: e.svc, Accounts: as, KEK: e.svc.KEK, Log: e.log,
-		PublicURL: e.cfg.PublicURL, TrustedProxies: strings.Split(e.cfg.TrustedProxies, ",")})
+		PublicURL: e.cfg.PublicURL, TrustedProxies: strings.Split(e.cfg.TrustedProxies, ","), UploadDir: filepath.Join(e.cfg.Data, "uploads")})
 	return err
 }

@@ -196,11 +196,15 @@ type Store interface {
 	UserByName(ctx context.Context, name string) (User, error)
 	// Users lists accounts ordered by name.
 	Users(ctx context.Context, f UserFilter) ([]User, error)
-	// SetPassword replaces the password hash, clears failures and lockout
-	// and ends every session.
-	SetPassword(ctx context.Context, id, hash string, mustChange bool, ev issuer.AuditEvent) error
+	// SetPassword replaces the password hash, clears failures and lockout,
+	// ends every session and revokes (at) every API token of the account
+	// not revoked yet, in one transaction: a token must not outlive the
+	// password it was made under.
+	SetPassword(ctx context.Context, id, hash string, mustChange bool, at time.Time, ev issuer.AuditEvent) error
 	// SetDisabled disables or re-enables an account and ends its sessions.
-	SetDisabled(ctx context.Context, id string, disabled bool, ev issuer.AuditEvent) error
+	// Disabling also revokes (at) every API token of the account, in the
+	// same transaction, so that enabling it again brings none back.
+	SetDisabled(ctx context.Context, id string, disabled bool, at time.Time, ev issuer.AuditEvent) error
 	// EndSessions ends every session of the account (logout).
 	EndSessions(ctx context.Context, id string, ev issuer.AuditEvent) error
 	// LoginFailed counts a failed login atomically. When the count reaches
@@ -213,8 +217,13 @@ type Store interface {
 	CreateToken(ctx context.Context, t Token, ev issuer.AuditEvent) error
 	// TokenByHash finds a token by the hash of its secret; ErrNotFound.
 	TokenByHash(ctx context.Context, hash string) (Token, error)
+	// Token returns a token by ID; ErrNotFound (token_not_found).
+	Token(ctx context.Context, id string) (Token, error)
 	// Tokens lists a user's tokens, oldest first.
 	Tokens(ctx context.Context, userID string) ([]Token, error)
+	// TokensOf lists the tokens of every account f selects (a college's,
+	// or all), oldest first.
+	TokensOf(ctx context.Context, f UserFilter) ([]Token, error)
 	// RevokeToken revokes a token; ErrConflict if it already was.
 	RevokeToken(ctx context.Context, id string, at time.Time, ev issuer.AuditEvent) error
 	// SessionKey stores sealed as the session-signing key unless one is

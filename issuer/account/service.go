@@ -263,8 +263,9 @@ func (s *Service) SessionKey(ctx context.Context, sealed []byte) ([]byte, error)
 	return s.store.SessionKey(ctx, sealed, s.now())
 }
 
-// SetDisabled disables or re-enables an account. Nobody disables
-// themselves: the last administrator could lock everyone out.
+// SetDisabled disables or re-enables an account. Disabling ends every
+// session and API token of the account; enabling brings none back. Nobody
+// disables themselves: the last administrator could lock everyone out.
 func (s *Service) SetDisabled(ctx context.Context, by User, id string, disabled bool) (User, error) {
 	u, err := s.managed(ctx, by, id)
 	if err != nil {
@@ -280,7 +281,7 @@ func (s *Service) SetDisabled(ctx context.Context, by User, id string, disabled 
 	if !disabled {
 		action = "account.enable"
 	}
-	if err := s.store.SetDisabled(ctx, id, disabled, s.event(by.Name, action, u.InstitutionID, u.Name, nil)); err != nil {
+	if err := s.store.SetDisabled(ctx, id, disabled, s.now(), s.event(by.Name, action, u.InstitutionID, u.Name, nil)); err != nil {
 		return u, err
 	}
 	u.Disabled = disabled
@@ -289,7 +290,8 @@ func (s *Service) SetDisabled(ctx context.Context, by User, id string, disabled 
 }
 
 // ResetPassword gives an account a generated password, shown once, which
-// must be changed at the next login.
+// must be changed at the next login. The reset ends every session and API
+// token of the account: whoever held the old password may have made them.
 func (s *Service) ResetPassword(ctx context.Context, by User, id string) (string, error) {
 	u, err := s.managed(ctx, by, id)
 	if err != nil {
@@ -300,22 +302,25 @@ func (s *Service) ResetPassword(ctx context.Context, by User, id string) (string
 	if err != nil {
 		return "", err
 	}
-	if err := s.store.SetPassword(ctx, u.ID, hash, true, s.event(by.Name, "account.password_reset", u.InstitutionID, u.Name, nil)); err != nil {
+	if err := s.store.SetPassword(ctx, u.ID, hash, true, s.now(), s.event(by.Name, "account.password_reset", u.InstitutionID, u.Name, nil)); err != nil {
 		return "", err
 	}
 	return pw, nil
 }
 
 // ChangePassword changes the caller's own password after checking the
-// current one. The change ends every session of the account; the account
-// returned is the one to start a new session with.
-func (s *Service) ChangePassword(ctx context.Context, u User, current, next string) (User, error) {
+// current one. The current-password field is a password guess like a
+// sign-in: a wrong one (or any, while the account is locked or disabled)
+// counts towards the same lockout, with an audit line naming client, and
+// gets the same answer. The new password is checked against the policy
+// first, so a refused new password spends no guess and tells nothing
+// about the current one. The change ends every session and API token of
+// the account; the account returned is the one to start a new session
+// with.
+func (s *Service) ChangePassword(ctx context.Context, u User, current, next, client string) (User, error) {
 	stored, err := s.store.User(ctx, u.ID)
 	if err != nil {
 		return User{}, err
-	}
-	if !CheckPassword(stored.PasswordHash, current) {
-		return User{}, issuer.Errorf(issuer.ErrInvalid, "password_wrong", "当前密码不正确", "the current password is wrong")
 	}
 	if err := checkNewPassword(stored.Name, next); err != nil {
 		return User{}, err
@@ -323,31 +328,41 @@ func (s *Service) ChangePassword(ctx context.Context, u User, current, next stri
 	if current == next {
 		return User{}, issuer.Errorf(issuer.ErrInvalid, "password_same", "新密码不能与当前密码相同", "the new password must differ from the current one")
 	}
+	now := s.now()
+	if !CheckPassword(stored.PasswordHash, current) || len(current) > 1024 || stored.Locked(now) || stored.Disabled {
+		if err := s.countFailure(ctx, stored, now, "account.password_change_failed", client); err != nil {
+			return User{}, err
+		}
+		return User{}, issuer.Errorf(issuer.ErrInvalid, "password_wrong", "当前密码不正确（连续输错5次账号将锁定15分钟）", "the current password is wrong (5 wrong attempts lock the account for 15 minutes)")
+	}
 	hash, err := HashPassword(next, s.params())
 	if err != nil {
 		return User{}, err
 	}
-	if err := s.store.SetPassword(ctx, u.ID, hash, false, s.event(u.Name, "account.password_change", u.InstitutionID, u.Name, nil)); err != nil {
+	if err := s.store.SetPassword(ctx, u.ID, hash, false, now, s.event(u.Name, "account.password_change", u.InstitutionID, u.Name, map[string]any{"client": client})); err != nil {
 		return User{}, err
 	}
 	return s.store.User(ctx, u.ID)
 }
 
-// ErrLogin is the one answer to a wrong name or password, so that the
-// page does not tell which account names exist.
+// ErrLogin is the one answer to a failed sign-in, whatever failed: an
+// unknown name, a wrong password, or a locked or disabled account (the
+// right password included). Anything else would tell a guesser which names
+// exist, or that the password just tried is the right one.
 func ErrLogin() error {
-	return issuer.Errorf(issuer.ErrInvalid, "login_failed", "用户名或密码错误（连续输错5次将锁定15分钟）", "wrong user name or password (5 wrong attempts lock the account for 15 minutes)")
+	return issuer.Errorf(issuer.ErrInvalid, "login_failed", "用户名或密码错误（连续输错5次账号将锁定15分钟；停用的账号不能登录）",
+		"wrong user name or password (5 wrong attempts lock the account for 15 minutes; a disabled account cannot sign in)")
 }
 
-// ErrLocked is returned for a locked account, only once the password was
-// right: a guesser learns nothing from it.
-func ErrLocked(until time.Time) error {
-	return issuer.Errorf(issuer.ErrForbidden, "account_locked", "账号因多次输错密码已被锁定，请于%s后再试", "the account is locked after repeated wrong passwords; try again after %s",
-		until.In(issuer.ChinaTime).Format("15:04"))
-}
-
-// Login checks a name and password. client (e.g. a hashed address) goes to
-// the audit log of a failure.
+// Login checks a name and password. client (the address the request came
+// from) goes to the audit log of every attempt.
+//
+// A locked or disabled account answers exactly as a wrong password does:
+// the same error, after the same password hash and the same counted
+// failure. Every refused attempt counts, during a lock too, so guessing on
+// while locked extends the lock rather than going free. The audit line of
+// a refused attempt says the account was locked or disabled, never whether
+// the password was right: college auditors read those lines.
 func (s *Service) Login(ctx context.Context, name, password, client string) (User, error) {
 	name = strings.ToLower(strings.TrimSpace(name))
 	if len(name) > 64 || len(password) > 1024 {
@@ -366,35 +381,33 @@ func (s *Service) Login(ctx context.Context, name, password, client string) (Use
 	}
 	now := s.now()
 	ok := CheckPassword(u.PasswordHash, password)
-	if u.Locked(now) {
-		// Attempts during a lockout are not counted (the lock is not
-		// extended by the attacker), but they are recorded.
-		action := "account.login_failed"
-		if ok {
-			action = "account.login_locked"
-		}
-		_ = s.store.AppendAudit(ctx, s.event(u.Name, action, u.InstitutionID, u.Name, map[string]any{"client": client, "locked": true}))
-		if ok {
-			return User{}, ErrLocked(u.LockedUntil)
-		}
-		return User{}, ErrLogin()
-	}
-	if !ok {
-		failed := s.event(u.Name, "account.login_failed", u.InstitutionID, u.Name, map[string]any{"client": client})
-		locked := s.event(u.Name, "account.locked", u.InstitutionID, u.Name, map[string]any{"client": client, "minutes": int(s.lockFor().Minutes())})
-		if _, err := s.store.LoginFailed(ctx, u.ID, now, s.maxFailures(), s.lockFor(), failed, locked); err != nil {
+	if ok && !u.Locked(now) && !u.Disabled {
+		if err := s.store.LoginSucceeded(ctx, u.ID, now, s.event(u.Name, "account.login", u.InstitutionID, u.Name, map[string]any{"client": client})); err != nil {
 			return User{}, err
 		}
-		return User{}, ErrLogin()
+		u.FailedLogins, u.LastLoginAt = 0, now
+		return u, nil
 	}
-	if u.Disabled {
-		return User{}, issuer.Errorf(issuer.ErrForbidden, "account_disabled", "账号已停用，请联系管理员", "the account is disabled; contact your administrator")
-	}
-	if err := s.store.LoginSucceeded(ctx, u.ID, now, s.event(u.Name, "account.login", u.InstitutionID, u.Name, map[string]any{"client": client})); err != nil {
+	if err := s.countFailure(ctx, u, now, "account.login_failed", client); err != nil {
 		return User{}, err
 	}
-	u.FailedLogins, u.LastLoginAt = 0, now
-	return u, nil
+	return User{}, ErrLogin()
+}
+
+// countFailure counts a refused password (action names the audit line)
+// towards the account's lockout.
+func (s *Service) countFailure(ctx context.Context, u User, now time.Time, action, client string) error {
+	detail := map[string]any{"client": client}
+	if u.Locked(now) {
+		detail["locked"] = true
+	}
+	if u.Disabled {
+		detail["disabled"] = true
+	}
+	failed := s.event(u.Name, action, u.InstitutionID, u.Name, detail)
+	locked := s.event(u.Name, "account.locked", u.InstitutionID, u.Name, map[string]any{"client": client, "minutes": int(s.lockFor().Minutes())})
+	_, err := s.store.LoginFailed(ctx, u.ID, now, s.maxFailures(), s.lockFor(), failed, locked)
+	return err
 }
 
 func truncate(s string, n int) string {
@@ -478,16 +491,41 @@ func (s *Service) Tokens(ctx context.Context, by User) ([]Token, error) {
 	return s.store.Tokens(ctx, by.ID)
 }
 
-// RevokeToken revokes one of by's own tokens.
+// ManagedTokens lists the API tokens of every account by manages: all of
+// them for an authority administrator, its own college's for a college
+// administrator. Anyone else is refused.
+func (s *Service) ManagedTokens(ctx context.Context, by User) ([]Token, error) {
+	if by.Disabled {
+		return nil, forbidden()
+	}
+	switch by.Role {
+	case AuthorityAdmin:
+		return s.store.TokensOf(ctx, UserFilter{})
+	case CollegeAdmin:
+		if by.InstitutionID == "" {
+			return nil, forbidden()
+		}
+		return s.store.TokensOf(ctx, UserFilter{InstitutionID: by.InstitutionID})
+	}
+	return nil, forbidden()
+}
+
+// RevokeToken revokes a token of by's own, or of an account by manages
+// (see MayManage). Anyone else's token is "not found", like one that does
+// not exist. The audit line names the token's holder.
 func (s *Service) RevokeToken(ctx context.Context, by User, id string) error {
-	ts, err := s.store.Tokens(ctx, by.ID)
+	t, err := s.store.Token(ctx, id)
 	if err != nil {
 		return err
 	}
-	for _, t := range ts {
-		if t.ID == id {
-			return s.store.RevokeToken(ctx, id, s.now(), s.event(by.Name, "token.revoke", by.InstitutionID, id, nil))
+	owner := by
+	if t.UserID != by.ID {
+		if owner, err = s.managed(ctx, by, t.UserID); err != nil {
+			if issuer.Is(err, issuer.ErrNotFound) || issuer.Is(err, issuer.ErrForbidden) {
+				return ErrTokenNotFound()
+			}
+			return err
 		}
 	}
-	return ErrTokenNotFound()
+	return s.store.RevokeToken(ctx, id, s.now(), s.event(by.Name, "token.revoke", owner.InstitutionID, id, map[string]any{"user": owner.Name}))
 }

@@ -1,7 +1,9 @@
 package account_test
 
 import (
+	"fmt"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -44,6 +46,33 @@ func newService(t *testing.T, st storetest.AccountStore, now *time.Time) *accoun
 	svc := account.New(st, issuer.New(st, nil))
 	svc.Params, svc.Now = cheap, func() time.Time { return *now }
 	return svc
+}
+
+// opPassword is the password of newOperator's account.
+const opPassword = "the-right-password"
+
+// newOperator makes alpha's operator "op" with password opPassword, as root.
+func newOperator(t *testing.T, svc *account.Service) (root, op account.User) {
+	t.Helper()
+	root = account.User{ID: "root", Name: "root", Role: account.AuthorityAdmin}
+	op, _, err := svc.Create(t.Context(), root, account.NewUser{Name: "op", DisplayName: "x", Role: account.CollegeOperator, InstitutionID: "alpha", Password: opPassword})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return root, op
+}
+
+// eachBackend runs test in parallel on a fresh service per backend, whose
+// clock reads *now (the test may move it).
+func eachBackend(t *testing.T, test func(t *testing.T, st storetest.AccountStore, svc *account.Service, now *time.Time)) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			t.Parallel()
+			now := time.Date(2026, 5, 1, 2, 0, 0, 0, time.UTC)
+			st := b.open(t)
+			test(t, st, newService(t, st, &now), &now)
+		})
+	}
 }
 
 func TestPasswordHash(t *testing.T) {
@@ -156,12 +185,10 @@ func TestLoginLockoutAndSessions(t *testing.T) {
 			for range 4 {
 				svc.Login(ctx, "op.alpha", "wrong", "c1")
 			}
-			_, err = svc.Login(ctx, "op.alpha", pw, "c1")
-			if e, ok := issuer.AsError(err); !ok || e.Code != "account_locked" {
-				t.Fatalf("after 5 failures the right password gives %v, want account_locked", err)
-			}
-			if _, err := svc.Login(ctx, "op.alpha", "wrong", "c1"); err == nil || codeOf(err) != "login_failed" {
-				t.Fatalf("a locked account with a wrong password must not say locked: %v", err)
+			// Locked: the right password is answered exactly as a wrong one
+			// (TestLockedAnswersAsWrongPassword has the details).
+			if _, err = svc.Login(ctx, "op.alpha", pw, "c1"); err == nil || err.Error() != e2.Error() {
+				t.Fatalf("after 5 failures the right password gives %v, want %v", err, e2)
 			}
 			now = now.Add(16 * time.Minute)
 			if _, err := svc.Login(ctx, "op.alpha", pw, "c1"); err != nil {
@@ -169,13 +196,13 @@ func TestLoginLockoutAndSessions(t *testing.T) {
 			}
 			// Changing the password ends sessions and checks the old one.
 			before, _ := st.User(ctx, u.ID)
-			if _, err := svc.ChangePassword(ctx, u, "wrong", "a-much-better-one"); codeOf(err) != "password_wrong" {
+			if _, err := svc.ChangePassword(ctx, u, "wrong", "a-much-better-one", "c1"); codeOf(err) != "password_wrong" {
 				t.Fatalf("change with wrong current: %v", err)
 			}
-			if _, err := svc.ChangePassword(ctx, u, pw, "short"); codeOf(err) != "password_length" {
+			if _, err := svc.ChangePassword(ctx, u, pw, "short", "c1"); codeOf(err) != "password_length" {
 				t.Fatalf("short password: %v", err)
 			}
-			changed, err := svc.ChangePassword(ctx, u, pw, "a-much-better-one")
+			changed, err := svc.ChangePassword(ctx, u, pw, "a-much-better-one", "c1")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -199,8 +226,8 @@ func TestLoginLockoutAndSessions(t *testing.T) {
 			if _, err := svc.SessionUser(ctx, u.ID, changed.SessionGen+1); codeOf(err) != "session_ended" {
 				t.Fatalf("session of a disabled account: %v", err)
 			}
-			if _, err := svc.Login(ctx, "op.alpha", "a-much-better-one", "c1"); codeOf(err) != "account_disabled" {
-				t.Fatalf("disabled login: %v", err)
+			if _, err := svc.Login(ctx, "op.alpha", "a-much-better-one", "c1"); err == nil || err.Error() != e2.Error() {
+				t.Fatalf("disabled login: %v, want %v", err, e2)
 			}
 			evs, _ := st.Audit(ctx, issuer.AuditFilter{Subject: "op.alpha"})
 			seen := map[string]int{}
@@ -210,13 +237,124 @@ func TestLoginLockoutAndSessions(t *testing.T) {
 					t.Errorf("event %s without actor", e.Action)
 				}
 			}
-			for action, n := range map[string]int{"account.create": 1, "account.login": 3, "account.login_failed": 6, "account.locked": 1, "account.password_change": 1, "account.disable": 1} {
+			for action, n := range map[string]int{"account.create": 1, "account.login": 3, "account.login_failed": 7, "account.locked": 1, "account.password_change": 1, "account.disable": 1} {
 				if seen[action] != n {
 					t.Errorf("audit %s = %d, want %d (all: %v)", action, seen[action], n, seen)
 				}
 			}
 		})
 	}
+}
+
+// A locked or disabled account answers every password exactly as a wrong
+// one, and every such attempt counts: a guesser learns nothing from the
+// lock, and cannot guess on for free while it lasts.
+func TestLockedAnswersAsWrongPassword(t *testing.T) {
+	eachBackend(t, func(t *testing.T, st storetest.AccountStore, svc *account.Service, now *time.Time) {
+		ctx := t.Context()
+		root, u := newOperator(t, svc)
+		_, wrong := svc.Login(ctx, "op", "wrong", "c1")
+		if codeOf(wrong) != "login_failed" {
+			t.Fatalf("wrong password: %v", wrong)
+		}
+		for range 4 {
+			svc.Login(ctx, "op", "wrong", "c1")
+		}
+		locked, _ := st.User(ctx, u.ID)
+		if !locked.Locked(*now) {
+			t.Fatal("five wrong passwords did not lock the account")
+		}
+		failures := func() int {
+			evs, err := st.Audit(ctx, issuer.AuditFilter{Subject: "op", Action: "account.login_failed"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return len(evs)
+		}
+		before := failures()
+		for i, p := range []string{opPassword, "wrong", opPassword, "wrong"} {
+			_, err := svc.Login(ctx, "op", p, "c1")
+			if err == nil || err.Error() != wrong.Error() || codeOf(err) != codeOf(wrong) {
+				t.Fatalf("attempt %d while locked: %v, want exactly %v", i+1, err, wrong)
+			}
+		}
+		if n := failures() - before; n != 4 {
+			t.Fatalf("%d of 4 attempts during the lock were counted", n)
+		}
+		// The fifth guess during the lock locks it again from now.
+		*now = now.Add(10 * time.Minute)
+		svc.Login(ctx, "op", "wrong", "c1")
+		if u2, _ := st.User(ctx, u.ID); !u2.LockedUntil.After(locked.LockedUntil) {
+			t.Fatalf("guessing on during the lock did not extend it: %v, was %v", u2.LockedUntil, locked.LockedUntil)
+		}
+		*now = now.Add(16 * time.Minute)
+		if _, err := svc.Login(ctx, "op", opPassword, "c1"); err != nil {
+			t.Fatalf("after the lock: %v", err)
+		}
+		// Disabled: the same answer, counted too.
+		if _, err := svc.SetDisabled(ctx, root, u.ID, true); err != nil {
+			t.Fatal(err)
+		}
+		before = failures()
+		if _, err := svc.Login(ctx, "op", opPassword, "c1"); err == nil || err.Error() != wrong.Error() {
+			t.Fatalf("disabled account, right password: %v, want %v", err, wrong)
+		}
+		if failures() != before+1 {
+			t.Fatal("an attempt on a disabled account was not counted")
+		}
+		// The audit log, which college auditors read, must not tell
+		// which refused attempt had the right password either.
+		evs, _ := st.Audit(ctx, issuer.AuditFilter{Subject: "op"})
+		for _, e := range evs {
+			if e.Action == "account.login_locked" || strings.Contains(e.Detail, "password") {
+				t.Fatalf("audit event %s %s tells a right password from a wrong one", e.Action, e.Detail)
+			}
+		}
+	})
+}
+
+// The current-password field of a password change is a password guess
+// like a sign-in: counted towards the same lockout, audited, and answered
+// the same way once the account is locked.
+func TestChangePasswordCountsLikeLogin(t *testing.T) {
+	eachBackend(t, func(t *testing.T, st storetest.AccountStore, svc *account.Service, now *time.Time) {
+		ctx := t.Context()
+		_, u := newOperator(t, svc)
+		for i := range 5 {
+			if _, err := svc.ChangePassword(ctx, u, fmt.Sprintf("guess-%d", i), "a-much-better-one", "198.51.100.7"); codeOf(err) != "password_wrong" {
+				t.Fatalf("guess %d: %v", i, err)
+			}
+		}
+		got, _ := st.User(ctx, u.ID)
+		if !got.Locked(*now) {
+			t.Fatal("five wrong current passwords did not lock the account")
+		}
+		evs, _ := st.Audit(ctx, issuer.AuditFilter{Subject: "op", Action: "account.password_change_failed"})
+		if len(evs) != 5 || !strings.Contains(evs[0].Detail, "198.51.100.7") {
+			t.Fatalf("audit of wrong current passwords: %+v", evs)
+		}
+		// Locked: the right current password is answered as a wrong one,
+		// changes nothing, and sign-in is locked too.
+		if _, err := svc.ChangePassword(ctx, u, opPassword, "a-much-better-one", "c1"); codeOf(err) != "password_wrong" {
+			t.Fatalf("right current password while locked: %v", err)
+		}
+		if _, err := svc.Login(ctx, "op", opPassword, "c1"); codeOf(err) != "login_failed" {
+			t.Fatalf("sign-in after the change-password lock: %v", err)
+		}
+		*now = now.Add(16 * time.Minute)
+		if _, err := svc.ChangePassword(ctx, u, opPassword, "a-much-better-one", "c1"); err != nil {
+			t.Fatalf("after the lock: %v", err)
+		}
+		// A new password the policy refuses is refused before the
+		// current one is looked at: no guess is spent, none is learnt.
+		got, _ = st.User(ctx, u.ID)
+		if _, err := svc.ChangePassword(ctx, u, "anything", "short", "c1"); codeOf(err) != "password_length" {
+			t.Fatalf("short new password: %v", err)
+		}
+		if again, _ := st.User(ctx, u.ID); again.FailedLogins != got.FailedLogins {
+			t.Fatal("a refused new password counted as a guess")
+		}
+	})
 }
 
 func TestManageAcrossColleges(t *testing.T) {
@@ -333,8 +471,9 @@ func TestTokens(t *testing.T) {
 				t.Fatalf("expired token accepted: %v", err)
 			}
 			now = now.Add(-2 * time.Hour)
-			if err := svc.RevokeToken(ctx, root, tok.ID); codeOf(err) != "token_not_found" {
-				t.Fatalf("another user revoked the token: %v", err)
+			other, _, _ := svc.Create(ctx, root, account.NewUser{Name: "op2", DisplayName: "y", Role: account.CollegeOperator, InstitutionID: "alpha"})
+			if err := svc.RevokeToken(ctx, other, tok.ID); codeOf(err) != "token_not_found" {
+				t.Fatalf("another operator revoked the token: %v", err)
 			}
 			if err := svc.RevokeToken(ctx, op, tok.ID); err != nil {
 				t.Fatal(err)
@@ -344,6 +483,137 @@ func TestTokens(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A password reset or change, and disabling, end every API token of the
+// account, for good: a token must not come back to life when the holder
+// sets a new password or is enabled again.
+func TestPasswordResetEndsTokens(t *testing.T) {
+	eachBackend(t, func(t *testing.T, st storetest.AccountStore, svc *account.Service, now *time.Time) {
+		ctx := t.Context()
+		root, op := newOperator(t, svc)
+		usable := func(secret string) bool {
+			_, _, err := svc.Authenticate(ctx, secret)
+			return err == nil
+		}
+		mint := func() string {
+			u, _ := st.User(ctx, op.ID)
+			_, secret, err := svc.CreateToken(ctx, u, "教务系统", []account.Scope{account.ScopeLedgerRead}, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !usable(secret) {
+				t.Fatal("a fresh token does not work")
+			}
+			return secret
+		}
+		// An administrator's reset, then the holder's new password.
+		old := mint()
+		generated, err := svc.ResetPassword(ctx, root, op.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if usable(old) {
+			t.Fatal("a token works after its account's password was reset")
+		}
+		if _, err := svc.ChangePassword(ctx, op, generated, "a-much-better-one", "c1"); err != nil {
+			t.Fatal(err)
+		}
+		if usable(old) {
+			t.Fatal("the token came back when the holder set a new password")
+		}
+		// The holder's own change.
+		old = mint()
+		if _, err := svc.ChangePassword(ctx, op, "a-much-better-one", "another-good-one", "c1"); err != nil {
+			t.Fatal(err)
+		}
+		if usable(old) {
+			t.Fatal("a token works after its holder changed the password")
+		}
+		// Disabling, then enabling.
+		old = mint()
+		if _, err := svc.SetDisabled(ctx, root, op.ID, true); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := svc.SetDisabled(ctx, root, op.ID, false); err != nil {
+			t.Fatal(err)
+		}
+		if usable(old) {
+			t.Fatal("a token of a disabled account came back when it was enabled again")
+		}
+	})
+}
+
+// College administrators see and revoke their college's API tokens, the
+// authority's administrators anyone's; nobody else sees another account's
+// tokens, and another college's are "not found".
+func TestAdminsManageTokens(t *testing.T) {
+	eachBackend(t, func(t *testing.T, st storetest.AccountStore, svc *account.Service, now *time.Time) {
+		ctx := t.Context()
+		root := account.User{ID: "root", Name: "root", Role: account.AuthorityAdmin}
+		mk := func(name string, role account.Role, inst string) account.User {
+			u, _, err := svc.Create(ctx, root, account.NewUser{Name: name, DisplayName: name, Role: role, InstitutionID: inst, Password: "a-good-long-password"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return u
+		}
+		aAdm, aOp, aAud := mk("a.adm", account.CollegeAdmin, "alpha"), mk("a.op", account.CollegeOperator, "alpha"), mk("a.aud", account.Auditor, "alpha")
+		bAdm, bOp := mk("b.adm", account.CollegeAdmin, "beta"), mk("b.op", account.CollegeOperator, "beta")
+		mint := func(u account.User) (account.Token, string) {
+			tok, secret, err := svc.CreateToken(ctx, u, "x", []account.Scope{account.ScopeLedgerRead}, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return tok, secret
+		}
+		aTok, aSecret := mint(aOp)
+		bTok, _ := mint(bOp)
+		ids := func(by account.User) ([]string, error) {
+			ts, err := svc.ManagedTokens(ctx, by)
+			var out []string
+			for _, tok := range ts {
+				out = append(out, tok.ID)
+			}
+			return out, err
+		}
+		if got, err := ids(aAdm); err != nil || len(got) != 1 || got[0] != aTok.ID {
+			t.Fatalf("alpha's administrator sees %v, %v", got, err)
+		}
+		if got, err := ids(root); err != nil || len(got) != 2 {
+			t.Fatalf("the authority sees %v, %v", got, err)
+		}
+		for _, by := range []account.User{aOp, aAud} {
+			if _, err := ids(by); codeOf(err) != "forbidden" {
+				t.Errorf("%s lists tokens: %v", by.Name, err)
+			}
+		}
+		// Revoking across colleges, or as a non-administrator, finds nothing.
+		for _, tc := range []struct {
+			by account.User
+			id string
+		}{{bAdm, aTok.ID}, {aAdm, bTok.ID}, {aAud, aTok.ID}, {bOp, aTok.ID}} {
+			if err := svc.RevokeToken(ctx, tc.by, tc.id); codeOf(err) != "token_not_found" {
+				t.Errorf("%s revoking %s: %v", tc.by.Name, tc.id, err)
+			}
+		}
+		if _, _, err := svc.Authenticate(ctx, aSecret); err != nil {
+			t.Fatalf("a refused revocation revoked the token: %v", err)
+		}
+		if err := svc.RevokeToken(ctx, aAdm, aTok.ID); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := svc.Authenticate(ctx, aSecret); codeOf(err) != "token_invalid" {
+			t.Fatalf("the token revoked by the administrator still works: %v", err)
+		}
+		if err := svc.RevokeToken(ctx, root, bTok.ID); err != nil {
+			t.Fatalf("the authority revoking beta's token: %v", err)
+		}
+		evs, _ := st.Audit(ctx, issuer.AuditFilter{Action: "token.revoke"})
+		if len(evs) != 2 || evs[0].Actor != "a.adm" || evs[0].InstitutionID != "alpha" || !strings.Contains(evs[0].Detail, "a.op") || evs[1].InstitutionID != "beta" {
+			t.Fatalf("audit of the revocations: %+v", evs)
+		}
+	})
 }
 
 func codeOf(err error) string {

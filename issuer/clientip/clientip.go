@@ -13,6 +13,11 @@
 //	trusted, err := clientip.ParseTrustedProxies([]string{"10.0.0.0/8"})
 //	...
 //	ip := clientip.Of(peer, r.Header.Get("X-Forwarded-For"), trusted)
+//	limiter.Allow(clientip.Key(ip))
+//
+// Rate limits count by [Key], not by the address itself: one IPv6
+// subscriber is routinely given a whole /64, so counting its addresses one
+// by one would hand it 2^64 budgets.
 package clientip
 
 import (
@@ -90,4 +95,18 @@ func trustedAddr(a netip.Addr, trusted []netip.Prefix) bool {
 		}
 	}
 	return false
+}
+
+// Key is what a rate limit counts a client by: the address itself for IPv4,
+// and its /64 prefix for IPv6, the block one subscriber (one home, one phone)
+// is given and can pick source addresses from at will. An IPv4-mapped IPv6
+// address is its IPv4 address. The key is a printable string, e.g.
+// "198.51.100.7" or "2001:db8:1:2::/64".
+func Key(addr netip.Addr) string {
+	addr = addr.Unmap()
+	if !addr.Is6() {
+		return addr.String()
+	}
+	p, _ := addr.WithZone("").Prefix(64)
+	return p.String()
 }

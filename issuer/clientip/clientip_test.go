@@ -61,6 +61,31 @@ func TestParseTrustedProxies(t *testing.T) {
 	}
 }
 
+func TestKey(t *testing.T) {
+	tests := []struct{ addr, want string }{
+		{"198.51.100.7", "198.51.100.7"},
+		{"::ffff:198.51.100.7", "198.51.100.7"},
+		{"2001:db8:1:2::1", "2001:db8:1:2::/64"},
+		{"2001:db8:1:2:ffff:ffff:ffff:ffff", "2001:db8:1:2::/64"},
+		{"2001:db8:1:3::1", "2001:db8:1:3::/64"},
+		{"fe80::1%eth0", "fe80::/64"},
+		{"::1", "::/64"},
+	}
+	for _, tt := range tests {
+		if got := Key(netip.MustParseAddr(tt.addr)); got != tt.want {
+			t.Errorf("Key(%s) = %s, want %s", tt.addr, got, tt.want)
+		}
+	}
+	// Every address of one /64 is one client; the next /64 is another.
+	a, b := Key(netip.MustParseAddr("2001:db8::1")), Key(netip.MustParseAddr("2001:db8::dead:beef:1"))
+	if a != b {
+		t.Errorf("one /64 gives two keys: %s, %s", a, b)
+	}
+	if Key(netip.MustParseAddr("2001:db8:0:1::1")) == a {
+		t.Error("two /64 prefixes share a key")
+	}
+}
+
 func FuzzOf(f *testing.F) {
 	f.Add([]byte{10, 0, 0, 1}, "1.2.3.4, 10.0.0.2")
 	f.Add([]byte{1, 2, 3, 4}, "")

@@ -64,9 +64,9 @@ func (c *Console) login(fc *fiber.Ctx, rc *reqCtx) error {
 		return c.renderStatus(fc, rc, fiber.StatusForbidden, "login", data)
 	}
 	data.CSRF = c.sess.csrfToken("login:" + pre)
-	client := c.clientKey(fc)
-	if !c.throttle.allow(client, c.now()) {
-		data.Err = c.formError(errf(issuer.ErrForbidden, "throttled", "登录尝试过于频繁，请10分钟后再试", "too many sign-in attempts; try again in 10 minutes"))
+	client, ok := c.allowAttempt(fc)
+	if !ok {
+		data.Err = c.formError(errThrottled())
 		return c.renderStatus(fc, rc, fiber.StatusTooManyRequests, "login", data)
 	}
 	u, err := c.acc.Login(fc.UserContext(), name, pw, client)
@@ -88,6 +88,10 @@ func (c *Console) login(fc *fiber.Ctx, rc *reqCtx) error {
 		return fc.Redirect("/console/account?must=1", fiber.StatusSeeOther)
 	}
 	return fc.Redirect(data.Next, fiber.StatusSeeOther)
+}
+
+func errThrottled() error {
+	return errf(issuer.ErrForbidden, "throttled", "密码尝试过于频繁，请10分钟后再试", "too many password attempts; try again in 10 minutes")
 }
 
 func (c *Console) logout(fc *fiber.Ctx, rc *reqCtx) error {
@@ -145,7 +149,13 @@ func (c *Console) changePassword(fc *fiber.Ctx, rc *reqCtx) error {
 	if next != fc.FormValue("repeat") {
 		return c.accountView(fc, rc, fiber.StatusBadRequest, accountData{Err: c.formError(errf(issuer.ErrInvalid, "password_repeat", "两次输入的新密码不一致", "the two new passwords differ"))})
 	}
-	u, err := c.acc.ChangePassword(fc.UserContext(), rc.user, fc.FormValue("current"), next)
+	// The current password is a password guess: the sign-in throttle
+	// counts it too.
+	client, ok := c.allowAttempt(fc)
+	if !ok {
+		return c.accountView(fc, rc, fiber.StatusTooManyRequests, accountData{Err: c.formError(errThrottled())})
+	}
+	u, err := c.acc.ChangePassword(fc.UserContext(), rc.user, fc.FormValue("current"), next, client)
 	if err != nil {
 		_, _, status := c.userError(err)
 		return c.accountView(fc, rc, status, accountData{Err: c.formError(err)})

@@ -214,16 +214,23 @@ func (c *Console) institutionDone(fc *fiber.Ctx, rc *reqCtx, err error, msg stri
 func (c *Console) institutionUpdate(fc *fiber.Ctx, rc *reqCtx) error {
 	spec, chosen, err := specFromForm(fc)
 	spec.ID = fc.Params("id")
+	msg := "updated"
 	if err == nil {
-		// The form has no fees (they are the college's to publish), so the
-		// service keeps them as they are.
-		_, err = c.svc.UpdateInstitution(fc.UserContext(), rc.actor, spec)
+		var before, next issuer.Institution
+		if before, err = c.svc.Institution(fc.UserContext(), rc.actor, spec.ID); err == nil {
+			// The form has no fees (they are the college's to publish), so
+			// the service keeps them as they are.
+			next, err = c.svc.UpdateInstitution(fc.UserContext(), rc.actor, spec)
+		}
+		if err == nil && next.Version == before.Version {
+			msg = "unchanged"
+		}
 	}
 	if err != nil {
 		_, _, status := c.userError(err)
 		return c.institutionView(fc, rc, status, err, &spec, chosen)
 	}
-	return c.redirect(fc, "/console/institutions/"+spec.ID, "updated")
+	return c.redirect(fc, "/console/institutions/"+spec.ID, msg)
 }
 
 func (c *Console) institutionStatus(fc *fiber.Ctx, rc *reqCtx) error {

@@ -1,14 +1,10 @@
 package console
 
 import (
-	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
-	"io"
-	"mime/multipart"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"strings"
 	"sync"
@@ -23,26 +19,7 @@ import (
 func TestLogin(t *testing.T) {
 	w := newWorld(t, backends[0].open)
 	// A login form first, for its pre-session cookie and CSRF token.
-	form := func() (*http.Cookie, string) {
-		req := httptest.NewRequest("GET", "/console/login", nil)
-		res, err := w.app.Test(req, -1)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, _ := io.ReadAll(res.Body)
-		var pre *http.Cookie
-		for _, c := range res.Cookies() {
-			if c.Name == w.c.preCookie() {
-				pre = c
-			}
-		}
-		i := strings.Index(string(b), `name="_csrf" value="`)
-		if pre == nil || i < 0 {
-			t.Fatal("login form without pre-session cookie or CSRF token")
-		}
-		rest := string(b)[i+len(`name="_csrf" value="`):]
-		return pre, rest[:strings.IndexByte(rest, '"')]
-	}
+	form := func() (*http.Cookie, string) { return loginForm(t, w) }
 	tests := []struct {
 		name, user, pw string
 		csrf           func(string) string
@@ -183,21 +160,7 @@ func TestBadForms(t *testing.T) {
 }
 
 func upload(t *testing.T, w *world, ck *http.Cookie, csrf, name string, data []byte) resp {
-	var body bytes.Buffer
-	mw := multipart.NewWriter(&body)
-	mw.WriteField("_csrf", csrf)
-	fw, _ := mw.CreateFormFile("roster", name)
-	fw.Write(data)
-	mw.Close()
-	req := httptest.NewRequest("POST", "/console/issue", &body)
-	req.Header.Set("Content-Type", mw.FormDataContentType())
-	req.AddCookie(ck)
-	res, err := w.app.Test(req, -1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ := io.ReadAll(res.Body)
-	return resp{res.StatusCode, res.Header.Get("Location"), string(b)}
+	return uploadWith(t, w, ck, csrf, name, data, nil)
 }
 
 func TestRosterWorkflow(t *testing.T) {

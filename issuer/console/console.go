@@ -31,6 +31,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/netip"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -44,8 +45,9 @@ import (
 	"certd/issuer/keys"
 )
 
-// MaxUpload is the largest request the console accepts: a roster plus a
-// ZIP of photos. The app's BodyLimit must be at least this.
+// MaxUpload is the largest request the console accepts: a roster
+// (roster.MaxFileBytes at most) and a ZIP of photos (issuer.MaxPhotosArchive
+// at most) together. The app's BodyLimit must be at least this.
 const MaxUpload = 64 << 20
 
 // Deps is what the console needs.
@@ -60,9 +62,15 @@ type Deps struct {
 	TrustedProxies []string
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
-	// LoginLimit is login attempts per client address per 10 minutes
-	// (default 30); it slows password spraying across accounts, which
-	// the per-account lockout alone does not.
+	// UploadDir is where the console keeps roster uploads in progress, in
+	// a private directory of its own (0700) made at Mount: the data
+	// directory's "uploads" in certd serve. Empty means os.TempDir(),
+	// which may be memory (tmpfs) on some systems.
+	UploadDir string
+	// LoginLimit is password attempts (sign-ins and password changes) per
+	// client per 10 minutes (default 30), a client being an IPv4 address or
+	// an IPv6 /64; it slows password spraying across accounts, which the
+	// per-account lockout alone does not.
 	LoginLimit int
 }
 
@@ -104,6 +112,14 @@ func Mount(app *fiber.App, d Deps) (*Console, error) {
 	if err != nil {
 		return nil, err
 	}
+	base := d.UploadDir
+	if base == "" {
+		base = os.TempDir()
+	}
+	uploads, err := uploadDir(base, now())
+	if err != nil {
+		return nil, fmt.Errorf("console: upload directory: %w", err)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	sess, err := loadSessions(ctx, d.Accounts, d.KEK, now)
@@ -127,7 +143,7 @@ func Mount(app *fiber.App, d Deps) (*Console, error) {
 		secure: !(strings.HasPrefix(pu, "http://127.0.0.1") || strings.HasPrefix(pu, "http://localhost") || strings.HasPrefix(pu, "http://[::1]")),
 		// No script anywhere; the one style sheet is inlined and pinned.
 		csp:      "default-src 'none'; style-src 'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) + "'; img-src 'self' data:; form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
-		jobs:     newJobs(),
+		jobs:     newJobs(uploads, now),
 		throttle: newThrottle(max(d.LoginLimit, 0), 10*time.Minute),
 	}
 	if d.LoginLimit == 0 {
@@ -162,9 +178,18 @@ func (c *Console) clearCookie(fc *fiber.Ctx, name string) {
 	fc.Cookie(&fiber.Cookie{Name: name, Value: "", Path: "/", Expires: time.Unix(1, 0), MaxAge: -1, HTTPOnly: true, Secure: c.secure, SameSite: fiber.CookieSameSiteStrictMode})
 }
 
-// clientKey identifies the client for login throttling and the audit log.
-func (c *Console) clientKey(fc *fiber.Ctx) string {
-	return clientip.Of(fc.Context().RemoteIP(), fc.Get(fiber.HeaderXForwardedFor), c.trusted).String()
+// client is the address the request came from, as the audit log names it.
+func (c *Console) client(fc *fiber.Ctx) netip.Addr {
+	return clientip.Of(fc.Context().RemoteIP(), fc.Get(fiber.HeaderXForwardedFor), c.trusted)
+}
+
+// allowAttempt counts one password attempt (a sign-in, or the current
+// password of a password change) against the client's budget, and returns
+// the client's address for the audit log. One client is an IPv4 address or
+// an IPv6 /64 (clientip.Key).
+func (c *Console) allowAttempt(fc *fiber.Ctx) (string, bool) {
+	addr := c.client(fc)
+	return addr.String(), c.throttle.allow(clientip.Key(addr), c.now())
 }
 
 // throttle counts events per key in fixed windows.

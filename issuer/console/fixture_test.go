@@ -139,7 +139,7 @@ func newWorld(t testing.TB, open func(t testing.TB) storetest.AccountStore) *wor
 		w.users[u.key] = created
 	}
 	w.app = fiber.New(fiber.Config{Immutable: true, DisableStartupMessage: true, BodyLimit: MaxUpload})
-	w.c, err = Mount(w.app, Deps{Service: svc, Accounts: w.acc, KEK: kek, PublicURL: "https://certd.example.cn",
+	w.c, err = Mount(w.app, Deps{Service: svc, Accounts: w.acc, KEK: kek, PublicURL: "https://certd.example.cn", UploadDir: t.TempDir(),
 		Now: func() time.Time { return w.now }, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)

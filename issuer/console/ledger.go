@@ -41,8 +41,7 @@ func (c *Console) batchPage(fc *fiber.Ctx, rc *reqCtx) error {
 	if err != nil {
 		return c.fail(fc, rc, err)
 	}
-	j := c.jobs.byBatch(b.ID)
-	return c.render(fc, rc, "batch", batchData{Batch: b, Certs: certs, Fresh: j != nil && len(j.printPDF) > 0})
+	return c.render(fc, rc, "batch", batchData{Batch: b, Certs: certs, Fresh: c.hasPrintFile(b.ID)})
 }
 
 func (c *Console) batchPrint(fc *fiber.Ctx, rc *reqCtx) error {
@@ -53,13 +52,9 @@ func (c *Console) batchPrint(fc *fiber.Ctx, rc *reqCtx) error {
 	// The print file made right after issuing has the photos; certd keeps
 	// none, so one made later has empty frames (the per-certificate PDFs
 	// in the ZIP keep theirs).
+	f, size := c.printFileOf(b.ID)
 	var pdf []byte
-	if j := c.jobs.byBatch(b.ID); j != nil {
-		j.mu.Lock()
-		pdf = j.printPDF
-		j.mu.Unlock()
-	}
-	if len(pdf) == 0 {
+	if f == nil {
 		var buf bytes.Buffer
 		if err := c.svc.PrintBatch(fc.UserContext(), rc.actor, b.ID, nil, &buf); err != nil {
 			return c.fail(fc, rc, err)
@@ -69,6 +64,10 @@ func (c *Console) batchPrint(fc *fiber.Ctx, rc *reqCtx) error {
 	c.audit(fc, rc, "batch.print", b.InstitutionID, b.ID, nil)
 	fc.Set(fiber.HeaderContentType, "application/pdf")
 	fc.Set(fiber.HeaderContentDisposition, `attachment; filename="`+b.ID+`-print.pdf"`)
+	if f != nil {
+		// Streamed from the job's directory; fasthttp closes f when sent.
+		return fc.SendStream(f, int(size))
+	}
 	return fc.Send(pdf)
 }
 

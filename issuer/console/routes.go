@@ -105,6 +105,7 @@ func Routes() []Route {
 		{p, "/console/users/:id/disable", permUsers, false, (*Console).disableUser},
 		{p, "/console/users/:id/enable", permUsers, false, (*Console).enableUser},
 		{p, "/console/users/:id/reset", permUsers, false, (*Console).resetUser},
+		{p, "/console/users/tokens/:id/revoke", permUsers, false, (*Console).revokeUserToken},
 
 		{g, "/console/institutions", permProvince, false, (*Console).institutionsPage},
 		{g, "/console/institutions/new", permAuthority, false, (*Console).institutionNew},
@@ -174,9 +175,13 @@ func (c *Console) serve(fc *fiber.Ctx, r Route) error {
 	}
 	u, claims, err := c.authenticate(fc)
 	if err != nil {
-		c.clearCookie(fc, c.sessionCookie())
+		// Delete only a cookie that was sent and is no good. A request
+		// without one is no reason: SameSite=Strict leaves the cookie off
+		// every navigation from another site (a link in a mail, a bookmark
+		// page), and deleting it then would sign the browser out.
 		why := ""
 		if fc.Cookies(c.sessionCookie()) != "" {
+			c.clearCookie(fc, c.sessionCookie())
 			why = "&why=expired"
 		}
 		if fc.Method() == fiber.MethodGet {

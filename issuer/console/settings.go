@@ -60,6 +60,15 @@ func (c *Console) settingsDone(fc *fiber.Ctx, rc *reqCtx, err error, msg string)
 	return c.redirect(fc, "/console/settings", msg)
 }
 
+// saved is settingsDone after a save that returned in, from the version
+// before: a save that changed nothing made no version and says so.
+func (c *Console) saved(fc *fiber.Ctx, rc *reqCtx, before int, in issuer.Institution, err error, msg string) error {
+	if err == nil && in.Version == before {
+		msg = "unchanged"
+	}
+	return c.settingsDone(fc, rc, err, msg)
+}
+
 func (c *Console) settingsPrint(fc *fiber.Ctx, rc *reqCtx) error {
 	in, err := c.own(fc, rc)
 	if err != nil {
@@ -85,8 +94,8 @@ func (c *Console) settingsPrint(fc *fiber.Ctx, rc *reqCtx) error {
 		*o.dst = f
 	}
 	ps.English = fc.FormValue("english") == "1"
-	_, err = c.svc.SetPrintSettings(fc.UserContext(), rc.actor, in.ID, ps)
-	return c.settingsDone(fc, rc, err, "saved")
+	next, err := c.svc.SetPrintSettings(fc.UserContext(), rc.actor, in.ID, ps)
+	return c.saved(fc, rc, in.Version, next, err, "saved")
 }
 
 func (c *Console) settingsSeal(fc *fiber.Ctx, rc *reqCtx) error {
@@ -107,8 +116,8 @@ func (c *Console) settingsSeal(fc *fiber.Ctx, rc *reqCtx) error {
 	}
 	ps := in.Print
 	ps.Seal = b
-	_, err = c.svc.SetPrintSettings(fc.UserContext(), rc.actor, in.ID, ps)
-	return c.settingsDone(fc, rc, err, "saved")
+	next, err := c.svc.SetPrintSettings(fc.UserContext(), rc.actor, in.ID, ps)
+	return c.saved(fc, rc, in.Version, next, err, "saved")
 }
 
 // settingsFees reads the fee schedule as CSV lines:
@@ -138,8 +147,8 @@ func (c *Console) settingsFees(fc *fiber.Ctx, rc *reqCtx) error {
 		}
 		specs = append(specs, issuer.FeeSpec{Occupation: rec[0], Level: strings.TrimSpace(rec[1]), Amount: rec[2], Basis: strings.Join(rec[3:], ",")})
 	}
-	_, err = c.svc.SetFees(fc.UserContext(), rc.actor, in.ID, specs)
-	return c.settingsDone(fc, rc, err, "fees")
+	next, err := c.svc.SetFees(fc.UserContext(), rc.actor, in.ID, specs)
+	return c.saved(fc, rc, in.Version, next, err, "fees")
 }
 
 func (c *Console) settingsCalibration(fc *fiber.Ctx, rc *reqCtx) error {
@@ -154,11 +163,18 @@ func (c *Console) settingsCalibration(fc *fiber.Ctx, rc *reqCtx) error {
 
 type usersData struct {
 	Users        []account.User
+	Tokens       []userToken
 	Roles        []account.Role
 	Institutions []issuer.Institution
 	Created      *account.User
 	Password     string
 	Err          *formErr
+}
+
+// userToken is an API token as the users page lists it, with its holder.
+type userToken struct {
+	account.Token
+	Holder account.User
 }
 
 func (c *Console) usersView(fc *fiber.Ctx, rc *reqCtx, status int, d usersData) error {
@@ -167,6 +183,17 @@ func (c *Console) usersView(fc *fiber.Ctx, rc *reqCtx, status int, d usersData) 
 		return c.fail(fc, rc, err)
 	}
 	d.Users = us
+	ts, err := c.acc.ManagedTokens(fc.UserContext(), rc.user)
+	if err != nil {
+		return c.fail(fc, rc, err)
+	}
+	holders := make(map[string]account.User, len(us))
+	for _, u := range us {
+		holders[u.ID] = u
+	}
+	for _, t := range ts {
+		d.Tokens = append(d.Tokens, userToken{Token: t, Holder: holders[t.UserID]})
+	}
 	if rc.user.Role == account.AuthorityAdmin {
 		d.Roles = account.Roles
 		if d.Institutions, err = c.svc.Institutions(fc.UserContext(), rc.actor); err != nil {
@@ -216,4 +243,13 @@ func (c *Console) resetUser(fc *fiber.Ctx, rc *reqCtx) error {
 		return c.fail(fc, rc, err)
 	}
 	return c.usersView(fc, rc, fiber.StatusOK, usersData{Created: &u, Password: pw})
+}
+
+// revokeUserToken revokes an API token of an account the caller manages
+// (account.Service decides which).
+func (c *Console) revokeUserToken(fc *fiber.Ctx, rc *reqCtx) error {
+	if err := c.acc.RevokeToken(fc.UserContext(), rc.user, fc.Params("id")); err != nil {
+		return c.fail(fc, rc, err)
+	}
+	return c.redirect(fc, "/console/users", "token_revoked")
 }

@@ -18,11 +18,15 @@ import (
 
 // Length limits for free-text cells, in characters. Names are bounded by
 // ident.MaxNameRunes; anything longer than maxCellRunes is rejected before
-// any other check so huge cells are never processed further.
+// any other check so huge cells are never processed further. A cell of a
+// column certd does not read (备注 and the like) may hold up to
+// maxOtherCellRunes: it is shown back to the office in the preview and the
+// marked workbook, so it is bounded too.
 const (
 	maxCellRunes      = 200
 	maxStudentNoRunes = 40
 	maxTextRunes      = 100 // 专业, 职业名称, 工种
+	maxOtherCellRunes = 500
 	maxValueEcho      = 100
 )
 
@@ -41,6 +45,7 @@ type rowCheck struct {
 	t        *table
 	row      int // Excel row number
 	cells    []string
+	read     map[int]bool // the columns of fields, which have their own limits
 	problems []Problem
 }
 
@@ -60,7 +65,7 @@ func (rc *rowCheck) cell(field string) (string, int, bool) {
 func (rc *rowCheck) add(field string, col int, value, code, zh, en string) {
 	column := ""
 	if col >= 0 && col < len(rc.t.hdr.texts) {
-		column = rc.t.hdr.texts[col]
+		column = shorten(rc.t.hdr.texts[col], maxValueEcho)
 	}
 	rc.problems = append(rc.problems, Problem{
 		Row: rc.row, Col: col, Column: column, Field: field,
@@ -111,11 +116,15 @@ func validate(t *table, today time.Time) *Roster {
 	r := &Roster{Format: t.format, Sheet: t.sheet, hdr: t.hdr}
 	byCert := map[string]firstSeen{}
 	byDoc := map[string]firstSeen{}
+	read := make(map[int]bool, len(t.hdr.cols))
+	for _, c := range t.hdr.cols {
+		read[c] = true
+	}
 	for i := t.hdr.row + 1; i < len(t.rows); i++ {
 		if t.rows[i] == nil {
 			continue
 		}
-		rc := &rowCheck{t: t, row: i + 1, cells: t.rows[i]}
+		rc := &rowCheck{t: t, row: i + 1, cells: t.rows[i], read: read}
 		e, certKey, docKey := rc.check(todayUTC)
 		if docKey != "" {
 			if first, ok := byDoc[docKey]; !ok {
@@ -161,6 +170,12 @@ func validate(t *table, today time.Time) *Roster {
 func (rc *rowCheck) check(today time.Time) (e Entry, certKey, docKey string) {
 	e.Row = rc.row
 	docOK, occOK, levelOK, specOK := false, false, false, true
+
+	for col, v := range rc.cells {
+		if !rc.read[col] {
+			rc.tooLong("", col, cleanCell(v), maxOtherCellRunes)
+		}
+	}
 
 	if v, col, _ := rc.cell(fName); !rc.tooLong(fName, col, v, maxCellRunes) {
 		name := ident.NormalizeName(v)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -87,8 +88,10 @@ func (s *Store) Users(ctx context.Context, f account.UserFilter) ([]account.User
 }
 
 // updateUser runs update, one whole UPDATE of a single account written out
-// at the call, with the account's audit event.
-func (s *Store) updateUser(ctx context.Context, op, update string, ev issuer.AuditEvent, args ...any) error {
+// at the call, with the account's audit event. A non-zero revokeAt also
+// revokes, in the same transaction, every API token of the account id that
+// is not revoked yet.
+func (s *Store) updateUser(ctx context.Context, op, id string, revokeAt time.Time, update string, ev issuer.AuditEvent, args ...any) error {
 	return s.write(ctx, op, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, update, args...)
 		if err != nil {
@@ -97,23 +100,34 @@ func (s *Store) updateUser(ctx context.Context, op, update string, ev issuer.Aud
 		if tag.RowsAffected() == 0 {
 			return account.ErrUserNotFound()
 		}
+		if !revokeAt.IsZero() {
+			if _, err := tx.Exec(ctx, `UPDATE api_tokens SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL`, instant(revokeAt), id); err != nil {
+				return err
+			}
+		}
 		return appendAudit(ctx, tx, ev)
 	})
 }
 
-// SetPassword replaces the hash and ends every session.
-func (s *Store) SetPassword(ctx context.Context, id, hash string, mustChange bool, ev issuer.AuditEvent) error {
-	return s.updateUser(ctx, "set password", `UPDATE users SET password_hash = $1, must_change = $2, failed_logins = 0, locked_until = NULL, session_gen = session_gen + 1 WHERE id = $3`, ev, hash, mustChange, id)
+// SetPassword replaces the hash, ends every session and revokes every
+// API token.
+func (s *Store) SetPassword(ctx context.Context, id, hash string, mustChange bool, at time.Time, ev issuer.AuditEvent) error {
+	return s.updateUser(ctx, "set password", id, at, `UPDATE users SET password_hash = $1, must_change = $2, failed_logins = 0, locked_until = NULL, session_gen = session_gen + 1 WHERE id = $3`, ev, hash, mustChange, id)
 }
 
-// SetDisabled disables or enables an account and ends its sessions.
-func (s *Store) SetDisabled(ctx context.Context, id string, disabled bool, ev issuer.AuditEvent) error {
-	return s.updateUser(ctx, "set disabled", `UPDATE users SET disabled = $1, session_gen = session_gen + 1 WHERE id = $2`, ev, disabled, id)
+// SetDisabled disables or enables an account and ends its sessions;
+// disabling revokes every API token too.
+func (s *Store) SetDisabled(ctx context.Context, id string, disabled bool, at time.Time, ev issuer.AuditEvent) error {
+	var revokeAt time.Time
+	if disabled {
+		revokeAt = at
+	}
+	return s.updateUser(ctx, "set disabled", id, revokeAt, `UPDATE users SET disabled = $1, session_gen = session_gen + 1 WHERE id = $2`, ev, disabled, id)
 }
 
 // EndSessions ends every session of an account.
 func (s *Store) EndSessions(ctx context.Context, id string, ev issuer.AuditEvent) error {
-	return s.updateUser(ctx, "end sessions", `UPDATE users SET session_gen = session_gen + 1 WHERE id = $1`, ev, id)
+	return s.updateUser(ctx, "end sessions", id, time.Time{}, `UPDATE users SET session_gen = session_gen + 1 WHERE id = $1`, ev, id)
 }
 
 // LoginFailed counts a failure under a row lock, so that concurrent wrong
@@ -147,7 +161,7 @@ func (s *Store) LoginFailed(ctx context.Context, id string, at time.Time, max in
 
 // LoginSucceeded clears failures and records the time.
 func (s *Store) LoginSucceeded(ctx context.Context, id string, at time.Time, ev issuer.AuditEvent) error {
-	return s.updateUser(ctx, "login", `UPDATE users SET failed_logins = 0, locked_until = NULL, last_login_at = $1 WHERE id = $2`, ev, instant(at), id)
+	return s.updateUser(ctx, "login", id, time.Time{}, `UPDATE users SET failed_logins = 0, locked_until = NULL, last_login_at = $1 WHERE id = $2`, ev, instant(at), id)
 }
 
 // #nosec G101 -- column names of the API token table, not a credential.
@@ -188,9 +202,33 @@ func (s *Store) TokenByHash(ctx context.Context, hash string) (account.Token, er
 	return t, storeutil.Unavailable("token", err)
 }
 
+// Token returns a token by ID.
+func (s *Store) Token(ctx context.Context, id string) (account.Token, error) {
+	t, err := scanToken(s.pool.QueryRow(ctx, `SELECT `+tokenColumns+` FROM api_tokens WHERE id = $1`, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return t, account.ErrTokenNotFound()
+	}
+	return t, storeutil.Unavailable("token", err)
+}
+
+// TokensOf lists the tokens of every account f selects, oldest first.
+func (s *Store) TokensOf(ctx context.Context, f account.UserFilter) ([]account.Token, error) {
+	q := `SELECT ` + prefixed("t.", tokenColumns) + ` FROM api_tokens t JOIN users u ON u.id = t.user_id`
+	var args []any
+	if f.InstitutionID != "" {
+		q += ` WHERE u.institution_id = $1`
+		args = append(args, f.InstitutionID)
+	}
+	return s.tokenRows(ctx, q+` ORDER BY t.created_at, t.id`, args...)
+}
+
 // Tokens lists a user's tokens, oldest first.
 func (s *Store) Tokens(ctx context.Context, userID string) ([]account.Token, error) {
-	rows, err := s.pool.Query(ctx, `SELECT `+tokenColumns+` FROM api_tokens WHERE user_id = $1 ORDER BY created_at, id`, userID)
+	return s.tokenRows(ctx, `SELECT `+tokenColumns+` FROM api_tokens WHERE user_id = $1 ORDER BY created_at, id`, userID)
+}
+
+func (s *Store) tokenRows(ctx context.Context, q string, args ...any) ([]account.Token, error) {
+	rows, err := s.pool.Query(ctx, q, args...)
 	if err != nil {
 		return nil, storeutil.Unavailable("tokens", err)
 	}
@@ -204,6 +242,11 @@ func (s *Store) Tokens(ctx context.Context, userID string) ([]account.Token, err
 		out = append(out, t)
 	}
 	return out, storeutil.Unavailable("tokens", rows.Err())
+}
+
+// prefixed qualifies every column of a column list with a table alias.
+func prefixed(alias, columns string) string {
+	return alias + strings.ReplaceAll(columns, ", ", ", "+alias)
 }
 
 // RevokeToken revokes a token once; the condition on revoked_at makes the

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"bytes"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -34,6 +35,8 @@ func RunAccounts(t *testing.T, open func(t *testing.T) AccountStore) {
 		{"ConcurrentLoginFailures", testConcurrentLoginFailures},
 		{"Tokens", testTokens},
 		{"ConcurrentTokenRevoke", testConcurrentTokenRevoke},
+		{"PasswordAndDisableRevokeTokens", testPasswordAndDisableRevokeTokens},
+		{"TokensOf", testTokensOf},
 		{"SessionKey", testSessionKey},
 	}
 	for _, tc := range tests {
@@ -128,17 +131,17 @@ func testUserChangesEndSessions(t *testing.T, s AccountStore) {
 	if g := gen().SessionGen; g != 2 {
 		t.Fatalf("after logout gen = %d, want 2", g)
 	}
-	must(t, s.SetDisabled(ctx, "u1", true, event("account.disable", "alpha", "op")))
+	must(t, s.SetDisabled(ctx, "u1", true, t0, event("account.disable", "alpha", "op")))
 	if u := gen(); !u.Disabled || u.SessionGen != 3 {
 		t.Fatalf("after disable: %+v", u)
 	}
-	must(t, s.SetDisabled(ctx, "u1", false, event("account.enable", "alpha", "op")))
+	must(t, s.SetDisabled(ctx, "u1", false, t0, event("account.enable", "alpha", "op")))
 	_, err := s.LoginFailed(ctx, "u1", t0, 1, time.Hour, event("account.login_failed", "alpha", "op"), event("account.locked", "alpha", "op"))
 	must(t, err)
 	if u := gen(); u.LockedUntil.IsZero() {
 		t.Fatal("not locked")
 	}
-	must(t, s.SetPassword(ctx, "u1", "$argon2id$new", true, event("account.password_reset", "alpha", "op")))
+	must(t, s.SetPassword(ctx, "u1", "$argon2id$new", true, t0, event("account.password_reset", "alpha", "op")))
 	u := gen()
 	if u.PasswordHash != "$argon2id$new" || !u.MustChange || !u.LockedUntil.IsZero() || u.FailedLogins != 0 || u.SessionGen != 5 {
 		t.Fatalf("after password reset: %+v", u)
@@ -162,8 +165,8 @@ func testUnknownUser(t *testing.T, s AccountStore) {
 	wantErr(t, err, issuer.ErrNotFound, "user_not_found")
 	_, err = s.UserByName(ctx, "nope")
 	wantErr(t, err, issuer.ErrNotFound, "user_not_found")
-	wantErr(t, s.SetPassword(ctx, "nope", "x", false, event("account.password_reset", "", "nope")), issuer.ErrNotFound, "user_not_found")
-	wantErr(t, s.SetDisabled(ctx, "nope", true, event("account.disable", "", "nope")), issuer.ErrNotFound, "user_not_found")
+	wantErr(t, s.SetPassword(ctx, "nope", "x", false, t0, event("account.password_reset", "", "nope")), issuer.ErrNotFound, "user_not_found")
+	wantErr(t, s.SetDisabled(ctx, "nope", true, t0, event("account.disable", "", "nope")), issuer.ErrNotFound, "user_not_found")
 	wantErr(t, s.EndSessions(ctx, "nope", event("account.logout", "", "nope")), issuer.ErrNotFound, "user_not_found")
 	_, err = s.LoginFailed(ctx, "nope", t0, 5, time.Minute, event("f", "", "nope"), event("l", "", "nope"))
 	wantErr(t, err, issuer.ErrNotFound, "user_not_found")
@@ -251,6 +254,84 @@ func testTokens(t *testing.T, s AccountStore) {
 	}
 	if n := countAudit(t, s, issuer.AuditFilter{Action: "token.create"}); n != 1 {
 		t.Fatalf("token.create events = %d, want 1", n)
+	}
+}
+
+// A password change or reset, and disabling, revoke every token of the
+// account in the same transaction; nothing else does, and no other
+// account's tokens are touched.
+func testPasswordAndDisableRevokeTokens(t *testing.T, s AccountStore) {
+	setup(t, s)
+	ctx := t.Context()
+	addUser(t, s, user("u1", "op", account.CollegeOperator, "alpha"))
+	addUser(t, s, user("u2", "other", account.CollegeOperator, "alpha"))
+	n := 0
+	mint := func(userID string) string {
+		n++
+		id := fmt.Sprintf("t%d", n)
+		must(t, s.CreateToken(ctx, account.Token{ID: id, UserID: userID, Label: "x", Hash: "h" + id, Scopes: []account.Scope{account.ScopeLedgerRead}, CreatedAt: t0}, event("token.create", "alpha", id)))
+		return id
+	}
+	revokedAt := func(id string) time.Time {
+		tok, err := s.Token(ctx, id)
+		must(t, err)
+		return tok.RevokedAt
+	}
+	early := mint("u1")
+	must(t, s.RevokeToken(ctx, early, t0, event("token.revoke", "alpha", early)))
+	a, b, other := mint("u1"), mint("u1"), mint("u2")
+	must(t, s.EndSessions(ctx, "u1", event("account.logout", "alpha", "op")))
+	must(t, s.SetDisabled(ctx, "u1", false, t0.Add(time.Minute), event("account.enable", "alpha", "op")))
+	if !revokedAt(a).IsZero() {
+		t.Fatal("a logout or an enable revoked a token")
+	}
+	reset := t0.Add(time.Hour)
+	must(t, s.SetPassword(ctx, "u1", "$argon2id$new", true, reset, event("account.password_reset", "alpha", "op")))
+	for _, id := range []string{a, b} {
+		if !revokedAt(id).Equal(reset) {
+			t.Fatalf("token %s after the password reset: revoked at %v, want %v", id, revokedAt(id), reset)
+		}
+	}
+	if !revokedAt(early).Equal(t0) {
+		t.Fatalf("an already revoked token was revoked again: %v", revokedAt(early))
+	}
+	if !revokedAt(other).IsZero() {
+		t.Fatal("another account's token was revoked")
+	}
+	c := mint("u1")
+	disabled := t0.Add(2 * time.Hour)
+	must(t, s.SetDisabled(ctx, "u1", true, disabled, event("account.disable", "alpha", "op")))
+	if !revokedAt(c).Equal(disabled) {
+		t.Fatalf("token after disabling: revoked at %v", revokedAt(c))
+	}
+	_, err := s.Token(ctx, "nope")
+	wantErr(t, err, issuer.ErrNotFound, "token_not_found")
+}
+
+func testTokensOf(t *testing.T, s AccountStore) {
+	setup(t, s)
+	ctx := t.Context()
+	addUser(t, s, user("u1", "a-op", account.CollegeOperator, "alpha"))
+	addUser(t, s, user("u2", "b-op", account.CollegeOperator, "beta"))
+	addUser(t, s, user("u3", "root", account.AuthorityAdmin, ""))
+	for i, u := range []string{"u1", "u2", "u3", "u1"} {
+		id := fmt.Sprintf("t%d", i+1)
+		must(t, s.CreateToken(ctx, account.Token{ID: id, UserID: u, Label: "x", Hash: "h" + id, Scopes: []account.Scope{account.ScopeLedgerRead}, CreatedAt: t0.Add(time.Duration(i) * time.Minute)}, event("token.create", "", id)))
+	}
+	ids := func(f account.UserFilter) []string {
+		ts, err := s.TokensOf(ctx, f)
+		must(t, err)
+		var out []string
+		for _, tok := range ts {
+			out = append(out, tok.ID)
+		}
+		return out
+	}
+	equal(t, "all", ids(account.UserFilter{}), []string{"t1", "t2", "t3", "t4"})
+	equal(t, "alpha", ids(account.UserFilter{InstitutionID: "alpha"}), []string{"t1", "t4"})
+	equal(t, "beta", ids(account.UserFilter{InstitutionID: "beta"}), []string{"t2"})
+	if got := ids(account.UserFilter{InstitutionID: "gamma"}); len(got) != 0 {
+		t.Fatalf("an unknown college has tokens %v", got)
 	}
 }
 
