@@ -265,6 +265,12 @@ func TestPartitionNeverValid(t *testing.T) {
 		px.kill(t)
 		cut := time.Now()
 		answers := probe(client, raURL, n, 4*time.Second)
+		resp, err := client.Get(raURL + "/readyz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ready, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
 		px.restore(t)
 		wrong, tally := wrongVerdicts(answers, cut)
 		t.Logf("database cut, view in Redis: %d answers from A over 4 s: %v; wrong verdicts (valid more than %v after the cut): %d",
@@ -272,5 +278,20 @@ func TestPartitionNeverValid(t *testing.T) {
 		if wrong > 0 {
 			t.Errorf("A said valid from Redis %d times more than %v after its database was cut", wrong, promise)
 		}
+		// Stale, not unavailable: the view did come from Redis.
+		if tally["stale"] == 0 {
+			t.Errorf("A never answered from Redis that it cannot confirm the status: %v", tally)
+		}
+		if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(ready), "stale") {
+			t.Errorf("readyz 4 s into the cut: %d %s", resp.StatusCode, ready)
+		}
+		verifytest.Eventually(t, 30*time.Second, "A ready once its database is back", func() bool {
+			resp, err := client.Get(raURL + "/readyz")
+			if err != nil {
+				return false
+			}
+			resp.Body.Close()
+			return resp.StatusCode == http.StatusOK
+		})
 	})
 }
