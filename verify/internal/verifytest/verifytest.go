@@ -159,7 +159,9 @@ func (c *CountingStore) Certificates(ctx context.Context, f issuer.CertificateFi
 // none).
 type BrokenStore struct {
 	verify.Store
-	Broken      atomic.Bool
+	Broken atomic.Bool
+	// Err is what a broken read fails with; nil: "connection refused".
+	Err         error
 	AuditFrozen atomic.Bool
 	FrozenReads atomic.Int64
 	FrozenWait  atomic.Int64 // nanoseconds
@@ -186,6 +188,9 @@ func (b *BrokenStore) Audit(ctx context.Context, f issuer.AuditFilter) ([]issuer
 
 func (b *BrokenStore) Certificates(ctx context.Context, f issuer.CertificateFilter) ([]issuer.Certificate, error) {
 	if b.Broken.Load() && len(f.Numbers) > 0 {
+		if b.Err != nil {
+			return nil, b.Err
+		}
 		return nil, errors.New("connection refused")
 	}
 	return b.Store.Certificates(ctx, f)
