@@ -11,7 +11,9 @@
 //
 // Every check reports pass, fail or could not check, and the verdict is
 // "valid" only when all of them passed. A verifier that cannot reach the
-// status register must say so, never "not revoked".
+// status register must say so, never "not revoked"; a status source whose
+// knowledge may be behind the register says so too
+// ([StatusInfo].Unconfirmed), and "valid" becomes [Stale].
 //
 // The package also holds the view model of public verification. A
 // [Record] is the verdict of one stored certificate with everything any
