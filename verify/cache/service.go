@@ -395,14 +395,19 @@ func (s *Service) age() time.Duration { return time.Duration(s.clock() - s.fresh
 // of its own read (knownAt), and, while it stays in the cache, as of the
 // start of every later successful audit read (fresh, read before the view
 // was taken from the cache: had that read seen a change to this number,
-// the view would have been dropped first). On the hot path this costs one
-// clock read.
+// the view would have been dropped first). On the hot path this costs a
+// clock read and a pointer load.
 func (s *Service) vouched(e *Entry, fresh int64) *Entry {
 	if v := e.rec.Verdict; v != verify.Valid && v != verify.NotFound {
 		return e
 	}
 	at := max(fresh, e.knownAt)
 	if s.clock()-at <= int64(s.opt.Freshness) {
+		// Caught up: the stale form (and what was rendered from it,
+		// which the cache does not weigh) is not kept past the outage.
+		if e.unconfirmed.Load() != nil {
+			e.unconfirmed.Store(nil)
+		}
 		return e
 	}
 	asOf := s.epoch.Add(time.Duration(at))
