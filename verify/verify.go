@@ -11,7 +11,9 @@
 //
 // Every check reports pass, fail or could not check, and the verdict is
 // "valid" only when all of them passed. A verifier that cannot reach the
-// status register must say so, never "not revoked".
+// status register must say so, never "not revoked"; a status source whose
+// knowledge may be behind the register says so too
+// ([StatusInfo].Unconfirmed), and "valid" becomes [Stale].
 //
 // The package also holds the view model of public verification. A
 // [Record] is the verdict of one stored certificate with everything any
@@ -40,6 +42,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"certd/issuer"
 	"certd/issuer/certno"
 	"certd/issuer/credential"
 )
@@ -63,6 +66,12 @@ const (
 	Invalid    Verdict = "invalid"    // 无效: forged, altered or issued outside the rules
 	NotFound   Verdict = "not_found"  // 未找到
 	Undecided  Verdict = "unknown"    // 无法确认: a check could not be made
+	// Stale is the answer of a service that would have said valid (or not
+	// found) but cannot vouch that its view of the register is current: it
+	// could not reach the register within the freshness bound, and a
+	// revocation (or an issuance) made since would be missing from what
+	// it knows. It says nothing against the certificate.
+	Stale Verdict = "stale" // 无法确认当前状态
 )
 
 // Chinese returns the verdict as shown to users.
@@ -78,6 +87,8 @@ func (v Verdict) Chinese() string {
 		return "无效"
 	case NotFound:
 		return "未找到"
+	case Stale:
+		return "无法确认当前状态"
 	}
 	return "无法确认"
 }
@@ -95,6 +106,8 @@ func (v Verdict) English() string {
 		return "invalid"
 	case NotFound:
 		return "not found"
+	case Stale:
+		return "cannot confirm the current status"
 	}
 	return "cannot determine"
 }
@@ -147,6 +160,23 @@ type StatusInfo struct {
 	// differs (even one that verifies, signed with a key that was once the
 	// institution's) is not the certificate the register vouches for.
 	Token string
+	// Unconfirmed is set by a source that cannot vouch for the status
+	// being current: what it holds (Found, Status) was the register's word
+	// as of AsOf, and a change made since may be missing. A verifier then
+	// answers [Stale] where it would have said valid or not found.
+	Unconfirmed bool
+	AsOf        time.Time
+}
+
+// UnconfirmedCheck is the status check of a source that could not confirm
+// the current status: the time of what it last knew, and that this is no
+// verdict against the certificate.
+func UnconfirmedCheck(asOf time.Time) Check {
+	at := asOf.In(issuer.ChinaTime).Format("2006-01-02 15:04:05")
+	l := checkLabels[CheckStatus]
+	return Check{ID: CheckStatus, Outcome: Unknown, Zh: l[0], En: l[1],
+		DetailZh: "状态截至" + at + "（北京时间）：暂时无法连接证书登记册，无法确认此后是否撤销；这不表示证书无效",
+		DetailEn: "status as of " + at + " (China time): the certificate register cannot be reached, so a later revocation cannot be ruled out; this does not mean the certificate is invalid"}
 }
 
 // StatusSource looks up the live status of a certificate by number.
@@ -413,6 +443,13 @@ func (v *Verifier) VerifyToken(ctx context.Context, token string) Result {
 	switch {
 	case err != nil:
 		b.set(CheckStatus, Unknown, "暂时无法查询证书状态", "the status register could not be reached")
+	case st.Unconfirmed && (!st.Found || st.Status == "valid" && (st.Token == "" || st.Token == token)):
+		// A record missing from the register, or registered as valid, may
+		// have been issued or revoked since the source last knew. (A
+		// record that differs from the registered one fails below,
+		// whenever the source last looked: records are never rewritten.)
+		res.Status = &st
+		b.checks = append(b.checks, UnconfirmedCheck(st.AsOf))
 	case !st.Found:
 		b.set(CheckStatus, Fail, "发证机构登记册中没有此证书", "the certificate is not in the issuer's register")
 	default:
@@ -488,6 +525,8 @@ func finish(res Result, b builder) Result {
 		case c.Outcome == Fail:
 			res.Verdict = Invalid
 			return res
+		case c.Outcome == Unknown && c.ID == CheckStatus && res.Status != nil && res.Status.Unconfirmed && res.Verdict == Valid:
+			res.Verdict = Stale
 		case c.Outcome == Unknown && res.Verdict == Valid:
 			res.Verdict = Undecided
 		}

@@ -211,3 +211,104 @@ func TestJWKS(t *testing.T) {
 		t.Errorf("%d keys with a closed window after one rotation, want 1", retired)
 	}
 }
+
+// staticStatus is a status source with one fixed answer.
+type staticStatus struct{ st verify.StatusInfo }
+
+func (s staticStatus) Status(context.Context, string) (verify.StatusInfo, error) { return s.st, nil }
+
+// TestUnconfirmedStatus: a source that cannot vouch for its status being
+// current turns "valid" and "not found" into "stale", with the time of what
+// it knew, and never anything else: a revocation, a correction or a record
+// that differs from the registered one stand however old the knowledge.
+func TestUnconfirmedStatus(t *testing.T) {
+	w := verifytest.NewWorld(t, verifytest.Open(t, sqlite.Open), 2)
+	reg := registryOf(t, w)
+	c := w.Certs[0]
+	asOf := time.Date(2026, 12, 2, 8, 30, 5, 0, time.UTC) // 16:30:05 in China
+	revoked := verify.StatusOf(c)
+	revoked.Status, revoked.RevokedAt, revoked.ReasonZh, revoked.Reason = "revoked", asOf.Add(-time.Hour), "考核舞弊", "misconduct"
+	other := verify.StatusOf(w.Certs[1])
+	tests := []struct {
+		name string
+		st   verify.StatusInfo
+		want verify.Verdict
+	}{
+		{"valid, current", verify.StatusOf(c), verify.Valid},
+		{"valid, unconfirmed", with(verify.StatusOf(c), asOf), verify.Stale},
+		{"not found, unconfirmed", with(verify.StatusInfo{}, asOf), verify.Stale},
+		{"not found, current", verify.StatusInfo{}, verify.Invalid},
+		{"revoked, unconfirmed", with(revoked, asOf), verify.Revoked},
+		{"another record registered, unconfirmed", with(verify.StatusInfo{Found: true, Status: "valid", Token: other.Token}, asOf), verify.Invalid},
+	}
+	for _, tt := range tests {
+		v := &verify.Verifier{Registry: reg, Status: staticStatus{tt.st}}
+		res := v.VerifyToken(context.Background(), c.Token)
+		if res.Verdict != tt.want {
+			t.Errorf("%s: verdict %s, want %s", tt.name, res.Verdict, tt.want)
+			continue
+		}
+		tr := verify.NewTokenResult(res, reg)
+		if tt.want != verify.Stale {
+			continue
+		}
+		var st verify.Check
+		for _, ch := range res.Checks {
+			if ch.ID == verify.CheckStatus {
+				st = ch
+			}
+		}
+		if st.Outcome != verify.Unknown || !strings.Contains(st.DetailZh, "状态截至2026-12-02 16:30:05") || !strings.Contains(st.DetailEn, "status as of 2026-12-02 16:30:05") ||
+			!strings.Contains(st.DetailZh, "不表示证书无效") {
+			t.Errorf("%s: status check %+v", tt.name, st)
+		}
+		if tr.Status != nil || tr.VerdictZh != "无法确认当前状态" || tr.VerdictEn != "cannot confirm the current status" {
+			t.Errorf("%s: answer %+v", tt.name, tr)
+		}
+	}
+}
+
+func with(st verify.StatusInfo, asOf time.Time) verify.StatusInfo {
+	st.Unconfirmed, st.AsOf = true, asOf
+	return st
+}
+
+// TestUnconfirmedRecord: the stale form of a cached view. Valid and not
+// found become stale, as of the time given, the status check saying so and
+// no status shown; the rest is the view as it was. Revoked, superseded and
+// invalid views come back unchanged.
+func TestUnconfirmedRecord(t *testing.T) {
+	w := verifytest.NewWorld(t, verifytest.Open(t, sqlite.Open), 2)
+	if _, err := w.Iss.Revoke(w.Ctx, verifytest.Authority, w.Certs[1].Number, issuer.ReasonRequest, ""); err != nil {
+		t.Fatal(err)
+	}
+	c1, err := w.Store.Certificate(w.Ctx, w.Certs[1].Number)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := &verify.Verifier{Registry: registryOf(t, w)}
+	recs, _ := v.Records([]issuer.Certificate{w.Certs[0], c1})
+	valid, revoked := recs[0], recs[1]
+	asOf := time.Now().Add(-3 * time.Second)
+	for _, r := range []*verify.Record{valid, verify.NotFoundRecord("Y000022000001263999999", time.Now())} {
+		u := r.Unconfirmed(asOf)
+		view := u.For(verify.Holder)
+		if u == r || u.Verdict != verify.Stale || r.Verdict == verify.Stale || view.Status != nil || u.Found != r.Found ||
+			view.AsOf != asOf.In(issuer.ChinaTime).Format(time.RFC3339) || len(u.Checks) == 0 {
+			t.Errorf("%s: unconfirmed %+v, view %+v", r.Verdict, u, view)
+			continue
+		}
+		if last := u.Checks[len(u.Checks)-1]; last.ID != verify.CheckStatus || last.Outcome != verify.Unknown {
+			t.Errorf("%s: status check %+v", r.Verdict, last)
+		}
+		if st := u.StatusInfo(); !st.Unconfirmed || st.AsOf.Unix() != asOf.Unix() || st.Found != r.Found {
+			t.Errorf("%s: status info %+v", r.Verdict, st)
+		}
+		if r.Found && (view.Certificate == nil || view.Record != r.Token || len(u.Checks) != len(r.Checks)) {
+			t.Errorf("the stale form lost what the view holds: %+v", view)
+		}
+	}
+	if u := revoked.Unconfirmed(asOf); u != revoked || u.Verdict != verify.Revoked {
+		t.Errorf("a revoked view became %s", u.Verdict)
+	}
+}

@@ -52,7 +52,9 @@ type Record struct {
 
 	CodeHash string `json:"code_hash,omitempty"` // hex SHA-256 of the verification code
 	Token    string `json:"token,omitempty"`     // the signed record (personal data)
-	BuiltAt  int64  `json:"built_at"`            // unix seconds
+	// BuiltAt is when the view was read from the register (unix seconds);
+	// in an [Record.Unconfirmed] copy, when its status was last known.
+	BuiltAt int64 `json:"built_at"`
 }
 
 // Facts are the certificate's printed facts as signed.
@@ -178,16 +180,44 @@ func NotFoundRecord(number string, now time.Time) *Record {
 }
 
 // StatusInfo is the register's word on the certificate as this view holds
-// it, for a [Verifier] checking a presented copy against a cached view.
+// it, for a [Verifier] checking a presented copy against a cached view. An
+// unconfirmed view gives an unconfirmed status.
 func (r *Record) StatusInfo() StatusInfo {
-	if !r.Found {
-		return StatusInfo{}
+	var st StatusInfo
+	if r.Found {
+		st = StatusInfo{Found: true, Status: r.Status, Reason: r.ReasonEn, ReasonZh: r.ReasonZh, SupersededBy: r.SupersededBy, Token: r.Token}
+		if r.RevokedAt != 0 {
+			st.RevokedAt = time.Unix(r.RevokedAt, 0)
+		}
 	}
-	st := StatusInfo{Found: true, Status: r.Status, Reason: r.ReasonEn, ReasonZh: r.ReasonZh, SupersededBy: r.SupersededBy, Token: r.Token}
-	if r.RevokedAt != 0 {
-		st.RevokedAt = time.Unix(r.RevokedAt, 0)
+	if r.Verdict == Stale {
+		st.Unconfirmed, st.AsOf = true, time.Unix(r.BuiltAt, 0)
 	}
 	return st
+}
+
+// Unconfirmed is the record as answered by a service that cannot vouch
+// that its view of the register is current: a copy whose verdict is
+// [Stale] where it was valid or not found, whose status check gives the
+// time of what was known ([UnconfirmedCheck]), and which is as of asOf.
+// Any other verdict comes back as it is: a revocation or a correction is
+// never undone, so a view that is behind can miss one but never show one
+// that did not happen, and an invalid record stays invalid.
+func (r *Record) Unconfirmed(asOf time.Time) *Record {
+	if r.Verdict != Valid && r.Verdict != NotFound {
+		return r
+	}
+	c := *r
+	c.Verdict, c.BuiltAt = Stale, asOf.Unix()
+	chk := UnconfirmedCheck(asOf)
+	c.Checks = make([]Check, 0, len(r.Checks)+1)
+	for _, x := range r.Checks {
+		if x.ID != CheckStatus {
+			c.Checks = append(c.Checks, x)
+		}
+	}
+	c.Checks = append(c.Checks, chk)
+	return &c
 }
 
 // institutionView is the issuing institution as a verdict shows it: its
@@ -321,7 +351,9 @@ func (r *Record) For(a Access) *View {
 	if v.Checks == nil {
 		v.Checks = []Check{}
 	}
-	if r.Found {
+	// An unconfirmed view's status is only what was last known: its
+	// check says so, with the time; a script must not read "valid" here.
+	if r.Found && r.Verdict != Stale {
 		v.Status = &StatusView{Status: r.Status, RevokedOn: r.RevokedOn, ReasonZh: r.ReasonZh, ReasonEn: r.ReasonEn,
 			SupersededBy: r.SupersededBy, Supersedes: r.Supersedes}
 	}
@@ -373,7 +405,7 @@ func NewTokenResult(res Result, reg *Registry) TokenResult {
 		rec := Record{Found: true, Facts: factsOf(cl)}
 		out.Number, out.Certificate = cl.CredentialSubject.Achievement.Number, rec.For(Confirmed).Certificate
 	}
-	if st := res.Status; st != nil {
+	if st := res.Status; st != nil && !st.Unconfirmed {
 		out.Status = &StatusView{Status: st.Status, ReasonZh: st.ReasonZh, ReasonEn: st.Reason, SupersededBy: st.SupersededBy}
 		if !st.RevokedAt.IsZero() {
 			out.Status.RevokedOn = revokedOn(st.RevokedAt)

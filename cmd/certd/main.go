@@ -109,6 +109,11 @@ func report(w io.Writer, err error) int {
 	if e, ok := issuer.AsError(err); ok {
 		fmt.Fprintf(w, "certd: %s\n       %s\n", e.Zh, e.En)
 		if e.Kind == issuer.ErrUnavailable {
+			// Whoever runs the command holds the data directory: the
+			// engine's own words help them find what failed.
+			if e.Err != nil {
+				fmt.Fprintf(w, "       原因 / cause: %v\n", e.Err)
+			}
 			return exitInternal
 		}
 		return exitFailed

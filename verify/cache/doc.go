@@ -23,5 +23,14 @@
 // lifetime. A change to an institution reloads the [Directory], which also
 // retires every view in Redis at once.
 //
+// Invalidation only works while the audit log can be read, so a view is
+// only answered as "valid" or "not found" while the instance knows it is
+// current: a read of the audit log that succeeded and started within
+// [Options].Freshness (a second), or the view's own read from the database.
+// Past that, [Service.Lookup] returns the view's [verify.Stale] form, "cannot
+// confirm the current status", with the time of what the instance last knew,
+// and [Service.Ready] reports the instance not ready. Revoked and superseded
+// views stand: those changes are never undone.
+//
 // The service reads the store only through [verify.Store].
 package cache

@@ -186,7 +186,10 @@ func (s *Service) loadBatch(ctx context.Context, batch []loadReq) {
 		}
 		return
 	}
-	// Noted before anything is read: see Service.gen and applied.
+	// Noted before anything is read: see Service.gen and applied. A view
+	// from Redis is known current as of the freshness noted before its
+	// invalidations are checked (vouched).
+	fresh := s.freshAt.Load()
 	s.mu.RLock()
 	g0 := s.gen
 	killed := make([]int64, len(batch))
@@ -219,7 +222,7 @@ func (s *Service) loadBatch(ctx context.Context, batch []loadReq) {
 		}
 		// Answered now, not after the database query: a slow or stuck
 		// database must not hold up what Redis already had.
-		s.settle(batch, hits, recs, keys, nil, g0, d)
+		s.settle(batch, hits, recs, keys, nil, fresh, g0, d)
 	} else {
 		misses = make([]int, len(batch))
 		for i := range batch {
@@ -235,6 +238,7 @@ func (s *Service) loadBatch(ctx context.Context, batch []loadReq) {
 		numbers[j] = batch[i].number
 	}
 	s.m.loads.Add(float64(len(misses)))
+	readAt := s.clock()
 	certs, err := s.store.Certificates(ctx, issuer.CertificateFilter{Numbers: numbers})
 	if err != nil {
 		s.log.Error("verification lookup failed", "error", err, "numbers", len(misses))
@@ -265,13 +269,14 @@ func (s *Service) loadBatch(ctx context.Context, batch []loadReq) {
 		r.Seq = seq0
 		recs[i] = r
 	}
-	s.settle(batch, misses, recs, keys, &seq0, g0, d)
+	s.settle(batch, misses, recs, keys, &seq0, readAt, g0, d)
 }
 
 // settle caches and answers batch[i] for each i in idx with recs[i].
 // fromDB (the watermark the records were read under) is nil for views that
-// came from Redis, which are not written back.
-func (s *Service) settle(batch []loadReq, idx []int, recs []*verify.Record, keys []string, fromDB *int64, g0 uint64, d *Directory) {
+// came from Redis, which are not written back. knownAt is when the records
+// were known to be current (Entry.knownAt).
+func (s *Service) settle(batch []loadReq, idx []int, recs []*verify.Record, keys []string, fromDB *int64, knownAt int64, g0 uint64, d *Directory) {
 	if len(idx) == 0 {
 		return
 	}
@@ -283,7 +288,7 @@ func (s *Service) settle(batch []loadReq, idx []int, recs []*verify.Record, keys
 	keep := s.gen == g0 && s.dir.Load() == d
 	for _, i := range idx {
 		r := batch[i]
-		e := &Entry{rec: recs[i]}
+		e := &Entry{rec: recs[i], knownAt: knownAt}
 		if keep {
 			if fromDB != nil && s.remote != nil {
 				ttl := s.opt.TTL

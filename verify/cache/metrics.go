@@ -16,7 +16,9 @@ type metrics struct {
 	l1Hit, l1Miss, l2Hit, l2Miss prometheus.Counter
 }
 
-func newMetrics(reg prometheus.Registerer, remote *Remote) *metrics {
+// age is read when scraped: how long ago the newest successful read of the
+// audit log started.
+func newMetrics(reg prometheus.Registerer, remote *Remote, age func() float64) *metrics {
 	m := &metrics{
 		cache: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "certd_verify_cache_total", Help: "Verification view cache lookups by level (l1 in-process, l2 Redis) and result.",
@@ -39,6 +41,9 @@ func newMetrics(reg prometheus.Registerer, remote *Remote) *metrics {
 			}
 			return 0
 		})
-	reg.MustRegister(m.cache, m.loads, m.batchFallbacks, m.invalidations, redisUp)
+	changesAge := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "certd_verify_changes_age_seconds",
+		Help: "Seconds since the newest successful read of the audit log started. Above the freshness bound (1 s by default) the instance withholds valid and not-found answers."},
+		age)
+	reg.MustRegister(m.cache, m.loads, m.batchFallbacks, m.invalidations, redisUp, changesAge)
 	return m
 }

@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -40,6 +41,16 @@ type Options struct {
 	// Poll is how often the audit log is read for changes made anywhere;
 	// it bounds how long a revocation can stay unseen. Default 200ms.
 	Poll time.Duration
+	// Freshness is how old this instance's knowledge of the register may
+	// be when it answers "valid" (or "not found"): a successful read of
+	// the audit log must have started within it. Past it, such a view is
+	// answered as [verify.Stale]: a revocation made since could be
+	// missing. Default [DefaultFreshness]; it must exceed Poll.
+	Freshness time.Duration
+	// PollTimeout bounds one read of the audit log, so that a frozen
+	// connection cannot hold the tail: the next read starts on a fresh
+	// one. Default Freshness/2.
+	PollTimeout time.Duration
 	// TTL bounds how long a found certificate's view is cached, NegativeTTL
 	// an unknown number's. Invalidation does not wait for them; they only
 	// bound memory and the damage of a missed event.
@@ -50,6 +61,11 @@ type Options struct {
 	L1Bytes int64
 	Now     func() time.Time
 }
+
+// DefaultFreshness is the design's promise: a revocation is answered by
+// every instance within a second, or the instance says it cannot confirm
+// the current status.
+const DefaultFreshness = time.Second
 
 // Service is the public lookup layer: it turns a certificate number into
 // the ready verification view, through an in-process cache (otter) and, when
@@ -93,6 +109,13 @@ type Service struct {
 	cursor int64               // newest audit seq processed
 	holes  map[int64]time.Time // seqs below cursor not seen yet (transactions still open)
 
+	// epoch is the origin of the monotonic instants below (nanoseconds
+	// since epoch), which a wall-clock step cannot move. freshAt is the
+	// start of the newest successful read of the audit log: every change
+	// committed before it has been applied.
+	epoch   time.Time
+	freshAt atomic.Int64
+
 	stop chan struct{}
 	done chan struct{}
 }
@@ -106,6 +129,13 @@ const RenderSlots = 8
 type Entry struct {
 	rec      *verify.Record
 	rendered [RenderSlots]atomic.Pointer[Blob]
+	// knownAt is when the view was known to be the register's current
+	// word (the service's monotonic clock): the start of its database
+	// read, or for a view from Redis the service's freshness when its
+	// invalidations were checked. unconfirmed is the view's stale form,
+	// kept while the instance's knowledge stays as old.
+	knownAt     int64
+	unconfirmed atomic.Pointer[Entry]
 	// toRedis is the Redis write this view is waiting for: it is made on
 	// the view's second use, not its first (see Lookup). firstUseFree is
 	// set for a view a bulk list prefetched: its row's lookup is its first
@@ -237,13 +267,24 @@ func New(ctx context.Context, o Options) (*Service, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	if o.Freshness == 0 {
+		o.Freshness = DefaultFreshness
+	}
+	if o.PollTimeout == 0 {
+		o.PollTimeout = o.Freshness / 2
+	}
+	if o.Poll >= o.Freshness || o.PollTimeout >= o.Freshness {
+		return nil, fmt.Errorf("verification cache: the audit poll interval (%v) and timeout (%v) must be shorter than the freshness bound (%v)",
+			o.Poll, o.PollTimeout, o.Freshness)
+	}
 	if o.Log == nil {
 		o.Log = slog.Default()
 	}
-	s := &Service{store: o.Store, remote: o.Redis, log: o.Log, opt: o, holes: map[int64]time.Time{},
-		stop: make(chan struct{}), done: make(chan struct{}), m: newMetrics(o.Metrics, o.Redis),
+	var s *Service
+	s = &Service{store: o.Store, remote: o.Redis, log: o.Log, opt: o, holes: map[int64]time.Time{},
+		stop: make(chan struct{}), done: make(chan struct{}), m: newMetrics(o.Metrics, o.Redis, func() float64 { return s.age().Seconds() }),
 		writes: make(chan pendingWrite, 4096), writesDone: make(chan struct{}), killed: map[string]killMark{},
-		loads: make(chan loadReq, 4096)}
+		loads: make(chan loadReq, 4096), epoch: time.Now()}
 	neg, pos := o.NegativeTTL, o.TTL
 	s.l1 = otter.Must(&otter.Options[string, *Entry]{
 		MaximumWeight: uint64(max(o.L1Bytes, 1)),
@@ -263,7 +304,9 @@ func New(ctx context.Context, o Options) (*Service, error) {
 		go s.writeBehind() // #nosec G118 -- service-lifetime worker, stopped by Close
 	}
 	// The cursor is found before the directory is read, so that a change
-	// made in between is replayed rather than missed.
+	// made in between is replayed rather than missed; what was committed
+	// before this instant is known once both are read.
+	known := s.clock()
 	cur, err := s.lastSeq(ctx)
 	if err != nil {
 		return nil, err
@@ -275,6 +318,7 @@ func New(ctx context.Context, o Options) (*Service, error) {
 	if err := s.replayRecent(ctx, cur); err != nil {
 		return nil, err
 	}
+	s.freshAt.Store(known)
 	s.loadersDone.Add(loaders)
 	for range loaders {
 		go s.loader() // #nosec G118 -- service-lifetime worker, stopped by Close
@@ -287,7 +331,15 @@ func New(ctx context.Context, o Options) (*Service, error) {
 // misses for one number share one load. The only error is
 // [ErrUnavailable]: the view could not be read, which says nothing about
 // the certificate.
+//
+// A view that says valid or not found comes back as its [verify.Stale]
+// form when this instance cannot vouch that it is current (see
+// Options.Freshness); that is decided on every answer, cached or not.
 func (s *Service) Lookup(ctx context.Context, number string) (*Entry, error) {
+	// Read before the cache: a view found there afterwards has survived
+	// every invalidation of the audit read that made the instance this
+	// fresh (see vouched).
+	fresh := s.freshAt.Load()
 	if e, ok := s.l1.GetIfPresent(number); ok {
 		s.m.l1Hit.Inc()
 		// A view goes to Redis when it is used a second time. Most lookups
@@ -301,7 +353,7 @@ func (s *Service) Lookup(ctx context.Context, number string) (*Entry, error) {
 			default: // a full queue drops the write; it is only a cache
 			}
 		}
-		return e, nil
+		return s.vouched(e, fresh), nil
 	}
 	s.m.l1Miss.Inc()
 	v, err, _ := s.sf.Do(number, func() (any, error) {
@@ -309,16 +361,70 @@ func (s *Service) Lookup(ctx context.Context, number string) (*Entry, error) {
 		// cached the view already: one read per miss, not two. (The load
 		// serves every waiter, so it does not take this caller's context:
 		// the first one giving up must not fail the others.)
+		fresh := s.freshAt.Load()
 		if e, ok := s.l1.GetIfPresent(number); ok {
-			return e, nil
+			return known{e, fresh}, nil
 		}
-		return s.enqueue(number)
+		e, err := s.enqueue(number)
+		return known{e, 0}, err
 	})
 	if err != nil {
 		return nil, err
 	}
-	return v.(*Entry), nil
+	k := v.(known)
+	return s.vouched(k.e, k.fresh), nil
 }
+
+// known is a view with the service's freshness read before it was taken
+// from the cache (0 for a view just loaded, which carries its own).
+type known struct {
+	e     *Entry
+	fresh int64
+}
+
+// clock is the service's monotonic clock: nanoseconds since epoch.
+func (s *Service) clock() int64 { return int64(time.Since(s.epoch)) }
+
+// age is how long ago the newest successful read of the audit log started.
+func (s *Service) age() time.Duration { return time.Duration(s.clock() - s.freshAt.Load()) }
+
+// vouched returns e if its verdict may be given now, or else its stale
+// form. Only "valid" and "not found" can be wrong because of a change not
+// seen yet (a revocation, an issuance); they are given only while the view
+// is known to be current within Options.Freshness. It is known current as
+// of its own read (knownAt), and, while it stays in the cache, as of the
+// start of every later successful audit read (fresh, read before the view
+// was taken from the cache: had that read seen a change to this number,
+// the view would have been dropped first). On the hot path this costs a
+// clock read and a pointer load.
+func (s *Service) vouched(e *Entry, fresh int64) *Entry {
+	if v := e.rec.Verdict; v != verify.Valid && v != verify.NotFound {
+		return e
+	}
+	at := max(fresh, e.knownAt)
+	if s.clock()-at <= int64(s.opt.Freshness) {
+		// Caught up: the stale form (and what was rendered from it,
+		// which the cache does not weigh) is not kept past the outage.
+		if e.unconfirmed.Load() != nil {
+			e.unconfirmed.Store(nil)
+		}
+		return e
+	}
+	asOf := s.epoch.Add(time.Duration(at))
+	if u := e.unconfirmed.Load(); u != nil && u.rec.BuiltAt == asOf.Unix() {
+		return u
+	}
+	// Not cached on its own: it is only ever reached through e, and it
+	// goes when the instance catches up. Its rendered forms are kept with
+	// it while the instance stays behind.
+	u := &Entry{rec: e.rec.Unconfirmed(asOf), knownAt: at}
+	e.unconfirmed.Store(u)
+	return u
+}
+
+// AsOf is the start of the newest successful read of the audit log: every
+// change committed before it has been applied here.
+func (s *Service) AsOf() time.Time { return s.epoch.Add(time.Duration(s.freshAt.Load())) }
 
 // Status answers a [verify.Verifier]'s status check from the cached view,
 // so that checking a presented record costs no more than a lookup.
@@ -417,9 +523,18 @@ func (s *Service) writable(w pendingWrite) bool {
 
 // Ready checks the store and reports the cache's state. A Redis outage
 // does not make the service unready: it answers from the database.
+//
+// An instance that has not read the audit log within Options.Freshness is
+// not ready either: it withholds "valid", and a load balancer should send
+// the viewer to an instance that can give it.
 func (s *Service) Ready(ctx context.Context) (map[string]string, bool) {
-	out := map[string]string{"store": "ok", "cache": "in-process"}
+	out := map[string]string{"store": "ok", "cache": "in-process", "changes": "ok"}
 	ok := true
+	if age := s.age(); age > s.opt.Freshness {
+		out["changes"] = fmt.Sprintf("stale: the audit log was last read %s ago (as of %s); valid answers are withheld",
+			age.Round(time.Millisecond), s.AsOf().In(issuer.ChinaTime).Format(time.RFC3339))
+		ok = false
+	}
 	if err := s.store.Ping(ctx); err != nil {
 		out["store"], ok = "unavailable", false
 	}

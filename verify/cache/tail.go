@@ -54,7 +54,10 @@ func (s *Service) lastSeq(ctx context.Context) (int64, error) {
 // longer than this between writing its audit line and committing is missed.
 const holeTTL = 30 * time.Second
 
-// tail polls the audit log until Close.
+// tail polls the audit log until Close. A poll that succeeds makes the
+// instance fresh as of its start (Service.freshAt); one that fails or takes
+// longer than Options.PollTimeout does not, and the next tick tries again on
+// another connection, so a frozen one cannot hold the tail.
 func (s *Service) tail() {
 	defer close(s.done)
 	t := time.NewTicker(s.opt.Poll)
@@ -66,13 +69,17 @@ func (s *Service) tail() {
 			return
 		case <-t.C:
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		start := s.clock()
+		ctx, cancel := context.WithTimeout(context.Background(), s.opt.PollTimeout)
 		err := s.poll(ctx)
 		cancel()
+		if err == nil {
+			s.freshAt.Store(start)
+		}
 		switch {
 		case err != nil && !failing:
 			failing = true
-			s.log.Error("audit log poll failed; cached views may go stale until it recovers", "error", err)
+			s.log.Error("audit log poll failed; valid and not-found answers are withheld (cannot confirm the current status) until it recovers", "error", err)
 		case err == nil && failing:
 			failing = false
 			s.log.Info("audit log poll recovered")

@@ -3,10 +3,12 @@ package cache
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"certd/issuer"
@@ -171,4 +173,102 @@ func TestLateCommitIsNotMissed(t *testing.T) {
 	}
 	hs.hold(late, false) // the slow transaction commits
 	verifytest.Eventually(t, time.Second, "the late event applied", func() bool { return a.lookup(t, late).Verdict == verify.Revoked })
+}
+
+// TestStaleViewsWithheld: while the audit log cannot be read (the
+// connection frozen), an instance stops answering "valid" and "not found"
+// once its last successful read started more than Options.Freshness ago,
+// says "stale" with the time of what it knew, is not ready, and keeps
+// trying on reads each bounded well under the freshness bound. Revoked
+// views stand. Once the log can be read again, it answers as before.
+func TestStaleViewsWithheld(t *testing.T) {
+	st := openSQLite(t)
+	w := verifytest.NewWorld(t, st, 2)
+	revoked, valid, unknown := w.Certs[1].Number, w.Certs[0].Number, "Y000022000001263999999"
+	if _, err := w.Iss.Revoke(w.Ctx, verifytest.Authority, revoked, issuer.ReasonMisconduct, ""); err != nil {
+		t.Fatal(err)
+	}
+	bs := &verifytest.BrokenStore{Store: st}
+	reg := prometheus.NewRegistry()
+	a := start(t, bs, "", Options{Metrics: reg})
+	want := map[string]verify.Verdict{valid: verify.Valid, unknown: verify.NotFound, revoked: verify.Revoked}
+	for n, v := range want {
+		if got := a.lookup(t, n).Verdict; got != v {
+			t.Fatalf("%s before the freeze: %s, want %s", n, got, v)
+		}
+	}
+	if _, ok := a.Ready(context.Background()); !ok {
+		t.Fatal("not ready before the freeze")
+	}
+	bs.AuditFrozen.Store(true)
+	frozen := time.Now()
+	// Everything the instance knows was read before frozen: past the
+	// bound, nothing may say valid. (A wait, not a measure of speed.)
+	time.Sleep(time.Until(frozen.Add(DefaultFreshness + 10*time.Millisecond)))
+	if st0, ok := a.Ready(context.Background()); ok || !strings.Contains(st0["changes"], "stale") || st0["store"] != "ok" {
+		t.Errorf("readiness while stale: %v %v", ok, st0)
+	}
+	if age := gauge(t, reg, "certd_verify_changes_age_seconds"); age <= DefaultFreshness.Seconds() {
+		t.Errorf("changes age %v s while stale", age)
+	}
+	for n, v := range want {
+		rec := a.lookup(t, n)
+		switch {
+		case v == verify.Revoked && rec.Verdict != verify.Revoked:
+			t.Errorf("a revoked view became %s", rec.Verdict)
+		case v != verify.Revoked && rec.Verdict != verify.Stale:
+			t.Errorf("%s while stale: %s, want stale", n, rec.Verdict)
+		case v != verify.Revoked && (time.Unix(rec.BuiltAt, 0).After(frozen) || !a.AsOf().Before(frozen)):
+			t.Errorf("%s: stale answer as of %v, instance as of %v; the audit log froze at %v", n, time.Unix(rec.BuiltAt, 0), a.AsOf(), frozen)
+		}
+	}
+	// The same stale form comes back while nothing changes: its rendered
+	// forms are kept.
+	e1, _ := a.Lookup(context.Background(), valid)
+	e2, _ := a.Lookup(context.Background(), valid)
+	if e1 != e2 {
+		t.Error("the stale form is made again on every lookup")
+	}
+	verifytest.Eventually(t, 10*time.Second, "the tail tries again", func() bool { return bs.FrozenReads.Load() >= 2 })
+	if wait := time.Duration(bs.FrozenWait.Load()); wait < 0 || wait > DefaultFreshness/2 {
+		t.Errorf("an audit read was ready to wait %v on a frozen connection; want a bound well under %v", wait, DefaultFreshness)
+	}
+	bs.AuditFrozen.Store(false)
+	verifytest.Eventually(t, 10*time.Second, "ready again", func() bool {
+		_, ok := a.Ready(context.Background())
+		return ok
+	})
+	for n, v := range want {
+		if got := a.lookup(t, n).Verdict; got != v {
+			t.Errorf("%s after the freeze: %s, want %s", n, got, v)
+		}
+	}
+}
+
+// TestFreshnessOptions: a poll interval or timeout that could never make
+// the instance fresh is refused at start.
+func TestFreshnessOptions(t *testing.T) {
+	st := openSQLite(t)
+	for _, o := range []Options{{Poll: time.Second}, {Poll: 100 * time.Millisecond, Freshness: 100 * time.Millisecond}, {PollTimeout: 2 * time.Second}} {
+		o.Store = st
+		if s, err := New(context.Background(), o); err == nil {
+			s.Close()
+			t.Errorf("options %+v accepted", o)
+		}
+	}
+}
+
+func gauge(t *testing.T, reg *prometheus.Registry, name string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == name {
+			return mf.GetMetric()[0].GetGauge().GetValue()
+		}
+	}
+	t.Fatalf("no metric %s", name)
+	return 0
 }

@@ -55,7 +55,7 @@ func (h *handlers) apiCertificate(c *fiber.Ctx) error {
 	rec := e.Record()
 	h.m.verdicts.WithLabelValues(string(rec.Verdict), "api").Inc()
 	status := fiber.StatusOK
-	if !rec.Found {
+	if rec.Verdict == verify.NotFound {
 		status = fiber.StatusNotFound
 	}
 	codeOK := codeGiven && rec.CodeMatches(code)
@@ -126,7 +126,10 @@ type itemResult struct {
 	Confirmed bool               `json:"confirmed"` // valid, and the name (and ID number, if given) match
 	Cert      *certSummary       `json:"certificate,omitempty"`
 	Status    *verify.StatusView `json:"status,omitempty"`
-	Error     string             `json:"error,omitempty"` // Chinese / English
+	// AsOf is, for a stale verdict, the time of what the service last
+	// knew of the register.
+	AsOf  string `json:"as_of,omitempty"`
+	Error string `json:"error,omitempty"` // Chinese / English
 }
 
 // certSummary is what a bulk result says about a certificate: the facts
@@ -323,6 +326,9 @@ func (h *handlers) checkItem(ctx context.Context, i int, it item) itemResult {
 	h.m.verdicts.WithLabelValues(string(rec.Verdict), "bulk").Inc()
 	r.Number = number
 	r.Verdict, r.VerdictZh, r.VerdictEn = rec.Verdict, rec.Verdict.Chinese(), rec.Verdict.English()
+	if rec.Verdict == verify.Stale {
+		r.AsOf = rec.For(verify.Public).AsOf
+	}
 	if !rec.Found {
 		return r
 	}

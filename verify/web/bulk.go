@@ -13,6 +13,7 @@ import (
 	"golang.org/x/text/encoding/simplifiedchinese"
 
 	"certd/issuer"
+	"certd/verify"
 )
 
 // maxSheet bounds an uploaded bulk sheet.
@@ -194,6 +195,9 @@ func resultRows(items []item, res []itemResult) [][]string {
 			} else if items[i].IDNumber != "" {
 				row[6] = "未核验 not checked"
 			}
+		}
+		if r.Verdict == verify.Stale {
+			row[7] = "状态截至 " + r.AsOf + "，暂时无法确认当前状态，不表示证书无效 / status as of " + r.AsOf + ": the current status cannot be confirmed right now; this does not mean the certificate is invalid"
 		}
 		if s := r.Status; s != nil {
 			switch s.Status {

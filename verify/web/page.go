@@ -5,6 +5,7 @@ import (
 	"html/template"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -23,6 +24,8 @@ var funcs = template.FuncMap{
 			return "↻"
 		case verify.NotFound:
 			return "?"
+		case verify.Stale:
+			return "…"
 		}
 		return "!"
 	},
@@ -154,6 +157,13 @@ func explain(en bool, v *verify.View) string {
 		return t(en, "证书记录未通过核验，可能被伪造或篡改，请勿采信。", "The certificate record failed verification: it may be forged or altered. Do not rely on it.")
 	case verify.NotFound:
 		return t(en, "未找到编号为 "+v.Number+" 的证书。", "No certificate with number "+v.Number+" was found.")
+	case verify.Stale:
+		at := v.AsOf
+		if ts, err := time.Parse(time.RFC3339, v.AsOf); err == nil {
+			at = ts.Format("2006-01-02 15:04:05")
+		}
+		return t(en, "本服务暂时无法连接证书登记册，无法确认该证书当前的状态（状态截至 "+at+"，北京时间）。这不表示证书无效，请稍后刷新本页。",
+			"This service cannot reach the certificate register right now, so it cannot confirm the certificate's current status (status as of "+at+", China time). This does not mean the certificate is invalid; reload this page shortly.")
 	}
 	return t(en, "部分核验项目暂时无法完成，不能确认证书有效，请稍后再试或联系发证机构。", "Some checks could not be made, so validity cannot be confirmed. Try again later or contact the issuing institution.")
 }
@@ -210,7 +220,7 @@ func (h *handlers) page(c *fiber.Ctx) error {
 	}
 	h.m.verdicts.WithLabelValues(string(rec.Verdict), "page").Inc()
 	status := fiber.StatusOK
-	if !rec.Found {
+	if rec.Verdict == verify.NotFound {
 		status = fiber.StatusNotFound
 	}
 	cc := ccPublic

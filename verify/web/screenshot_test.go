@@ -11,10 +11,12 @@ import (
 	"time"
 
 	"certd/issuer"
+	"certd/verify/cache"
 	"certd/verify/internal/verifytest"
 )
 
-// TestScreenshots renders the valid, revoked and not-found pages in headless
+// TestScreenshots renders the valid, revoked, not-found, unavailable and
+// stale (cannot confirm the current status) pages in headless
 // Chromium at a 390x844 phone viewport and checks that each shows its
 // verdict colour as a large block near the top. The PNGs are kept in
 // $CERTD_SCREENSHOT_DIR when set, for a person to look at. Without
@@ -46,6 +48,13 @@ func TestScreenshots(t *testing.T) {
 	bs := &verifytest.BrokenStore{Store: w.Store}
 	bs.Broken.Store(true)
 	down := newApp(t, bs, Deps{}).listen(t)
+	// A third that has not read the register's changes for over a second.
+	fs := &verifytest.BrokenStore{Store: w.Store}
+	sa := newApp(t, fs, Deps{})
+	sa.do(t, "GET", "/v/"+w.Certs[2].Number, nil)
+	fs.AuditFrozen.Store(true)
+	time.Sleep(cache.DefaultFreshness + 100*time.Millisecond)
+	stale := sa.listen(t)
 	tests := []struct {
 		name, path string
 		colour     [3]uint8 // the verdict block's background
@@ -56,6 +65,7 @@ func TestScreenshots(t *testing.T) {
 		{"not-found", "/v/Y000022000001263999999", [3]uint8{0x47, 0x54, 0x67}, ""},
 		{"valid-en", "/v/" + w.Certs[0].Number + "?lang=en", [3]uint8{0x00, 0xa8, 0x62}, ""},
 		{"unavailable", "/v/" + w.Certs[1].Number, [3]uint8{0x47, 0x54, 0x67}, down},
+		{"stale", "/v/" + w.Certs[2].Number, [3]uint8{0x47, 0x5a, 0x85}, stale},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -87,6 +87,11 @@ func Open(ctx context.Context, url string) (*Store, error) {
 // unreachable names the server but never the password.
 func unreachable(cfg *pgxpool.Config, err error) error {
 	c := cfg.ConnConfig
+	// A server that answered with a reason (starting up, no free
+	// connections) was reached: say the reason.
+	if causeOf(err) != storeutil.NoCause {
+		return storeutil.Unavailable(fmt.Sprintf("connect to PostgreSQL at %s:%d/%s", c.Host, c.Port, c.Database), err)
+	}
 	return &issuer.Error{
 		Kind: issuer.ErrUnavailable, Code: "database_unreachable",
 		Zh:  fmt.Sprintf("无法连接 PostgreSQL 数据库 %s:%d/%s", c.Host, c.Port, c.Database),
@@ -172,6 +177,36 @@ func classify(op string, err error) error {
 		return e
 	}
 	return storeutil.Unavailable(op, err)
+}
+
+func init() { storeutil.RegisterCause(causeOf) }
+
+// causeOf names what a PostgreSQL error says an operator must act on, by
+// its SQLSTATE (storeutil.Unavailable words it).
+func causeOf(err error) storeutil.Cause {
+	var pe *pgconn.PgError
+	if !errors.As(err, &pe) {
+		return storeutil.NoCause
+	}
+	switch pe.Code {
+	case "53100": // disk_full
+		return storeutil.DiskFull
+	case "25006": // read_only_sql_transaction: a standby, or default_transaction_read_only
+		return storeutil.ReadOnly
+	case "58030": // io_error
+		return storeutil.DiskIO
+	case "58P01": // undefined_file: a file of the data directory is missing
+		return storeutil.CannotOpen
+	case "XX001", "XX002": // data_corrupted, index_corrupted
+		return storeutil.Corrupt
+	case "53200": // out_of_memory
+		return storeutil.OutOfMemory
+	case "53300": // too_many_connections
+		return storeutil.TooManyConnections
+	case "57P03", "57P01", "57P02": // cannot_connect_now, admin_shutdown, crash_shutdown
+		return storeutil.NotAccepting
+	}
+	return storeutil.NoCause
 }
 
 // pgConstraint returns the constraint a statement violated and the

@@ -176,6 +176,33 @@ func classify(op string, err error) error {
 	return storeutil.Unavailable(op, err)
 }
 
+func init() { storeutil.RegisterCause(causeOf) }
+
+// causeOf names what an SQLite error says an operator must act on: a full
+// disk, a read-only file, a failing disk, a file that cannot be opened or
+// is not a database (storeutil.Unavailable words it).
+func causeOf(err error) storeutil.Cause {
+	var se *sqlite.Error
+	if !errors.As(err, &se) {
+		return storeutil.NoCause
+	}
+	switch se.Code() & 0xff {
+	case sqlite3.SQLITE_FULL:
+		return storeutil.DiskFull
+	case sqlite3.SQLITE_READONLY:
+		return storeutil.ReadOnly
+	case sqlite3.SQLITE_IOERR:
+		return storeutil.DiskIO
+	case sqlite3.SQLITE_CANTOPEN:
+		return storeutil.CannotOpen
+	case sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB:
+		return storeutil.Corrupt
+	case sqlite3.SQLITE_NOMEM:
+		return storeutil.OutOfMemory
+	}
+	return storeutil.NoCause
+}
+
 // constraintCode returns the extended SQLite result code of a constraint
 // violation, or 0.
 func constraintCode(err error) int {

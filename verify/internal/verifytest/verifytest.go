@@ -152,14 +152,45 @@ func (c *CountingStore) Certificates(ctx context.Context, f issuer.CertificateFi
 }
 
 // BrokenStore is a real store whose certificate reads fail while Broken is
-// set, as when the database goes away after the service started.
+// set, as when the database goes away after the service started. While
+// AuditFrozen is set, its audit reads hang until their context ends, as on
+// a frozen connection; FrozenReads counts them and FrozenWait keeps the
+// longest any of them was prepared to wait (its context's deadline; -1:
+// none).
 type BrokenStore struct {
 	verify.Store
 	Broken atomic.Bool
+	// Err is what a broken read fails with; nil: "connection refused".
+	Err         error
+	AuditFrozen atomic.Bool
+	FrozenReads atomic.Int64
+	FrozenWait  atomic.Int64 // nanoseconds
+}
+
+func (b *BrokenStore) Audit(ctx context.Context, f issuer.AuditFilter) ([]issuer.AuditEvent, error) {
+	if !b.AuditFrozen.Load() {
+		return b.Store.Audit(ctx, f)
+	}
+	b.FrozenReads.Add(1)
+	wait := int64(-1)
+	if d, ok := ctx.Deadline(); ok {
+		wait = int64(time.Until(d))
+	}
+	for {
+		old := b.FrozenWait.Load()
+		if old < 0 || (wait >= 0 && wait <= old) || b.FrozenWait.CompareAndSwap(old, wait) {
+			break
+		}
+	}
+	<-ctx.Done()
+	return nil, ctx.Err()
 }
 
 func (b *BrokenStore) Certificates(ctx context.Context, f issuer.CertificateFilter) ([]issuer.Certificate, error) {
 	if b.Broken.Load() && len(f.Numbers) > 0 {
+		if b.Err != nil {
+			return nil, b.Err
+		}
 		return nil, errors.New("connection refused")
 	}
 	return b.Store.Certificates(ctx, f)

@@ -122,6 +122,13 @@ func Conflict(err error) error {
 
 // Unavailable classifies a failure of the database itself. Context errors
 // stay visible in the chain, so errors.Is(err, context.Canceled) still works.
+//
+// When the engine's error names a cause an operator can act on (a full
+// disk, a read-only database: see [Cause]), the error says so, with what to
+// do, under a code of its own: "try again later" would have them retry
+// instead of freeing space. Whatever the cause, the kind is
+// issuer.ErrUnavailable; public pages show their own "temporarily
+// unavailable", never this message.
 func Unavailable(op string, err error) error {
 	if err == nil {
 		return nil
@@ -131,10 +138,101 @@ func Unavailable(op string, err error) error {
 		return err
 	}
 	e := bilingual(issuer.ErrUnavailable, "database", "数据库暂时不可用，请稍后重试", "the database is unavailable; try again later")
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+	switch c := causeOf(err); {
+	case c != NoCause:
+		e = c.error()
+	case errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded):
 		e.Code = "canceled"
 		e.Zh, e.En = "操作已取消或超时", "the operation was canceled or timed out"
 	}
 	e.Err = fmt.Errorf("%s: %w", op, err)
 	return e
+}
+
+// Cause is why the database cannot do its part, as far as the engine says,
+// when it is something an operator must act on rather than wait out. Each
+// backend maps its engine's codes onto these ([RegisterCause]), so that the
+// code a script branches on and the advice a person reads are the same
+// whichever engine is behind the store.
+type Cause int
+
+const (
+	// NoCause: nothing an operator can act on is known; the error is the
+	// general "try again later".
+	NoCause Cause = iota
+	// DiskFull: SQLITE_FULL, PostgreSQL 53100 disk_full.
+	DiskFull
+	// ReadOnly: SQLITE_READONLY (file or directory not writable, a
+	// read-only mount), PostgreSQL 25006 read_only_sql_transaction (a
+	// standby, default_transaction_read_only).
+	ReadOnly
+	// DiskIO: SQLITE_IOERR, PostgreSQL 58030 io_error.
+	DiskIO
+	// CannotOpen: SQLITE_CANTOPEN, PostgreSQL 58P01 undefined_file.
+	CannotOpen
+	// Corrupt: SQLITE_CORRUPT, SQLITE_NOTADB, PostgreSQL XX001
+	// data_corrupted, XX002 index_corrupted.
+	Corrupt
+	// OutOfMemory: SQLITE_NOMEM, PostgreSQL 53200 out_of_memory.
+	OutOfMemory
+	// TooManyConnections: PostgreSQL 53300 too_many_connections.
+	TooManyConnections
+	// NotAccepting: PostgreSQL 57P03 cannot_connect_now (starting up, in
+	// recovery), 57P01 admin_shutdown, 57P02 crash_shutdown.
+	NotAccepting
+)
+
+// causes is what each cause tells a person: the code, and what happened and
+// what to do, in both languages.
+var causes = map[Cause]struct{ code, zh, en string }{
+	DiskFull: {"disk_full",
+		"磁盘已满，数据库无法写入：请释放数据库所在磁盘的空间或扩容后重试（已写入的数据不受影响）",
+		"the disk is full and the database cannot write: free space on the database's disk or grow it, then retry (nothing already written is lost)"},
+	ReadOnly: {"database_read_only",
+		"数据库处于只读状态，无法写入：请检查数据文件及其目录是否可写、磁盘是否以只读方式挂载，或 PostgreSQL 是否为只读备库或只读会话",
+		"the database is read-only: check that the data file and its directory are writable and the disk is not mounted read-only, or that PostgreSQL is not a standby or a read-only session"},
+	DiskIO: {"disk_io_error",
+		"读写数据库时发生磁盘 I/O 错误：请检查磁盘和文件系统（系统日志、SMART），必要时从备份恢复",
+		"a disk I/O error while reading or writing the database: check the disk and the file system (system log, SMART) and restore from a backup if need be"},
+	CannotOpen: {"database_cannot_open",
+		"无法打开数据库文件：请检查数据目录是否存在、是否已挂载、certd 是否有权读写",
+		"cannot open the database file: check that the data directory exists, is mounted, and that certd may read and write it"},
+	Corrupt: {"database_corrupt",
+		"数据库文件已损坏：请停止写入并从备份恢复",
+		"the database file is corrupt: stop writing to it and restore from a backup"},
+	OutOfMemory: {"database_out_of_memory",
+		"数据库内存不足：请检查数据库服务器的内存和配置",
+		"the database ran out of memory: check the database server's memory and settings"},
+	TooManyConnections: {"database_too_many_connections",
+		"数据库连接数已满：请调高 PostgreSQL 的 max_connections，或减少实例数和连接池大小",
+		"the database has no free connections: raise PostgreSQL's max_connections, or run fewer instances or smaller pools"},
+	NotAccepting: {"database_not_accepting",
+		"数据库正在启动、恢复或关闭，暂不接受连接：请确认数据库服务状态，待其就绪后重试",
+		"the database is starting, recovering or shutting down and accepts no connections: check the database service and retry once it is up"},
+}
+
+// Code is the error code of the cause, "" for NoCause.
+func (c Cause) Code() string { return causes[c].code }
+
+func (c Cause) error() *issuer.Error {
+	m := causes[c]
+	return bilingual(issuer.ErrUnavailable, m.code, m.zh, m.en)
+}
+
+// readers are the backends' readers of their engines' errors.
+var readers []func(error) Cause
+
+// RegisterCause adds a backend's reader of its engine's errors, which names
+// the [Cause] of an error of that engine and returns NoCause for any other
+// error. Each backend registers one when its package is initialised; with
+// both linked in, each recognises only its own engine's error type.
+func RegisterCause(read func(error) Cause) { readers = append(readers, read) }
+
+func causeOf(err error) Cause {
+	for _, read := range readers {
+		if c := read(err); c != NoCause {
+			return c
+		}
+	}
+	return NoCause
 }
