@@ -257,7 +257,12 @@ func (h *handlers) bulkUpload(c *fiber.Ctx) error {
 	if !h.confirm.allow(h.clientKey(c), int64(len(items))) {
 		return h.limited(c)
 	}
-	rows := resultRows(items, h.checkItems(c.UserContext(), items))
+	res, err := h.checkItems(c.UserContext(), items)
+	if err != nil {
+		e, _ := issuer.AsError(err)
+		return bad(e)
+	}
+	rows := resultRows(items, res)
 	if isXLSX {
 		f := excelize.NewFile()
 		defer f.Close()

@@ -73,10 +73,22 @@ type Deps struct {
 	// Log), batched so that logging costs no system call per request. Nil
 	// sends those lines through Log.
 	AccessLog io.Writer
+	// Deadline bounds the time of each request that does real work for
+	// an anonymous caller: a PDF, a signed record, a bulk check (JSON or
+	// sheet). Zero means DefaultDeadline.
+	Deadline time.Duration
 	// Options of the lookup service (poll interval, TTLs, memory); Store,
 	// Redis, Log and Metrics are filled from the fields above.
 	Options cache.Options
 }
+
+// DefaultDeadline is the time a costly public request may take. The
+// largest honest one, a cold bulk check of 1,000 rows with ID numbers (a
+// slow hash each), takes about a second on two busy cores; a crafted one
+// is cut off here. fasthttp tells a handler nothing when its client hangs
+// up, so this deadline, not the client's going away, is what stops the
+// work.
+const DefaultDeadline = 5 * time.Second
 
 // Mount adds the public verification routes to app and starts the lookup
 // service behind them. Both stop when the app shuts down.
@@ -127,22 +139,23 @@ func Mount(app *fiber.App, d Deps) (*cache.Service, error) {
 }
 
 type handlers struct {
-	svc     *cache.Service
-	m       *metrics
-	log     *slog.Logger
-	access  *slog.Logger // nil when Log does not log at info level
-	buf     *lineBuffer
-	base    string
-	trusted []netip.Prefix
-	tmpl    *template.Template
-	css     template.CSS
-	csp     string
-	hsts    bool
-	share   []byte
-	openapi *cache.Blob
-	reqs    *limiter
-	confirm *limiter
-	misses  *limiter // failed confirmations per certificate
+	svc      *cache.Service
+	m        *metrics
+	log      *slog.Logger
+	access   *slog.Logger // nil when Log does not log at info level
+	buf      *lineBuffer
+	base     string
+	trusted  []netip.Prefix
+	tmpl     *template.Template
+	css      template.CSS
+	csp      string
+	hsts     bool
+	share    []byte
+	openapi  *cache.Blob
+	reqs     *limiter
+	confirm  *limiter
+	misses   *limiter // failed confirmations per certificate
+	deadline time.Duration
 
 	secHeaders [][2][]byte
 }
@@ -164,7 +177,7 @@ func newHandlers(svc *cache.Service, remote *cache.Remote, m *metrics, d Deps, t
 	styles := template.CSS(css) // #nosec G203 -- our own embedded style sheet, pinned by its hash in the CSP
 	h := &handlers{svc: svc, m: m, log: d.Log, base: strings.TrimRight(d.PublicURL, "/"), trusted: trusted, tmpl: tmpl,
 		css: styles, share: share, openapi: cache.NewBlob(openAPI(d.PublicURL)),
-		hsts: strings.HasPrefix(d.PublicURL, "https://"),
+		hsts: strings.HasPrefix(d.PublicURL, "https://"), deadline: d.Deadline,
 		// Nothing but the inlined style sheet and our own images and forms:
 		// a page that is all about trust runs no script at all.
 		csp: "default-src 'none'; style-src 'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) + "'; img-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
@@ -192,6 +205,9 @@ func newHandlers(svc *cache.Service, remote *cache.Remote, m *metrics, d Deps, t
 	}
 	if h.hsts {
 		h.secHeaders = append(h.secHeaders, [2][]byte{[]byte("Strict-Transport-Security"), []byte("max-age=31536000")})
+	}
+	if h.deadline <= 0 {
+		h.deadline = DefaultDeadline
 	}
 	rl, cl := d.RateLimit, d.ConfirmLimit
 	if rl == 0 {
@@ -233,9 +249,9 @@ func (h *handlers) routes(app *fiber.App) {
 	app.Get("/v/:number", h.page)
 	app.Post("/v/:number", h.page)
 	app.Get("/api/v1/certificates/:number", h.apiCertificate)
-	app.Post("/api/v1/verify", h.apiVerify)
+	app.Post("/api/v1/verify", h.costly(h.apiVerify))
 	app.Get("/bulk", h.bulkForm)
-	app.Post("/bulk", h.bulkUpload)
+	app.Post("/bulk", h.costly(h.bulkUpload))
 	app.Get("/api/openapi.json", func(c *fiber.Ctx) error {
 		return h.sendBlob(c, h.openapi, fiber.MIMEApplicationJSON, "public, max-age=300")
 	})
@@ -283,6 +299,22 @@ func (h *handlers) observe(c *fiber.Ctx) (err error) {
 			slog.Int64("us", d.Microseconds()), slog.Int("bytes", len(c.Response().Body())))
 	}()
 	return c.Next()
+}
+
+// costly gives a handler that works for an anonymous caller (parsing an
+// upload, verifying records, checking a list) a deadline: its context ends
+// after h.deadline, and the work below it (the PDF scan, the sheet reader,
+// the bulk workers, the lookups) stops there with verify.ErrDeadline.
+// fasthttp has no signal for a client that went away, so the deadline is
+// the only bound on a request whose client no longer waits. The cached
+// GET routes do not need one: they cost a map lookup.
+func (h *handlers) costly(next fiber.Handler) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		ctx, cancel := context.WithTimeout(c.UserContext(), h.deadline)
+		defer cancel()
+		c.SetUserContext(ctx)
+		return next(c)
+	}
 }
 
 // routeOf is the route pattern a request matched. After Next, Route is the
