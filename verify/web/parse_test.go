@@ -2,6 +2,7 @@ package web
 
 import (
 	"bytes"
+	"context"
 	"encoding/csv"
 	"mime/multipart"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	"golang.org/x/text/encoding/simplifiedchinese"
 
 	"certd/issuer"
+	"certd/issuer/workbook/workbooktest"
 	"certd/verify/internal/verifytest"
 )
 
@@ -54,10 +56,13 @@ func TestParseSheet(t *testing.T) {
 		{name: "too many rows", data: []byte(strings.Repeat("Y000022000001263000001,张三\n", maxItems+1)), wantE: "最多"},
 		{name: "binary", data: []byte("\x00\x01\x02\xff\xfe"), wantE: "无法读取"},
 		{name: "damaged XLSX", xlsx: true, data: []byte("PK\x03\x04garbage"), wantE: "无法读取"},
+		{name: "a CSV line of commas", data: []byte("证书编号,姓名\n" + strings.Repeat(",", maxSheetCols) + "\n"), wantE: "每行最多"},
+		{name: "an XLSX cell beyond the last column", xlsx: true, data: workbooktest.XLSX([][]string{{"证书编号", "姓名"}, append(make([]string, maxSheetCols), "x")}, nil), wantE: "超出了可读取的范围"},
+		{name: "an XLSX of too many rows", xlsx: true, data: workbooktest.XLSX(make([][]string, maxItems+2), nil), wantE: "最多"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := parseSheet(tt.data, tt.xlsx)
+			got, err := parseSheet(context.Background(), tt.data, tt.xlsx)
 			if tt.wantE != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantE) {
 					t.Fatalf("err %v, want %q", err, tt.wantE)
@@ -162,7 +167,7 @@ func FuzzParseSheet(f *testing.F) {
 	f.Add(xlsxOf(f, [][]string{{"证书编号", "姓名"}, {"Y000022000001263000001", "张三"}}), true)
 	f.Add([]byte("PK\x03\x04\x14\x00"), true)
 	f.Fuzz(func(t *testing.T, b []byte, x bool) {
-		items, err := parseSheet(b, x)
+		items, err := parseSheet(context.Background(), b, x)
 		if err != nil {
 			return
 		}
