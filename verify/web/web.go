@@ -47,10 +47,13 @@ import (
 )
 
 // MaxBody is the largest request body the public routes accept: a PDF
-// (verify.MaxPDFSize) or a bulk sheet, plus multipart framing. The command
-// sets it as the app's BodyLimit; the routes check their own tighter
-// limits.
+// (verify.MaxPDFSize) plus multipart framing, for POST /api/v1/verify.
+// The routes check their own tighter limits.
 const MaxBody = verify.MaxPDFSize + 1<<20
+
+// MaxBulkBody is the largest body of POST /bulk: a sheet plus multipart
+// framing. Every other public route takes a small form or none.
+const MaxBulkBody = maxSheet + 64<<10
 
 // Deps is what [Mount] needs.
 type Deps struct {
