@@ -34,7 +34,8 @@ func decodeView(t *testing.T, body string) verify.View {
 
 // TestWhatAViewerSees checks the privacy rules: the number alone shows a
 // masked name and no ID number; the QR's code shows the full name and a
-// masked ID number; a confirmed name unlocks the record; nothing else does.
+// masked ID number; a confirmed name shows the full name; no answer
+// carries the signed record.
 func TestWhatAViewerSees(t *testing.T) {
 	w := verifytest.NewWorld(t, openSQLite(t), 3)
 	a := newApp(t, w.Store, Deps{})
@@ -48,7 +49,6 @@ func TestWhatAViewerSees(t *testing.T) {
 		access     verify.Access
 		holder     string
 		doc        string
-		record     bool
 		codeOK     string // "", "true", "false"
 		matchName  string // "", "true", "false"
 		wantInBody []string
@@ -56,15 +56,15 @@ func TestWhatAViewerSees(t *testing.T) {
 	}{
 		{name: "number only", target: api, status: 200, access: verify.Public, holder: "欧**娜", notInBody: []string{"欧阳娜娜", c.Holder.DocNumber, masked, c.Token[:40]}},
 		{name: "lower-case number", target: "/api/v1/certificates/" + strings.ToLower(c.Number), status: 200, access: verify.Public, holder: "欧**娜"},
-		{name: "QR code", target: api + "?c=" + c.VerifyCode, status: 200, access: verify.Holder, holder: "欧阳娜娜", doc: masked, record: true, notInBody: []string{c.Holder.DocNumber}},
-		{name: "QR code typed in lower case", target: api + "?c=" + strings.ToLower(c.VerifyCode), status: 200, access: verify.Holder, holder: "欧阳娜娜", doc: masked, record: true},
+		{name: "QR code", target: api + "?c=" + c.VerifyCode, status: 200, access: verify.Holder, holder: "欧阳娜娜", doc: masked, notInBody: []string{c.Holder.DocNumber}},
+		{name: "QR code typed in lower case", target: api + "?c=" + strings.ToLower(c.VerifyCode), status: 200, access: verify.Holder, holder: "欧阳娜娜", doc: masked},
 		{name: "another certificate's code", target: api + "?c=" + w.Certs[1].VerifyCode, status: 200, access: verify.Public, holder: "欧**娜", codeOK: "false", notInBody: []string{"欧阳娜娜"}},
-		{name: "name confirmed", target: api + "?name=" + url.QueryEscape("欧阳娜娜"), status: 200, access: verify.Confirmed, holder: "欧阳娜娜", record: true, matchName: "true", notInBody: []string{masked}},
-		{name: "name with spaces confirmed", target: api + "?name=" + url.QueryEscape(" 欧阳 娜娜 "), status: 200, access: verify.Confirmed, holder: "欧阳娜娜", record: true, matchName: "true"},
+		{name: "name confirmed", target: api + "?name=" + url.QueryEscape("欧阳娜娜"), status: 200, access: verify.Confirmed, holder: "欧阳娜娜", matchName: "true", notInBody: []string{masked}},
+		{name: "name with spaces confirmed", target: api + "?name=" + url.QueryEscape(" 欧阳 娜娜 "), status: 200, access: verify.Confirmed, holder: "欧阳娜娜", matchName: "true"},
 		{name: "wrong name, right ID is not even compared", target: api + "?name=" + url.QueryEscape("欧阳娜") + "&id_number=" + c.Holder.DocNumber, status: 200, access: verify.Public, holder: "欧**娜", matchName: "false", notInBody: []string{`"id_number"`, "欧阳娜娜"}},
 		{name: "wrong name", target: api + "?name=" + url.QueryEscape("欧阳娜"), status: 200, access: verify.Public, holder: "欧**娜", matchName: "false", notInBody: []string{"欧阳娜娜"}},
 		{name: "right name wrong ID", target: api + "?name=" + url.QueryEscape("欧阳娜娜") + "&id_number=" + ident.CompleteResidentID("22010219990101001"), status: 200, access: verify.Public, holder: "欧**娜", matchName: "true", wantInBody: []string{`"id_number":false`}, notInBody: []string{"欧阳娜娜"}},
-		{name: "right name right ID", target: api + "?name=" + url.QueryEscape("欧阳娜娜") + "&id_number=" + strings.ToLower(c.Holder.DocNumber), status: 200, access: verify.Confirmed, holder: "欧阳娜娜", doc: masked, record: true, matchName: "true", wantInBody: []string{`"id_number":true`}},
+		{name: "right name right ID", target: api + "?name=" + url.QueryEscape("欧阳娜娜") + "&id_number=" + strings.ToLower(c.Holder.DocNumber), status: 200, access: verify.Confirmed, holder: "欧阳娜娜", doc: masked, matchName: "true", wantInBody: []string{`"id_number":true`}},
 		{name: "unknown number", target: "/api/v1/certificates/Y000022000001263999999", status: 404, wantInBody: []string{`"verdict":"not_found"`}},
 	}
 	for _, tt := range tests {
@@ -90,8 +90,8 @@ func TestWhatAViewerSees(t *testing.T) {
 			if v.Access != tt.access || v.Certificate == nil || v.Certificate.HolderName != tt.holder || v.Certificate.DocMasked != tt.doc {
 				t.Errorf("access %s holder %q doc %q, want %s %q %q", v.Access, v.Certificate.HolderName, v.Certificate.DocMasked, tt.access, tt.holder, tt.doc)
 			}
-			if (v.Record != "") != tt.record {
-				t.Errorf("record present = %v, want %v", v.Record != "", tt.record)
+			if sig := c.Token[strings.LastIndexByte(c.Token, '.')+1:]; strings.Contains(body, sig) || strings.Contains(body, `"record"`) {
+				t.Error("the answer carries the signed record")
 			}
 			if got := fmtBool(v.CodeOK); got != tt.codeOK {
 				t.Errorf("verification_code_ok = %q, want %q", got, tt.codeOK)
