@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/valyala/fasthttp"
 
 	"certd/issuer/account"
@@ -50,6 +51,7 @@ func bodyLimitServer(t *testing.T) (e *env, base string, as *account.Service, ad
 	if admin, _, err = as.Create(ctx, cliUser(), account.NewUser{Name: "root", DisplayName: "省厅管理员", Role: account.AuthorityAdmin, Password: "province-admin-2026"}); err != nil {
 		t.Fatal(err)
 	}
+	e.metrics = prometheus.NewRegistry() // as serve does
 	app, err := newApp(e)
 	if err != nil {
 		t.Fatal(err)
@@ -227,6 +229,46 @@ func TestBodyLimitDecision(t *testing.T) {
 		h.SetRequestURI(tc.uri)
 		if got := b.limit(&h); got != tc.want {
 			t.Errorf("%s %s: limit %d, want %d", tc.method, tc.uri, got, tc.want)
+		}
+	}
+}
+
+// TestMetricsOnAPrivateAddress: the public port serves no /metrics; the
+// metrics, console login failures among them, are served on the address of
+// --metrics-addr, and on none when it is empty.
+func TestMetricsOnAPrivateAddress(t *testing.T) {
+	e, base, _, _ := bodyLimitServer(t)
+	resp, err := http.PostForm(base+"/console/login", url.Values{"name": {"root"}, "password": {"wrong"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp, err = http.Get(base + "/metrics"); err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound {
+		t.Errorf("GET /metrics on the public port: %d", resp.StatusCode)
+	}
+	ms, err := serveMetrics("127.0.0.1:0", e.metrics)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ms.Close()
+	if resp, err = http.Get("http://" + ms.Addr() + "/metrics"); err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(body), `route="/console/login"`) || !strings.Contains(string(body), "go_goroutines") {
+		t.Errorf("metrics address: %d %.300s", resp.StatusCode, body)
+	}
+	if ms, err := serveMetrics("", e.metrics); ms != nil || err != nil {
+		t.Errorf("an empty --metrics-addr serves metrics: %v %v", ms, err)
+	}
+	for _, st := range settings {
+		if st.name == "metrics-addr" && st.def != "127.0.0.1:9090" {
+			t.Errorf("--metrics-addr defaults to %q, not loopback", st.def)
 		}
 	}
 }

@@ -6,12 +6,16 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/http"
 	"os"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/valyala/fasthttp"
 
 	"certd/issuer"
@@ -41,9 +45,18 @@ func cmdServe(ctx context.Context, args []string, out io.Writer) error {
 			return err
 		}
 	}
+	e.metrics = prometheus.NewRegistry()
 	app, err := newApp(e)
 	if err != nil {
 		return err
+	}
+	ms, err := serveMetrics(e.cfg.MetricsAddr, e.metrics)
+	if err != nil {
+		return err
+	}
+	if ms != nil {
+		defer ms.Close()
+		e.log.Info("metrics listening", "addr", ms.Addr())
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- app.Listen(e.cfg.Addr) }()
@@ -55,6 +68,41 @@ func cmdServe(ctx context.Context, args []string, out io.Writer) error {
 	}
 	e.log.Info("shutting down")
 	return app.ShutdownWithTimeout(10 * time.Second)
+}
+
+// metricsServer serves GET /metrics on its own address. The metrics count
+// requests by route, console login failures included: they are for the
+// operators' Prometheus, not for the public port (which has no /metrics).
+type metricsServer struct {
+	srv *http.Server
+	ln  net.Listener
+}
+
+// serveMetrics starts serving reg on addr; nil, nil when addr is empty.
+func serveMetrics(addr string, reg *prometheus.Registry) (*metricsServer, error) {
+	if addr == "" {
+		return nil, nil
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("无法监听指标地址 %s / cannot listen on the metrics address %s: %w", addr, addr, err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	m := &metricsServer{ln: ln, srv: &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second,
+		WriteTimeout: 30 * time.Second, MaxHeaderBytes: 16 << 10}}
+	go func() { _ = m.srv.Serve(ln) }()
+	return m, nil
+}
+
+// Addr is the address the metrics are served on.
+func (m *metricsServer) Addr() string { return m.ln.Addr().String() }
+
+// Close stops the metrics server.
+func (m *metricsServer) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return m.srv.Shutdown(ctx)
 }
 
 // newApp builds the HTTP application.
@@ -86,7 +134,7 @@ func newApp(e *env) (*fiber.App, error) {
 	mb, _ := strconv.Atoi(e.cfg.CacheMB)
 	if _, err := web.Mount(app, web.Deps{
 		Store: e.store, PublicURL: e.cfg.PublicURL, RedisURL: e.cfg.RedisURL, Log: e.log,
-		TrustedProxies: strings.Split(e.cfg.TrustedProxies, ","), RateLimit: rl, AccessLog: os.Stderr,
+		TrustedProxies: strings.Split(e.cfg.TrustedProxies, ","), RateLimit: rl, AccessLog: os.Stderr, Metrics: e.metrics,
 		Options: cache.Options{L1Bytes: int64(mb) << 20},
 	}); err != nil {
 		return nil, err

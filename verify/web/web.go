@@ -1,7 +1,10 @@
 // Package web is the public face of verification on the web: the pages an
 // employer reaches from a certificate's QR code, the JSON API, the bulk
 // check of a credit-transfer office, the institution directory, the
-// published trust bundle and key set, and the operators' health and metrics.
+// published trust bundle and key set, and the operators' health checks.
+// The metrics go to a registry the caller serves where it likes
+// (Deps.Metrics; certd serves them on a separate, private address): they
+// count console logins too, and are nobody's business on the public port.
 //
 // [Mount] adds these routes to a Fiber app and starts the lookup service
 // behind them ([cache.Service]); the handlers use only its exported
@@ -37,8 +40,7 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
-	"github.com/gofiber/fiber/v2/middleware/adaptor"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"certd/assets"
 	"certd/issuer/clientip"
@@ -80,6 +82,10 @@ type Deps struct {
 	// an anonymous caller: a PDF, a signed record, a bulk check (JSON or
 	// sheet). Zero means DefaultDeadline.
 	Deadline time.Duration
+	// Metrics is where the routes and the lookup service register their
+	// metrics. Nil: a registry of their own, which nothing serves. The
+	// public app serves no /metrics.
+	Metrics *prometheus.Registry
 	// Options of the lookup service (poll interval, TTLs, memory); Store,
 	// Redis, Log and Metrics are filled from the fields above.
 	Options cache.Options
@@ -109,7 +115,7 @@ func Mount(app *fiber.App, d Deps) (*cache.Service, error) {
 			return nil, err
 		}
 	}
-	m := newMetrics()
+	m := newMetrics(d.Metrics)
 	o := d.Options
 	o.Store, o.Redis, o.Log, o.Metrics = d.Store, remote, d.Log, m.reg
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -240,7 +246,6 @@ func (h *handlers) routes(app *fiber.App) {
 	app.Use(h.observe)
 	app.Get("/healthz", func(c *fiber.Ctx) error { return c.SendString("ok") })
 	app.Get("/readyz", h.readyz)
-	app.Get("/metrics", adaptor.HTTPHandler(promhttp.HandlerFor(h.m.reg, promhttp.HandlerOpts{})))
 	app.Get("/static/share.png", func(c *fiber.Ctx) error {
 		c.Set("Cache-Control", "public, max-age=86400")
 		c.Set(fiber.HeaderContentType, "image/png")

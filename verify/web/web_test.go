@@ -9,12 +9,15 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"certd/issuer"
 	"certd/issuer/credential"
@@ -457,7 +460,8 @@ func TestDirectoryAndKeys(t *testing.T) {
 // with no personal data.
 func TestObservability(t *testing.T) {
 	w := verifytest.NewWorld(t, openSQLite(t), 1)
-	a := newApp(t, w.Store, Deps{})
+	reg := prometheus.NewRegistry()
+	a := newApp(t, w.Store, Deps{Metrics: reg})
 	c := w.Certs[0]
 	a.do(t, "GET", "/v/"+c.Number+"?c="+c.VerifyCode, nil)
 	a.do(t, "GET", "/api/v1/certificates/"+c.Number+"?name="+url.QueryEscape(c.Holder.Name), nil)
@@ -466,7 +470,14 @@ func TestObservability(t *testing.T) {
 	if resp.StatusCode != 200 || !strings.Contains(body, `"store":"ok"`) {
 		t.Errorf("readyz: %d %s", resp.StatusCode, body)
 	}
-	_, metrics := a.do(t, "GET", "/metrics", nil)
+	// The public app serves no metrics: they count console login
+	// failures, and the command serves them on a private address.
+	if resp, _ := a.do(t, "GET", "/metrics", nil); resp.StatusCode != 404 {
+		t.Errorf("GET /metrics on the public app: %d", resp.StatusCode)
+	}
+	rec := httptest.NewRecorder()
+	promhttp.HandlerFor(reg, promhttp.HandlerOpts{}).ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	metrics := rec.Body.String()
 	for _, s := range []string{`route="/v/:number"`, `route="/api/v1/certificates/:number"`, `route="unmatched"`, "certd_verify_cache_total", `certd_verify_verdicts_total{channel="page",verdict="valid"} 1`} {
 		if !strings.Contains(metrics, s) {
 			t.Errorf("metrics lack %s", s)
