@@ -21,6 +21,7 @@ import (
 	"certd/issuer/render"
 	"certd/issuer/store/postgres"
 	"certd/issuer/store/sqlite"
+	"certd/verify"
 )
 
 // Config is every setting certd takes. Each has a flag and a CERTD_*
@@ -127,10 +128,18 @@ type usageError struct{ msg string }
 
 func (e usageError) Error() string { return e.msg }
 
+// backend is what both store backends are: the issuing side's store, and
+// the public side's (verify.Store adds the failed-confirmation counter).
+// Wiring them here is what checks, at compile time, that they are both.
+type backend interface {
+	issuer.Store
+	verify.Store
+}
+
 // env is what a command works with once the config is validated.
 type env struct {
 	cfg   *Config
-	store issuer.Store
+	store backend
 	svc   *issuer.Service
 	log   *slog.Logger
 	// printErr says why certificates cannot be printed (no usable font);
@@ -161,7 +170,7 @@ func (c *Config) open(ctx context.Context) (*env, error) {
 	if err != nil {
 		return nil, err
 	}
-	var st issuer.Store
+	var st backend
 	if c.DatabaseURL != "" {
 		st, err = postgres.Open(ctx, c.DatabaseURL)
 	} else {

@@ -75,7 +75,9 @@ func (h *handlers) apiCertificate(c *fiber.Ctx) error {
 	var m verify.Match
 	if confirming && rec.Found {
 		var ok bool
-		if m, ok = h.checkMatch(rec, name, idNumber); !ok {
+		if m, ok, err = h.checkMatch(c.UserContext(), rec, name, idNumber); err != nil {
+			return h.unavailable(c, err)
+		} else if !ok {
 			return h.fail(c, errConfirmLimited)
 		}
 		if m.Name && (m.IDNumber == nil || *m.IDNumber) && access == verify.Public {
@@ -337,7 +339,11 @@ func (h *handlers) checkItem(ctx context.Context, i int, it item) itemResult {
 	if !rec.Found {
 		return r
 	}
-	m, ok := h.checkMatch(rec, it.Name, it.IDNumber)
+	m, ok, err := h.checkMatch(ctx, rec, it.Name, it.IDNumber)
+	if err != nil {
+		r.Error = errItemUnavailable.Error()
+		return r
+	}
 	if !ok {
 		r.Error = errConfirmLimited.Error()
 		return r

@@ -163,7 +163,8 @@ type handlers struct {
 	openapi  *cache.Blob
 	reqs     *limiter
 	confirm  *limiter
-	misses   *limiter // failed confirmations per certificate
+	misses   failures // failed confirmations per certificate (confirm.go)
+	missLim  *limiter // the limiter behind misses, with Redis
 	deadline time.Duration
 
 	secHeaders [][2][]byte
@@ -228,15 +229,23 @@ func newHandlers(svc *cache.Service, remote *cache.Remote, m *metrics, d Deps, t
 	h.reqs = newLimiter("req", rl, time.Minute, remote)
 	h.confirm = newLimiter("confirm", cl, time.Hour, remote)
 	// A privacy control, not a load control: it stays on when rate limits
-	// are switched off.
-	h.misses = newLimiter("confirm-miss", maxFailedConfirms, confirmWindowDays*24*time.Hour, remote)
+	// are switched off. Without Redis it is kept in the database, so that
+	// a restart does not give every certificate a fresh budget.
+	if remote != nil {
+		h.missLim = newLimiter("confirm-miss", maxFailedConfirms, confirmWindowDays*24*time.Hour, remote)
+		h.misses = limiterFailures{h.missLim}
+	} else {
+		h.misses = storeFailures{st: d.Store, now: time.Now}
+	}
 	return h, nil
 }
 
 func (h *handlers) close() {
 	h.reqs.close()
 	h.confirm.close()
-	h.misses.close()
+	if h.missLim != nil {
+		h.missLim.close()
+	}
 	if h.buf != nil {
 		_ = h.buf.Close()
 	}
