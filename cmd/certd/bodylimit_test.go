@@ -202,7 +202,7 @@ func TestBodyLimitByPath(t *testing.T) {
 // TestBodyLimitDecision tables the decision itself, without a server,
 // for paths a client cannot easily send over net/http.
 func TestBodyLimitDecision(t *testing.T) {
-	b := &bodyLimits{session: func(func(string) []byte) bool { return true }}
+	b := &bodyLimits{session: func(func(string) []byte) bool { return true }, token: func(string) bool { return false }}
 	for _, tc := range []struct {
 		method, uri string
 		want        int
@@ -271,4 +271,52 @@ func TestMetricsOnAPrivateAddress(t *testing.T) {
 			t.Errorf("--metrics-addr defaults to %q, not loopback", st.def)
 		}
 	}
+}
+
+// FuzzBodyLimit: whatever the method, request URI, session and token, a
+// limit above smallBody goes only to a POST whose path is already clean
+// (what is routed is what was judged) and names a route that takes a
+// large body; the console's only with a session, the API upload's only
+// with a token.
+func FuzzBodyLimit(f *testing.F) {
+	for _, s := range []string{"/console/issue", "/v/..%2Fconsole", "/CONSOLE/ISSUE/", "/api/v1/verify", "/bulk", "//console/issue",
+		"/console/./issue", "http://x/console/issue", "/api/console/v1/rosters", "/console/login?next=/console/issue", "/%2e%2e/console/issue"} {
+		f.Add("POST", s, true, false)
+	}
+	f.Add("GET", "/console/issue", true, true)
+	f.Fuzz(func(t *testing.T, method, uri string, session, token bool) {
+		b := &bodyLimits{session: func(func(string) []byte) bool { return session }, token: func(string) bool { return token }}
+		var h fasthttp.RequestHeader
+		h.SetMethod(method)
+		h.SetRequestURI(uri)
+		if token {
+			h.Set("Authorization", "Bearer "+account.TokenPrefix+"x")
+		}
+		got := b.limit(&h)
+		if got == smallBody {
+			return
+		}
+		if !h.IsPost() {
+			t.Fatalf("%s %q: %d for a method other than POST", method, uri, got)
+		}
+		u := fasthttp.AcquireURI()
+		defer fasthttp.ReleaseURI(u)
+		if u.Parse(nil, h.RequestURI()) != nil || !bytes.Equal(u.Path(), u.PathOriginal()) {
+			t.Fatalf("%q: %d for a path that is not clean", uri, got)
+		}
+		p := strings.ToLower(strings.TrimSuffix(string(u.Path()), "/"))
+		want := map[string]int{"/api/v1/verify": web.MaxBody, "/bulk": web.MaxBulkBody}
+		if session && (p == "/console" || strings.HasPrefix(p, "/console/")) {
+			want[p] = consoleForm
+			if n, ok := uploadBody[p]; ok {
+				want[p] = n
+			}
+		}
+		if token {
+			want["/api/console/v1/rosters"] = apiRosterBody
+		}
+		if want[p] != got {
+			t.Fatalf("%s %q (session %v, token %v): limit %d, want %d", method, uri, session, token, got, want[p])
+		}
+	})
 }

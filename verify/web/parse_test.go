@@ -166,9 +166,16 @@ func FuzzParseSheet(f *testing.F) {
 	f.Add([]byte("\"a,b\",\"c\nd\"\n"), false)
 	f.Add(xlsxOf(f, [][]string{{"证书编号", "姓名"}, {"Y000022000001263000001", "张三"}}), true)
 	f.Add([]byte("PK\x03\x04\x14\x00"), true)
+	f.Add(workbooktest.XLSX([][]string{{"证书编号", "姓名"}, {"Y000022000001263000001", strings.Repeat("张", 500)}}, nil), true)
+	f.Add(workbooktest.XLSX([][]string{{"证书编号"}}, &workbooktest.Huge{Row: 2, Col: 2, Len: 4 << 10, Shared: true}), true)
+	f.Add(workbooktest.Dense(100, 10, 10), true)
+	f.Add([]byte("证书编号,姓名\n"+strings.Repeat(",", 300)+"\n"), false)
 	f.Fuzz(func(t *testing.T, b []byte, x bool) {
 		items, err := parseSheet(context.Background(), b, x)
 		if err != nil {
+			if e, ok := issuer.AsError(err); !ok || e.Zh == "" || e.En == "" {
+				t.Fatalf("error %v is not a bilingual issuer.Error", err)
+			}
 			return
 		}
 		if len(items) == 0 || len(items) > maxItems {
@@ -177,6 +184,9 @@ func FuzzParseSheet(f *testing.F) {
 		for _, it := range items {
 			if !utf8.ValidString(it.Number + it.Name + it.IDNumber) {
 				t.Fatal("invalid UTF-8 passed through")
+			}
+			if x && (len(it.Number) > sheetLimits.CellBytes || len(it.Name) > sheetLimits.CellBytes || len(it.IDNumber) > sheetLimits.CellBytes) {
+				t.Fatal("an XLSX cell over the reader's limit passed through")
 			}
 		}
 	})
