@@ -175,6 +175,9 @@ func parseVerifyRequest(body []byte) (*verifyRequest, error) {
 		return nil, errTooManyItems
 	case len(r.Items) == 0 && strings.TrimSpace(r.Token) == "":
 		return nil, errRequestNeither
+	case len(r.Token) > maxTokenBody:
+		// The same bound as a record sent as text: one is under 4 KB.
+		return nil, errTokenTooLarge
 	}
 	return &r, nil
 }

@@ -177,6 +177,7 @@ func TestBadInput(t *testing.T) {
 		{"XML", "POST", "/api/v1/verify", "application/xml", "<a/>", 415, "unsupported_media_type"},
 		{"huge PDF", "POST", "/api/v1/verify", "application/pdf", "%PDF-1.4\n" + strings.Repeat("x", verify.MaxPDFSize), 413, "too_large"},
 		{"huge token", "POST", "/api/v1/verify", "application/jose", strings.Repeat("a", 65<<10), 413, "too_large"},
+		{"huge token in JSON", "POST", "/api/v1/verify", "application/json", `{"token":"` + strings.Repeat("a", 65<<10) + `"}`, 413, "too_large"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
