@@ -7,9 +7,11 @@ import (
 	"certd/issuer/occupation"
 )
 
-// Store is what public verification reads from the issuer's store, and all
-// it reads: nothing here writes, so no bug on the public side can change a
-// record. [issuer.Store] satisfies it; tests wrap it to count or break
+// Store is what public verification reads from the issuer's store, and the
+// one thing it writes: a count of failed confirmations per certificate,
+// which no record depends on. No bug on the public side can change a
+// record through it. Both store backends satisfy it (cmd/certd wires them,
+// which checks that at compile time); tests wrap it to count or break
 // reads.
 type Store interface {
 	// Authority, Institutions and InstitutionVersions are the registry:
@@ -29,9 +31,16 @@ type Store interface {
 	Audit(ctx context.Context, f issuer.AuditFilter) ([]issuer.AuditEvent, error)
 	// Ping answers readiness checks.
 	Ping(ctx context.Context) error
-}
 
-var _ Store = issuer.Store(nil)
+	// FailedConfirmations and AddFailedConfirmation count the failed
+	// confirmations of a certificate's holder (a wrong name, or the right
+	// name with a wrong ID number) on a day (days since 1970-01-01 UTC),
+	// for the cap on guessing when no Redis is configured: kept in the
+	// database, the cap outlives a restart. Add returns the day's total;
+	// an unknown number is issuer.ErrNotFound.
+	FailedConfirmations(ctx context.Context, number string, day int64) (int, error)
+	AddFailedConfirmation(ctx context.Context, number string, day int64) (int, error)
+}
 
 // StoreStatus answers status lookups from the issuer's store.
 type StoreStatus struct {

@@ -247,7 +247,10 @@ const (
 	// Public viewers know only the number: masked name, no ID number.
 	Public Access = "public"
 	// Holder viewers presented the verification code from the QR: full
-	// name, masked ID number and the signed record.
+	// name and masked ID number. QR links get forwarded, so this is not
+	// proof of being the holder: no public answer carries the signed
+	// record, whose slow hash of the ID number would let anyone holding
+	// the masked number try the eight hidden digits (a birth date) offline.
 	Holder Access = "code"
 	// Confirmed viewers supplied the holder's full name (and perhaps the
 	// ID number) and it matched.
@@ -301,7 +304,6 @@ type View struct {
 	Status      *StatusView      `json:"status,omitempty"`
 	Institution *InstitutionView `json:"institution,omitempty"`
 	Checks      []Check          `json:"checks"`
-	Record      string           `json:"record,omitempty"` // the signed JWS, for code holders and confirmed viewers
 	AsOf        string           `json:"as_of"`
 }
 
@@ -365,14 +367,14 @@ func (r *Record) For(a Access) *View {
 			cv.HolderName = f.Name
 			dt := ident.DocType(f.DocType)
 			cv.DocTypeZh, cv.DocTypeEn = dt.Chinese(), dt.English()
-			// Only the QR code shows the masked ID number: with the first 6
-			// and last 4 digits, only the birth date is left to guess
-			// against the hash in the record, which a name-confirmer
-			// also gets.
+			// Only the QR code shows the masked ID number. The signed
+			// record is in no view: with the first 6 and last 4 digits,
+			// its slow hash of the ID number would confirm guesses of the
+			// birth date offline (36,525 a century). The holder gets the
+			// record through the holder pages.
 			if a == Holder {
 				cv.DocMasked = f.DocMasked
 			}
-			v.Record = r.Token
 		default:
 			cv.HolderName, cv.NameMasked = ident.MaskName(f.Name), true
 		}

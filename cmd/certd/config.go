@@ -6,11 +6,14 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"certd/issuer"
 	"certd/issuer/clientip"
@@ -18,6 +21,7 @@ import (
 	"certd/issuer/render"
 	"certd/issuer/store/postgres"
 	"certd/issuer/store/sqlite"
+	"certd/verify"
 )
 
 // Config is every setting certd takes. Each has a flag and a CERTD_*
@@ -37,6 +41,9 @@ type Config struct {
 	RateLimit      string
 	// CacheMB bounds the in-process verification cache.
 	CacheMB string
+	// MetricsAddr is where the Prometheus metrics are served, apart from
+	// the public port; empty serves none.
+	MetricsAddr string
 }
 
 var settings = []struct {
@@ -53,6 +60,7 @@ var settings = []struct {
 	{"trusted-proxies", "CERTD_TRUSTED_PROXIES", "", "comma-separated IPs or CIDR prefixes of reverse proxies whose X-Forwarded-For is believed; empty trusts none", func(c *Config) *string { return &c.TrustedProxies }},
 	{"rate-limit", "CERTD_RATE_LIMIT", "600", "public verification requests per minute per client; -1 disables", func(c *Config) *string { return &c.RateLimit }},
 	{"cache-mb", "CERTD_CACHE_MB", "256", "memory for the in-process verification cache, in MiB (approximate)", func(c *Config) *string { return &c.CacheMB }},
+	{"metrics-addr", "CERTD_METRICS_ADDR", "127.0.0.1:9090", "address serving Prometheus metrics (GET /metrics), apart from the public one; keep it private; empty serves none", func(c *Config) *string { return &c.MetricsAddr }},
 	{"font", "CERTD_FONT", "/usr/share/fonts/truetype/lxgw-wenkai/LXGWWenKai-Regular.ttf", "TrueType font (.ttf or .ttc) for certificates", func(c *Config) *string { return &c.FontPath }},
 }
 
@@ -100,6 +108,11 @@ func (c *Config) validate() error {
 	if n, err := strconv.Atoi(c.CacheMB); err != nil || n < 1 || n > 1<<20 {
 		bad = append(bad, "--cache-mb 应为 1 到 1048576 之间的整数 / --cache-mb must be an integer from 1 to 1048576")
 	}
+	if c.MetricsAddr != "" {
+		if _, _, err := net.SplitHostPort(c.MetricsAddr); err != nil {
+			bad = append(bad, "--metrics-addr 应为 主机:端口（或留空不提供）/ --metrics-addr must be host:port (or empty for none)")
+		}
+	}
 	var lvl slog.Level
 	if err := lvl.UnmarshalText([]byte(c.LogLevel)); err != nil {
 		bad = append(bad, "--log-level 应为 debug、info、warn 或 error / --log-level must be debug, info, warn or error")
@@ -115,16 +128,27 @@ type usageError struct{ msg string }
 
 func (e usageError) Error() string { return e.msg }
 
+// backend is what both store backends are: the issuing side's store, and
+// the public side's (verify.Store adds the failed-confirmation counter).
+// Wiring them here is what checks, at compile time, that they are both.
+type backend interface {
+	issuer.Store
+	verify.Store
+}
+
 // env is what a command works with once the config is validated.
 type env struct {
 	cfg   *Config
-	store issuer.Store
+	store backend
 	svc   *issuer.Service
 	log   *slog.Logger
 	// printErr says why certificates cannot be printed (no usable font);
 	// svc.Printer is nil then.
 	printErr    error
 	warnedPrint bool
+	// metrics, when set, is where the server's metrics are registered
+	// (serve sets it; tests may leave it nil).
+	metrics *prometheus.Registry
 }
 
 func (c *Config) logger() *slog.Logger {
@@ -146,7 +170,7 @@ func (c *Config) open(ctx context.Context) (*env, error) {
 	if err != nil {
 		return nil, err
 	}
-	var st issuer.Store
+	var st backend
 	if c.DatabaseURL != "" {
 		st, err = postgres.Open(ctx, c.DatabaseURL)
 	} else {

@@ -47,7 +47,7 @@ var layering = []struct {
 	{
 		func(string) bool { return true },
 		func(i string) bool {
-			return i == "certd/issuer/store/storetest" || i == "certd/issuer/store/postgres/pgtest"
+			return i == "certd/issuer/store/storetest" || i == "certd/issuer/store/postgres/pgtest" || i == "certd/issuer/workbook/workbooktest"
 		},
 		"test-only helpers (they import testing) may only be imported by _test.go files",
 	},

@@ -179,8 +179,8 @@ func TestCommandLine(t *testing.T) {
 func TestConfigErrors(t *testing.T) {
 	dir := t.TempDir()
 	c := &cli{t: t, data: dir}
-	code, _, errs := c.run("init", "--public-url", "ftp://x", "--database-url", "mysql://x", "--log-level", "loud", "--cache-mb", "0")
-	if code != 2 || strings.Count(errs, "/") < 3 || !strings.Contains(errs, "--cache-mb") {
+	code, _, errs := c.run("init", "--public-url", "ftp://x", "--database-url", "mysql://x", "--log-level", "loud", "--cache-mb", "0", "--metrics-addr", "9090")
+	if code != 2 || strings.Count(errs, "/") < 3 || !strings.Contains(errs, "--cache-mb") || !strings.Contains(errs, "--metrics-addr") {
 		t.Errorf("bad config: exit %d\n%s", code, errs)
 	}
 	c.must("init")

@@ -1,21 +1,28 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
+	"net"
+	"net/http"
 	"os"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/valyala/fasthttp"
 
 	"certd/issuer"
+	"certd/issuer/account"
 	"certd/issuer/console"
 	"certd/issuer/ident"
 	"certd/issuer/occupation"
+	"certd/issuer/roster"
 	"certd/verify/cache"
 	"certd/verify/web"
 )
@@ -37,9 +44,18 @@ func cmdServe(ctx context.Context, args []string, out io.Writer) error {
 			return err
 		}
 	}
+	e.metrics = prometheus.NewRegistry()
 	app, err := newApp(e)
 	if err != nil {
 		return err
+	}
+	ms, err := serveMetrics(e.cfg.MetricsAddr, e.metrics)
+	if err != nil {
+		return err
+	}
+	if ms != nil {
+		defer ms.Close()
+		e.log.Info("metrics listening", "addr", ms.Addr())
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- app.Listen(e.cfg.Addr) }()
@@ -51,6 +67,41 @@ func cmdServe(ctx context.Context, args []string, out io.Writer) error {
 	}
 	e.log.Info("shutting down")
 	return app.ShutdownWithTimeout(10 * time.Second)
+}
+
+// metricsServer serves GET /metrics on its own address. The metrics count
+// requests by route, console login failures included: they are for the
+// operators' Prometheus, not for the public port (which has no /metrics).
+type metricsServer struct {
+	srv *http.Server
+	ln  net.Listener
+}
+
+// serveMetrics starts serving reg on addr; nil, nil when addr is empty.
+func serveMetrics(addr string, reg *prometheus.Registry) (*metricsServer, error) {
+	if addr == "" {
+		return nil, nil
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("无法监听指标地址 %s / cannot listen on the metrics address %s: %w", addr, addr, err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	m := &metricsServer{ln: ln, srv: &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second,
+		WriteTimeout: 30 * time.Second, MaxHeaderBytes: 16 << 10}}
+	go func() { _ = m.srv.Serve(ln) }()
+	return m, nil
+}
+
+// Addr is the address the metrics are served on.
+func (m *metricsServer) Addr() string { return m.ln.Addr().String() }
+
+// Close stops the metrics server.
+func (m *metricsServer) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return m.srv.Shutdown(ctx)
 }
 
 // newApp builds the HTTP application.
@@ -67,8 +118,9 @@ func newApp(e *env) (*fiber.App, error) {
 		// leave in one write: with fasthttp's default 4 KB buffer every
 		// page took two system calls.
 		WriteBufferSize: 16 << 10,
-		// A certificate PDF or a bulk sheet; routes check tighter limits.
-		BodyLimit: max(web.MaxBody, console.MaxUpload),
+		// The largest any route takes; bodyLimits.config picks each
+		// request's own before its body is read.
+		BodyLimit: max(web.MaxBody, console.MaxUpload, apiRosterBody),
 		ErrorHandler: func(c *fiber.Ctx, err error) error {
 			code := fiber.StatusInternalServerError
 			if fe, ok := err.(*fiber.Error); ok {
@@ -77,16 +129,11 @@ func newApp(e *env) (*fiber.App, error) {
 			return c.Status(code).JSON(fiber.Map{"error": httpText(code)})
 		},
 	})
-	// One server serves the console (roster and photo uploads up to
-	// console.MaxUpload) and the public routes (web.MaxBody at most).
-	// The limit is picked from the path before the body is read, so a
-	// public route never buffers more than its own.
-	app.Server().HeaderReceived = bodyLimitByPath
 	rl, _ := strconv.Atoi(e.cfg.RateLimit)
 	mb, _ := strconv.Atoi(e.cfg.CacheMB)
 	if _, err := web.Mount(app, web.Deps{
 		Store: e.store, PublicURL: e.cfg.PublicURL, RedisURL: e.cfg.RedisURL, Log: e.log,
-		TrustedProxies: strings.Split(e.cfg.TrustedProxies, ","), RateLimit: rl, AccessLog: os.Stderr,
+		TrustedProxies: strings.Split(e.cfg.TrustedProxies, ","), RateLimit: rl, AccessLog: os.Stderr, Metrics: e.metrics,
 		Options: cache.Options{L1Bytes: int64(mb) << 20},
 	}); err != nil {
 		return nil, err
@@ -94,22 +141,115 @@ func newApp(e *env) (*fiber.App, error) {
 	if err := mountConsole(app, e); err != nil {
 		return nil, err
 	}
+	limits, err := newBodyLimits(e)
+	if err != nil {
+		return nil, err
+	}
+	// One server serves the console and the public routes; each request's
+	// body limit is chosen from its headers before the body is read.
+	app.Server().HeaderReceived = limits.config
 	return app, nil
 }
 
-// bodyLimitByPath gives console paths the server's limit and every other
-// path web.MaxBody. The path is parsed and normalised the way routing
-// sees it, so /console/../api/... does not pass for a console path.
-func bodyLimitByPath(h *fasthttp.RequestHeader) fasthttp.RequestConfig {
+// Request body limits. Only a signed-in operator's upload may be large;
+// everything else, the console's login page included, gets smallBody.
+const (
+	// smallBody: every route not named below (logins, the confirmation
+	// form, JSON of a few items, requests that should have no body).
+	smallBody = 64 << 10
+	// consoleForm: any console form of a signed-in operator (an
+	// institution's scope may have thousands of lines).
+	consoleForm = 1 << 20
+)
+
+// uploadBody are the console routes that take a file, by path as routed
+// (lower case, no trailing slash), with what each may be: the handlers'
+// own limits plus multipart framing.
+var uploadBody = map[string]int{
+	"/console/issue":         console.MaxUpload, // a roster and a ZIP of photos
+	"/console/catalogue":     8<<20 + 1<<20,     // the occupation catalogue (console's readUpload limit)
+	"/console/settings/seal": 1<<20 + 64<<10,    // the seal image
+}
+
+// apiRosterBody is POST /api/console/v1/rosters: the roster as the body.
+const apiRosterBody = roster.MaxFileBytes + 64<<10
+
+// bodyLimits decides a request's body limit from its headers.
+type bodyLimits struct {
+	// session checks the console session cookie (console.SessionCheck).
+	session func(cookie func(name string) []byte) bool
+	// token checks an API token given as "Bearer ..." (a store read).
+	token func(authorization string) bool
+}
+
+func newBodyLimits(e *env) (*bodyLimits, error) {
+	as, err := e.accounts()
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	session, err := console.SessionCheck(ctx, console.Deps{Service: e.svc, Accounts: as, KEK: e.svc.KEK, PublicURL: e.cfg.PublicURL})
+	if err != nil {
+		return nil, err
+	}
+	token := func(authorization string) bool {
+		secret, ok := strings.CutPrefix(authorization, "Bearer ")
+		secret = strings.TrimSpace(secret)
+		if !ok || !strings.HasPrefix(secret, account.TokenPrefix) || len(secret) > 100 {
+			return false
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_, _, err := as.Authenticate(ctx, secret)
+		if err != nil && issuer.Is(err, issuer.ErrUnavailable) {
+			e.log.Warn("body limit: API token not checked", "error", err)
+		}
+		return err == nil
+	}
+	return &bodyLimits{session: session, token: token}, nil
+}
+
+// config is the server's HeaderReceived hook. The limit is decided on the
+// path the router will route, and only when that path is already decoded
+// and clean: a path with percent-escapes, dot segments or doubled slashes
+// (/v/..%2Fconsole, /console/../bulk) names one route to a cleaning eye and
+// another to the router, so it gets smallBody whatever it seems to name.
+// Routing ignores case and a trailing slash, and so does the lookup.
+func (b *bodyLimits) config(h *fasthttp.RequestHeader) fasthttp.RequestConfig {
+	return fasthttp.RequestConfig{MaxRequestBodySize: b.limit(h)}
+}
+
+func (b *bodyLimits) limit(h *fasthttp.RequestHeader) int {
+	if !h.IsPost() {
+		return smallBody
+	}
 	u := fasthttp.AcquireURI()
 	defer fasthttp.ReleaseURI(u)
-	if u.Parse(nil, h.RequestURI()) == nil {
-		p := string(u.Path())
-		if p == "/console" || strings.HasPrefix(p, "/console/") || strings.HasPrefix(p, "/api/console/") {
-			return fasthttp.RequestConfig{}
-		}
+	if u.Parse(nil, h.RequestURI()) != nil || !bytes.Equal(u.Path(), u.PathOriginal()) {
+		return smallBody
 	}
-	return fasthttp.RequestConfig{MaxRequestBodySize: web.MaxBody}
+	p := strings.ToLower(strings.TrimSuffix(string(u.Path()), "/"))
+	switch {
+	case p == "/api/v1/verify":
+		return web.MaxBody
+	case p == "/bulk":
+		return web.MaxBulkBody
+	case p == "/api/console/v1/rosters":
+		// A store read, made for the one API route that takes a file.
+		if b.token(string(h.Peek(fasthttp.HeaderAuthorization))) {
+			return apiRosterBody
+		}
+	case p == "/console" || strings.HasPrefix(p, "/console/"):
+		if !b.session(h.Cookie) {
+			return smallBody
+		}
+		if n, ok := uploadBody[p]; ok {
+			return n
+		}
+		return consoleForm
+	}
+	return smallBody
 }
 
 func httpText(code int) string {

@@ -128,3 +128,29 @@ func (s *sessions) csrfOK(binding, got string) bool {
 	}
 	return hmac.Equal([]byte(s.csrfToken(binding)), []byte(got))
 }
+
+// SessionCheck is a cheap test of a request's console session cookie, for
+// the server to decide, as a request's headers arrive, whether its body may
+// be as large as an upload: it checks the token's signature, audience and
+// lifetime, under either cookie name, and reads no account (the handler
+// does, after the body). d is the Deps given to Mount.
+func SessionCheck(ctx context.Context, d Deps) (func(cookie func(name string) []byte) bool, error) {
+	now := d.Now
+	if now == nil {
+		now = time.Now
+	}
+	s, err := loadSessions(ctx, d.Accounts, d.KEK, now)
+	if err != nil {
+		return nil, err
+	}
+	return func(cookie func(name string) []byte) bool {
+		for _, name := range [...]string{"__Host-certd_session", "certd_session"} {
+			if tok := cookie(name); len(tok) > 0 {
+				if _, err := s.parse(string(tok)); err == nil {
+					return true
+				}
+			}
+		}
+		return false
+	}, nil
+}

@@ -147,12 +147,11 @@ func loadCSV(data []byte) (*table, error) {
 	if err != nil {
 		return nil, err
 	}
-	rows, err := readCSVRows(text)
-	if err != nil {
+	t := &table{format: format}
+	if t.rows, err = readCSVRows(t, text); err != nil {
 		return nil, err
 	}
-	t := &table{format: format, rows: rows}
-	if t.hdr, err = findHeader(rows); err != nil {
+	if t.hdr, err = findHeader(t.rows); err != nil {
 		return nil, err
 	}
 	if err := checkRowCount(t); err != nil {
@@ -161,12 +160,17 @@ func loadCSV(data []byte) (*table, error) {
 	return t, nil
 }
 
-func readCSVRows(text string) ([][]string, error) {
+func readCSVRows(t *table, text string) ([][]string, error) {
 	var rows [][]string
 	nonBlank := 0
 	err := splitCSV(text, sniffDelimiter(text), func(cells []string) error {
 		if len(rows) >= maxSheetRows {
 			return errTooManyRows()
+		}
+		for c, v := range cells {
+			if len(v) > MaxCellBytes {
+				cells[c] = t.cutCell(len(rows), c, v)
+			}
 		}
 		if cells != nil && blankRow(cells) {
 			cells = nil

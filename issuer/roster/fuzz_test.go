@@ -1,9 +1,11 @@
 package roster
 
 import (
+	"strings"
 	"testing"
 
 	"certd/issuer/fault"
+	"certd/issuer/workbook/workbooktest"
 )
 
 // checkInvariants is what every input must satisfy: no panic (the fuzzer
@@ -30,6 +32,18 @@ func checkInvariants(t *testing.T, data []byte, name string) {
 		if p.Row <= 0 || p.Zh == "" || p.En == "" || p.Code == "" {
 			t.Fatalf("bad problem %+v", p)
 		}
+		if len(p.Value) > MaxCellBytes {
+			t.Fatalf("a problem echoes %d bytes of a cell", len(p.Value))
+		}
+	}
+	if s, err := Cells(data, name); err == nil {
+		for _, row := range s.Rows {
+			for _, c := range row.Cells {
+				if len(c) > MaxCellBytes {
+					t.Fatalf("row %d keeps a cell of %d bytes", row.Row, len(c))
+				}
+			}
+		}
 	}
 	for _, e := range r.Entries {
 		if e.Row <= 0 || e.Name == "" || e.DocNumber == "" || !e.Level.Valid() {
@@ -51,6 +65,7 @@ func FuzzParseCSV(f *testing.F) {
 		f.Add(readFixture(f, name))
 	}
 	f.Add([]byte("姓名,证件号码,职业编码,等级,考生类别,考核日期\n\"a\"b\",\"\n"))
+	f.Add([]byte(encodeCSV(append(rosterRows(), []string{strings.Repeat("长", 2000)}))))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		checkInvariants(t, data, "fuzz.csv")
 	})
@@ -65,6 +80,10 @@ func FuzzParseXLSX(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Add(tpl)
+	rows := rosterRows()
+	rows[1][11] = strings.Repeat("备注", 1000)
+	f.Add(workbooktest.XLSX(rows, nil))
+	f.Add(workbooktest.XLSX(rosterRows(), &workbooktest.Huge{Row: 2, Col: 12, Len: 8 << 10, Shared: true}))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		checkInvariants(t, data, "fuzz.xlsx")
 	})

@@ -69,6 +69,7 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"certd/issuer/fault"
 	"certd/issuer/ident"
@@ -80,14 +81,13 @@ import (
 const (
 	MaxRows      = 20000    // data rows, not counting header, title or blank rows
 	MaxFileBytes = 32 << 20 // upload size
-	maxCols      = 256      // cells beyond this in a row are ignored
+	maxCols      = 256      // a CSV's cells beyond this are ignored; an XLSX cell there is refused
 	headerScan   = 5        // the header must be within the first rows
 	maxSheetRows = 1 << 20  // physical rows incl. blanks (Excel's own limit)
-
-	// An uncompressed workbook larger than this is treated as a zip bomb;
-	// parts above the XML limit are streamed from a temporary file.
-	unzipSizeLimit    = 128 << 20
-	unzipXMLSizeLimit = 16 << 20
+	// MaxCellBytes bounds one cell, in any column: a longer one is a row
+	// problem, and is kept cut to this length, so that no preview or
+	// marked copy carries it whole.
+	MaxCellBytes = 4 << 10
 )
 
 // Candidate types (考生类别). The values are stable identifiers.
@@ -181,6 +181,25 @@ type table struct {
 	// isNumber reports whether a cell was stored as a number; only xlsx
 	// knows. It is consulted lazily, for suspicious ID cells only.
 	isNumber func(row, col int) bool
+
+	// cut records the cells longer than MaxCellBytes, by row index and
+	// column, with their length before they were cut.
+	cut map[[2]int]int
+}
+
+// cutCell records that the cell at row index i, column c was len bytes
+// long, and returns it cut to MaxCellBytes (a copy, so the long text can
+// be freed).
+func (t *table) cutCell(i, c int, v string) string {
+	if t.cut == nil {
+		t.cut = map[[2]int]int{}
+	}
+	t.cut[[2]int{i, c}] = len(v)
+	n := MaxCellBytes
+	for n > 0 && !utf8.RuneStart(v[n]) {
+		n--
+	}
+	return strings.Clone(v[:n])
 }
 
 // Parse reads a roster from an uploaded file. today bounds dates (an

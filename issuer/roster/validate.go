@@ -81,8 +81,12 @@ func (rc *rowCheck) addIdent(field string, col int, value string, err error) {
 	rc.add(field, col, value, "invalid", "内容无效："+err.Error(), "invalid: "+err.Error())
 }
 
-// tooLong reports (and records) a cell over its limit.
+// tooLong reports (and records) a cell over its limit. A cell cut when it
+// was read has its problem already (cutProblems), with its real length.
 func (rc *rowCheck) tooLong(field string, col int, v string, limit int) bool {
+	if _, cut := rc.t.cut[[2]int{rc.row - 1, col}]; cut {
+		return true
+	}
 	if n := utf8.RuneCountInString(v); n > limit {
 		rc.add(field, col, v, "too_long",
 			fmt.Sprintf("内容过长（%d个字符，最多%d个）", n, limit),
@@ -90,6 +94,24 @@ func (rc *rowCheck) tooLong(field string, col int, v string, limit int) bool {
 		return true
 	}
 	return false
+}
+
+// cutProblems records a problem for every cell of the row that was longer
+// than MaxCellBytes when it was read, in any column, the ignored ones too:
+// such a cell is never shown or kept whole.
+func (rc *rowCheck) cutProblems(fieldOf map[int]string) {
+	if len(rc.t.cut) == 0 {
+		return
+	}
+	for c, v := range rc.cells {
+		n, cut := rc.t.cut[[2]int{rc.row - 1, c}]
+		if !cut {
+			continue
+		}
+		rc.add(fieldOf[c], c, v, "cell_too_long",
+			fmt.Sprintf("单元格内容过长（%d字节，最多%d字节），请删减", n, MaxCellBytes),
+			fmt.Sprintf("the cell is too long (%d bytes, at most %d); shorten it", n, MaxCellBytes))
+	}
 }
 
 // required records an empty required cell.
@@ -117,14 +139,17 @@ func validate(t *table, today time.Time) *Roster {
 	byCert := map[string]firstSeen{}
 	byDoc := map[string]firstSeen{}
 	read := make(map[int]bool, len(t.hdr.cols))
-	for _, c := range t.hdr.cols {
+	fieldOf := make(map[int]string, len(t.hdr.cols))
+	for f, c := range t.hdr.cols {
 		read[c] = true
+		fieldOf[c] = f
 	}
 	for i := t.hdr.row + 1; i < len(t.rows); i++ {
 		if t.rows[i] == nil {
 			continue
 		}
 		rc := &rowCheck{t: t, row: i + 1, cells: t.rows[i], read: read}
+		rc.cutProblems(fieldOf)
 		e, certKey, docKey := rc.check(todayUTC)
 		if docKey != "" {
 			if first, ok := byDoc[docKey]; !ok {

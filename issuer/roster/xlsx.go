@@ -1,52 +1,53 @@
 package roster
 
 import (
-	"bytes"
-	"errors"
+	"context"
 	"fmt"
 
-	"certd/issuer/fault"
-
 	"github.com/xuri/excelize/v2"
+
+	"certd/issuer/fault"
+	"certd/issuer/workbook"
 )
 
-func xlsxOptions(raw bool) excelize.Options {
-	return excelize.Options{
-		RawCellValue:      raw,
-		UnzipSizeLimit:    unzipSizeLimit,
-		UnzipXMLSizeLimit: unzipXMLSizeLimit,
-	}
+// xlsxLimits bound reading an uploaded roster workbook (issuer/workbook
+// says what each bounds and why). An honest roster of MaxRows rows and a
+// dozen columns is about 15 MB of sheet XML, 1.5 million tags, and shared
+// strings of a few MB.
+var xlsxLimits = workbook.Limits{
+	Zip:           workbook.ZipLimits{Entries: 1000, Total: 128 << 20, Entry: 64 << 20},
+	SharedStrings: 16 << 20,
+	SheetTags:     2 << 20,
+	ParsedTags:    1 << 20,
+	TextRun:       256 << 10,
+	Rows:          maxSheetRows,
+	Cols:          maxCols,
+	CellBytes:     MaxCellBytes,
+	CellTotal:     32 << 20,
 }
 
-// openXLSX opens a workbook with the zip-bomb limits and turns every failure,
-// including a panic inside excelize on a malformed part, into a file error.
-func openXLSX(data []byte, raw bool) (f *excelize.File, err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			f, err = nil, errDamaged()
-		}
-	}()
-	f, err = excelize.OpenReader(bytes.NewReader(data), xlsxOptions(raw))
+// openXLSX opens a workbook through the bounded reader, turning its errors
+// into the roster's file errors.
+func openXLSX(data []byte, raw bool) (*excelize.File, error) {
+	f, err := workbook.Open(data, xlsxLimits, raw)
 	if err != nil {
-		if f != nil {
-			_ = f.Close()
-		}
-		if errors.Is(err, excelize.ErrWorkbookFileFormat) || errors.Is(err, excelize.ErrWorkbookPassword) {
-			return nil, fileErr("xls_legacy",
-				"工作簿加了密码或格式不受支持，请另存为不加密码的.xlsx文件后再上传",
-				"the workbook is password-protected or in an unsupported format; save it as an .xlsx without a password and upload again")
-		}
-		if errors.Is(err, excelize.ErrOptionsUnzipSizeLimit) || isSizeLimit(err) {
-			return nil, fileErr("file_too_large", "工作簿解压后过大，无法处理", "the workbook is too large once uncompressed")
-		}
-		return nil, errDamaged()
+		return nil, fileError(err)
 	}
 	return f, nil
 }
 
-func isSizeLimit(err error) bool {
-	// excelize reports the unzip limit with an unexported error value.
-	return err != nil && bytes.Contains([]byte(err.Error()), []byte("unzip size"))
+// fileError is the roster's file error for an error of the workbook
+// reader, whose codes are the roster's own (xls_legacy, file_too_large,
+// xlsx_damaged...); too many rows is said as the CSV reader says it.
+func fileError(err error) *fault.Error {
+	e, ok := fault.As(err)
+	switch {
+	case !ok:
+		return errDamaged()
+	case e.Code == workbook.CodeRows:
+		return errTooManyRows()
+	}
+	return e
 }
 
 func errDamaged() *fault.Error {
@@ -77,9 +78,12 @@ func loadXLSX(data []byte) (t *table, closeFn func(), err error) {
 	}
 	var firstErr error
 	for _, sheet := range f.GetSheetList() {
-		rows, herr := readSheet(f, sheet)
+		t := &table{format: "xlsx", sheet: sheet, date1904: date1904}
+		herr := readSheet(f, t)
 		if herr != nil {
-			if fe, ok := fault.As(herr); ok && fe.Code == "too_many_rows" {
+			if fe, ok := fault.As(herr); ok && fe.Code != "xlsx_damaged" {
+				// A sheet over a bound ends the import: reading the next
+				// one could cost as much again.
 				return nil, nil, herr
 			}
 			if firstErr == nil {
@@ -87,7 +91,7 @@ func loadXLSX(data []byte) (t *table, closeFn func(), err error) {
 			}
 			continue
 		}
-		hdr, herr := findHeader(rows)
+		hdr, herr := findHeader(t.rows)
 		if herr != nil {
 			if fe, ok := fault.As(herr); ok && fe.Code != "no_header" {
 				// A header was recognised but is incomplete: that is the
@@ -101,7 +105,7 @@ func loadXLSX(data []byte) (t *table, closeFn func(), err error) {
 			}
 			continue
 		}
-		t = &table{format: "xlsx", sheet: sheet, rows: rows, hdr: hdr, date1904: date1904}
+		t.hdr = hdr
 		t.isNumber = func(row, col int) bool {
 			cell, cerr := excelize.CoordinatesToCellName(col+1, row)
 			if cerr != nil {
@@ -121,40 +125,33 @@ func loadXLSX(data []byte) (t *table, closeFn func(), err error) {
 	return nil, nil, asFileError(firstErr, errDamaged())
 }
 
-// readSheet reads a worksheet into cell text. It streams with the Rows
-// iterator (rather than GetRows) so an oversized sheet is abandoned early.
-func readSheet(f *excelize.File, sheet string) ([][]string, error) {
-	it, err := f.Rows(sheet)
-	if err != nil {
-		return nil, errDamaged()
-	}
-	defer it.Close()
-	var rows [][]string
+// readSheet reads a worksheet into t.rows (cell text, nil for blank
+// rows) with the bounded streaming reader; cells over MaxCellBytes come
+// cut, and are recorded in t.cut.
+func readSheet(f *excelize.File, t *table) error {
 	nonBlank := 0
-	for it.Next() {
-		if len(rows) >= maxSheetRows {
-			return nil, errTooManyRows()
-		}
-		cells, err := it.Columns()
-		if err != nil {
-			return nil, errDamaged()
-		}
-		if len(cells) > maxCols {
-			cells = cells[:maxCols]
+	err := workbook.Read(context.Background(), f, t.sheet, xlsxLimits, func(r workbook.Row) error {
+		cells := r.Cells
+		for _, c := range r.Cut {
+			if t.cut == nil {
+				t.cut = map[[2]int]int{}
+			}
+			t.cut[[2]int{len(t.rows), c.Col}] = c.Len
 		}
 		if blankRow(cells) {
 			cells = nil
 		} else if nonBlank++; nonBlank > MaxRows+headerScan {
-			return nil, errTooManyRows()
+			return errTooManyRows()
 		}
-		rows = append(rows, cells)
-	}
-	if it.Error() != nil {
-		return nil, errDamaged()
+		t.rows = append(t.rows, cells)
+		return nil
+	})
+	if err != nil {
+		return fileError(err)
 	}
 	// Trailing blank rows (formatted but empty) are not part of the roster.
-	for len(rows) > 0 && rows[len(rows)-1] == nil {
-		rows = rows[:len(rows)-1]
+	for len(t.rows) > 0 && t.rows[len(t.rows)-1] == nil {
+		t.rows = t.rows[:len(t.rows)-1]
 	}
-	return rows, nil
+	return nil
 }

@@ -12,15 +12,14 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"certd/issuer"
 	"certd/issuer/store/postgres/pgtest"
 	"certd/issuer/store/sqlite"
 	"certd/verify"
 	"certd/verify/internal/verifytest"
 )
 
-func openSQLite(t testing.TB) issuer.Store   { return verifytest.Open(t, sqlite.Open) }
-func openPostgres(t testing.TB) issuer.Store { return pgtest.Open(t) }
+func openSQLite(t testing.TB) verifytest.Store   { return verifytest.Open(t, sqlite.Open) }
+func openPostgres(t testing.TB) verifytest.Store { return pgtest.Open(t) }
 
 // instance is one certd instance's lookup service, started as web.Mount
 // starts it, logging into a buffer of its own.

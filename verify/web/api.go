@@ -75,7 +75,9 @@ func (h *handlers) apiCertificate(c *fiber.Ctx) error {
 	var m verify.Match
 	if confirming && rec.Found {
 		var ok bool
-		if m, ok = h.checkMatch(rec, name, idNumber); !ok {
+		if m, ok, err = h.checkMatch(c.UserContext(), rec, name, idNumber); err != nil {
+			return h.unavailable(c, err)
+		} else if !ok {
 			return h.fail(c, errConfirmLimited)
 		}
 		if m.Name && (m.IDNumber == nil || *m.IDNumber) && access == verify.Public {
@@ -176,6 +178,9 @@ func parseVerifyRequest(body []byte) (*verifyRequest, error) {
 		return nil, errTooManyItems
 	case len(r.Items) == 0 && strings.TrimSpace(r.Token) == "":
 		return nil, errRequestNeither
+	case len(r.Token) > maxTokenBody:
+		// The same bound as a record sent as text: one is under 4 KB.
+		return nil, errTokenTooLarge
 	}
 	return &r, nil
 }
@@ -192,12 +197,15 @@ func (h *handlers) apiVerify(c *fiber.Ctx) error {
 			return h.failWith(c, err)
 		}
 		if req.Token != "" {
-			return c.JSON(h.verifyToken(c.UserContext(), req.Token, nil, "token"))
+			return h.sendToken(c, h.verifyToken(c.UserContext(), req.Token, nil, "token"))
 		}
 		if !h.confirm.allow(h.clientKey(c), int64(len(req.Items))) {
 			return h.limited(c)
 		}
-		res := h.checkItems(c.UserContext(), req.Items)
+		res, err := h.checkItems(c.UserContext(), req.Items)
+		if err != nil {
+			return h.failWith(c, err)
+		}
 		sum := map[string]int{}
 		for _, r := range res {
 			if r.Verdict != "" {
@@ -211,7 +219,7 @@ func (h *handlers) apiVerify(c *fiber.Ctx) error {
 		if len(c.Body()) > maxTokenBody {
 			return h.fail(c, errTokenTooLarge)
 		}
-		return c.JSON(h.verifyToken(c.UserContext(), string(c.Body()), nil, "token"))
+		return h.sendToken(c, h.verifyToken(c.UserContext(), string(c.Body()), nil, "token"))
 	case strings.HasPrefix(ct, "application/pdf"):
 		return h.verifyPDF(c, c.Body())
 	case strings.HasPrefix(ct, fiber.MIMEMultipartForm):
@@ -245,8 +253,10 @@ func readUpload(fh *multipart.FileHeader, limit int64) ([]byte, error) {
 }
 
 // checkItems answers items with a few workers: the first lookups of a
-// cold list go to the database, and ID checks cost a slow hash each.
-func (h *handlers) checkItems(ctx context.Context, items []item) []itemResult {
+// cold list go to the database, and ID checks cost a slow hash each. When
+// ctx ends first the workers stop and the whole check fails with
+// verify.ErrDeadline: a result sheet with holes would read as an answer.
+func (h *handlers) checkItems(ctx context.Context, items []item) ([]itemResult, error) {
 	h.prefetch(items)
 	out := make([]itemResult, len(items))
 	var wg sync.WaitGroup
@@ -256,6 +266,9 @@ func (h *handlers) checkItems(ctx context.Context, items []item) []itemResult {
 		go func() {
 			defer wg.Done()
 			for i := range next {
+				if ctx.Err() != nil {
+					continue
+				}
 				out[i] = h.checkItem(ctx, i, items[i])
 			}
 		}()
@@ -265,7 +278,10 @@ func (h *handlers) checkItems(ctx context.Context, items []item) []itemResult {
 	}
 	close(next)
 	wg.Wait()
-	return out
+	if ctx.Err() != nil {
+		return nil, verify.ErrDeadline
+	}
+	return out, nil
 }
 
 // prefetch loads every distinct number of a list that is not cached, all
@@ -332,7 +348,11 @@ func (h *handlers) checkItem(ctx context.Context, i int, it item) itemResult {
 	if !rec.Found {
 		return r
 	}
-	m, ok := h.checkMatch(rec, it.Name, it.IDNumber)
+	m, ok, err := h.checkMatch(ctx, rec, it.Name, it.IDNumber)
+	if err != nil {
+		r.Error = errItemUnavailable.Error()
+		return r
+	}
 	if !ok {
 		r.Error = errConfirmLimited.Error()
 		return r
@@ -371,10 +391,21 @@ func (h *handlers) verifyToken(ctx context.Context, token string, extra *verify.
 // verifyPDF checks the record embedded in an uploaded certificate PDF and
 // whether the file is byte-identical to the one issued.
 func (h *handlers) verifyPDF(c *fiber.Ctx, pdf []byte) error {
-	tok, err := verify.TokenFromPDF(pdf)
+	ctx := c.UserContext()
+	tok, err := verify.TokenFromPDFContext(ctx, pdf)
 	if err != nil {
 		return h.failWith(c, err)
 	}
-	chk := verify.PDFCheck(c.UserContext(), tok, pdf, h.svc.Fresh)
-	return c.JSON(h.verifyToken(c.UserContext(), tok, &chk, "pdf"))
+	chk := verify.PDFCheck(ctx, tok, pdf, h.svc.Fresh)
+	return h.sendToken(c, h.verifyToken(ctx, tok, &chk, "pdf"))
+}
+
+// sendToken answers the verification of a presented record, unless the
+// request's deadline passed while it was checked: a lookup cut short
+// reads as "could not check", which must not pass for an answer.
+func (h *handlers) sendToken(c *fiber.Ctx, res verify.TokenResult) error {
+	if c.UserContext().Err() != nil {
+		return h.fail(c, verify.ErrDeadline)
+	}
+	return c.JSON(res)
 }

@@ -2,6 +2,7 @@ package web
 
 import (
 	"bytes"
+	"context"
 	"encoding/csv"
 	"errors"
 	"io"
@@ -13,11 +14,33 @@ import (
 	"golang.org/x/text/encoding/simplifiedchinese"
 
 	"certd/issuer"
+	"certd/issuer/workbook"
 	"certd/verify"
 )
 
 // maxSheet bounds an uploaded bulk sheet.
 const maxSheet = 4 << 20
+
+// maxSheetCols bounds the columns of a bulk sheet's rows, CSV or XLSX.
+const maxSheetCols = 256
+
+// sheetLimits bound what reading an uploaded XLSX may cost: an honest
+// sheet of 1,000 rows is a few hundred KB uncompressed. The densest
+// workbook within them costs about 64 MB of allocation, most of it
+// garbage (issuer/workbook's TestDenseWorkbookWithinBound).
+var sheetLimits = workbook.Limits{
+	Zip:           workbook.ZipLimits{Entries: 128, Total: 8 << 20, Entry: 4 << 20},
+	SharedStrings: 512 << 10,
+	SheetTags:     256 << 10,
+	ParsedTags:    64 << 10,
+	TextRun:       256 << 10,
+	Rows:          maxItems + 1,
+	Cols:          maxSheetCols,
+	// Longer than any cell the check uses: a cut cell still fails the
+	// item's own length check.
+	CellBytes: 1 << 10,
+	CellTotal: 4 << 20,
+}
 
 // Errors of an uploaded sheet.
 var (
@@ -27,6 +50,7 @@ var (
 	errSheetFormat   = issuer.Errorf(issuer.ErrInvalid, "sheet_format",
 		"无法读取文件：请上传 CSV（UTF-8 或 GB18030）或 XLSX", "cannot read the file: upload CSV (UTF-8 or GB18030) or XLSX")
 	errNoNumberCol = issuer.Errorf(issuer.ErrInvalid, "sheet_header", "表头中没有“证书编号”列", "the header has no certificate number column")
+	errSheetWide   = issuer.Errorf(issuer.ErrInvalid, "sheet_format", "每行最多%d列", "at most %d columns a row", maxSheetCols)
 )
 
 // parseSheet reads a bulk check sheet: CSV (UTF-8, with or without BOM, or
@@ -35,14 +59,14 @@ var (
 // names its columns (证书编号/姓名/证件号码, or number/name/id_number) is
 // used to find them in any order; otherwise the columns are taken in that
 // order.
-func parseSheet(data []byte, isXLSX bool) ([]item, error) {
+func parseSheet(ctx context.Context, data []byte, isXLSX bool) ([]item, error) {
 	if len(data) > maxSheet {
 		return nil, errSheetTooLarge
 	}
 	var rows [][]string
 	var err error
 	if isXLSX {
-		rows, err = readXLSX(data)
+		rows, err = readXLSX(ctx, data)
 	} else {
 		rows, err = readCSV(data)
 	}
@@ -114,6 +138,14 @@ func readCSV(data []byte) ([][]string, error) {
 	if bytes.IndexByte(data, 0) >= 0 {
 		return nil, errSheetFormat
 	}
+	// encoding/csv keeps a slice entry per field: a line of commas would
+	// cost 24 bytes of memory for every byte sent. Count the separators
+	// of each line first (quotes ignored, which can only count more).
+	for line := range bytes.Lines(data) {
+		if bytes.Count(line, []byte(",")) >= maxSheetCols || bytes.Count(line, []byte("\t")) >= maxSheetCols {
+			return nil, errSheetWide
+		}
+	}
 	r := csv.NewReader(bytes.NewReader(data))
 	r.FieldsPerRecord = -1
 	r.LazyQuotes = true
@@ -137,39 +169,46 @@ func readCSV(data []byte) ([][]string, error) {
 	return rows, nil
 }
 
-func readXLSX(data []byte) (rows [][]string, err error) {
-	defer func() {
-		// excelize has panicked on crafted archives before; a bad upload
-		// must cost one 400, not the process.
-		if r := recover(); r != nil {
-			rows, err = nil, errSheetFormat
-		}
-	}()
-	f, err := excelize.OpenReader(bytes.NewReader(data), excelize.Options{UnzipSizeLimit: 64 << 20, UnzipXMLSizeLimit: 16 << 20})
+// readXLSX reads the first sheet of a workbook through the bounded reader
+// every upload path shares (issuer/workbook).
+func readXLSX(ctx context.Context, data []byte) (rows [][]string, err error) {
+	f, err := workbook.Open(data, sheetLimits, false)
 	if err != nil {
-		return nil, errSheetFormat
+		return nil, sheetError(err)
 	}
 	defer f.Close()
 	sheets := f.GetSheetList()
 	if len(sheets) == 0 {
 		return nil, errSheetEmpty
 	}
-	it, err := f.Rows(sheets[0])
+	err = workbook.Read(ctx, f, sheets[0], sheetLimits, func(r workbook.Row) error {
+		rows = append(rows, r.Cells)
+		return nil
+	})
 	if err != nil {
-		return nil, errSheetFormat
-	}
-	defer it.Close()
-	for it.Next() {
-		r, err := it.Columns()
-		if err != nil {
-			return nil, errSheetFormat
-		}
-		rows = append(rows, r)
-		if len(rows) > maxItems+1 {
-			return nil, errSheetTooMany
-		}
+		return nil, sheetError(err)
 	}
 	return rows, nil
+}
+
+// sheetError turns the workbook reader's error into the bulk check's: its
+// own message, with the status a size limit or a deadline calls for.
+func sheetError(err error) error {
+	e, ok := issuer.AsError(err)
+	if !ok {
+		return errSheetFormat
+	}
+	switch e.Code {
+	case workbook.CodeOutOfTime:
+		return verify.ErrDeadline
+	case workbook.CodeRows:
+		return errSheetTooMany
+	case workbook.CodeTooLarge, workbook.CodeTooMany, workbook.CodeTooMuch, workbook.CodeTooLong:
+		return &issuer.Error{Kind: issuer.ErrInvalid, Code: codeTooLarge, Zh: e.Zh, En: e.En}
+	case workbook.CodeDamaged:
+		return errSheetFormat
+	}
+	return e
 }
 
 var resultHeader = []string{"证书编号 Number", "姓名 Name", "结论", "Verdict", "确认 Confirmed", "姓名一致 Name matches", "证件号码一致 ID matches",
@@ -252,7 +291,7 @@ func (h *handlers) bulkUpload(c *fiber.Ctx) error {
 		return bad(errSheetTooLarge)
 	}
 	isXLSX := bytes.HasPrefix(data, []byte("PK\x03\x04"))
-	items, err := parseSheet(data, isXLSX)
+	items, err := parseSheet(c.UserContext(), data, isXLSX)
 	if e, ok := issuer.AsError(err); ok {
 		return bad(e)
 	} else if err != nil {
@@ -261,7 +300,12 @@ func (h *handlers) bulkUpload(c *fiber.Ctx) error {
 	if !h.confirm.allow(h.clientKey(c), int64(len(items))) {
 		return h.limited(c)
 	}
-	rows := resultRows(items, h.checkItems(c.UserContext(), items))
+	res, err := h.checkItems(c.UserContext(), items)
+	if err != nil {
+		e, _ := issuer.AsError(err)
+		return bad(e)
+	}
+	rows := resultRows(items, res)
 	if isXLSX {
 		f := excelize.NewFile()
 		defer f.Close()

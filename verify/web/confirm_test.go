@@ -2,12 +2,19 @@ package web
 
 import (
 	"bytes"
-	"certd/verify/internal/verifytest"
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/url"
+	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
+
+	"certd/issuer/store/sqlite"
+	"certd/verify/internal/verifytest"
 )
 
 // Guessing a holder's name is capped per certificate, not only per client:
@@ -42,5 +49,65 @@ func TestFailedConfirmationsCappedPerCertificate(t *testing.T) {
 	other := w.Certs[1]
 	if _, body := a.do(t, "GET", "/api/v1/certificates/"+other.Number+"?name="+url.QueryEscape(other.Holder.Name), nil); !strings.Contains(body, `"name":true`) {
 		t.Errorf("another certificate blocked: %s", body)
+	}
+}
+
+// TestFailedConfirmationsSurviveARestart: without Redis the count is kept
+// in the database, so a new service over the same SQLite file (a restart)
+// does not give the certificate a fresh budget.
+func TestFailedConfirmationsSurviveARestart(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "certd.db")
+	st, err := sqlite.Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := verifytest.NewWorld(t, st, 1)
+	c := w.Certs[0]
+	api := "/api/v1/certificates/" + c.Number
+	a := newApp(t, st, Deps{})
+	for i := range maxFailedConfirms {
+		if resp, body := a.do(t, "GET", api+"?name="+url.QueryEscape(fmt.Sprintf("欧阳%c", '一'+rune(i))), nil); resp.StatusCode != 200 {
+			t.Fatalf("guess %d: %d %s", i, resp.StatusCode, body)
+		}
+	}
+	if err := a.app.ShutdownWithTimeout(5 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	st, err = sqlite.Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	b := newApp(t, st, Deps{})
+	if resp, body := b.do(t, "GET", api+"?name="+url.QueryEscape(c.Holder.Name), nil); resp.StatusCode != 429 || strings.Contains(body, c.Holder.Name) {
+		t.Fatalf("after a restart the spent budget was renewed: %d %s", resp.StatusCode, body)
+	}
+}
+
+// TestConcurrentGuessesAreCapped: guesses sent at once get no more answers
+// than the cap; check, compare and count are one step per certificate.
+func TestConcurrentGuessesAreCapped(t *testing.T) {
+	w := verifytest.NewWorld(t, openSQLite(t), 1)
+	a := newApp(t, w.Store, Deps{})
+	c := w.Certs[0]
+	var answered atomic.Int32
+	var wg sync.WaitGroup
+	for i := range 3 * maxFailedConfirms {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			resp, _ := a.do(t, "GET", "/api/v1/certificates/"+c.Number+"?name="+url.QueryEscape(fmt.Sprintf("欧阳%c", '一'+rune(i))), nil)
+			if resp.StatusCode == 200 {
+				answered.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	if n := answered.Load(); n != maxFailedConfirms {
+		t.Errorf("%d of %d concurrent wrong guesses answered, want %d", n, 3*maxFailedConfirms, maxFailedConfirms)
 	}
 }

@@ -10,15 +10,14 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
-	"certd/issuer"
 	"certd/issuer/store/postgres/pgtest"
 	"certd/issuer/store/sqlite"
 	"certd/verify"
 	"certd/verify/internal/verifytest"
 )
 
-func openSQLite(t testing.TB) issuer.Store   { return verifytest.Open(t, sqlite.Open) }
-func openPostgres(t testing.TB) issuer.Store { return pgtest.Open(t) }
+func openSQLite(t testing.TB) verifytest.Store   { return verifytest.Open(t, sqlite.Open) }
+func openPostgres(t testing.TB) verifytest.Store { return pgtest.Open(t) }
 
 // testApp is one certd instance's public routes.
 type testApp struct {

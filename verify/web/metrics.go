@@ -8,9 +8,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 )
 
-// metrics are kept in a registry per mounted app, not the global one, so
-// that two instances in one test process do not collide. The lookup
-// service registers its own there (cache.Options.Metrics).
+// metrics are kept in a registry per mounted app (Deps.Metrics), not the
+// global one, so that two instances in one test process do not collide.
+// The lookup service registers its own there (cache.Options.Metrics).
 type metrics struct {
 	reg      *prometheus.Registry
 	requests *prometheus.HistogramVec
@@ -18,9 +18,12 @@ type metrics struct {
 	limited  prometheus.Counter
 }
 
-func newMetrics() *metrics {
+func newMetrics(reg *prometheus.Registry) *metrics {
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+	}
 	m := &metrics{
-		reg: prometheus.NewRegistry(),
+		reg: reg,
 		requests: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "certd_http_request_duration_seconds",
 			Help:    "HTTP request latency by route pattern, method and status.",

@@ -209,7 +209,10 @@ func (h *handlers) page(c *fiber.Ctx) error {
 	}
 	var match *verify.Match
 	if confirming && rec.Found {
-		m, ok := h.checkMatch(rec, name, idNumber)
+		m, ok, err := h.checkMatch(c.UserContext(), rec, name, idNumber)
+		if err != nil {
+			return h.unavailable(c, err)
+		}
 		if !ok {
 			return h.fail(c, errConfirmLimited)
 		}

@@ -2,6 +2,7 @@ package web
 
 import (
 	"bytes"
+	"context"
 	"encoding/csv"
 	"mime/multipart"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	"golang.org/x/text/encoding/simplifiedchinese"
 
 	"certd/issuer"
+	"certd/issuer/workbook/workbooktest"
 	"certd/verify/internal/verifytest"
 )
 
@@ -54,10 +56,13 @@ func TestParseSheet(t *testing.T) {
 		{name: "too many rows", data: []byte(strings.Repeat("Y000022000001263000001,张三\n", maxItems+1)), wantE: "最多"},
 		{name: "binary", data: []byte("\x00\x01\x02\xff\xfe"), wantE: "无法读取"},
 		{name: "damaged XLSX", xlsx: true, data: []byte("PK\x03\x04garbage"), wantE: "无法读取"},
+		{name: "a CSV line of commas", data: []byte("证书编号,姓名\n" + strings.Repeat(",", maxSheetCols) + "\n"), wantE: "每行最多"},
+		{name: "an XLSX cell beyond the last column", xlsx: true, data: workbooktest.XLSX([][]string{{"证书编号", "姓名"}, append(make([]string, maxSheetCols), "x")}, nil), wantE: "超出了可读取的范围"},
+		{name: "an XLSX of too many rows", xlsx: true, data: workbooktest.XLSX(make([][]string, maxItems+2), nil), wantE: "最多"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := parseSheet(tt.data, tt.xlsx)
+			got, err := parseSheet(context.Background(), tt.data, tt.xlsx)
 			if tt.wantE != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantE) {
 					t.Fatalf("err %v, want %q", err, tt.wantE)
@@ -161,9 +166,16 @@ func FuzzParseSheet(f *testing.F) {
 	f.Add([]byte("\"a,b\",\"c\nd\"\n"), false)
 	f.Add(xlsxOf(f, [][]string{{"证书编号", "姓名"}, {"Y000022000001263000001", "张三"}}), true)
 	f.Add([]byte("PK\x03\x04\x14\x00"), true)
+	f.Add(workbooktest.XLSX([][]string{{"证书编号", "姓名"}, {"Y000022000001263000001", strings.Repeat("张", 500)}}, nil), true)
+	f.Add(workbooktest.XLSX([][]string{{"证书编号"}}, &workbooktest.Huge{Row: 2, Col: 2, Len: 4 << 10, Shared: true}), true)
+	f.Add(workbooktest.Dense(100, 10, 10), true)
+	f.Add([]byte("证书编号,姓名\n"+strings.Repeat(",", 300)+"\n"), false)
 	f.Fuzz(func(t *testing.T, b []byte, x bool) {
-		items, err := parseSheet(b, x)
+		items, err := parseSheet(context.Background(), b, x)
 		if err != nil {
+			if e, ok := issuer.AsError(err); !ok || e.Zh == "" || e.En == "" {
+				t.Fatalf("error %v is not a bilingual issuer.Error", err)
+			}
 			return
 		}
 		if len(items) == 0 || len(items) > maxItems {
@@ -172,6 +184,9 @@ func FuzzParseSheet(f *testing.F) {
 		for _, it := range items {
 			if !utf8.ValidString(it.Number + it.Name + it.IDNumber) {
 				t.Fatal("invalid UTF-8 passed through")
+			}
+			if x && (len(it.Number) > sheetLimits.CellBytes || len(it.Name) > sheetLimits.CellBytes || len(it.IDNumber) > sheetLimits.CellBytes) {
+				t.Fatal("an XLSX cell over the reader's limit passed through")
 			}
 		}
 	})

@@ -1,7 +1,10 @@
 // Package web is the public face of verification on the web: the pages an
 // employer reaches from a certificate's QR code, the JSON API, the bulk
 // check of a credit-transfer office, the institution directory, the
-// published trust bundle and key set, and the operators' health and metrics.
+// published trust bundle and key set, and the operators' health checks.
+// The metrics go to a registry the caller serves where it likes
+// (Deps.Metrics; certd serves them on a separate, private address): they
+// count console logins too, and are nobody's business on the public port.
 //
 // [Mount] adds these routes to a Fiber app and starts the lookup service
 // behind them ([cache.Service]); the handlers use only its exported
@@ -37,8 +40,7 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
-	"github.com/gofiber/fiber/v2/middleware/adaptor"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"certd/assets"
 	"certd/issuer/clientip"
@@ -47,10 +49,13 @@ import (
 )
 
 // MaxBody is the largest request body the public routes accept: a PDF
-// (verify.MaxPDFSize) or a bulk sheet, plus multipart framing. The command
-// sets it as the app's BodyLimit; the routes check their own tighter
-// limits.
+// (verify.MaxPDFSize) plus multipart framing, for POST /api/v1/verify.
+// The routes check their own tighter limits.
 const MaxBody = verify.MaxPDFSize + 1<<20
+
+// MaxBulkBody is the largest body of POST /bulk: a sheet plus multipart
+// framing. Every other public route takes a small form or none.
+const MaxBulkBody = maxSheet + 64<<10
 
 // Deps is what [Mount] needs.
 type Deps struct {
@@ -73,10 +78,26 @@ type Deps struct {
 	// Log), batched so that logging costs no system call per request. Nil
 	// sends those lines through Log.
 	AccessLog io.Writer
+	// Deadline bounds the time of each request that does real work for
+	// an anonymous caller: a PDF, a signed record, a bulk check (JSON or
+	// sheet). Zero means DefaultDeadline.
+	Deadline time.Duration
+	// Metrics is where the routes and the lookup service register their
+	// metrics. Nil: a registry of their own, which nothing serves. The
+	// public app serves no /metrics.
+	Metrics *prometheus.Registry
 	// Options of the lookup service (poll interval, TTLs, memory); Store,
 	// Redis, Log and Metrics are filled from the fields above.
 	Options cache.Options
 }
+
+// DefaultDeadline is the time a costly public request may take. The
+// largest honest one, a cold bulk check of 1,000 rows with ID numbers (a
+// slow hash each), takes about a second on two busy cores; a crafted one
+// is cut off here. fasthttp tells a handler nothing when its client hangs
+// up, so this deadline, not the client's going away, is what stops the
+// work.
+const DefaultDeadline = 5 * time.Second
 
 // Mount adds the public verification routes to app and starts the lookup
 // service behind them. Both stop when the app shuts down.
@@ -94,7 +115,7 @@ func Mount(app *fiber.App, d Deps) (*cache.Service, error) {
 			return nil, err
 		}
 	}
-	m := newMetrics()
+	m := newMetrics(d.Metrics)
 	o := d.Options
 	o.Store, o.Redis, o.Log, o.Metrics = d.Store, remote, d.Log, m.reg
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -127,22 +148,24 @@ func Mount(app *fiber.App, d Deps) (*cache.Service, error) {
 }
 
 type handlers struct {
-	svc     *cache.Service
-	m       *metrics
-	log     *slog.Logger
-	access  *slog.Logger // nil when Log does not log at info level
-	buf     *lineBuffer
-	base    string
-	trusted []netip.Prefix
-	tmpl    *template.Template
-	css     template.CSS
-	csp     string
-	hsts    bool
-	share   []byte
-	openapi *cache.Blob
-	reqs    *limiter
-	confirm *limiter
-	misses  *limiter // failed confirmations per certificate
+	svc      *cache.Service
+	m        *metrics
+	log      *slog.Logger
+	access   *slog.Logger // nil when Log does not log at info level
+	buf      *lineBuffer
+	base     string
+	trusted  []netip.Prefix
+	tmpl     *template.Template
+	css      template.CSS
+	csp      string
+	hsts     bool
+	share    []byte
+	openapi  *cache.Blob
+	reqs     *limiter
+	confirm  *limiter
+	misses   failures // failed confirmations per certificate (confirm.go)
+	missLim  *limiter // the limiter behind misses, with Redis
+	deadline time.Duration
 
 	secHeaders [][2][]byte
 }
@@ -164,7 +187,7 @@ func newHandlers(svc *cache.Service, remote *cache.Remote, m *metrics, d Deps, t
 	styles := template.CSS(css) // #nosec G203 -- our own embedded style sheet, pinned by its hash in the CSP
 	h := &handlers{svc: svc, m: m, log: d.Log, base: strings.TrimRight(d.PublicURL, "/"), trusted: trusted, tmpl: tmpl,
 		css: styles, share: share, openapi: cache.NewBlob(openAPI(d.PublicURL)),
-		hsts: strings.HasPrefix(d.PublicURL, "https://"),
+		hsts: strings.HasPrefix(d.PublicURL, "https://"), deadline: d.Deadline,
 		// Nothing but the inlined style sheet and our own images and forms:
 		// a page that is all about trust runs no script at all.
 		csp: "default-src 'none'; style-src 'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) + "'; img-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
@@ -193,6 +216,9 @@ func newHandlers(svc *cache.Service, remote *cache.Remote, m *metrics, d Deps, t
 	if h.hsts {
 		h.secHeaders = append(h.secHeaders, [2][]byte{[]byte("Strict-Transport-Security"), []byte("max-age=31536000")})
 	}
+	if h.deadline <= 0 {
+		h.deadline = DefaultDeadline
+	}
 	rl, cl := d.RateLimit, d.ConfirmLimit
 	if rl == 0 {
 		rl = 600
@@ -203,15 +229,23 @@ func newHandlers(svc *cache.Service, remote *cache.Remote, m *metrics, d Deps, t
 	h.reqs = newLimiter("req", rl, time.Minute, remote)
 	h.confirm = newLimiter("confirm", cl, time.Hour, remote)
 	// A privacy control, not a load control: it stays on when rate limits
-	// are switched off.
-	h.misses = newLimiter("confirm-miss", maxFailedConfirms, confirmWindowDays*24*time.Hour, remote)
+	// are switched off. Without Redis it is kept in the database, so that
+	// a restart does not give every certificate a fresh budget.
+	if remote != nil {
+		h.missLim = newLimiter("confirm-miss", maxFailedConfirms, confirmWindowDays*24*time.Hour, remote)
+		h.misses = limiterFailures{h.missLim}
+	} else {
+		h.misses = storeFailures{st: d.Store, now: time.Now}
+	}
 	return h, nil
 }
 
 func (h *handlers) close() {
 	h.reqs.close()
 	h.confirm.close()
-	h.misses.close()
+	if h.missLim != nil {
+		h.missLim.close()
+	}
 	if h.buf != nil {
 		_ = h.buf.Close()
 	}
@@ -221,7 +255,6 @@ func (h *handlers) routes(app *fiber.App) {
 	app.Use(h.observe)
 	app.Get("/healthz", func(c *fiber.Ctx) error { return c.SendString("ok") })
 	app.Get("/readyz", h.readyz)
-	app.Get("/metrics", adaptor.HTTPHandler(promhttp.HandlerFor(h.m.reg, promhttp.HandlerOpts{})))
 	app.Get("/static/share.png", func(c *fiber.Ctx) error {
 		c.Set("Cache-Control", "public, max-age=86400")
 		c.Set(fiber.HeaderContentType, "image/png")
@@ -233,9 +266,9 @@ func (h *handlers) routes(app *fiber.App) {
 	app.Get("/v/:number", h.page)
 	app.Post("/v/:number", h.page)
 	app.Get("/api/v1/certificates/:number", h.apiCertificate)
-	app.Post("/api/v1/verify", h.apiVerify)
+	app.Post("/api/v1/verify", h.costly(h.apiVerify))
 	app.Get("/bulk", h.bulkForm)
-	app.Post("/bulk", h.bulkUpload)
+	app.Post("/bulk", h.costly(h.bulkUpload))
 	app.Get("/api/openapi.json", func(c *fiber.Ctx) error {
 		return h.sendBlob(c, h.openapi, fiber.MIMEApplicationJSON, "public, max-age=300")
 	})
@@ -283,6 +316,22 @@ func (h *handlers) observe(c *fiber.Ctx) (err error) {
 			slog.Int64("us", d.Microseconds()), slog.Int("bytes", len(c.Response().Body())))
 	}()
 	return c.Next()
+}
+
+// costly gives a handler that works for an anonymous caller (parsing an
+// upload, verifying records, checking a list) a deadline: its context ends
+// after h.deadline, and the work below it (the PDF scan, the sheet reader,
+// the bulk workers, the lookups) stops there with verify.ErrDeadline.
+// fasthttp has no signal for a client that went away, so the deadline is
+// the only bound on a request whose client no longer waits. The cached
+// GET routes do not need one: they cost a map lookup.
+func (h *handlers) costly(next fiber.Handler) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		ctx, cancel := context.WithTimeout(c.UserContext(), h.deadline)
+		defer cancel()
+		c.SetUserContext(ctx)
+		return next(c)
+	}
 }
 
 // routeOf is the route pattern a request matched. After Next, Route is the

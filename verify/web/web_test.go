@@ -9,12 +9,15 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"certd/issuer"
 	"certd/issuer/credential"
@@ -34,7 +37,8 @@ func decodeView(t *testing.T, body string) verify.View {
 
 // TestWhatAViewerSees checks the privacy rules: the number alone shows a
 // masked name and no ID number; the QR's code shows the full name and a
-// masked ID number; a confirmed name unlocks the record; nothing else does.
+// masked ID number; a confirmed name shows the full name; no answer
+// carries the signed record.
 func TestWhatAViewerSees(t *testing.T) {
 	w := verifytest.NewWorld(t, openSQLite(t), 3)
 	a := newApp(t, w.Store, Deps{})
@@ -48,7 +52,6 @@ func TestWhatAViewerSees(t *testing.T) {
 		access     verify.Access
 		holder     string
 		doc        string
-		record     bool
 		codeOK     string // "", "true", "false"
 		matchName  string // "", "true", "false"
 		wantInBody []string
@@ -56,15 +59,15 @@ func TestWhatAViewerSees(t *testing.T) {
 	}{
 		{name: "number only", target: api, status: 200, access: verify.Public, holder: "欧**娜", notInBody: []string{"欧阳娜娜", c.Holder.DocNumber, masked, c.Token[:40]}},
 		{name: "lower-case number", target: "/api/v1/certificates/" + strings.ToLower(c.Number), status: 200, access: verify.Public, holder: "欧**娜"},
-		{name: "QR code", target: api + "?c=" + c.VerifyCode, status: 200, access: verify.Holder, holder: "欧阳娜娜", doc: masked, record: true, notInBody: []string{c.Holder.DocNumber}},
-		{name: "QR code typed in lower case", target: api + "?c=" + strings.ToLower(c.VerifyCode), status: 200, access: verify.Holder, holder: "欧阳娜娜", doc: masked, record: true},
+		{name: "QR code", target: api + "?c=" + c.VerifyCode, status: 200, access: verify.Holder, holder: "欧阳娜娜", doc: masked, notInBody: []string{c.Holder.DocNumber}},
+		{name: "QR code typed in lower case", target: api + "?c=" + strings.ToLower(c.VerifyCode), status: 200, access: verify.Holder, holder: "欧阳娜娜", doc: masked},
 		{name: "another certificate's code", target: api + "?c=" + w.Certs[1].VerifyCode, status: 200, access: verify.Public, holder: "欧**娜", codeOK: "false", notInBody: []string{"欧阳娜娜"}},
-		{name: "name confirmed", target: api + "?name=" + url.QueryEscape("欧阳娜娜"), status: 200, access: verify.Confirmed, holder: "欧阳娜娜", record: true, matchName: "true", notInBody: []string{masked}},
-		{name: "name with spaces confirmed", target: api + "?name=" + url.QueryEscape(" 欧阳 娜娜 "), status: 200, access: verify.Confirmed, holder: "欧阳娜娜", record: true, matchName: "true"},
+		{name: "name confirmed", target: api + "?name=" + url.QueryEscape("欧阳娜娜"), status: 200, access: verify.Confirmed, holder: "欧阳娜娜", matchName: "true", notInBody: []string{masked}},
+		{name: "name with spaces confirmed", target: api + "?name=" + url.QueryEscape(" 欧阳 娜娜 "), status: 200, access: verify.Confirmed, holder: "欧阳娜娜", matchName: "true"},
 		{name: "wrong name, right ID is not even compared", target: api + "?name=" + url.QueryEscape("欧阳娜") + "&id_number=" + c.Holder.DocNumber, status: 200, access: verify.Public, holder: "欧**娜", matchName: "false", notInBody: []string{`"id_number"`, "欧阳娜娜"}},
 		{name: "wrong name", target: api + "?name=" + url.QueryEscape("欧阳娜"), status: 200, access: verify.Public, holder: "欧**娜", matchName: "false", notInBody: []string{"欧阳娜娜"}},
 		{name: "right name wrong ID", target: api + "?name=" + url.QueryEscape("欧阳娜娜") + "&id_number=" + ident.CompleteResidentID("22010219990101001"), status: 200, access: verify.Public, holder: "欧**娜", matchName: "true", wantInBody: []string{`"id_number":false`}, notInBody: []string{"欧阳娜娜"}},
-		{name: "right name right ID", target: api + "?name=" + url.QueryEscape("欧阳娜娜") + "&id_number=" + strings.ToLower(c.Holder.DocNumber), status: 200, access: verify.Confirmed, holder: "欧阳娜娜", doc: masked, record: true, matchName: "true", wantInBody: []string{`"id_number":true`}},
+		{name: "right name right ID", target: api + "?name=" + url.QueryEscape("欧阳娜娜") + "&id_number=" + strings.ToLower(c.Holder.DocNumber), status: 200, access: verify.Confirmed, holder: "欧阳娜娜", doc: masked, matchName: "true", wantInBody: []string{`"id_number":true`}},
 		{name: "unknown number", target: "/api/v1/certificates/Y000022000001263999999", status: 404, wantInBody: []string{`"verdict":"not_found"`}},
 	}
 	for _, tt := range tests {
@@ -90,8 +93,8 @@ func TestWhatAViewerSees(t *testing.T) {
 			if v.Access != tt.access || v.Certificate == nil || v.Certificate.HolderName != tt.holder || v.Certificate.DocMasked != tt.doc {
 				t.Errorf("access %s holder %q doc %q, want %s %q %q", v.Access, v.Certificate.HolderName, v.Certificate.DocMasked, tt.access, tt.holder, tt.doc)
 			}
-			if (v.Record != "") != tt.record {
-				t.Errorf("record present = %v, want %v", v.Record != "", tt.record)
+			if sig := c.Token[strings.LastIndexByte(c.Token, '.')+1:]; strings.Contains(body, sig) || strings.Contains(body, `"record"`) {
+				t.Error("the answer carries the signed record")
 			}
 			if got := fmtBool(v.CodeOK); got != tt.codeOK {
 				t.Errorf("verification_code_ok = %q, want %q", got, tt.codeOK)
@@ -174,6 +177,7 @@ func TestBadInput(t *testing.T) {
 		{"XML", "POST", "/api/v1/verify", "application/xml", "<a/>", 415, "unsupported_media_type"},
 		{"huge PDF", "POST", "/api/v1/verify", "application/pdf", "%PDF-1.4\n" + strings.Repeat("x", verify.MaxPDFSize), 413, "too_large"},
 		{"huge token", "POST", "/api/v1/verify", "application/jose", strings.Repeat("a", 65<<10), 413, "too_large"},
+		{"huge token in JSON", "POST", "/api/v1/verify", "application/json", `{"token":"` + strings.Repeat("a", 65<<10) + `"}`, 413, "too_large"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -457,7 +461,8 @@ func TestDirectoryAndKeys(t *testing.T) {
 // with no personal data.
 func TestObservability(t *testing.T) {
 	w := verifytest.NewWorld(t, openSQLite(t), 1)
-	a := newApp(t, w.Store, Deps{})
+	reg := prometheus.NewRegistry()
+	a := newApp(t, w.Store, Deps{Metrics: reg})
 	c := w.Certs[0]
 	a.do(t, "GET", "/v/"+c.Number+"?c="+c.VerifyCode, nil)
 	a.do(t, "GET", "/api/v1/certificates/"+c.Number+"?name="+url.QueryEscape(c.Holder.Name), nil)
@@ -466,7 +471,14 @@ func TestObservability(t *testing.T) {
 	if resp.StatusCode != 200 || !strings.Contains(body, `"store":"ok"`) {
 		t.Errorf("readyz: %d %s", resp.StatusCode, body)
 	}
-	_, metrics := a.do(t, "GET", "/metrics", nil)
+	// The public app serves no metrics: they count console login
+	// failures, and the command serves them on a private address.
+	if resp, _ := a.do(t, "GET", "/metrics", nil); resp.StatusCode != 404 {
+		t.Errorf("GET /metrics on the public app: %d", resp.StatusCode)
+	}
+	rec := httptest.NewRecorder()
+	promhttp.HandlerFor(reg, promhttp.HandlerOpts{}).ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	metrics := rec.Body.String()
 	for _, s := range []string{`route="/v/:number"`, `route="/api/v1/certificates/:number"`, `route="unmatched"`, "certd_verify_cache_total", `certd_verify_verdicts_total{channel="page",verdict="valid"} 1`} {
 		if !strings.Contains(metrics, s) {
 			t.Errorf("metrics lack %s", s)

@@ -64,3 +64,7 @@ func TestReopen(t *testing.T) {
 func BenchmarkIssueBatch10k(b *testing.B) {
 	storetest.BenchmarkIssueBatch(b, open(b), 10_000)
 }
+
+func TestFailedConfirmationConformance(t *testing.T) {
+	storetest.RunFailedConfirmations(t, func(t *testing.T) storetest.ConfirmationStore { return open(t) })
+}

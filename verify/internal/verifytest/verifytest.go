@@ -45,13 +45,20 @@ func Open[S issuer.Store](t testing.TB, open func(ctx context.Context, path stri
 	return st
 }
 
+// Store is what a test's store is: the issuing side's and the public
+// side's, as both backends are.
+type Store interface {
+	issuer.Store
+	verify.Store
+}
+
 // World is an issuing side on a real store: the authority, the college
 // "jlvtc" (scope 4-04-05-05 at levels 5 to 3, prefix Y000022000001) and the
 // certificates issued so far.
 type World struct {
 	T     testing.TB
 	Ctx   context.Context
-	Store issuer.Store
+	Store Store
 	Iss   *issuer.Service
 	Certs []issuer.Certificate // as stored (with verification codes and ID numbers)
 }
@@ -62,7 +69,7 @@ var Names = []string{"欧阳娜娜", "阿卜杜热合曼·买买提", "张三丰
 
 // NewWorld sets up the authority and the college on st and issues n
 // certificates.
-func NewWorld(t testing.TB, st issuer.Store, n int) *World {
+func NewWorld(t testing.TB, st Store, n int) *World {
 	t.Helper()
 	ctx := context.Background()
 	kek, err := keys.NewKEK(bytes.Repeat([]byte{7}, 32))
