@@ -337,8 +337,8 @@ func TestUploadJobMemoryIsBounded(t *testing.T) {
 		t.Errorf("the job holds %d MiB of memory, want under 8 MiB", held>>20)
 	}
 	page := w.do("GET", r.loc, ck, nil, nil)
-	if page.status != 200 || len(page.body) > 2*previewBudget || !strings.Contains(page.body, "最多500个") {
-		t.Fatalf("job page: %d, %d bytes, names the huge cell: %v", page.status, len(page.body), strings.Contains(page.body, "最多500个"))
+	if page.status != 200 || len(page.body) > 2*previewBudget || !strings.Contains(page.body, "单元格内容过长") {
+		t.Fatalf("job page: %d, %d bytes, names the huge cell: %v", page.status, len(page.body), strings.Contains(page.body, "单元格内容过长"))
 	}
 	// The job's files are on disk, in a private directory.
 	fi, err := os.Stat(w.c.jobs.root)
