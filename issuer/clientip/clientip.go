@@ -21,6 +21,7 @@
 package clientip
 
 import (
+	"bytes"
 	"fmt"
 	"net"
 	"net/netip"
@@ -103,10 +104,32 @@ func trustedAddr(a netip.Addr, trusted []netip.Prefix) bool {
 // address is its IPv4 address. The key is a printable string, e.g.
 // "198.51.100.7" or "2001:db8:1:2::/64".
 func Key(addr netip.Addr) string {
+	b := Block(addr)
+	if !b.Is6() {
+		return b.String()
+	}
+	return netip.PrefixFrom(b, 64).String()
+}
+
+// Block is the first address of the block a client owns: the address itself
+// for IPv4 (an IPv4-mapped address unmapped), the /64 prefix for IPv6. Rate
+// limits that hash the client rather than print it count by Block.
+func Block(addr netip.Addr) netip.Addr {
 	addr = addr.Unmap()
 	if !addr.Is6() {
-		return addr.String()
+		return addr
 	}
 	p, _ := addr.WithZone("").Prefix(64)
-	return p.String()
+	return p.Addr()
+}
+
+// Forwarded joins the X-Forwarded-For header lines of a request, in order,
+// into the one list Of reads. A request may carry the header more than once
+// (a proxy that appends a line of its own instead of extending the client's
+// line, HAProxy's option forwardfor among them), and HTTP defines several
+// lines as one comma-joined value; reading only the first line would let the
+// client name its own address. Only the last maxXFF bytes are kept.
+func Forwarded(lines [][]byte) string {
+	b := bytes.Join(lines, []byte{','})
+	return string(b[max(0, len(b)-maxXFF):])
 }

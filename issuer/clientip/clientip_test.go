@@ -1,6 +1,7 @@
 package clientip
 
 import (
+	"bytes"
 	"net"
 	"net/netip"
 	"strings"
@@ -100,4 +101,28 @@ func FuzzOf(f *testing.F) {
 			t.Fatalf("untrusted peer %v replaced by %v", p, ip)
 		}
 	})
+}
+
+func TestForwarded(t *testing.T) {
+	proxy := []netip.Prefix{netip.MustParsePrefix("10.0.0.1/32")}
+	peer := net.ParseIP("10.0.0.1")
+	for _, tc := range []struct {
+		lines [][]byte
+		want  string
+	}{
+		{nil, "10.0.0.1"},
+		{[][]byte{[]byte("203.0.113.9")}, "203.0.113.9"},
+		// The client sent a line; the proxy added its own after it.
+		{[][]byte{[]byte("198.51.100.1"), []byte("203.0.113.9")}, "203.0.113.9"},
+		{[][]byte{[]byte("198.51.100.1, 198.51.100.2"), []byte("203.0.113.9, 10.0.0.1")}, "203.0.113.9"},
+		// Only the right end is read: a huge forged line is cut.
+		{[][]byte{bytes.Repeat([]byte("1.1.1.1,"), 4000), []byte("203.0.113.9")}, "203.0.113.9"},
+	} {
+		if got := Of(peer, Forwarded(tc.lines), proxy).String(); got != tc.want {
+			t.Errorf("Of(%q) = %s, want %s", tc.lines, got, tc.want)
+		}
+	}
+	if n := len(Forwarded([][]byte{bytes.Repeat([]byte("x"), 10*maxXFF)})); n != maxXFF {
+		t.Errorf("Forwarded kept %d bytes, want %d", n, maxXFF)
+	}
 }

@@ -180,7 +180,7 @@ func (c *Console) clearCookie(fc *fiber.Ctx, name string) {
 
 // client is the address the request came from, as the audit log names it.
 func (c *Console) client(fc *fiber.Ctx) netip.Addr {
-	return clientip.Of(fc.Context().RemoteIP(), fc.Get(fiber.HeaderXForwardedFor), c.trusted)
+	return clientip.Of(fc.Context().RemoteIP(), clientip.Forwarded(fc.Request().Header.PeekAll(fiber.HeaderXForwardedFor)), c.trusted)
 }
 
 // allowAttempt counts one password attempt (a sign-in, or the current

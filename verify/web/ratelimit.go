@@ -170,17 +170,13 @@ func (h *handlers) rateLimit(c *fiber.Ctx) error {
 // clientKey identifies the client for rate limiting without keeping its
 // address: a hash is enough to count, and is all that reaches Redis.
 func (h *handlers) clientKey(c *fiber.Ctx) string {
-	ip := clientip.Of(c.Context().RemoteIP(), c.Get(fiber.HeaderXForwardedFor), h.trusted)
-	if ip.Is4In6() {
-		ip = ip.Unmap()
+	var xff string
+	if len(h.trusted) > 0 { // read only where a proxy may have written it
+		xff = clientip.Forwarded(c.Request().Header.PeekAll(fiber.HeaderXForwardedFor))
 	}
-	if ip.Is6() {
-		// A client owns a whole /64; counting per address would let it
-		// rotate through them.
-		p, _ := ip.WithZone("").Prefix(64)
-		ip = p.Addr()
-	}
-	b, _ := ip.MarshalBinary()
+	// A client owns a whole IPv6 /64; counting per address would let it
+	// rotate through them.
+	b, _ := clientip.Block(clientip.Of(c.Context().RemoteIP(), xff, h.trusted)).MarshalBinary()
 	f := fnv.New64a()
 	_, _ = f.Write(b) // a hash.Hash never returns an error
 	return hex.EncodeToString(f.Sum(nil))

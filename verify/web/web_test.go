@@ -552,3 +552,36 @@ func TestHomePage(t *testing.T) {
 		}
 	}
 }
+
+// TestRateLimitReadsEveryForwardedLine: behind a trusted proxy that adds
+// its own X-Forwarded-For line (HAProxy's option forwardfor) instead of
+// extending the client's, the client's forged first line must not choose
+// the address the limit counts: two requests from one real client with
+// different forged lines share one budget.
+func TestRateLimitReadsEveryForwardedLine(t *testing.T) {
+	w := verifytest.NewWorld(t, openSQLite(t), 1)
+	// app.Test's connection comes from 0.0.0.0: that is the proxy here.
+	a := newApp(t, w.Store, Deps{RateLimit: 2, TrustedProxies: []string{"0.0.0.0/32"}})
+	get := func(forged string) int {
+		req, err := http.NewRequest("GET", "/api/v1/certificates/"+w.Certs[0].Number, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Add("X-Forwarded-For", forged)        // the client's own line
+		req.Header.Add("X-Forwarded-For", "203.0.113.9") // the proxy's line
+		resp, err := a.app.Test(req, -1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	for i, forged := range []string{"198.51.100.1", "198.51.100.2"} {
+		if code := get(forged); code != 200 {
+			t.Fatalf("request %d: %d", i, code)
+		}
+	}
+	if code := get("198.51.100.3"); code != 429 {
+		t.Errorf("a third request from 203.0.113.9 with another forged line: %d, want 429", code)
+	}
+}
