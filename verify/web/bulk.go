@@ -252,20 +252,11 @@ func resultRows(items []item, res []itemResult) [][]string {
 			row[8], row[9], row[10], row[11] = strings.TrimSpace(c.OccupationName+" "+c.Specialty), c.LevelZh, c.IssuedOn, c.IssuerName
 		}
 		for j, v := range row {
-			row[j] = defuse(v)
+			row[j] = issuer.DefuseFormula(v)
 		}
 		rows = append(rows, row)
 	}
 	return rows
-}
-
-// defuse stops spreadsheet formula injection: a cell the uploader wrote
-// (a name) must not run as a formula when the office opens the result.
-func defuse(s string) string {
-	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
-		return "'" + s
-	}
-	return s
 }
 
 func (h *handlers) bulkForm(c *fiber.Ctx) error {
