@@ -3,6 +3,7 @@
 //
 //	benchtool bare -addr 127.0.0.1:8181          a bare Fiber handler returning a fixed 2 KB body
 //	benchtool seed -db URL -n 100000             an authority, the college "bench" and n certificates
+//	benchtool attack -url URL -rate 10 -d 30s    the costliest public inputs at a fixed rate (attack.sh)
 //
 // It is a tool, not part of certd.
 package main
@@ -39,6 +40,8 @@ func main() {
 		seed(os.Args[2:])
 	case "profile":
 		profile(os.Args[2:])
+	case "attack":
+		attack(os.Args[2:])
 	default:
 		fmt.Fprintf(os.Stderr, "unknown command %q\n", os.Args[1])
 		os.Exit(2)
