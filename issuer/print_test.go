@@ -113,3 +113,34 @@ func TestBadPhotoIsARowProblem(t *testing.T) {
 		t.Fatalf("problems = %+v", rep.Problems)
 	}
 }
+
+// Names the national identity system holds, which an earlier rule refused
+// (〇, Latin letters with diacritics, hyphen and apostrophe in foreign names),
+// are issued and printed; full-width Latin letters are stored folded.
+func TestRegisteredNamesAreIssued(t *testing.T) {
+	f := newFixture(t)
+	f.svc.Printer = newPrinter(t)
+	names := []struct{ in, stored string }{
+		{"李〇", "李〇"},
+		{"José Müller-O'Neill", "José Müller-O'Neill"},
+		{"Ｊｏｈｎ Ｓｍｉｔｈ", "John Smith"},
+		{"Łukasz Nowak", "Łukasz Nowak"},
+	}
+	var rows strings.Builder
+	rows.WriteString(header)
+	for i, n := range names {
+		rows.WriteString(rosterRow(i+1, n.in, "4-04-05-05", "", "3", "毕业年度学生"))
+	}
+	rep := f.issue(clerk, []byte(rows.String()))
+	if len(rep.Problems) > 0 || len(rep.Issued) != len(names) {
+		t.Fatalf("problems = %+v, issued %d", rep.Problems, len(rep.Issued))
+	}
+	for i, c := range rep.Issued {
+		if c.Holder.Name != names[i].stored {
+			t.Errorf("row %d: stored name %q, want %q", i+1, c.Holder.Name, names[i].stored)
+		}
+		if _, err := f.store.PDF(f.ctx, c.Number); err != nil {
+			t.Errorf("%s (%s): no PDF: %v", c.Number, c.Holder.Name, err)
+		}
+	}
+}

@@ -18,6 +18,8 @@ import (
 	"unicode/utf8"
 
 	"certd/issuer/fault"
+
+	"golang.org/x/text/unicode/norm"
 )
 
 // DocType is the kind of identity document (证件类型) a holder presents.
@@ -246,24 +248,33 @@ func CheckUSCC(s string) error {
 // (阿卜杜热合曼·买买提) and foreign names fit comfortably.
 const MaxNameRunes = 64
 
-// NormalizeName trims a name, collapses runs of spaces, and maps the
-// look-alike dots people type for the minority-name separator (﹒ ・ • ‧ ．)
-// to U+00B7 MIDDLE DOT, the form the public security system uses.
+// NormalizeName trims a name, collapses runs of spaces, composes it (NFC,
+// so that "e" + U+0301 is the one character é the identity system stores),
+// folds full-width Latin letters (Ｊｏｈｎ) to their ordinary forms, and maps
+// the look-alike dots people type for the minority-name separator
+// (﹒ ・ • ‧ ．) to U+00B7 MIDDLE DOT, the form the public security system uses.
 func NormalizeName(s string) string {
-	s = strings.Join(strings.Fields(s), " ")
+	s = norm.NFC.String(strings.Join(strings.Fields(s), " "))
 	return strings.Map(func(r rune) rune {
 		switch r {
 		case '・', '•', '‧', '﹒', '．', '∙', '⋅', '●':
 			return '·'
 		}
+		if r >= 'Ａ' && r <= 'Ｚ' || r >= 'ａ' && r <= 'ｚ' {
+			return r - 'Ａ' + 'A'
+		}
 		return r
 	}, s)
 }
 
-// CheckName accepts CJK ideographs (including Extensions A to G and the
-// compatibility ideographs), the middle dot between parts of a minority
-// name, and Latin letters and spaces for foreign names. Nothing else: no
-// digits, no punctuation, no emoji, no control characters.
+// CheckName accepts every character the national identity system holds in a
+// name: CJK ideographs of every extension and the compatibility ideographs,
+// 〇 (U+3007, which occurs in registered names), the middle dot between parts
+// of a minority name, and for foreign names Latin letters, with their
+// diacritics (é, ü, ñ, ł), and spaces, hyphens and apostrophes between them.
+// Nothing else: no digits, no other punctuation, no emoji, no control or
+// invisible characters. Callers check each character against the certificate
+// font as well. A name is expected in NFC ([NormalizeName]).
 func CheckName(name string) error {
 	if name == "" {
 		return fail("name_empty", "姓名不能为空", "name is empty")
@@ -274,8 +285,10 @@ func CheckName(name string) error {
 	prev := ' '
 	for i, r := range name {
 		switch {
-		case unicode.Is(unicode.Han, r) && r != '〇' && !isHanSymbol(r):
-		case r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z':
+		case r == '〇' || unicode.Is(unicode.Han, r) && !isHanSymbol(r):
+		case unicode.Is(unicode.Latin, r) && unicode.IsLetter(r) && r < 0xFF00: // full-width forms are folded by NormalizeName
+		case unicode.Is(unicode.Mn, r) && unicode.Is(unicode.Latin, prev):
+			// A diacritic with no precomposed form, on a Latin letter.
 		case r == ' ':
 			if i == 0 || prev == ' ' || prev == '·' {
 				return fail("name_space", "姓名中的空格位置不正确", "name has a misplaced space")
@@ -284,6 +297,10 @@ func CheckName(name string) error {
 			if i == 0 || prev == '·' || prev == ' ' {
 				return fail("name_dot", "姓名中的间隔号“·”位置不正确", "name has a misplaced middle dot")
 			}
+		case r == '-' || r == '\'':
+			if !unicode.Is(unicode.Latin, prev) {
+				return fail("name_char", "姓名含有不允许的字符“%c”（U+%04X）", "name contains a character that is not allowed: %q (U+%04X)", r, r)
+			}
 		case r == utf8.RuneError:
 			return fail("name_encoding", "姓名含有无法识别的字符（文件编码可能有误）", "name contains an unreadable character (the file encoding may be wrong)")
 		default:
@@ -291,8 +308,8 @@ func CheckName(name string) error {
 		}
 		prev = r
 	}
-	if prev == '·' || prev == ' ' {
-		return fail("name_trailing", "姓名不能以间隔号或空格结尾", "name must not end with a middle dot or a space")
+	if prev == '·' || prev == ' ' || prev == '-' || prev == '\'' {
+		return fail("name_trailing", "姓名不能以间隔号、空格或连字符结尾", "name must not end with a middle dot, a space or a hyphen")
 	}
 	return nil
 }

@@ -119,15 +119,40 @@ func TestNames(t *testing.T) {
 		{"John  Smith", "name_space"},
 		{"张\u200b三", "name_char"},
 		{"张三\ufffd", "name_encoding"},
-		{"〇三", "name_char"},
+		{"〇三", ""}, // U+3007 occurs in registered names
+		{"李〇", ""},
+		{"𱍐一", ""},          // Extension H (U+31350)
+		{"José Müller", ""}, // Latin letters with diacritics
+		{"Łukasz Nowak", ""},
+		{"Jean-Luc O'Neill", ""},
+		{"Ngũgĩ", ""},
+		{"J\u0301", ""},          // a diacritic with no precomposed form
+		{"\u0301J", "name_char"}, // a diacritic on nothing
+		{"张\u0301", "name_char"},
+		{"-Jean", "name_char"},
+		{"张-三", "name_char"},
+		{"Jean-", "name_trailing"},
+		{"〆三", "name_char"},
+		{"Иван", "name_char"}, // Cyrillic is written in its Latin form on a Chinese certificate
+		{"ＡＢ", "name_char"},   // full-width: NormalizeName folds it first
 	}
 	for _, tt := range tests {
 		if got := code(CheckName(tt.in)); got != tt.code {
 			t.Errorf("CheckName(%q) = %q, want %q", tt.in, got, tt.code)
 		}
 	}
-	if got := NormalizeName("  阿卜杜热合曼•买买提 "); got != "阿卜杜热合曼·买买提" {
-		t.Errorf("NormalizeName = %q", got)
+	for in, want := range map[string]string{
+		"  阿卜杜热合曼•买买提 ": "阿卜杜热合曼·买买提",
+		"Jose\u0301":    "José",
+		"Ｊｏｈｎ  Ｓｍｉｔｈ":   "John Smith",
+		"李〇":            "李〇",
+	} {
+		if got := NormalizeName(in); got != want {
+			t.Errorf("NormalizeName(%q) = %q, want %q", in, got, want)
+		}
+		if err := CheckName(NormalizeName(in)); err != nil {
+			t.Errorf("CheckName(NormalizeName(%q)): %v", in, err)
+		}
 	}
 }
 
