@@ -100,6 +100,10 @@ func (s *Service) Issue(ctx context.Context, actor Actor, req IssueRequest) (*Is
 			entryOf[c.Key()] = e
 		}
 	}
+	for _, e := range r.Incomplete {
+		_, probs := s.checkRow(r, e, in, cat, today, req.Photos)
+		rep.Problems = append(rep.Problems, probs...)
+	}
 	// Duplicates against what is already issued, in one query.
 	keys := make([]HoldingKey, len(certs))
 	for i, c := range certs {
@@ -204,29 +208,43 @@ func (s *Service) checkEntry(r *roster.Roster, e roster.Entry, in Institution, c
 	add := func(field, value, code, zh, en string) {
 		probs = append(probs, ruleProblem(r, e, field, value, code, zh, en))
 	}
+	// A row with problems of its own (e.Bad) is checked here too, on the
+	// fields that could be read, so an upload reports every problem of a row
+	// at once; such a row is never issued.
+	if e.Unread("occupation_code") {
+		return Certificate{}, probs
+	}
 	occ, ok := cat[e.Occupation]
 	if !ok {
 		add("occupation_code", e.Occupation, "occupation_unknown", "职业编码"+e.Occupation+"不在职业目录中", "occupation code "+e.Occupation+" is not in the catalogue")
 		return Certificate{}, probs
 	}
-	if e.OccupationName != "" && e.OccupationName != occ.Name {
-		add("occupation_name", e.OccupationName, "occupation_name_mismatch", "职业名称与职业编码不符（"+e.Occupation+"应为“"+occ.Name+"”）", "occupation name does not match code "+e.Occupation+" (expected "+occ.Name+")")
+	if e.OccupationName != "" && !e.Unread("occupation_name") && e.OccupationName != occ.Name {
+		add("occupation_name", e.OccupationName, "occupation_name_mismatch", "职业名称与职业编码不符（"+e.Occupation+"应为“"+occ.Name+"”），请核对编码和名称哪一个有误", "occupation name does not match code "+e.Occupation+" ("+occ.Name+"); check which of the two is wrong")
 	}
-	if _, ok := occ.LevelsFor(e.Specialty); !ok {
-		add("specialty", e.Specialty, "specialty_unknown", occ.Name+"没有工种“"+e.Specialty+"”", occ.Name+" has no 工种 "+e.Specialty)
-	} else if !occ.HasLevel(e.Specialty, e.Level) {
-		add("level", e.Level.Chinese(), "level_undefined", occ.Name+"未设"+e.Level.Chinese(), e.Level.English()+" is not defined for "+occ.Name)
+	specOK, levelOK := !e.Unread("specialty"), !e.Unread("level")
+	if specOK {
+		if _, ok := occ.LevelsFor(e.Specialty); !ok {
+			add("specialty", e.Specialty, "specialty_unknown", occ.Name+"没有工种“"+e.Specialty+"”", occ.Name+" has no 工种 "+e.Specialty)
+			specOK = false
+		} else if levelOK && !occ.HasLevel(e.Specialty, e.Level) {
+			add("level", e.Level.Chinese(), "level_undefined", occ.Name+"未设"+e.Level.Chinese(), e.Level.English()+" is not defined for "+occ.Name)
+			levelOK = false
+		}
 	}
-	if CandidateType(e.CandidateType).Student() && !e.Level.AtMost(occupation.StudentMax) {
+	if levelOK && !e.Unread("candidate_type") && CandidateType(e.CandidateType).Student() && !e.Level.AtMost(occupation.StudentMax) {
 		add("level", e.Level.Chinese(), "student_level_cap", "在校学生只能认定三级/高级工及以下等级", "students may be certified at level 3 (senior worker) or below only")
 	}
-	if !in.Allows(e.Occupation, e.Specialty, e.Level) {
-		spec := e.Specialty
-		if spec == "" {
-			spec = "--"
+	if specOK && levelOK && !in.Allows(e.Occupation, e.Specialty, e.Level) {
+		what, whatEn := occ.Name, occ.Name
+		if e.Specialty != "" {
+			what, whatEn = occ.Name+"（工种："+e.Specialty+"）", occ.Name+" (工种 "+e.Specialty+")"
 		}
-		add("level", e.Level.Chinese(), "out_of_scope", fmt.Sprintf("%s（工种%s）%s不在本机构备案的认定范围内", occ.Name, spec, e.Level.Chinese()),
-			fmt.Sprintf("%s (工种 %s) at %s is outside the institution's registered scope", occ.Name, spec, e.Level.English()))
+		add("level", e.Level.Chinese(), "out_of_scope", fmt.Sprintf("本机构备案的认定范围不包括%s %s", what, e.Level.Chinese()),
+			fmt.Sprintf("%s at %s is outside the institution's registered scope", whatEn, e.Level.English()))
+	}
+	if len(e.Bad) > 0 {
+		return Certificate{}, probs
 	}
 	if len(probs) > 0 {
 		return Certificate{}, probs

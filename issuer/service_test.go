@@ -9,6 +9,8 @@ import (
 	"io"
 	"log/slog"
 	"path/filepath"
+	"reflect"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -803,4 +805,51 @@ func TestReadsAreScoped(t *testing.T) {
 			t.Errorf("catalogue: %d occupations, %v", len(occ), err)
 		}
 	})
+}
+
+// Every problem of a row is reported at once: a catalogue or scope problem
+// no longer hides behind a problem the roster's own check found in another
+// cell of the same row, and no internal placeholder reaches the message.
+func TestEveryProblemOfARowAtOnce(t *testing.T) {
+	const hdr = "姓名,证件类型,证件号码,职业编码,职业名称,工种,等级,考生类别,考核日期\n"
+	good := ident.CompleteResidentID("22010220040101001")
+	bad := good[:17] + string("0123456789X"[(strings.IndexByte("0123456789X", good[17])+1)%11])
+	tests := []struct {
+		name, row string
+		codes     []string
+	}{
+		{"bad ID and unknown 工种", "张三,居民身份证," + bad + ",6-18-02-04,焊工,水下焊工,3,毕业年度学生,2026-06-20\n",
+			[]string{"id_checksum", "specialty_unknown"}},
+		{"bad level and a name that does not match the code", "张三,居民身份证," + good + ",6-18-02-04,电工,,九级,毕业年度学生,2026-06-20\n",
+			[]string{"occupation_name_mismatch", "level_invalid"}},
+		{"bad date and out of scope", "张三,居民身份证," + good + ",4-03-02-01,,,3,毕业年度学生,2026-13-45\n",
+			[]string{"out_of_scope", "date_not_real"}},
+		{"empty name and a student above level 3", ",居民身份证," + good + ",4-01-06-01,,,2,在校生,2026-06-20\n",
+			[]string{"name_empty", "student_level_cap"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t)
+			rep := f.issue(clerk, []byte(hdr+tt.row))
+			var got []string
+			for _, p := range rep.Problems {
+				got = append(got, p.Code)
+				if p.Row != 2 {
+					t.Errorf("problem on row %d: %+v", p.Row, p)
+				}
+				if strings.Contains(p.Zh, "--") || strings.Contains(p.En, "--") {
+					t.Errorf("placeholder in message: %s / %s", p.Zh, p.En)
+				}
+			}
+			sort.Strings(got)
+			want := append([]string(nil), tt.codes...)
+			sort.Strings(want)
+			if !reflect.DeepEqual(got, want) {
+				t.Fatalf("codes = %v, want %v (%+v)", got, want, rep.Problems)
+			}
+			if len(rep.Issued) != 0 {
+				t.Fatal("issued a row with problems")
+			}
+		})
+	}
 }

@@ -119,7 +119,7 @@ func CheckResidentID(n string, today time.Time) error {
 		sum += int(c-'0') * residentWeights[i]
 	}
 	if want := residentChecks[sum%11]; n[17] != want {
-		return fail("id_checksum", "身份证号码校验位错误（应为%c）", "resident ID check character is wrong (expected %c)", want)
+		return fail("id_checksum", "身份证号码校验不通过，多为某一位录入有误：请与身份证原件逐位核对（不要只改最后一位）", "the resident ID number fails its check, usually because a digit was mistyped: compare it digit by digit with the original document (do not just change the last character)")
 	}
 	birth, err := time.Parse("20060102", n[6:14])
 	if err != nil || birth.Year() < 1900 {
@@ -215,7 +215,7 @@ func CheckUSCC(s string) error {
 		c = 0
 	}
 	if s[17] != usccAlphabet[c] {
-		return fail("uscc_checksum", "统一社会信用代码校验位错误（应为%c）", "unified social credit code check character is wrong (expected %c)", usccAlphabet[c])
+		return fail("uscc_checksum", "统一社会信用代码校验不通过，多为某一位录入有误：请与营业执照或登记证书原件逐位核对（不要只改最后一位）", "the unified social credit code fails its check, usually because a character was mistyped: compare it with the original licence or registration certificate (do not just change the last character)")
 	}
 	org := s[8:17]
 	osum := 0

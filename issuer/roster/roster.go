@@ -111,6 +111,23 @@ type Entry struct {
 	Specialty      string           `json:"specialty,omitempty"`
 	Level          occupation.Level `json:"level"`
 	AssessedOn     time.Time        `json:"assessed_on"` // civil date at midnight UTC
+
+	// Bad lists the fields of a row with problems whose cells could not be
+	// read (a Problem.Field key each); empty for a valid row. The other
+	// fields hold what was read, so a caller can check them too and report
+	// every problem of the row at once.
+	Bad []string `json:"-"`
+}
+
+// Unread reports whether field is one of e.Bad: its value is not to be
+// judged, because the cell already has a problem of its own.
+func (e Entry) Unread(field string) bool {
+	for _, f := range e.Bad {
+		if f == field {
+			return true
+		}
+	}
+	return false
 }
 
 // Problem is one thing wrong with a row. Row-level problems may echo the
@@ -128,10 +145,15 @@ type Problem struct {
 
 // Roster is the outcome of Parse.
 type Roster struct {
-	Format   string    // "xlsx", "csv-utf8", "csv-utf8-bom", "csv-gb18030", "csv-utf16"; "fields" from Row
-	Sheet    string    // worksheet the rows came from ("" for CSV)
-	Entries  []Entry   // valid rows in file order
-	Problems []Problem // sorted by row, then column
+	Format  string  // "xlsx", "csv-utf8", "csv-utf8-bom", "csv-gb18030", "csv-utf16"; "fields" from Row
+	Sheet   string  // worksheet the rows came from ("" for CSV)
+	Entries []Entry // valid rows in file order
+	// Incomplete holds the rows with problems, in file order, with what
+	// could be read of them (Entry.Bad names what could not): a caller's
+	// own checks (catalogue, scope) run on them too, so that one upload
+	// reports every problem of a row, not the first stage's only.
+	Incomplete []Entry
+	Problems   []Problem // sorted by row, then column
 
 	// Fingerprint identifies the roster's content independently of file
 	// format, column order and row order, so re-uploading the same list

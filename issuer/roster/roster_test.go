@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -56,7 +57,7 @@ func TestParseGoodFixtures(t *testing.T) {
 			for i, e := range r.Entries {
 				want := good[i]
 				want.Row = tt.rows[i]
-				if e != want {
+				if !reflect.DeepEqual(e, want) {
 					t.Errorf("entry %d:\n got %+v\nwant %+v", i, e, want)
 				}
 			}

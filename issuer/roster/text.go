@@ -11,7 +11,7 @@ import (
 // ProblemsText renders the problems for an email or a log the office reads,
 // one line per problem, Chinese first:
 //
-//	第12行 证件号码 “220102200401010013”：身份证号码校验位错误（应为2） / row 12, column 证件号码: resident ID check character is wrong (expected 2)
+//	第12行 证件号码 “220102200401010013”：身份证号码校验不通过，多为某一位录入有误：请与身份证原件逐位核对（不要只改最后一位） / row 12, column 证件号码: the resident ID number fails its check, ...
 func (r *Roster) ProblemsText() string {
 	var b strings.Builder
 	for _, p := range r.Problems {

@@ -173,6 +173,16 @@ func validate(t *table, today time.Time) *Roster {
 		}
 		if len(rc.problems) == 0 {
 			r.Entries = append(r.Entries, e)
+		} else {
+			for _, p := range rc.problems {
+				if p.Field != "" && !e.Unread(p.Field) {
+					e.Bad = append(e.Bad, p.Field)
+				}
+			}
+			if len(e.Bad) == 0 {
+				e.Bad = []string{""} // a problem of the row itself: never issuable
+			}
+			r.Incomplete = append(r.Incomplete, e)
 		}
 		r.Problems = append(r.Problems, rc.problems...)
 	}
