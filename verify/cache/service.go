@@ -153,6 +153,7 @@ func (e *Entry) Record() *verify.Record { return e.rec }
 type Blob struct {
 	body   []byte
 	etag   string
+	stamp  *stamped // a page that says when it was viewed (stamp.go)
 	gzOnce sync.Once
 	gz     []byte
 }
@@ -160,7 +161,7 @@ type Blob struct {
 // NewBlob wraps body, naming it by its SHA-256.
 func NewBlob(body []byte) *Blob {
 	sum := sha256.Sum256(body)
-	return &Blob{body: body, etag: `"` + hex.EncodeToString(sum[:12]) + `"`}
+	return &Blob{body: body, etag: `"` + hex.EncodeToString(sum[:12]) + `"`, stamp: findStamp(body)}
 }
 
 // Body is the body as rendered.
