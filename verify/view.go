@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"strings"
 	"time"
+	"unicode"
 
 	"certd/issuer"
 	"certd/issuer/certno"
@@ -428,7 +429,7 @@ func NormalizeNumber(s string) (string, error) {
 	if len(s) > MaxNumberInput {
 		return "", ErrInputTooLong
 	}
-	s = strings.ToUpper(strings.TrimSpace(s))
+	s = strings.ToUpper(foldTyped(s))
 	if _, err := certno.Parse(s); err != nil {
 		if e, ok := issuer.AsError(err); ok {
 			return "", e
@@ -449,10 +450,33 @@ const codeAlphabet = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 // CodeLength is the length of a verification code.
 const CodeLength = 16
 
-// NormalizeCode upper-cases a verification code and checks its shape.
+// foldTyped undoes what typing or pasting does to a printed number or code:
+// spaces of every kind and hyphens (a number read out in groups, a line
+// break in a pasted PDF text) are dropped, and full-width letters and digits
+// (Ｙ, ０, typed with a Chinese input method) become ASCII.
+func foldTyped(s string) string {
+	return strings.Map(func(r rune) rune {
+		switch {
+		case unicode.IsSpace(r) || r == '-' || r == '－' || r == '\u200b' || r == '\ufeff':
+			return -1
+		case r >= '！' && r <= '～':
+			return r - '！' + '!'
+		}
+		return r
+	}, s)
+}
+
+// NormalizeCode upper-cases a verification code, folds what typing does to
+// it (see foldTyped) and checks its shape.
 func NormalizeCode(s string) (string, bool) {
-	if len(s) != CodeLength {
+	if len(s) > MaxNumberInput {
 		return "", false
+	}
+	if len(s) != CodeLength {
+		s = foldTyped(s)
+		if len(s) != CodeLength {
+			return "", false
+		}
 	}
 	s = strings.ToUpper(s)
 	for i := 0; i < len(s); i++ {

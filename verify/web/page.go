@@ -111,9 +111,14 @@ func (h *handlers) pageData(c *fiber.Ctx, path string, en bool, title, desc stri
 	if len(q) > 0 {
 		d.PageURL += "?" + q.Encode()
 	}
-	if en {
+	// The language in links is explicit once chosen, so that a browser
+	// whose first language is English can switch to Chinese and stay.
+	switch {
+	case en:
 		d.LangQ = "?lang=en"
-	} else {
+		q.Set("lang", "zh")
+	default:
+		d.LangQ = "?lang=zh"
 		q.Set("lang", "en")
 	}
 	d.SwitchURL = path
@@ -129,6 +134,7 @@ func (h *handlers) renderPage(c *fiber.Ctx, status int, name string, d *pageData
 		return err
 	}
 	c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
+	c.Set(fiber.HeaderVary, varyPage)
 	return c.Status(status).Send(b)
 }
 

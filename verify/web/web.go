@@ -27,6 +27,7 @@
 package web
 
 import (
+	"net/url"
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
@@ -367,6 +368,10 @@ const (
 )
 
 func (h *handlers) sendBlob(c *fiber.Ctx, b *cache.Blob, ctype, cc string) error {
+	vary := fiber.HeaderAcceptEncoding
+	if ctype == fiber.MIMETextHTMLCharsetUTF8 {
+		vary = varyPage
+	}
 	c.Set("Cache-Control", cc)
 	c.Set(fiber.HeaderContentType, ctype)
 	if b.Stamped() {
@@ -374,7 +379,7 @@ func (h *handlers) sendBlob(c *fiber.Ctx, b *cache.Blob, ctype, cc string) error
 	}
 	body, etag := b.Body(), b.ETag()
 	if len(body) >= 512 {
-		c.Set(fiber.HeaderVary, fiber.HeaderAcceptEncoding)
+		c.Set(fiber.HeaderVary, vary)
 		if strings.Contains(c.Get(fiber.HeaderAcceptEncoding), "gzip") {
 			if gz := b.Gzipped(); gz != nil {
 				// A different representation needs a different strong ETag.
@@ -397,7 +402,7 @@ func sendStamped(c *fiber.Ctx, b *cache.Blob) error {
 	unix, stamp := cache.Now()
 	gz := len(b.Body()) >= 512 && strings.Contains(c.Get(fiber.HeaderAcceptEncoding), "gzip")
 	if len(b.Body()) >= 512 {
-		c.Set(fiber.HeaderVary, fiber.HeaderAcceptEncoding)
+		c.Set(fiber.HeaderVary, varyPage)
 	}
 	var tag [64]byte // the ETag built without allocating: this is the hot path
 	et := append(tag[:0], b.ETag()...)
@@ -446,8 +451,32 @@ func certParams(c *fiber.Ctx) (number, code string, codeGiven bool, err error) {
 	return number, code, true, nil
 }
 
-// wantsEnglish picks the page language: Chinese unless lang=en.
-func wantsEnglish(c *fiber.Ctx) bool { return c.Query("lang") == "en" }
+// wantsEnglish picks the page language: lang=en or lang=zh when the link
+// says, else the browser's first choice (Accept-Language), else Chinese.
+func wantsEnglish(c *fiber.Ctx) bool {
+	switch c.Query("lang") {
+	case "en":
+		return true
+	case "zh":
+		return false
+	}
+	return prefersEnglish(c.Get(fiber.HeaderAcceptLanguage))
+}
+
+// prefersEnglish reads the first language of an Accept-Language header
+// ("en-GB,en;q=0.9,zh;q=0.5"): browsers list their user's first choice
+// first. A Chinese phone sends "zh-CN,zh;q=0.9,en;q=0.8" and gets Chinese.
+func prefersEnglish(h string) bool {
+	if i := strings.IndexAny(h, ",;"); i >= 0 {
+		h = h[:i]
+	}
+	h = strings.TrimSpace(h)
+	return len(h) >= 2 && (h[0]|0x20) == 'e' && (h[1]|0x20) == 'n' && (len(h) == 2 || h[2] == '-' || h[2] == '_')
+}
+
+// varyPage is the Vary of a page: its language may come from
+// Accept-Language, its encoding from Accept-Encoding.
+const varyPage = "Accept-Encoding, Accept-Language"
 
 func (h *handlers) home(c *fiber.Ctx) error {
 	en := wantsEnglish(c)
@@ -457,14 +486,27 @@ func (h *handlers) home(c *fiber.Ctx) error {
 }
 
 // lookupForm turns the typed number of the search form into the page URL.
+// The printed verification code, when given, goes with it, as in the QR
+// code's link.
 func (h *handlers) lookupForm(c *fiber.Ctx) error {
 	n, err := verify.NormalizeNumber(c.Query("number"))
 	if err != nil {
 		return h.failWith(c, err)
 	}
-	q := ""
-	if wantsEnglish(c) {
-		q = "?lang=en"
+	q := url.Values{}
+	if raw := c.Query("c"); strings.TrimSpace(raw) != "" {
+		code, ok := verify.NormalizeCode(raw)
+		if !ok {
+			return h.failWith(c, errBadCode)
+		}
+		q.Set("c", code)
 	}
-	return c.Redirect("/v/"+n+q, fiber.StatusSeeOther)
+	if l := c.Query("lang"); l == "en" || l == "zh" {
+		q.Set("lang", l)
+	}
+	target := "/v/" + n
+	if len(q) > 0 {
+		target += "?" + q.Encode()
+	}
+	return c.Redirect(target, fiber.StatusSeeOther)
 }
