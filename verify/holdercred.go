@@ -48,12 +48,12 @@ func CredentialHash(cred string) string {
 // Disclosed is what the holder chose to show of a verified credential;
 // zero values were not disclosed.
 type Disclosed struct {
-	Claims      []string           `json:"claims"` // the disclosed claim names, sorted
-	Name        string             `json:"name,omitempty"`
-	DocType     string             `json:"document_type,omitempty"`
+	Claims      []string            `json:"claims"` // the disclosed claim names, sorted
+	Name        string              `json:"name,omitempty"`
+	DocType     string              `json:"document_type,omitempty"`
 	DocHash     *credential.DocHash `json:"-"`
-	BirthDate   string             `json:"birth_date,omitempty"`
-	PhotoDigest string             `json:"photo_digest,omitempty"`
+	BirthDate   string              `json:"birth_date,omitempty"`
+	PhotoDigest string              `json:"photo_digest,omitempty"`
 }
 
 // alwaysVisible are the claims a certd credential never hides: a
