@@ -52,6 +52,10 @@ func (f *flags) parse(args []string) ([]string, error) {
 		}
 		args = f.Args()
 		if len(args) == 0 {
+			_, inEnv := os.LookupEnv("CERTD_PUBLIC_URL")
+			given := inEnv
+			f.Visit(func(fl *flag.Flag) { given = given || fl.Name == "public-url" })
+			f.cfg.PublicURLDefaulted = !given
 			return pos, nil
 		}
 		pos = append(pos, args[0])
@@ -667,7 +671,9 @@ func cmdReissue(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	defer e.close()
-	if err := e.loadPrinter(); err != nil {
+	if err := e.loadPrinter(); e.urlErr != nil {
+		return e.urlErr // a corrected certificate must not be printed with the wrong address
+	} else if err != nil {
 		e.log.Warn("the corrected certificate is issued without a PDF; run certd render after fixing the font", "error", err)
 	}
 	c, err := e.svc.Reissue(ctx, authorityActor(), pos[0], fix)

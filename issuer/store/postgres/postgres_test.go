@@ -68,3 +68,7 @@ func BenchmarkIssueBatch10k(b *testing.B) {
 func TestFailedConfirmationConformance(t *testing.T) {
 	storetest.RunFailedConfirmations(t, func(t *testing.T) storetest.ConfirmationStore { return open(t) })
 }
+
+func TestDeploymentValueConformance(t *testing.T) {
+	storetest.RunDeploymentValues(t, func(t *testing.T) storetest.DeploymentStore { return open(t) })
+}
