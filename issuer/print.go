@@ -224,7 +224,7 @@ func (s *Service) errNoPrinter() error {
 	if s.NoPrinter != nil {
 		return s.NoPrinter
 	}
-	return s.errNoPrinter()
+	return errNoPrinter()
 }
 
 func errNoPrinter() error {

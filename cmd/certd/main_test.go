@@ -334,6 +334,16 @@ func TestPublicURLIsTheDeployments(t *testing.T) {
 	if out := c.must("audit"); !strings.Contains(out, "deployment.public_url") {
 		t.Errorf("the move is not in the audit log:\n%.500s", out)
 	}
+	// A server configured with another address does not start.
+	cfg := &Config{Data: c.data, Addr: "127.0.0.1:0", PublicURL: a, LogLevel: "error", RateLimit: "-1", CacheMB: "16", FontPath: "/nonexistent.ttf"}
+	e, err := cfg.open(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.close()
+	if _, err := newApp(e); err == nil || !strings.Contains(err.Error(), b) {
+		t.Errorf("a server with another public address started: %v", err)
+	}
 }
 
 func mustRead(t *testing.T, path string) []byte {
