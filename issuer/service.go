@@ -75,6 +75,9 @@ type Actor struct {
 	InstitutionID string
 	// ReadOnly actors (auditors) may read but change nothing.
 	ReadOnly bool
+	// HolderOf is the one certificate number a holder actor proved they
+	// hold (see HolderActor); such an actor reaches nothing else.
+	HolderOf string
 }
 
 // MayActFor reports whether the actor may change records of institution id.
