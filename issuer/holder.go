@@ -122,7 +122,9 @@ func (a Actor) mayHold(number string) error {
 	return nil
 }
 
-func (s *Service) holderKey(purpose string) []byte { return s.KEK.Derive("certd holder " + purpose + " v1") }
+func (s *Service) holderKey(purpose string) []byte {
+	return s.KEK.Derive("certd holder " + purpose + " v1")
+}
 
 // deriveHolderCode is the holder code of a number at a generation.
 func (s *Service) deriveHolderCode(number string, gen int) string {
