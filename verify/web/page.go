@@ -105,6 +105,7 @@ type pageData struct {
 	Notice  string
 	Match   *verify.Match
 	Full    bool // the viewer sees the full name already
+	Share   *shareBand // a share link's page (share.go)
 
 	Institutions []instRow
 	Inst         *instPage
