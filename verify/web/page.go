@@ -104,7 +104,7 @@ type pageData struct {
 	Explain string
 	Notice  string
 	Match   *verify.Match
-	Full    bool // the viewer sees the full name already
+	Full    bool       // the viewer sees the full name already
 	Share   *shareBand // a share link's page (share.go)
 
 	Institutions []instRow

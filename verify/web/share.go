@@ -62,6 +62,7 @@ type shares struct {
 	m     map[string]*shareState
 	stop  chan struct{}
 	done  chan struct{}
+	once  sync.Once
 }
 
 func newShares(st verify.Store, log interface{ Warn(string, ...any) }) *shares {
@@ -141,8 +142,9 @@ func (s *shares) flushLoop() {
 	}
 }
 
+// close stores the last counts; an app shut down twice calls it twice.
 func (s *shares) close() {
-	close(s.stop)
+	s.once.Do(func() { close(s.stop) })
 	<-s.done
 }
 
