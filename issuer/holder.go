@@ -107,16 +107,8 @@ const HolderCodeLen = 12
 // since the audit log must not hold personal data.
 const holderActorName = "持证人 / holder"
 
-// HolderActor is the actor of a holder who proved they hold the certificate
-// number (with its holder code and their name, see HolderSignIn), as the
-// holder pages know from their sealed cookie. It reaches that one
-// certificate through the Holder* methods and no college's records.
-func HolderActor(number string) Actor {
-	return Actor{Name: holderActorName, HolderOf: number, ReadOnly: true}
-}
-
 func (a Actor) mayHold(number string) error {
-	if a.HolderOf == "" || a.HolderOf != number {
+	if a.Holder == "" || a.Holder != number {
 		return Errorf(ErrNotFound, "certificate_unknown", "证书%s不存在", "no certificate %s", number)
 	}
 	return nil
