@@ -70,7 +70,7 @@ func TestConsoleEndToEnd(t *testing.T) {
 	if _, err := e.svc.AddInstitution(ctx, authorityActor(), other); err != nil {
 		t.Fatal(err)
 	}
-	const otherPW = "other-operator-2026"
+	const otherPW = "second-college-op-2026"
 	if _, _, err := as.Create(ctx, cliUser(), account.NewUser{Name: "other.op", DisplayName: "他校经办", Role: account.CollegeOperator, InstitutionID: "other", Password: otherPW}); err != nil {
 		t.Fatal(err)
 	}
@@ -132,6 +132,7 @@ func TestConsoleEndToEnd(t *testing.T) {
 		return v
 	}
 	text := func() string { return value("read page", chromedp.Text(chromedp.CSS("body"))) }
+	totpKeys := map[string]string{}
 	login := func(name, pw string) {
 		run("sign in as "+name,
 			chromedp.Navigate(base+"/console/login"),
@@ -140,9 +141,38 @@ func TestConsoleEndToEnd(t *testing.T) {
 			chromedp.SendKeys(chromedp.CSS("#password"), pw),
 			chromedp.Submit(chromedp.CSS("#password")),
 			// Only a signed-in page has the sign-out form; the login page
-			// itself must not satisfy the wait.
-			chromedp.WaitVisible(chromedp.CSS(`form[action="/console/logout"] button`)),
+			// itself must not satisfy the wait. An administrator with a
+			// second factor is asked for the code instead.
+			chromedp.WaitVisible(chromedp.CSS(`form[action="/console/logout"] button, form[action="/console/login/totp"] #code`)),
 		)
+		has := func(sel string) bool {
+			ok, err := chromedp.Run(bctx, chromedp.Evaluate[bool](`document.querySelector('`+sel+`') !== null`))
+			return err == nil && ok
+		}
+		code := func() string {
+			c, err := account.TOTPCode(totpKeys[name], time.Now())
+			if err != nil {
+				t.Fatal(err)
+			}
+			return c
+		}
+		switch {
+		case has(`form[action="/console/login/totp"]`):
+			run("two-step code for "+name,
+				chromedp.SendKeys(chromedp.CSS("#code"), code()),
+				chromedp.Submit(chromedp.CSS("#code")),
+				chromedp.WaitVisible(chromedp.CSS(`form[action="/console/logout"] button`)),
+			)
+		case has(`#totp-secret`):
+			// An authority administrator sets up the second factor first.
+			totpKeys[name] = value("two-step key", chromedp.Text(chromedp.CSS("#totp-secret")))
+			shot("totp-setup")
+			run("set up two-step sign-in for "+name,
+				chromedp.SendKeys(chromedp.CSS("#code"), code()),
+				chromedp.Submit(chromedp.CSS("#code")),
+				chromedp.WaitVisible(chromedp.CSS(`.notice.ok`)),
+			)
+		}
 	}
 	logout := func() {
 		run("sign out", chromedp.Click(chromedp.CSS(`form[action="/console/logout"] button`)), chromedp.WaitVisible(chromedp.CSS("#name")))

@@ -39,7 +39,8 @@ func init() {
 		{"audit", "[--institution ID] [--subject S]", "审计日志 / the audit trail", cmdAudit},
 		{"trust", "export", "导出信任包（离线验证用） / export the trust bundle for offline verification", cmdTrust},
 		{"verify", "TOKEN-or-FILE [--trust trust.json]", "验证证书签名记录 / verify a signed certificate record", cmdVerify},
-		{"user", "add LOGIN --role ROLE [--institution ID] --name NAME | list | disable LOGIN | enable LOGIN | passwd LOGIN | tokens | revoke-token ID", "控制台账号 / console accounts", cmdUser},
+		{"user", "add LOGIN --role ROLE [--institution ID] --name NAME | list | disable LOGIN | enable LOGIN | passwd LOGIN | tokens | revoke-token ID | reset-totp LOGIN", "控制台账号 / console accounts", cmdUser},
+		{"totp-code", "KEY", "由两步验证密钥算出当前验证码（演示、无手机时） / the current two-step code for a key (demos, no phone at hand)", cmdTOTPCode},
 	}
 }
 
