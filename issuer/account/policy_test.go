@@ -64,7 +64,10 @@ func TestPasswordPolicy(t *testing.T) {
 		if _, err := svc.ChangePassword(t.Context(), op, opPassword, "1234567890", "c1"); codeOf2(err) != "password_common" {
 			t.Fatalf("changing to 1234567890: %v", err)
 		}
-		if e, _ := issuer.AsError(func() error { _, err := svc.ChangePassword(t.Context(), op, opPassword, "password123", "c1"); return err }()); e == nil || !strings.Contains(e.Zh, "常见") || !strings.Contains(e.En, "common") {
+		if e, _ := issuer.AsError(func() error {
+			_, err := svc.ChangePassword(t.Context(), op, opPassword, "password123", "c1")
+			return err
+		}()); e == nil || !strings.Contains(e.Zh, "常见") || !strings.Contains(e.En, "common") {
 			t.Fatalf("the refusal does not say why in both languages: %+v", e)
 		}
 	})

@@ -1,9 +1,9 @@
 package console
 
 import (
-	"html/template"
 	"crypto/rand"
 	"encoding/base64"
+	"html/template"
 	"strings"
 	"time"
 

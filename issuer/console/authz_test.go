@@ -24,7 +24,7 @@ var matrix = []struct {
 }{
 	//                                                             anon auth prov aadm aop aaud badm bop
 	{"GET", "/console/login", "OOOOOOOO"},
-	{"POST", "/console/login", "DDDDDDDD"}, // no pre-session cookie: CSRF refuses everyone
+	{"POST", "/console/login", "DDDDDDDD"},      // no pre-session cookie: CSRF refuses everyone
 	{"GET", "/console/login/totp", "LLLLLLLL"},  // no password step done: back to the password
 	{"POST", "/console/login/totp", "DDDDDDDD"}, // no password step done: refused
 	{"GET", "/console/lang/en", "OOOOOOOO"},
