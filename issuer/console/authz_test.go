@@ -80,6 +80,7 @@ var matrix = []struct {
 	{"GET", "/console/catalogue", "LOODDDDD"},
 	{"POST", "/console/catalogue", "LODDDDDD"},
 	{"GET", "/console/audit", "LOOODOOD"},
+	{"GET", "/console/audit/export.xlsx", "LOOODOOD"},
 	{"GET", "/console/dashboard", "LOODDDDD"},
 
 	{"GET", "/api/console/v1/certificates", "LOOOOOOO"},

@@ -154,11 +154,38 @@ type ledgerData struct {
 	Next  string
 	Err   *formErr
 	Query string
+	// Colleges names every college by ID on the province-wide ledger
+	// (nil for a college's own, which needs no such column).
+	Colleges    map[string]string
+	CollegeList []collegeChoice
+}
+
+type collegeChoice struct{ ID, Name string }
+
+// withColleges fills the college column and filter of the province-wide
+// ledger.
+func (c *Console) withColleges(fc *fiber.Ctx, rc *reqCtx, d *ledgerData) error {
+	if !rc.user.Authority() {
+		return nil
+	}
+	all, err := c.svc.Institutions(fc.UserContext(), rc.actor)
+	if err != nil {
+		return err
+	}
+	d.Colleges = make(map[string]string, len(all))
+	for _, in := range all {
+		d.Colleges[in.ID] = in.Name
+		d.CollegeList = append(d.CollegeList, collegeChoice{in.ID, in.Name})
+	}
+	return nil
 }
 
 func (c *Console) ledger(fc *fiber.Ctx, rc *reqCtx) error {
 	q, f, err := c.ledgerFilter(fc, rc)
 	d := ledgerData{Q: q, Query: string(fc.Request().URI().QueryString())}
+	if cerr := c.withColleges(fc, rc, &d); cerr != nil {
+		return c.fail(fc, rc, cerr)
+	}
 	if err != nil {
 		d.Err = c.formError(err)
 		return c.renderStatus(fc, rc, fiber.StatusBadRequest, "ledger", d)

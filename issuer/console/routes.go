@@ -123,6 +123,7 @@ func Routes() []Route {
 		{g, "/console/catalogue", permProvince, false, (*Console).cataloguePage},
 		{p, "/console/catalogue", permAuthority, false, (*Console).catalogueImport},
 		{g, "/console/audit", permAudit, false, (*Console).auditPage},
+		{g, "/console/audit/export.xlsx", permAudit, false, (*Console).auditExport},
 		{g, "/console/dashboard", permProvince, false, (*Console).dashboardPage},
 
 		{g, "/api/console/v1/certificates", permLedger, true, (*Console).apiCertificates},
