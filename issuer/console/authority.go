@@ -281,5 +281,3 @@ func (c *Console) catalogueImport(fc *fiber.Ctx, rc *reqCtx) error {
 	}
 	return c.redirect(fc, "/console/catalogue", "imported")
 }
-
-
