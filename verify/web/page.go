@@ -111,6 +111,9 @@ type pageData struct {
 	Limited bool       // the name check was refused (Notice says why)
 	Share   *shareBand // a share link's page (share.go)
 
+	// Cred is the verdict on a holder credential checked on /bulk.
+	Cred *verify.TokenResult
+
 	Institutions []instRow
 	Inst         *instPage
 }
