@@ -33,6 +33,7 @@ type PrintOutcome struct {
 	Total   int    `json:"total"`   // certificates of the batch's job
 	Printed int    `json:"printed"` // of which have their PDF now
 	Pending int    `json:"pending"` // of which still do not
+	Made    int    `json:"made"`    // PDFs made by this run
 	// Err is why the run stopped before every PDF was made.
 	Err error `json:"-"`
 }
@@ -120,6 +121,7 @@ func (s *Service) printJob(ctx context.Context, batchID string, progress PrintPr
 		n, err := s.printItems(ctx, j, items, versions, stored)
 		out.Printed += n
 		out.Pending -= n
+		out.Made += n
 		if progress != nil && n > 0 {
 			progress(batchID, out.Printed, out.Total)
 		}

@@ -502,6 +502,9 @@ func printingLines(w io.Writer, rep *issuer.IssueReport) {
 		return
 	}
 	switch {
+	case p.Pending == 0 && rep.AlreadyIssued && p.Made > 0:
+		fmt.Fprintf(w, "本次补齐未完成的打印：生成PDF %d张（使用发证时的照片），该批次%d张证书的PDF均已生成 / finished the unfinished printing: %d PDFs made (with the photos given at issue); all %d PDFs of the batch exist\n",
+			p.Made, p.Total, p.Made, p.Total)
 	case p.Pending == 0 && rep.AlreadyIssued:
 		fmt.Fprintf(w, "该批次%d张证书的PDF均已生成 / every one of the batch's %d PDFs exists\n", p.Total, p.Total)
 	case p.Pending == 0:
