@@ -107,6 +107,13 @@ type Store interface {
 	// ErrNotFound when there is none (printed, or never part of a job).
 	PendingPrint(ctx context.Context, number string) (PrintItem, error)
 
+	// SetCredential stores cred as the holder credential (SD-JWT VC) of a
+	// certificate that has none yet, with ev in the same transaction, and
+	// returns it. A certificate that already has one keeps it: that one is
+	// returned and nothing is written (of two concurrent first requests,
+	// exactly one stores). ErrNotFound for an unknown number.
+	SetCredential(ctx context.Context, number, cred string, ev AuditEvent) (string, error)
+
 	// AppendAudit appends an event that is not part of another change.
 	AppendAudit(ctx context.Context, ev AuditEvent) error
 	// Audit lists events matching f, in sequence order.

@@ -40,6 +40,8 @@ func Run(t *testing.T, open func(t *testing.T) issuer.Store) {
 		{"Reissue", testReissue},
 		{"PDF", testPDF},
 		{"PrintJob", testPrintJob},
+		{"Credential", testCredential},
+		{"ConcurrentCredential", testConcurrentCredential},
 		{"CertificateFilter", testCertificateFilter},
 		{"Paging", testPaging},
 		{"Audit", testAudit},
