@@ -174,7 +174,7 @@ func (s *Service) printItems(ctx context.Context, j PrintJob, items []PrintItem,
 			order = append(order, c.InstitutionVer)
 		}
 		g.items = append(g.items, it)
-		g.views = append(g.views, s.Printer.viewAt(j.PublicURL, g.in, c, it.Photo))
+		g.views = append(g.views, s.Printer.viewAt(j.PublicURL, g.in, asIssued(c), it.Photo))
 	}
 	n := 0
 	for _, v := range order {
@@ -287,7 +287,7 @@ func (s *Service) printPending(ctx context.Context, c Certificate) ([]byte, bool
 	if err != nil {
 		return nil, true, err
 	}
-	pdf, err := r.Render(s.Printer.viewAt(j.PublicURL, in, c, it.Photo))
+	pdf, err := r.Render(s.Printer.viewAt(j.PublicURL, in, asIssued(c), it.Photo))
 	if err != nil {
 		return nil, true, err
 	}
@@ -295,4 +295,12 @@ func (s *Service) printPending(ctx context.Context, c Certificate) ([]byte, bool
 		return nil, true, err
 	}
 	return pdf, true, nil
+}
+
+// asIssued is c as it was issued: a print job stores the PDF of issue,
+// clean, even when the certificate was revoked or corrected before its PDF
+// was made (a copy asked for after that is marked void by pdfOf, fresh).
+func asIssued(c Certificate) Certificate {
+	c.Status, c.Revocation, c.SupersededBy = Valid, nil, ""
+	return c
 }
