@@ -59,6 +59,9 @@ type Service struct {
 	// may not be printed, say); nil: no usable font.
 	NoPrinter error
 	Log       *slog.Logger
+	// PublicURL is the base of the public pages (no trailing slash), for
+	// the links in the ledger; empty: the printer's.
+	PublicURL string
 }
 
 // New returns a service over st that opens private keys with kek. Set

@@ -39,11 +39,11 @@ type Config struct {
 	PublicURLDefaulted bool
 	// Demo is serve --demo: a loopback public address may be recorded and
 	// printed.
-	Demo        bool
-	KEKFile     string
-	KEK         string // the key itself (CERTD_KEK only, never a flag: flags show in ps)
-	LogLevel    string
-	FontPath    string
+	Demo     bool
+	KEKFile  string
+	KEK      string // the key itself (CERTD_KEK only, never a flag: flags show in ps)
+	LogLevel string
+	FontPath string
 	// TrustedProxies and RateLimit guard the public verification routes.
 	TrustedProxies string
 	RateLimit      string
@@ -239,6 +239,7 @@ func (c *Config) open(ctx context.Context) (*env, error) {
 	}
 	svc := issuer.New(st, kek)
 	svc.Log = log
+	svc.PublicURL = strings.TrimRight(c.PublicURL, "/")
 	return &env{cfg: c, store: st, svc: svc, log: log}, nil
 }
 
@@ -271,6 +272,7 @@ func (e *env) loadPrinter() error {
 			e.svc.NoPrinter = err
 			return err
 		}
+		e.svc.PublicURL = u // the ledger's links too
 		p, err := issuer.NewPrinter(render.Config{FontPath: e.cfg.FontPath}, u)
 		if err != nil {
 			e.printErr = err

@@ -27,7 +27,7 @@ func testConcurrentIssue(t *testing.T, s issuer.Store) {
 			for i := range certs {
 				certs[i] = cert("alpha", w*per+i, weld, 3, june30)
 			}
-			errs[w] = s.IssueBatch(t.Context(), batch(fmt.Sprint("b", w), "alpha", fmt.Sprint("fp", w)), prefixA, certs, seal)
+			errs[w] = s.IssueBatch(t.Context(), batch(fmt.Sprint("b", w), "alpha", fmt.Sprint("fp", w)), prefixA, certs, seal, nil)
 			got[w] = certs
 		})
 	}
@@ -100,7 +100,7 @@ func testOneValidPerHolding(t *testing.T, s issuer.Store) {
 	ctx := t.Context()
 	setup(t, s)
 	first := issue(t, s, batch("b1", "alpha", "fp1"), prefixA, cert("alpha", 1, weld, 3, june30))[0]
-	err := s.IssueBatch(ctx, batch("b2", "alpha", "fp2"), prefixA, []issuer.Certificate{cert("alpha", 1, weld, 3, july15)}, seal)
+	err := s.IssueBatch(ctx, batch("b2", "alpha", "fp2"), prefixA, []issuer.Certificate{cert("alpha", 1, weld, 3, july15)}, seal, nil)
 	wantErr(t, err, issuer.ErrConflict, "duplicate_holding")
 	// Other levels, other 工种 and other documents are other holdings.
 	c := cert("alpha", 1, weld, 3, june30)
@@ -122,7 +122,7 @@ func testOneValidPerHolding(t *testing.T, s issuer.Store) {
 	must(t, err)
 	third := issue(t, s, batch("b5", "alpha", "fp5"), prefixA, cert("alpha", 1, weld, 2, july15))[0]
 	_ = third
-	err = s.IssueBatch(ctx, batch("b6", "alpha", "fp6"), prefixA, []issuer.Certificate{cert("alpha", 1, weld, 3, july15)}, seal)
+	err = s.IssueBatch(ctx, batch("b6", "alpha", "fp6"), prefixA, []issuer.Certificate{cert("alpha", 1, weld, 3, july15)}, seal, nil)
 	wantErr(t, err, issuer.ErrConflict, "duplicate_holding")
 	if !strings.Contains(err.Error(), newer.Number) {
 		t.Fatalf("clash does not name the valid certificate %s: %v", newer.Number, err)
@@ -372,6 +372,12 @@ func testAudit(t *testing.T, s issuer.Store) {
 		event("login", "alpha", "teacher"),
 	}
 	evs[4].Detail = `{"ip":"10.0.0.1","ua":"浏览器"}`
+	// An hour apart, for the date range; clerk_1 acts in person and with
+	// a token; clerkx1 only matches clerk_1 if "_" were a wildcard.
+	for i := range evs {
+		evs[i].At = t0.Add(time.Duration(i) * time.Hour)
+	}
+	evs[1].Actor, evs[3].Actor, evs[2].Actor = "clerk_1", "clerk_1 (token tabc)", "clerkx1"
 	for _, ev := range evs {
 		must(t, s.AppendAudit(ctx, ev))
 	}
@@ -411,6 +417,13 @@ func testAudit(t *testing.T, s issuer.Store) {
 		{"limit", issuer.AuditFilter{Limit: 2}, []int64{s0(0), s0(1)}},
 		{"after and limit", issuer.AuditFilter{AfterSeq: s0(0), Limit: 1, Action: "login"}, []int64{s0(2)}},
 		{"none", issuer.AuditFilter{Subject: "nobody"}, []int64{}},
+		{"newest first", issuer.AuditFilter{Newest: true}, []int64{s0(4), s0(3), s0(2), s0(1), s0(0)}},
+		{"newest first, next page", issuer.AuditFilter{Newest: true, BeforeSeq: s0(3), Limit: 2}, []int64{s0(2), s0(1)}},
+		{"actor", issuer.AuditFilter{Actor: "clerk_1"}, []int64{s0(1), s0(3)}},
+		{"actor is not a pattern", issuer.AuditFilter{Actor: "clerk%"}, []int64{}},
+		{"from", issuer.AuditFilter{From: t0.Add(2 * time.Hour)}, []int64{s0(2), s0(3), s0(4)}},
+		{"until (exclusive)", issuer.AuditFilter{Until: t0.Add(2 * time.Hour)}, []int64{s0(0), s0(1)}},
+		{"from and until", issuer.AuditFilter{From: t0.Add(time.Hour), Until: t0.Add(3*time.Hour + time.Second), Newest: true}, []int64{s0(3), s0(2), s0(1)}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -472,7 +485,7 @@ func testTimeRoundTrip(t *testing.T, s issuer.Store) {
 		ev, err := seal(c)
 		ev.At = odd
 		return ev, err
-	}))
+	}, nil))
 	gb, err := s.Batch(ctx, "b1")
 	must(t, err)
 	check("Batch.CreatedAt", gb.CreatedAt)
