@@ -14,6 +14,7 @@ import (
 	"certd/issuer/occupation"
 	"certd/issuer/render"
 	"certd/issuer/roster"
+	"certd/issuer/statuslist"
 )
 
 // IssueRequest is one roster to issue.
@@ -371,7 +372,12 @@ func (s *Service) sign(in Institution, c *Certificate, h credential.DocHash, pri
 		},
 	}
 	iss := credential.Issuer{ID: credential.InstitutionURN(in.ID), Name: in.Name, USCC: in.USCC}
-	return credential.Sign(credential.NewCertificateClaims(iss, sub, c.IssuedAt), credential.TypeCertificate, priv)
+	cl := credential.NewCertificateClaims(iss, sub, c.IssuedAt)
+	if s.StatusBase != "" && c.StatusIndex >= 0 {
+		e := credential.StatusEntry(statuslist.NewEntry(s.StatusListURL(in.ID), c.StatusIndex))
+		cl.CredentialStatus = &e
+	}
+	return credential.Sign(cl, credential.TypeCertificate, priv)
 }
 
 // Certificate returns one certificate, if the actor may read it.

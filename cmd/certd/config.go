@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -19,6 +20,7 @@ import (
 	"certd/issuer/clientip"
 	"certd/issuer/keys"
 	"certd/issuer/render"
+	"certd/issuer/statuslist"
 	"certd/issuer/store/postgres"
 	"certd/issuer/store/sqlite"
 	"certd/verify"
@@ -44,6 +46,14 @@ type Config struct {
 	// MetricsAddr is where the Prometheus metrics are served, apart from
 	// the public port; empty serves none.
 	MetricsAddr string
+	// StatusTTL is the ttl of published status lists (a Go duration).
+	StatusTTL string
+}
+
+// statusTTL is the validated --status-ttl.
+func (c *Config) statusTTL() time.Duration {
+	d, _ := time.ParseDuration(c.StatusTTL)
+	return d
 }
 
 var settings = []struct {
@@ -61,6 +71,7 @@ var settings = []struct {
 	{"rate-limit", "CERTD_RATE_LIMIT", "600", "public verification requests per minute per client; -1 disables", func(c *Config) *string { return &c.RateLimit }},
 	{"cache-mb", "CERTD_CACHE_MB", "256", "memory for the in-process verification cache, in MiB (approximate)", func(c *Config) *string { return &c.CacheMB }},
 	{"metrics-addr", "CERTD_METRICS_ADDR", "127.0.0.1:9090", "address serving Prometheus metrics (GET /metrics), apart from the public one; keep it private; empty serves none", func(c *Config) *string { return &c.MetricsAddr }},
+	{"status-ttl", "CERTD_STATUS_TTL", "10m", "how long a published status list may be relied on (its ttl, also its cache lifetime); lists are re-signed at half of it", func(c *Config) *string { return &c.StatusTTL }},
 	{"font", "CERTD_FONT", "/usr/share/fonts/truetype/lxgw-wenkai/LXGWWenKai-Regular.ttf", "TrueType font (.ttf or .ttc) for certificates", func(c *Config) *string { return &c.FontPath }},
 }
 
@@ -112,6 +123,9 @@ func (c *Config) validate() error {
 		if _, _, err := net.SplitHostPort(c.MetricsAddr); err != nil {
 			bad = append(bad, "--metrics-addr 应为 主机:端口（或留空不提供）/ --metrics-addr must be host:port (or empty for none)")
 		}
+	}
+	if d, err := time.ParseDuration(c.StatusTTL); err != nil || d < 10*time.Second || d > statuslist.MaxTTL || d%time.Millisecond != 0 {
+		bad = append(bad, "--status-ttl 应为 10s 到 744h 之间的时长 / --status-ttl must be a duration from 10s to 744h")
 	}
 	var lvl slog.Level
 	if err := lvl.UnmarshalText([]byte(c.LogLevel)); err != nil {
@@ -181,6 +195,8 @@ func (c *Config) open(ctx context.Context) (*env, error) {
 	}
 	svc := issuer.New(st, kek)
 	svc.Log = log
+	// Every record signed from here on says where its revocation bit is.
+	svc.StatusBase = c.PublicURL + "/status"
 	return &env{cfg: c, store: st, svc: svc, log: log}, nil
 }
 

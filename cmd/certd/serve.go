@@ -57,6 +57,11 @@ func cmdServe(ctx context.Context, args []string, out io.Writer) error {
 		defer ms.Close()
 		e.log.Info("metrics listening", "addr", ms.Addr())
 	}
+	// Status lists: a new version within a poll of every revocation or
+	// reissue, whichever process made it, and re-signed before they age.
+	pubCtx, stopPub := context.WithCancel(ctx)
+	defer stopPub()
+	go func() { _ = (&issuer.StatusPublisher{Service: e.svc, TTL: e.cfg.statusTTL()}).Run(pubCtx) }()
 	errc := make(chan error, 1)
 	go func() { errc <- app.Listen(e.cfg.Addr) }()
 	e.log.Info("certd listening", "addr", e.cfg.Addr, "public_url", e.cfg.PublicURL)

@@ -142,7 +142,22 @@ type CertificateClaims struct {
 	Issuer            Issuer            `json:"issuer"`
 	ValidFrom         string            `json:"validFrom"`
 	CredentialSubject CredentialSubject `json:"credentialSubject"`
+	// CredentialStatus says where the certificate's revocation bit is: a
+	// W3C BitstringStatusListEntry. Records signed before status lists
+	// existed have none (their status is the register's).
+	CredentialStatus *StatusEntry `json:"credentialStatus,omitempty"`
 	jwt.RegisteredClaims
+}
+
+// StatusEntry is a credentialStatus entry of type BitstringStatusListEntry.
+// Package statuslist validates it (statuslist.Entry has the same fields,
+// so one converts to the other).
+type StatusEntry struct {
+	ID                   string `json:"id"`
+	Type                 string `json:"type"`
+	StatusPurpose        string `json:"statusPurpose"`
+	StatusListIndex      string `json:"statusListIndex"`
+	StatusListCredential string `json:"statusListCredential"`
 }
 
 // Issuer names the issuing institution as registered.

@@ -43,6 +43,9 @@ func Run(t *testing.T, open func(t *testing.T) issuer.Store) {
 		{"Paging", testPaging},
 		{"Audit", testAudit},
 		{"TimeRoundTrip", testTimeRoundTrip},
+		{"StatusIndexes", testStatusIndexes},
+		{"ConcurrentStatusIndexes", testConcurrentStatusIndexes},
+		{"StatusListVersions", testStatusListVersions},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
