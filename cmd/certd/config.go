@@ -124,6 +124,9 @@ func (c *Config) validate() error {
 			bad = append(bad, "--metrics-addr 应为 主机:端口（或留空不提供）/ --metrics-addr must be host:port (or empty for none)")
 		}
 	}
+	if c.StatusTTL == "" {
+		c.StatusTTL = issuer.DefaultStatusTTL.String()
+	}
 	if d, err := time.ParseDuration(c.StatusTTL); err != nil || d < 10*time.Second || d > statuslist.MaxTTL || d%time.Millisecond != 0 {
 		bad = append(bad, "--status-ttl 应为 10s 到 744h 之间的时长 / --status-ttl must be a duration from 10s to 744h")
 	}

@@ -362,6 +362,21 @@ type TrustBundle struct {
 	GeneratedAt   time.Time `json:"generatedAt"`
 	Authority     Authority `json:"authority"`
 	Registrations []string  `json:"registrations"`
+	// StatusLists are the latest status list of each institution when the
+	// bundle was made (certd trust export), so that an offline verifier
+	// can tell revoked from not revoked as of their time. Verifiers check
+	// each one with the institution's keys; a list past its ttl says
+	// nothing about "not revoked".
+	StatusLists []TrustStatusList `json:"statusLists,omitempty"`
+}
+
+// TrustStatusList is one institution's status list in a trust bundle: its
+// time (validFrom, as signed inside the token) and the signed list itself.
+type TrustStatusList struct {
+	Institution string    `json:"institution"`
+	Version     int       `json:"version"`
+	ValidFrom   time.Time `json:"validFrom"`
+	Token       string    `json:"token"`
 }
 
 // Authority is the authority's public identity.

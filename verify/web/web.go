@@ -168,6 +168,10 @@ type handlers struct {
 	misses   failures // failed confirmations per certificate (confirm.go)
 	missLim  *limiter // the limiter behind misses, with Redis
 	deadline time.Duration
+	// lists reads published status lists (nil when the store has none);
+	// status caches what was read (status.go).
+	lists  StatusStore
+	status statusCache
 
 	secHeaders [][2][]byte
 }
@@ -239,6 +243,7 @@ func newHandlers(svc *cache.Service, remote *cache.Remote, m *metrics, d Deps, t
 	} else {
 		h.misses = storeFailures{st: d.Store, now: time.Now}
 	}
+	h.lists, _ = d.Store.(StatusStore)
 	return h, nil
 }
 
@@ -280,6 +285,8 @@ func (h *handlers) routes(app *fiber.App) {
 	app.Get("/institutions/:id", h.withDirectory(h.institution))
 	app.Get("/api/v1/institutions", h.withDirectory(h.apiInstitutions))
 	app.Get("/api/v1/institutions/:id", h.withDirectory(h.apiInstitution))
+	app.Get("/status/:id", h.statusList)
+	app.Get("/status/:id/:version", h.statusList)
 }
 
 // observe wraps every request: security headers, panic containment,
