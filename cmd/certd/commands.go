@@ -15,8 +15,8 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"certd/issuer"
-	"certd/issuer/credential"
 	"certd/issuer/account"
+	"certd/issuer/credential"
 	"certd/issuer/ident"
 	"certd/issuer/roster"
 )
