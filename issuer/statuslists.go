@@ -88,30 +88,20 @@ func (s *Service) StatusList(ctx context.Context, id string, v int) (StatusList,
 	return s.store.StatusList(ctx, id, v)
 }
 
-// FreshStatusLists returns the latest list of every institution, first
-// publishing a new version of each one that has none or whose latest has
-// used up half its ttl (so that what is returned stays fresh for at least
-// half a ttl). The trust export uses it, so that an export made while no
-// server runs still carries lists a verifier can rely on.
+// FreshStatusLists publishes a new version of every institution's list
+// and returns them. The trust export uses it, so that an export covers
+// every certificate signed up to a second before it and stays fresh for a
+// whole ttl, even when no server runs to publish lists.
 func (s *Service) FreshStatusLists(ctx context.Context, ttl time.Duration) ([]StatusList, error) {
-	if ttl <= 0 {
-		ttl = DefaultStatusTTL
-	}
 	ins, err := s.store.Institutions(ctx)
 	if err != nil {
 		return nil, err
 	}
-	now := s.statusClock()
 	out := make([]StatusList, 0, len(ins))
 	for _, in := range ins {
-		l, err := s.store.StatusList(ctx, in.ID, 0)
-		if err != nil && !Is(err, ErrNotFound) {
+		l, err := s.PublishStatusList(ctx, in.ID, ttl)
+		if err != nil {
 			return nil, err
-		}
-		if err != nil || now.Sub(l.ValidFrom) >= l.TTL/2 || l.TTL != ttl {
-			if l, err = s.PublishStatusList(ctx, in.ID, ttl); err != nil {
-				return nil, err
-			}
 		}
 		out = append(out, l)
 	}

@@ -88,7 +88,9 @@ func (p *StatusPublisher) Run(ctx context.Context) error {
 			seen[ev.Seq] = now
 			cursor = max(cursor, ev.Seq)
 			switch ev.Action {
-			case "certificate.revoke", "certificate.reissue":
+			// An issue changes no bit, but a list made after it tells an
+			// offline verifier that the new certificates are covered.
+			case "certificate.revoke", "certificate.reissue", "certificate.issue":
 				changed[ev.InstitutionID] = true
 			}
 		}

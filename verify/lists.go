@@ -143,27 +143,27 @@ func (v *Verifier) listStatus(b *builder, res *Result, instID string, claims *cr
 		return
 	}
 	asOf := cst(l.ValidFrom)
-	if claims.IssuedAt != nil && l.ValidFrom.Before(claims.IssuedAt.Time) {
-		b.set(CheckStatus, Unknown, "无法确定：状态列表截至"+asOf+"（北京时间），早于证书签发，需要更新的信任包或状态列表",
-			"cannot determine: the status list is as of "+l.ValidFrom.UTC().Format(time.RFC3339)+", before the certificate was signed; a newer trust bundle or status list is needed")
-		return
-	}
 	st, err := l.Check(e, now, v.MaxAge)
-	switch st {
-	case statuslist.Revoked:
+	stale := errors.Is(err, statuslist.ErrStale) || errors.Is(err, statuslist.ErrNotYetValid)
+	switch {
+	case st == statuslist.Revoked:
+		// A revocation is final: it holds whatever the list's age.
 		res.Status = &StatusInfo{Found: true, Status: "revoked", AsOf: l.ValidFrom}
 		b.set(CheckStatus, Fail, "状态列表（截至"+asOf+"，北京时间）显示此证书已撤销或已被更正的证书取代",
 			"the status list (as of "+l.ValidFrom.UTC().Format(time.RFC3339)+") says this certificate was revoked or superseded by a corrected one")
-	case statuslist.Active:
+	case err != nil && !stale:
+		b.set(CheckStatus, Fail, "状态列表无法给出此证书的状态："+zhOf(err), "the status list cannot give this certificate's status: "+enOf(err))
+	// iat is in whole seconds, cut down from the signing time: a list
+	// covers the record only when made a full second after it.
+	case claims.IssuedAt != nil && l.ValidFrom.Before(claims.IssuedAt.Add(time.Second)):
+		b.set(CheckStatus, Unknown, "无法确定：状态列表截至"+asOf+"（北京时间），早于证书签发，需要更新的信任包或状态列表",
+			"cannot determine: the status list is as of "+l.ValidFrom.UTC().Format(time.RFC3339)+", before the certificate was signed; a newer trust bundle or status list is needed")
+	case stale:
+		b.set(CheckStatus, Unknown, "无法确定，状态截至"+asOf+"（北京时间）："+zhOf(err),
+			"cannot determine, status as of "+l.ValidFrom.UTC().Format(time.RFC3339)+": "+enOf(err))
+	default:
 		b.set(CheckStatus, Pass, "状态截至"+asOf+"（北京时间）：未撤销；状态列表在"+cst(l.FreshUntil())+"前有效",
 			"status as of "+l.ValidFrom.UTC().Format(time.RFC3339)+": not revoked; the list is fresh until "+l.FreshUntil().UTC().Format(time.RFC3339))
-	default:
-		if errors.Is(err, statuslist.ErrStale) || errors.Is(err, statuslist.ErrNotYetValid) {
-			b.set(CheckStatus, Unknown, "无法确定，状态截至"+asOf+"（北京时间）："+zhOf(err),
-				"cannot determine, status as of "+l.ValidFrom.UTC().Format(time.RFC3339)+": "+enOf(err))
-			return
-		}
-		b.set(CheckStatus, Fail, "状态列表无法给出此证书的状态："+zhOf(err), "the status list cannot give this certificate's status: "+enOf(err))
 	}
 }
 
