@@ -262,6 +262,11 @@ const (
 type Match struct {
 	Name     bool  `json:"name"`
 	IDNumber *bool `json:"id_number,omitempty"` // nil: not asked, or not checkable
+	// IDNotChecked: an ID number was given but not checked, because the
+	// certificate shows a guessing pattern today (verify/web's caps): the
+	// hidden digits of a masked ID number are a birth date, which fresh
+	// clients must not be able to try one each.
+	IDNotChecked bool `json:"id_number_not_checked,omitempty"`
 }
 
 // Confirm checks a supplied full name and optional ID number against the

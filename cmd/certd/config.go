@@ -48,6 +48,20 @@ type Config struct {
 	MetricsAddr string
 	// StatusTTL is the ttl of published status lists (a Go duration).
 	StatusTTL string
+	// ReplicaURLs are PostgreSQL streaming replicas for the public read
+	// path; ReplicaMaxLag is how far behind one may be and stay in use.
+	ReplicaURLs   stringList
+	ReplicaMaxLag string
+}
+
+// stringList is a flag that may be given more than once.
+type stringList []string
+
+func (l *stringList) String() string { return strings.Join(*l, ",") }
+
+func (l *stringList) Set(v string) error {
+	*l = append(*l, v)
+	return nil
 }
 
 // statusTTL is the validated --status-ttl.
@@ -72,6 +86,7 @@ var settings = []struct {
 	{"cache-mb", "CERTD_CACHE_MB", "256", "memory for the in-process verification cache, in MiB (approximate)", func(c *Config) *string { return &c.CacheMB }},
 	{"metrics-addr", "CERTD_METRICS_ADDR", "127.0.0.1:9090", "address serving Prometheus metrics (GET /metrics), apart from the public one; keep it private; empty serves none", func(c *Config) *string { return &c.MetricsAddr }},
 	{"status-ttl", "CERTD_STATUS_TTL", "10m", "how long a published status list may be relied on (its ttl, also its cache lifetime); lists are re-signed at half of it", func(c *Config) *string { return &c.StatusTTL }},
+	{"replica-max-lag", "CERTD_REPLICA_MAX_LAG", "1s", "a read replica lagging more than this leaves the rotation until it catches up", func(c *Config) *string { return &c.ReplicaMaxLag }},
 	{"font", "CERTD_FONT", "/usr/share/fonts/truetype/lxgw-wenkai/LXGWWenKai-Regular.ttf", "TrueType font (.ttf or .ttc) for certificates", func(c *Config) *string { return &c.FontPath }},
 }
 
@@ -85,6 +100,19 @@ func addConfigFlags(fs *flag.FlagSet, c *Config) {
 		fs.StringVar(s.field(c), s.name, def, s.help+" ["+s.env+"]")
 	}
 	c.KEK = os.Getenv("CERTD_KEK")
+	// Given on the command line, the flags replace the environment's list.
+	fromEnv := true
+	fs.Func("database-replica-url", "PostgreSQL streaming replica URL for the public read path; repeat for several [CERTD_DATABASE_REPLICA_URLS, comma-separated]", func(v string) error {
+		if fromEnv {
+			c.ReplicaURLs, fromEnv = nil, false
+		}
+		return c.ReplicaURLs.Set(v)
+	})
+	for _, u := range strings.Split(os.Getenv("CERTD_DATABASE_REPLICA_URLS"), ",") {
+		if u = strings.TrimSpace(u); u != "" {
+			c.ReplicaURLs = append(c.ReplicaURLs, u)
+		}
+	}
 }
 
 // validate checks every setting and reports all bad ones at once.
@@ -130,6 +158,18 @@ func (c *Config) validate() error {
 	if d, err := time.ParseDuration(c.StatusTTL); err != nil || d < 10*time.Second || d > statuslist.MaxTTL || d%time.Millisecond != 0 {
 		bad = append(bad, "--status-ttl 应为 10s 到 744h 之间的时长 / --status-ttl must be a duration from 10s to 744h")
 	}
+	if len(c.ReplicaURLs) > 0 && c.DatabaseURL == "" {
+		bad = append(bad, "--database-replica-url 需要同时给出 --database-url（PostgreSQL）/ --database-replica-url needs --database-url (PostgreSQL)")
+	}
+	for _, r := range c.ReplicaURLs {
+		u, err := url.Parse(r)
+		if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+			bad = append(bad, "--database-replica-url 应为 postgres:// 地址 / --database-replica-url must be a postgres:// URL")
+		}
+	}
+	if d, err := time.ParseDuration(c.ReplicaMaxLag); err != nil || d <= 0 {
+		bad = append(bad, "--replica-max-lag 应为正的时长，如 1s / --replica-max-lag must be a positive duration such as 1s")
+	}
 	var lvl slog.Level
 	if err := lvl.UnmarshalText([]byte(c.LogLevel)); err != nil {
 		bad = append(bad, "--log-level 应为 debug、info、warn 或 error / --log-level must be debug, info, warn or error")
@@ -166,6 +206,8 @@ type env struct {
 	// metrics, when set, is where the server's metrics are registered
 	// (serve sets it; tests may leave it nil).
 	metrics *prometheus.Registry
+	// closers run at close, before the store's own Close.
+	closers []func() error
 }
 
 func (c *Config) logger() *slog.Logger {
@@ -261,7 +303,13 @@ func (c *Config) loadKEK(log *slog.Logger) (*keys.KEK, error) {
 }
 
 func (e *env) close() {
-	if e != nil && e.store != nil {
+	if e == nil {
+		return
+	}
+	for _, c := range e.closers {
+		_ = c()
+	}
+	if e.store != nil {
 		_ = e.store.Close()
 	}
 }
