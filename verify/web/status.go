@@ -126,4 +126,3 @@ func (sc *statusCache) get(ctx context.Context, st StatusStore, id string, versi
 }
 
 var errStatusListUnknown = issuer.Errorf(issuer.ErrNotFound, "status_list_unknown", "没有这个状态列表", "no such status list")
-
