@@ -299,6 +299,10 @@ type Certificate struct {
 	SupersededBy   string
 	Supersedes     string
 	PDFSHA256      string // hex; set when the PDF is rendered
+	// Credential is the holder's SD-JWT VC (typ dc+sd-jwt) with every
+	// disclosure, signed with the record's key; "" for a certificate issued
+	// before it existed until the holder first asks for it.
+	Credential string
 	// StatusIndex is the certificate's index in its institution's status
 	// list, drawn at random among the free ones when it is issued; -1 for
 	// a record issued before status lists that has not been given one yet.

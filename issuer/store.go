@@ -100,6 +100,12 @@ type Store interface {
 	StatusBits(ctx context.Context, institutionID string) (StatusBits, error)
 	PutStatusList(ctx context.Context, l StatusList) error
 	StatusList(ctx context.Context, institutionID string, version int) (StatusList, error)
+	// SetCredential stores cred as the holder credential (SD-JWT VC) of a
+	// certificate that has none yet, with ev in the same transaction, and
+	// returns it. A certificate that already has one keeps it: that one is
+	// returned and nothing is written (of two concurrent first requests,
+	// exactly one stores). ErrNotFound for an unknown number.
+	SetCredential(ctx context.Context, number, cred string, ev AuditEvent) (string, error)
 
 	// AppendAudit appends an event that is not part of another change.
 	AppendAudit(ctx context.Context, ev AuditEvent) error

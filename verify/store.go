@@ -65,7 +65,8 @@ func (s StoreStatus) Status(ctx context.Context, number string) (StatusInfo, err
 
 // StatusOf is the public status of a certificate record.
 func StatusOf(c issuer.Certificate) StatusInfo {
-	st := StatusInfo{Found: true, Status: string(c.Status), SupersededBy: c.SupersededBy, PDFSHA256: c.PDFSHA256, Token: c.Token}
+	st := StatusInfo{Found: true, Status: string(c.Status), SupersededBy: c.SupersededBy, PDFSHA256: c.PDFSHA256, Token: c.Token,
+		CredentialHash: CredentialHash(c.Credential)}
 	if r := c.Revocation; r != nil {
 		st.Reason, st.ReasonZh, st.Note, st.RevokedAt = r.Reason.English(), r.Reason.Chinese(), r.Note, r.At
 	}
