@@ -155,6 +155,17 @@ type AuditFilter struct {
 	InstitutionID string
 	Subject       string
 	Action        string
-	AfterSeq      int64
-	Limit         int
+	// Actor selects the events of one account (exact login name, or the
+	// name an API token acted under, which starts with it).
+	Actor    string
+	AfterSeq int64
+	// BeforeSeq, when not zero, keeps events with a smaller Seq: the next
+	// page of a newest-first listing.
+	BeforeSeq int64
+	// From and Until bound At: From <= At < Until; zero leaves the side
+	// open.
+	From, Until time.Time
+	// Newest lists the latest events first (Seq descending).
+	Newest bool
+	Limit  int
 }

@@ -30,6 +30,20 @@ type batchData struct {
 	Batch issuer.Batch
 	Certs []issuer.Certificate
 	Fresh bool // the print file made at issuance (with photos) is still at hand
+	// Void counts the batch's certificates revoked or superseded since: their
+	// pages of every download carry the void mark (issuer.VoidMark).
+	Void int
+}
+
+// voidCount is how many of certs are no longer valid.
+func voidCount(certs []issuer.Certificate) int {
+	n := 0
+	for _, c := range certs {
+		if c.Status != issuer.Valid {
+			n++
+		}
+	}
+	return n
 }
 
 func (c *Console) batchPage(fc *fiber.Ctx, rc *reqCtx) error {
@@ -41,7 +55,8 @@ func (c *Console) batchPage(fc *fiber.Ctx, rc *reqCtx) error {
 	if err != nil {
 		return c.fail(fc, rc, err)
 	}
-	return c.render(fc, rc, "batch", batchData{Batch: b, Certs: certs, Fresh: c.hasPrintFile(b.ID)})
+	void := voidCount(certs)
+	return c.render(fc, rc, "batch", batchData{Batch: b, Certs: certs, Fresh: c.hasPrintFile(b.ID) && void == 0, Void: void})
 }
 
 func (c *Console) batchPrint(fc *fiber.Ctx, rc *reqCtx) error {
@@ -53,6 +68,20 @@ func (c *Console) batchPrint(fc *fiber.Ctx, rc *reqCtx) error {
 	// none, so one made later has empty frames (the per-certificate PDFs
 	// in the ZIP keep theirs).
 	f, size := c.printFileOf(b.ID)
+	if f != nil {
+		// The file made at issuance is clean: once a certificate of the
+		// batch is revoked or superseded, it is made again, with the void
+		// marks (and without the photos, which certd does not keep).
+		certs, err := c.batchCerts(fc, rc, b)
+		if err != nil {
+			_ = f.Close()
+			return c.fail(fc, rc, err)
+		}
+		if voidCount(certs) > 0 {
+			_ = f.Close()
+			f = nil
+		}
+	}
 	var pdf []byte
 	if f == nil {
 		var buf bytes.Buffer
@@ -154,11 +183,38 @@ type ledgerData struct {
 	Next  string
 	Err   *formErr
 	Query string
+	// Colleges names every college by ID on the province-wide ledger
+	// (nil for a college's own, which needs no such column).
+	Colleges    map[string]string
+	CollegeList []collegeChoice
+}
+
+type collegeChoice struct{ ID, Name string }
+
+// withColleges fills the college column and filter of the province-wide
+// ledger.
+func (c *Console) withColleges(fc *fiber.Ctx, rc *reqCtx, d *ledgerData) error {
+	if !rc.user.Authority() {
+		return nil
+	}
+	all, err := c.svc.Institutions(fc.UserContext(), rc.actor)
+	if err != nil {
+		return err
+	}
+	d.Colleges = make(map[string]string, len(all))
+	for _, in := range all {
+		d.Colleges[in.ID] = in.Name
+		d.CollegeList = append(d.CollegeList, collegeChoice{in.ID, in.Name})
+	}
+	return nil
 }
 
 func (c *Console) ledger(fc *fiber.Ctx, rc *reqCtx) error {
 	q, f, err := c.ledgerFilter(fc, rc)
 	d := ledgerData{Q: q, Query: string(fc.Request().URI().QueryString())}
+	if cerr := c.withColleges(fc, rc, &d); cerr != nil {
+		return c.fail(fc, rc, cerr)
+	}
 	if err != nil {
 		d.Err = c.formError(err)
 		return c.renderStatus(fc, rc, fiber.StatusBadRequest, "ledger", d)

@@ -56,8 +56,14 @@ var funcs = template.FuncMap{
 		}
 		return ""
 	},
+	// describe turns an audit event into a sentence (auditview.go).
+	"describe": func(en bool, ev issuer.AuditEvent) auditRow { return describe(ev, en) },
 	// dict2 passes the language and one value to a shared block.
-	"dict2":  func(en bool, v any) map[string]any { return map[string]any{"En": en, "Certs": v} },
+	"dict2": func(en bool, v any) map[string]any { return map[string]any{"En": en, "Certs": v} },
+	// dict3 adds the colleges' names by ID, for the province-wide ledger.
+	"dict3": func(en bool, v any, colleges map[string]string) map[string]any {
+		return map[string]any{"En": en, "Certs": v, "Colleges": colleges}
+	},
 	"levels": func() []occupation.Level { return []occupation.Level{5, 4, 3, 2, 1} },
 	"dash": func(s string) string {
 		if s == "" {
@@ -82,7 +88,13 @@ var actionLabels = map[string][2]string{
 	"account.disable": {"停用账号", "account disabled"}, "account.enable": {"启用账号", "account enabled"},
 	"account.password_reset": {"重置密码", "password reset"}, "account.password_change": {"修改密码", "password changed"},
 	"token.create": {"生成API令牌", "API token created"}, "token.revoke": {"吊销API令牌", "API token revoked"},
-	"console.csrf_rejected": {"拒绝来源不明的请求", "request without a valid CSRF token refused"},
+	"console.csrf_rejected":          {"拒绝来源不明的请求", "request without a valid CSRF token refused"},
+	"account.password_change_failed": {"修改密码时当前密码错误", "wrong current password at a password change"},
+	"account.login_password":         {"密码正确，待输入动态验证码", "password right, code pending"},
+	"account.totp_begin":             {"开始设置两步验证", "two-step set-up started"}, "account.totp_enable": {"启用两步验证", "two-step sign-in turned on"},
+	"account.totp_failed": {"动态验证码错误", "wrong two-step code"}, "account.totp_reset": {"重置两步验证", "two-step sign-in reset"},
+	"authority.create": {"创建主管部门", "authority created"}, "catalogue.load": {"载入内置职业目录", "built-in catalogue loaded"},
+	"audit.export": {"导出审计日志", "audit log exported"},
 }
 
 func parsePages() (map[string]*template.Template, error) {

@@ -149,6 +149,31 @@ func (k *KEK) Open(sealed []byte, purpose, kid string) (ed25519.PrivateKey, erro
 	return ed25519.NewKeyFromSeed(seed), nil
 }
 
+// SealSecret encrypts a short secret that is not a signing key (a TOTP
+// shared secret) the same way, bound to purpose and kid.
+func (k *KEK) SealSecret(secret []byte, purpose, kid string) ([]byte, error) {
+	nonce := make([]byte, k.aead.NonceSize())
+	if _, err := rand.Read(nonce); err != nil {
+		return nil, err
+	}
+	out := append([]byte{sealVersion}, nonce...)
+	return k.aead.Seal(out, nonce, secret, aad(purpose, kid)), nil
+}
+
+// OpenSecret decrypts what SealSecret sealed; ErrWrongKEK if it does not
+// open under this key, purpose and kid.
+func (k *KEK) OpenSecret(sealed []byte, purpose, kid string) ([]byte, error) {
+	ns := k.aead.NonceSize()
+	if len(sealed) < 1+ns || sealed[0] != sealVersion {
+		return nil, ErrWrongKEK
+	}
+	secret, err := k.aead.Open(nil, sealed[1:1+ns], sealed[1+ns:], aad(purpose, kid))
+	if err != nil {
+		return nil, ErrWrongKEK
+	}
+	return secret, nil
+}
+
 func aad(purpose, kid string) []byte {
 	return []byte("certd-sealed-key/v1\x00" + purpose + "\x00" + kid)
 }

@@ -110,6 +110,9 @@ type pageData struct {
 	Full    bool // the viewer sees the full name already
 	Limited bool // the name check was refused (Notice says why)
 
+	// Cred is the verdict on a holder credential checked on /bulk.
+	Cred *verify.TokenResult
+
 	Institutions []instRow
 	Inst         *instPage
 }

@@ -280,6 +280,7 @@ func (h *handlers) routes(app *fiber.App) {
 	app.Post("/api/v1/verify", h.costly(h.apiVerify))
 	app.Get("/bulk", h.bulkForm)
 	app.Post("/bulk", h.costly(h.bulkUpload))
+	app.Post("/bulk/credential", h.costly(h.bulkCredential))
 	app.Get("/api/openapi.json", func(c *fiber.Ctx) error {
 		return h.sendBlob(c, h.openapi, fiber.MIMEApplicationJSON, "public, max-age=300")
 	})
