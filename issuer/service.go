@@ -62,6 +62,9 @@ type Service struct {
 	// credentialStatus entry pointing at its index there. Empty: records
 	// are signed without one (tests that do not publish lists).
 	StatusBase string
+	// PublicURL is the base of the public pages (no trailing slash), for
+	// the links in the ledger; empty: the printer's.
+	PublicURL string
 }
 
 // StatusListURL is the stable address of institution id's status list.

@@ -244,6 +244,7 @@ func (c *Config) open(ctx context.Context) (*env, error) {
 	svc.Log = log
 	// Every record signed from here on says where its revocation bit is.
 	svc.StatusBase = c.PublicURL + "/status"
+	svc.PublicURL = strings.TrimRight(c.PublicURL, "/")
 	return &env{cfg: c, store: st, svc: svc, log: log}, nil
 }
 

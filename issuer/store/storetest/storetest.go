@@ -48,6 +48,9 @@ func Run(t *testing.T, open func(t *testing.T) issuer.Store) {
 		{"StatusIndexes", testStatusIndexes},
 		{"ConcurrentStatusIndexes", testConcurrentStatusIndexes},
 		{"StatusListVersions", testStatusListVersions},
+		{"HolderCodes", testHolderCodes},
+		{"HolderFailures", testHolderFailures},
+		{"ShareLinks", testShareLinks},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
