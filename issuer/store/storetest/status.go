@@ -22,7 +22,7 @@ func testStatusIndexes(t *testing.T, s issuer.Store) {
 	for i := range 40 {
 		certs = append(certs, cert("alpha", i, weld, 3, june30))
 	}
-	must(t, s.IssueBatch(ctx, batch("b1", "alpha", "fp1"), prefixA, certs, seal))
+	must(t, s.IssueBatch(ctx, batch("b1", "alpha", "fp1"), prefixA, certs, seal, nil))
 	seen := map[int]string{}
 	ascending := true
 	for i, c := range certs {
@@ -92,7 +92,7 @@ func testConcurrentStatusIndexes(t *testing.T, s issuer.Store) {
 			for i := range per {
 				certs = append(certs, cert("alpha", k*per+i, weld, 3, june30))
 			}
-			errs[k] = s.IssueBatch(t.Context(), batch(fmt.Sprint("b", k), "alpha", fmt.Sprint("fp", k)), prefixA, certs, seal)
+			errs[k] = s.IssueBatch(t.Context(), batch(fmt.Sprint("b", k), "alpha", fmt.Sprint("fp", k)), prefixA, certs, seal, nil)
 			all[k] = certs
 		})
 	}

@@ -32,8 +32,10 @@ var (
 	Certificate = Noun{"certificate", "证书", "certificate"}
 	BatchNoun   = Noun{"batch", "批次", "batch"}
 	PDF         = Noun{"pdf", "证书 PDF", "certificate PDF"}
-	Reference   = Noun{"reference", "关联记录", "referenced record"}
 	StatusList  = Noun{"status_list", "状态列表", "status list"}
+	// PrintJobNoun is the print job of a batch, or a certificate's place in one.
+	PrintJobNoun = Noun{"print_job", "待生成的证书 PDF", "pending print of"}
+	Reference    = Noun{"reference", "关联记录", "referenced record"}
 )
 
 // AuthorityExists is returned by a second CreateAuthority.
