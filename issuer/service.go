@@ -56,6 +56,9 @@ type Service struct {
 	// nothing is ever printed with a missing character.
 	Printer *Printer
 	Log     *slog.Logger
+	// PublicURL is the base of the public pages (no trailing slash), for
+	// the links in the ledger; empty: the printer's.
+	PublicURL string
 }
 
 // New returns a service over st that opens private keys with kek. Set

@@ -31,14 +31,15 @@ func init() {
 		{"catalogue", "list|import FILE", "职业目录 / the occupation catalogue", cmdCatalogue},
 		{"template", "[--out FILE]", "生成空白名单模板 / write the empty roster workbook", cmdTemplate},
 		{"issue", "--institution ID --roster FILE [--photos DIR|ZIP] [--out DIR] [--dry-run] [--json] [--marked FILE]", "按名单发证 / issue certificates from a roster", cmdIssue},
-		{"render", "NUMBER [--out FILE.pdf]", "输出证书PDF / write a certificate's PDF", cmdRender},
+		{"render", "NUMBER [--out FILE.pdf] | --pending | --batch ID", "输出证书PDF，或补齐未完成的打印任务 / write a certificate's PDF, or finish unfinished print jobs", cmdRender},
 		{"show", "NUMBER", "查看证书、签名记录与审计 / show a certificate, its signed record and history", cmdShow},
 		{"revoke", "NUMBER --reason error|misconduct|request|other [--note TEXT]", "撤销证书 / revoke a certificate", cmdRevoke},
 		{"reissue", "NUMBER [--name ...] [--doc-number ...] [--level ...] ...", "更正补发 / reissue with corrected fields", cmdReissue},
 		{"export", "--format xlsx|csv [--institution ID] [--out FILE]", "导出台账 / export the ledger", cmdExport},
 		{"audit", "[--institution ID] [--subject S]", "审计日志 / the audit trail", cmdAudit},
 		{"trust", "export", "导出信任包（离线验证用） / export the trust bundle for offline verification", cmdTrust},
-		{"verify", "TOKEN-or-FILE [--trust trust.json]", "验证证书签名记录 / verify a signed certificate record", cmdVerify},
+		{"credential", "NUMBER [--disclose name,documentHash,birthDate,photoDigest|none] [--out FILE|-]", "输出持证人凭证（SD-JWT VC） / write a certificate's holder credential (SD-JWT VC)", cmdCredential},
+		{"verify", "TOKEN-or-FILE [--trust trust.json]", "验证签名记录、证书PDF或持证人凭证 / verify a signed record, a certificate PDF or a holder credential", cmdVerify},
 		{"backup", "--out FILE [--trust trust.json]", "在线备份内置数据库并核对副本 / back up the embedded database online and check the copy", cmdBackup},
 		{"restore", "--from FILE --data DIR [--trust trust.json]", "把备份恢复到空的数据目录 / restore a backup into an empty data directory", cmdRestore},
 		{"check", "[--trust trust.json]", "核对每张证书的签名、状态、PDF与审计日志 / check every certificate's signature, status, PDF and audit trail", cmdCheck},
@@ -70,6 +71,10 @@ const (
 	exitFailed   = 1 // the request was refused: bad roster, rule broken, verification failed
 	exitUsage    = 2 // bad command line or configuration
 	exitInternal = 3 // the store or another backing service failed
+	// exitUnfinished: certificates were issued but not all their PDFs were
+	// made (interrupted, or the disk or database failed while printing);
+	// the print job stays pending and the report says how to finish it.
+	exitUnfinished = 4
 )
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
