@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/valyala/fasthttp"
 
+	"certd/holder"
 	"certd/issuer"
 	"certd/issuer/account"
 	"certd/issuer/console"
@@ -150,11 +151,18 @@ func newApp(e *env) (*fiber.App, error) {
 	}
 	rl, _ := strconv.Atoi(e.cfg.RateLimit)
 	mb, _ := strconv.Atoi(e.cfg.CacheMB)
-	if _, err := web.Mount(app, web.Deps{
+	lookup, err := web.Mount(app, web.Deps{
 		Store: pub, PublicURL: e.cfg.PublicURL, RedisURL: e.cfg.RedisURL, Log: e.log,
 		TrustedProxies: strings.Split(e.cfg.TrustedProxies, ","), RateLimit: rl, AccessLog: os.Stderr, Metrics: e.metrics,
 		Options: cache.Options{L1Bytes: int64(mb) << 20},
-	}); err != nil {
+	})
+	if err != nil {
+		return nil, err
+	}
+	// The holder pages (/me) after the public routes, so that the public
+	// side's security headers and rate limit cover them.
+	if err := holder.Mount(app, holder.Deps{Service: e.svc, Lookup: lookup, PublicURL: e.cfg.PublicURL,
+		TrustedProxies: strings.Split(e.cfg.TrustedProxies, ","), Log: e.log}); err != nil {
 		return nil, err
 	}
 	if err := mountConsole(app, e); err != nil {
