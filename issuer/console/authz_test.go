@@ -45,11 +45,14 @@ var matrix = []struct {
 	{"GET", "/console/batches/{batch}", "LOOOOONN"},
 	{"GET", "/console/batches/{batch}/print.pdf", "LOOOOONN"},
 	{"GET", "/console/batches/{batch}/certificates.zip", "LOOOOONN"},
+	{"GET", "/console/batches/{batch}/slips.pdf", "LDDOODNN"}, // holder codes: the college's operators only
 
 	{"GET", "/console/certificates", "LOOOOOOO"},
 	{"GET", "/console/certificates/export.xlsx", "LOOOOOOO"},
 	{"GET", "/console/certificates/{cert}", "LOOOOONN"},
 	{"GET", "/console/certificates/{cert}/pdf", "LOOOOONN"},
+	{"POST", "/console/certificates/{cert}/holder-code", "LDDOODNN"},
+	{"GET", "/console/certificates/{cert}/slip.pdf", "LDDOODNN"},
 	{"GET", "/console/certificates/{cert}/revoke", "LDDOODNN"},
 	{"POST", "/console/certificates/{cert}/revoke", "LDDOODNN"},
 	{"GET", "/console/certificates/{cert}/reissue", "LDDOODNN"},

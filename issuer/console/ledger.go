@@ -269,6 +269,13 @@ type certData struct {
 	Err     *formErr
 	Levels  []occupation.Level
 	Fix     map[string]string
+	// The holder's side (issue 14): the public link with the verification
+	// code, for a college that mails links; the holder code and whether the
+	// holder has claimed the certificate, for operators (not auditors).
+	VerifyURL  string
+	HolderCode string
+	Claimed    bool
+	ClaimedAt  string
 }
 
 func (c *Console) cert(fc *fiber.Ctx, rc *reqCtx) (issuer.Certificate, error) {
@@ -285,6 +292,15 @@ func (c *Console) certView(fc *fiber.Ctx, rc *reqCtx, page string, status int, c
 		return c.fail(fc, rc, err)
 	}
 	d.Cert, d.Events, d.HasPDF, d.Reasons = ct, evs, ct.PDFSHA256 != "", issuer.Reasons
+	d.VerifyURL = issuer.VerifyURL(c.d.PublicURL, ct)
+	if code, hc, err := c.svc.HolderCode(fc.UserContext(), rc.actor, ct.Number); err == nil {
+		d.HolderCode, d.Claimed = issuer.FormatHolderCode(code), hc.Claimed()
+		if hc.Claimed() {
+			d.ClaimedAt = hc.ClaimedAt.In(issuer.ChinaTime).Format("2006-01-02 15:04")
+		}
+	} else if !issuer.Is(err, issuer.ErrForbidden) {
+		return c.fail(fc, rc, err)
+	}
 	d.Levels = []occupation.Level{5, 4, 3, 2, 1}
 	return c.renderStatus(fc, rc, status, page, d)
 }
@@ -389,4 +405,48 @@ func (c *Console) reissue(fc *fiber.Ctx, rc *reqCtx) error {
 		return c.certView(fc, rc, "reissue", status, ct, certData{Fix: fix, Err: c.formError(err)})
 	}
 	return c.redirect(fc, "/console/certificates/"+out.Number, "reissued")
+}
+
+// resetHolderCode makes a new holder code; the old one stops working at
+// once. The new code is shown on the certificate page (and on a claim slip
+// printed from there).
+func (c *Console) resetHolderCode(fc *fiber.Ctx, rc *reqCtx) error {
+	ct, err := c.cert(fc, rc)
+	if err != nil {
+		return c.fail(fc, rc, err)
+	}
+	if _, err := c.svc.ResetHolderCode(fc.UserContext(), rc.actor, ct.Number); err != nil {
+		return c.fail(fc, rc, err)
+	}
+	return c.redirect(fc, "/console/certificates/"+ct.Number, "holder_code_reset")
+}
+
+// certificateSlip is one certificate's claim slip, with the code in force.
+func (c *Console) certificateSlip(fc *fiber.Ctx, rc *reqCtx) error {
+	ct, err := c.cert(fc, rc)
+	if err != nil {
+		return c.fail(fc, rc, err)
+	}
+	pdf, err := c.svc.ClaimSlip(fc.UserContext(), rc.actor, ct.Number)
+	if err != nil {
+		return c.fail(fc, rc, err)
+	}
+	fc.Set(fiber.HeaderContentType, "application/pdf")
+	fc.Set(fiber.HeaderContentDisposition, `inline; filename="`+ct.Number+`-slip.pdf"`)
+	return fc.Send(pdf)
+}
+
+// batchSlips is a batch's claim slips, one page each, for plain paper.
+func (c *Console) batchSlips(fc *fiber.Ctx, rc *reqCtx) error {
+	b, err := c.batch(fc, rc)
+	if err != nil {
+		return c.fail(fc, rc, err)
+	}
+	var buf bytes.Buffer
+	if err := c.svc.ClaimSlips(fc.UserContext(), rc.actor, b.ID, &buf); err != nil {
+		return c.fail(fc, rc, err)
+	}
+	fc.Set(fiber.HeaderContentType, "application/pdf")
+	fc.Set(fiber.HeaderContentDisposition, `attachment; filename="`+b.ID+`-slips.pdf"`)
+	return fc.Send(buf.Bytes())
 }

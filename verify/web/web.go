@@ -168,6 +168,12 @@ type handlers struct {
 	misses   failures   // failed confirmations per certificate and client (confirm.go)
 	missLim  []*limiter // the limiters behind misses, with Redis
 	deadline time.Duration
+	// lists reads published status lists (nil when the store has none);
+	// status caches what was read (status.go).
+	lists  StatusStore
+	status statusCache
+	store  verify.Store
+	shares *shares // share links (share.go)
 
 	secHeaders [][2][]byte
 }
@@ -189,7 +195,7 @@ func newHandlers(svc *cache.Service, remote *cache.Remote, m *metrics, d Deps, t
 	styles := template.CSS(css) // #nosec G203 -- our own embedded style sheet, pinned by its hash in the CSP
 	h := &handlers{svc: svc, m: m, log: d.Log, base: strings.TrimRight(d.PublicURL, "/"), trusted: trusted, tmpl: tmpl,
 		css: styles, share: share, openapi: cache.NewBlob(openAPI(d.PublicURL)),
-		hsts: strings.HasPrefix(d.PublicURL, "https://"), deadline: d.Deadline,
+		hsts: strings.HasPrefix(d.PublicURL, "https://"), deadline: d.Deadline, store: d.Store,
 		// Nothing but the inlined style sheet and our own images and forms:
 		// a page that is all about trust runs no script at all.
 		csp: "default-src 'none'; style-src 'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) + "'; img-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
@@ -221,6 +227,7 @@ func newHandlers(svc *cache.Service, remote *cache.Remote, m *metrics, d Deps, t
 	if h.deadline <= 0 {
 		h.deadline = DefaultDeadline
 	}
+	h.shares = newShares(d.Store, d.Log)
 	rl, cl := d.RateLimit, d.ConfirmLimit
 	if rl == 0 {
 		rl = 600
@@ -243,10 +250,12 @@ func newHandlers(svc *cache.Service, remote *cache.Remote, m *metrics, d Deps, t
 	} else {
 		h.misses = storeFailures{st: d.Store, now: time.Now}
 	}
+	h.lists, _ = d.Store.(StatusStore)
 	return h, nil
 }
 
 func (h *handlers) close() {
+	h.shares.close()
 	h.reqs.close()
 	h.confirm.close()
 	for _, l := range h.missLim {
@@ -271,6 +280,9 @@ func (h *handlers) routes(app *fiber.App) {
 	app.Get("/v/lookup", h.lookupForm)
 	app.Get("/v/:number", h.page)
 	app.Post("/v/:number", h.page)
+	app.Get("/s/:token", h.sharePage)
+	app.Get("/s/:token/qr.png", h.shareQR)
+	app.Get("/s/:token/qr.svg", h.shareQR)
 	app.Get("/api/v1/certificates/:number", h.apiCertificate)
 	app.Post("/api/v1/verify", h.costly(h.apiVerify))
 	app.Get("/bulk", h.bulkForm)
@@ -285,6 +297,8 @@ func (h *handlers) routes(app *fiber.App) {
 	app.Get("/institutions/:id", h.withDirectory(h.institution))
 	app.Get("/api/v1/institutions", h.withDirectory(h.apiInstitutions))
 	app.Get("/api/v1/institutions/:id", h.withDirectory(h.apiInstitution))
+	app.Get("/status/:id", h.statusList)
+	app.Get("/status/:id/:version", h.statusList)
 }
 
 // observe wraps every request: security headers, panic containment,
