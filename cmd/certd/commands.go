@@ -16,6 +16,7 @@ import (
 
 	"certd/issuer"
 	"certd/issuer/account"
+	"certd/issuer/credential"
 	"certd/issuer/ident"
 	"certd/issuer/roster"
 )
@@ -438,6 +439,11 @@ func cmdIssue(ctx context.Context, args []string, out io.Writer) error {
 		if *outDir != "" {
 			return usageError{"--out 与 --no-pdf 不能同时使用 / --out and --no-pdf cannot be combined"}
 		}
+		// The records sign the status address and the print job keeps the
+		// QR address: both must be the deployment's, PDFs or not.
+		if _, err := e.printURL(); err != nil {
+			return err
+		}
 		e.svc.Printer = nil
 	} else if err := e.needPrinter(); err != nil {
 		return err
@@ -770,6 +776,15 @@ func cmdTrust(ctx context.Context, args []string, out io.Writer) error {
 	tb, err := e.svc.TrustBundle(ctx)
 	if err != nil {
 		return err
+	}
+	// The latest status lists, re-signed first where they have used half
+	// their ttl: what an offline verifier relies on for "not revoked".
+	lists, err := e.svc.FreshStatusLists(ctx, e.cfg.statusTTL())
+	if err != nil {
+		return err
+	}
+	for _, l := range lists {
+		tb.StatusLists = append(tb.StatusLists, credential.TrustStatusList{Institution: l.InstitutionID, Version: l.Version, ValidFrom: l.ValidFrom, Token: l.Token})
 	}
 	return writeJSON(out, tb)
 }
