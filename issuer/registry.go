@@ -668,7 +668,7 @@ func (s *Service) TrustBundle(ctx context.Context) (credential.TrustBundle, erro
 	if err != nil {
 		return credential.TrustBundle{}, err
 	}
-	tb := credential.TrustBundle{Format: credential.TrustFormat, GeneratedAt: s.now(),
+	tb := credential.TrustBundle{Format: credential.TrustFormat, GeneratedAt: s.now(), LogPolicy: s.LogPolicy,
 		Authority: credential.Authority{ID: credential.AuthorityID, Name: a.Name, JWK: credential.NewJWK(a.PublicKey)}}
 	all, err := s.store.Institutions(ctx)
 	if err != nil {

@@ -56,6 +56,9 @@ type Service struct {
 	// nothing is ever printed with a missing character.
 	Printer *Printer
 	Log     *slog.Logger
+	// LogPolicy is the public log's tlog-policy, exported in the trust
+	// bundle (empty when the deployment runs no log).
+	LogPolicy string
 }
 
 // New returns a service over st that opens private keys with kek. Set

@@ -44,6 +44,13 @@ type Config struct {
 	// MetricsAddr is where the Prometheus metrics are served, apart from
 	// the public port; empty serves none.
 	MetricsAddr string
+	// LogDir holds the public log's files (default <data>/log); LogOrigin
+	// names the log (default <public host>/log; fixed once the log key
+	// exists); LogWitnesses is a tlog-policy file naming the witnesses (with
+	// their URLs) and the quorum, empty for a local witness.
+	LogDir       string
+	LogOrigin    string
+	LogWitnesses string
 }
 
 var settings = []struct {
@@ -61,6 +68,9 @@ var settings = []struct {
 	{"rate-limit", "CERTD_RATE_LIMIT", "600", "public verification requests per minute per client; -1 disables", func(c *Config) *string { return &c.RateLimit }},
 	{"cache-mb", "CERTD_CACHE_MB", "256", "memory for the in-process verification cache, in MiB (approximate)", func(c *Config) *string { return &c.CacheMB }},
 	{"metrics-addr", "CERTD_METRICS_ADDR", "127.0.0.1:9090", "address serving Prometheus metrics (GET /metrics), apart from the public one; keep it private; empty serves none", func(c *Config) *string { return &c.MetricsAddr }},
+	{"log-dir", "CERTD_LOG_DIR", "", "directory of the public log's files (tiles, checkpoint); empty means <data>/log. Several instances on one PostgreSQL database must share it", func(c *Config) *string { return &c.LogDir }},
+	{"log-origin", "CERTD_LOG_ORIGIN", "", "the public log's name (checkpoint origin); empty means <public-url host>/log. Fixed once the log key is made", func(c *Config) *string { return &c.LogOrigin }},
+	{"log-witnesses", "CERTD_LOG_WITNESSES", "", "tlog-policy file naming the log's witnesses (witness NAME VKEY URL), groups and the quorum; empty runs a local witness in <data>/witness", func(c *Config) *string { return &c.LogWitnesses }},
 	{"font", "CERTD_FONT", "/usr/share/fonts/truetype/lxgw-wenkai/LXGWWenKai-Regular.ttf", "TrueType font (.ttf or .ttc) for certificates", func(c *Config) *string { return &c.FontPath }},
 }
 
@@ -134,6 +144,7 @@ func (e usageError) Error() string { return e.msg }
 type backend interface {
 	issuer.Store
 	verify.Store
+	issuer.LogStore
 }
 
 // env is what a command works with once the config is validated.
@@ -149,6 +160,8 @@ type env struct {
 	// metrics, when set, is where the server's metrics are registered
 	// (serve sets it; tests may leave it nil).
 	metrics *prometheus.Registry
+	// publog is the public log, when serve runs it.
+	publog *logRuntime
 }
 
 func (c *Config) logger() *slog.Logger {

@@ -44,6 +44,12 @@ func cmdServe(ctx context.Context, args []string, out io.Writer) error {
 			return err
 		}
 	}
+	rt, err := e.logPolicy(ctx, true)
+	if err != nil {
+		return fmt.Errorf("无法启动公开日志 / cannot start the public log: %w", err)
+	}
+	defer rt.close()
+	e.publog = rt
 	e.metrics = prometheus.NewRegistry()
 	app, err := newApp(e)
 	if err != nil {
@@ -131,11 +137,16 @@ func newApp(e *env) (*fiber.App, error) {
 	})
 	rl, _ := strconv.Atoi(e.cfg.RateLimit)
 	mb, _ := strconv.Atoi(e.cfg.CacheMB)
-	if _, err := web.Mount(app, web.Deps{
+	deps := web.Deps{
 		Store: e.store, PublicURL: e.cfg.PublicURL, RedisURL: e.cfg.RedisURL, Log: e.log,
 		TrustedProxies: strings.Split(e.cfg.TrustedProxies, ","), RateLimit: rl, AccessLog: os.Stderr, Metrics: e.metrics,
 		Options: cache.Options{L1Bytes: int64(mb) << 20},
-	}); err != nil {
+	}
+	if rt := e.publog; rt != nil {
+		deps.LogFiles, deps.Proofs = rt.reader.Public, rt.prover
+		deps.Options.LogPolicy, deps.Options.PublicLog = rt.public, rt.logSource()
+	}
+	if _, err := web.Mount(app, deps); err != nil {
 		return nil, err
 	}
 	if err := mountConsole(app, e); err != nil {

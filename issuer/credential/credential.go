@@ -347,6 +347,10 @@ type TrustBundle struct {
 	GeneratedAt   time.Time `json:"generatedAt"`
 	Authority     Authority `json:"authority"`
 	Registrations []string  `json:"registrations"`
+	// LogPolicy is the public log's C2SP tlog-policy (docs/tlog.md): the
+	// log key, the witnesses' keys and the quorum a checkpoint needs. A
+	// verifier holding it checks a certificate's tlog-proof offline.
+	LogPolicy string `json:"logPolicy,omitempty"`
 }
 
 // Authority is the authority's public identity.
