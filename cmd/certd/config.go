@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -256,6 +257,13 @@ func (c *Config) loadKEK(log *slog.Logger) (*keys.KEK, error) {
 
 func (e *env) close() {
 	if e != nil && e.store != nil {
+		// What a command committed reaches the public log before it exits
+		// (unless a server is running to take it).
+		ctx, cancel := context.WithTimeout(context.Background(), 45*time.Second)
+		if err := e.flushLog(ctx); err != nil {
+			e.log.Warn("public log: entries left for the server to append", "error", err)
+		}
+		cancel()
 		_ = e.store.Close()
 	}
 }

@@ -3,6 +3,9 @@ package main
 import (
 	"context"
 	"crypto/ed25519"
+	"errors"
+	"log/slog"
+	"time"
 	"fmt"
 	"net/url"
 	"os"
@@ -10,6 +13,7 @@ import (
 	"strings"
 	"sync"
 
+	"certd/issuer"
 	"certd/issuer/publog"
 	"certd/issuer/tlog"
 	"certd/verify"
@@ -66,11 +70,16 @@ type logRuntime struct {
 	lw     *publog.LocalWitness
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
+
+	dir, origin string
+	priv        ed25519.PrivateKey
+	store       backend
+	log         *slog.Logger
 }
 
 // logPolicy builds the log's policy; with a local witness, lw must be
 // running (its URL goes into the policy) or nil (for a policy without URLs).
-func (e *env) logPolicy(ctx context.Context, start bool) (*logRuntime, error) {
+func (e *env) logPolicy(ctx context.Context, start bool) (*logRuntime, error) { // start: run the local witness
 	kek := e.svc.KEK
 	priv, key, err := publog.LogKey(ctx, e.store, kek, e.cfg.logOrigin())
 	if err != nil {
@@ -118,14 +127,25 @@ func (e *env) logPolicy(ctx context.Context, start bool) (*logRuntime, error) {
 	rt.public = string(text)
 	e.svc.LogPolicy = rt.public
 	rt.prover = &publog.Prover{Store: e.store, Reader: rt.reader}
-	if !start {
-		return rt, nil
+	rt.dir, rt.origin, rt.priv = e.cfg.logDir(), key.Origin, priv
+	rt.store, rt.log = e.store, e.log
+	return rt, nil
+}
+
+// openLog opens the log for appending (the caller holds the sequencer lock).
+// fast checkpoints suit a command that waits for its entries to be
+// published before it exits.
+func (rt *logRuntime) openLog(ctx context.Context, fast bool) (*tlog.Log, error) {
+	cfg := tlog.Config{Dir: rt.dir, Origin: rt.origin, Key: rt.priv, Policy: rt.policy, Logger: rt.log}
+	if fast {
+		cfg.CheckpointInterval, cfg.BatchMaxAge = 100*time.Millisecond, 10*time.Millisecond
 	}
-	dir := e.cfg.logDir()
-	pol := rt.policy
-	rt.seq = &publog.Sequencer{Store: e.store, Log: e.log, Open: func(ctx context.Context) (*tlog.Log, error) {
-		return tlog.Open(ctx, tlog.Config{Dir: dir, Origin: key.Origin, Key: priv, Policy: pol, Logger: e.log})
-	}}
+	return tlog.Open(ctx, cfg)
+}
+
+// startSequencer runs the sequencer until close.
+func (rt *logRuntime) startSequencer(ctx context.Context) {
+	rt.seq = &publog.Sequencer{Store: rt.store, Log: rt.log, Open: func(ctx context.Context) (*tlog.Log, error) { return rt.openLog(ctx, false) }}
 	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	rt.cancel = cancel
 	rt.wg.Add(1)
@@ -133,7 +153,57 @@ func (e *env) logPolicy(ctx context.Context, start bool) (*logRuntime, error) {
 		defer rt.wg.Done()
 		_ = rt.seq.Run(sctx)
 	}()
-	return rt, nil
+}
+
+// flushLog appends the outbox's pending entries when no serving process
+// does (the command line on SQLite without a server running), and waits
+// for a published checkpoint to cover them, so that a certificate issued by
+// a command verifies at once. With a server running (its sequencer holds
+// the lock or the log directory) it leaves the entries to it.
+func (e *env) flushLog(ctx context.Context) error {
+	if e.store == nil || e.publog != nil {
+		return nil
+	}
+	rs, err := e.store.LogRecords(ctx, issuer.LogFilter{Pending: true, Limit: 1})
+	if err != nil || len(rs) == 0 {
+		return err
+	}
+	_, release, err := e.store.LockSequencer(ctx)
+	if issuer.Is(err, issuer.ErrConflict) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	defer release()
+	rt, err := e.logPolicy(ctx, true)
+	if err != nil {
+		return err
+	}
+	defer rt.close()
+	l, err := rt.openLog(ctx, true)
+	if errors.Is(err, tlog.ErrLogInUse) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	// A close that gives up leaves entries for the next run to publish.
+	defer func() { _ = l.Close(context.WithoutCancel(ctx)) }()
+	if err := publog.Recover(ctx, e.store, l, e.log); err != nil {
+		return err
+	}
+	if _, err := publog.Drain(ctx, e.store, l, 1024, e.log); err != nil {
+		return err
+	}
+	size, err := l.IntegratedSize(ctx)
+	if err != nil || size == 0 {
+		return err
+	}
+	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	_, err = l.AwaitPublished(wctx, size-1)
+	return err
 }
 
 // logSource is the verification page's check against the log.

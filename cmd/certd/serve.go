@@ -49,6 +49,7 @@ func cmdServe(ctx context.Context, args []string, out io.Writer) error {
 		return fmt.Errorf("无法启动公开日志 / cannot start the public log: %w", err)
 	}
 	defer rt.close()
+	rt.startSequencer(ctx)
 	e.publog = rt
 	e.metrics = prometheus.NewRegistry()
 	app, err := newApp(e)

@@ -9,25 +9,32 @@ import (
 	"os"
 	"strings"
 
+	"certd/issuer"
 	"certd/issuer/credential"
+	"certd/issuer/publog"
+	"certd/issuer/tlog"
 	"certd/verify"
 )
 
 func cmdVerify(ctx context.Context, args []string, out io.Writer) error {
 	f := newFlags("verify", true)
 	trust := f.String("trust", "", "trust bundle (certd trust export) for offline verification; without it the data directory is used")
+	proofFile := f.String("proof", "", "the certificate's public log proof (GET /api/v1/certificates/NUMBER/proof), checked offline against the trust bundle's logPolicy")
 	pos, err := f.parse(args)
 	if err != nil {
 		return err
 	}
 	if len(pos) != 1 {
-		return usageError{"usage: certd verify TOKEN-or-FILE [--trust trust.json] [--json]"}
+		return usageError{"usage: certd verify TOKEN-or-FILE [--trust trust.json [--proof proof.txt]] [--json]"}
 	}
 	token, pdf, err := readToken(pos[0])
 	if err != nil {
 		return err
 	}
 	v := &verify.Verifier{}
+	// logCheck makes the check "recorded in the public log", once the
+	// record's own checks are known.
+	var logCheck func() verify.Check
 	if *trust != "" {
 		b, err := os.ReadFile(*trust)
 		if err != nil {
@@ -39,6 +46,9 @@ func cmdVerify(ctx context.Context, args []string, out io.Writer) error {
 		}
 		if v.Registry, err = verify.NewRegistry(tb); err != nil {
 			return fmt.Errorf("信任包无效 / the trust bundle is invalid: %w", err)
+		}
+		if logCheck, err = offlineLogCheck(tb, *proofFile, token); err != nil {
+			return err
 		}
 	} else {
 		e, err := f.cfg.open(ctx)
@@ -54,8 +64,32 @@ func cmdVerify(ctx context.Context, args []string, out io.Writer) error {
 			return err
 		}
 		v.Status = verify.StoreStatus{Store: e.store}
+		if err := e.flushLog(ctx); err != nil {
+			e.log.Warn("public log: pending entries not appended", "error", err)
+		}
+		rt, err := e.logPolicy(ctx, false)
+		if err != nil {
+			return err
+		}
+		logCheck = func() verify.Check {
+			if *proofFile != "" {
+				p, err := os.ReadFile(*proofFile)
+				if err != nil {
+					return verify.Check{ID: verify.CheckLog, Outcome: verify.Unknown, Zh: "已记入公开日志", En: "recorded in the public log", DetailZh: "无法读取证明文件", DetailEn: "cannot read the proof file"}
+				}
+				return verify.CheckLogProof(publog.PublicPolicy(rt.policy), p, token)
+			}
+			num := ""
+			if c, err := numberOf(token); err == nil {
+				num = c
+			}
+			return rt.logSource().LogCheck(ctx, issuer.Certificate{Number: num, Token: token})
+		}
 	}
 	res := v.VerifyToken(ctx, token)
+	if logCheck != nil && res.Claims != nil {
+		res = res.With(logCheck())
+	}
 	if f.json {
 		out := struct {
 			Verdict string         `json:"verdict"`
@@ -117,4 +151,42 @@ func readToken(arg string) (string, []byte, error) {
 		return tok, b, err
 	}
 	return strings.TrimSpace(string(b)), nil, nil
+}
+
+// offlineLogCheck is the log check of an offline verification: the proof
+// file against the bundle's logPolicy. A bundle without a policy (from a
+// deployment without a log) makes no such check; a bundle with one and no
+// proof cannot say the certificate is in the log, so the verdict cannot be
+// "valid".
+func offlineLogCheck(tb *credential.TrustBundle, proofFile, token string) (func() verify.Check, error) {
+	if tb.LogPolicy == "" {
+		if proofFile != "" {
+			return nil, usageError{"信任包中没有公开日志策略（logPolicy），无法检查 --proof / the trust bundle has no logPolicy to check --proof against"}
+		}
+		return nil, nil
+	}
+	pol, err := tlog.ParsePolicy([]byte(tb.LogPolicy))
+	if err != nil {
+		return nil, fmt.Errorf("信任包的公开日志策略无效 / the trust bundle's logPolicy is invalid: %w", err)
+	}
+	if proofFile == "" {
+		return func() verify.Check {
+			return verify.Check{ID: verify.CheckLog, Outcome: verify.Unknown, Zh: "已记入公开日志", En: "recorded in the public log",
+				DetailZh: "未提供公开日志证明（--proof，取自 /api/v1/certificates/证书编号/proof）", DetailEn: "no public log proof given (--proof, from /api/v1/certificates/NUMBER/proof)"}
+		}, nil
+	}
+	p, err := os.ReadFile(proofFile) // #nosec G304 -- a path the operator gave on the command line
+	if err != nil {
+		return nil, usageError{fmt.Sprintf("无法读取证明文件 / cannot read the proof: %v", err)}
+	}
+	return func() verify.Check { return verify.CheckLogProof(pol, p, token) }, nil
+}
+
+// numberOf reads the certificate number of an unverified record.
+func numberOf(token string) (string, error) {
+	var c credential.CertificateClaims
+	if _, err := credential.Decode(token, credential.TypeCertificate, &c); err != nil {
+		return "", err
+	}
+	return c.CredentialSubject.Achievement.Number, nil
 }
