@@ -685,3 +685,24 @@ func (s *Service) TrustBundle(ctx context.Context) (credential.TrustBundle, erro
 	}
 	return tb, nil
 }
+
+// CheckKEK reports whether the service's key-encryption key opens the
+// authority's key and the current signing key of every institution that
+// has one. After a restore it tells a KEK that belongs to the backed-up
+// deployment from one that does not: with the wrong one certd still
+// verifies everything but cannot sign anything.
+func (s *Service) CheckKEK(ctx context.Context) error {
+	if _, _, err := s.authorityKey(ctx); err != nil {
+		return err
+	}
+	ins, err := s.store.Institutions(ctx)
+	if err != nil {
+		return err
+	}
+	for _, in := range ins {
+		if _, _, err := s.signingKey(ctx, in); err != nil && !Is(err, ErrConflict) {
+			return err
+		}
+	}
+	return nil
+}

@@ -304,18 +304,25 @@ func nameKey(s string) string {
 // View is what one viewer is shown: the JSON of the certificate API and the
 // data of the page.
 type View struct {
-	Number      string           `json:"number"`
-	Verdict     Verdict          `json:"verdict"`
-	VerdictZh   string           `json:"verdict_zh"`
-	VerdictEn   string           `json:"verdict_en"`
-	Access      Access           `json:"access"`
-	CodeOK      *bool            `json:"verification_code_ok,omitempty"`
-	Match       *Match           `json:"match,omitempty"`
-	Certificate *CertView        `json:"certificate,omitempty"`
-	Status      *StatusView      `json:"status,omitempty"`
-	Institution *InstitutionView `json:"institution,omitempty"`
-	Checks      []Check          `json:"checks"`
-	AsOf        string           `json:"as_of"`
+	Number    string  `json:"number"`
+	Verdict   Verdict `json:"verdict"`
+	VerdictZh string  `json:"verdict_zh"`
+	VerdictEn string  `json:"verdict_en"`
+	// Conclusion is the answer to act on: the verdict with what this
+	// viewer presented (a wrong code, a name that does not match) and the
+	// institution's standing now (Conclude). It differs from the verdict
+	// exactly when the verdict alone would mislead.
+	Conclusion   Conclusion       `json:"conclusion"`
+	ConclusionZh string           `json:"conclusion_zh"`
+	ConclusionEn string           `json:"conclusion_en"`
+	Access       Access           `json:"access"`
+	CodeOK       *bool            `json:"verification_code_ok,omitempty"`
+	Match        *Match           `json:"match,omitempty"`
+	Certificate  *CertView        `json:"certificate,omitempty"`
+	Status       *StatusView      `json:"status,omitempty"`
+	Institution  *InstitutionView `json:"institution,omitempty"`
+	Checks       []Check          `json:"checks"`
+	AsOf         string           `json:"as_of"`
 }
 
 // CertView is the certificate's facts as one viewer may see them.
@@ -345,6 +352,17 @@ type StatusView struct {
 	Supersedes   string `json:"supersedes,omitempty"`
 }
 
+// Conclude sets the view's conclusion from its verdict, the institution's
+// current status and what the viewer presented (see [Conclude]).
+func (v *View) Conclude(codeGiven, codeOK bool, m *Match) {
+	cur := ""
+	if v.Institution != nil {
+		cur = v.Institution.Current
+	}
+	v.Conclusion = Conclude(v.Verdict, codeGiven, codeOK, m, cur)
+	v.ConclusionZh, v.ConclusionEn = v.Conclusion.Chinese(), v.Conclusion.English()
+}
+
 // ForMatch is For for a viewer who also confirmed the ID number: they
 // already know it, so the masked form may be shown back.
 func (r *Record) ForMatch(a Access, m *Match) *View {
@@ -364,6 +382,7 @@ func (r *Record) For(a Access) *View {
 	if v.Checks == nil {
 		v.Checks = []Check{}
 	}
+	v.Conclude(false, false, nil)
 	// An unconfirmed view's status is only what was last known: its
 	// check says so, with the time; a script must not read "valid" here.
 	if r.Found && r.Verdict != Stale {
@@ -398,14 +417,20 @@ func (r *Record) For(a Access) *View {
 // carrying one) is shown: the verdict, every check, and, once the record
 // verified, the facts in it and the register's status.
 type TokenResult struct {
-	Verdict     Verdict          `json:"verdict"`
-	VerdictZh   string           `json:"verdict_zh"`
-	VerdictEn   string           `json:"verdict_en"`
-	Checks      []Check          `json:"checks"`
-	Number      string           `json:"number,omitempty"`
-	Certificate *CertView        `json:"certificate,omitempty"`
-	Status      *StatusView      `json:"status,omitempty"`
-	Institution *InstitutionView `json:"institution,omitempty"`
+	Verdict   Verdict `json:"verdict"`
+	VerdictZh string  `json:"verdict_zh"`
+	VerdictEn string  `json:"verdict_en"`
+	// Conclusion is the verdict with the institution's standing now
+	// (a valid record of a suspended institution is
+	// valid_institution_suspended); see [Conclude].
+	Conclusion   Conclusion       `json:"conclusion"`
+	ConclusionZh string           `json:"conclusion_zh"`
+	ConclusionEn string           `json:"conclusion_en"`
+	Checks       []Check          `json:"checks"`
+	Number       string           `json:"number,omitempty"`
+	Certificate  *CertView        `json:"certificate,omitempty"`
+	Status       *StatusView      `json:"status,omitempty"`
+	Institution  *InstitutionView `json:"institution,omitempty"`
 }
 
 // NewTokenResult turns the verification of a presented record into its
@@ -425,6 +450,12 @@ func NewTokenResult(res Result, reg *Registry) TokenResult {
 		}
 	}
 	out.Institution = institutionView(res, reg)
+	cur := ""
+	if out.Institution != nil {
+		cur = out.Institution.Current
+	}
+	out.Conclusion = Conclude(out.Verdict, false, false, nil, cur)
+	out.ConclusionZh, out.ConclusionEn = out.Conclusion.Chinese(), out.Conclusion.English()
 	return out
 }
 

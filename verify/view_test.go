@@ -17,15 +17,15 @@ func TestNormalizeNumber(t *testing.T) {
 		{"Y00002200000126300000", "", false},
 		{"Y0000220000012630000011", "", false},
 		{"1000022000001263000001", "", false},
-		{"Y000022000001260000001", "", false}, // level 0
-		{"Y000022000001263000000", "", false}, // serial 0
-		{"Y0000220000012630000０1", "Y000022000001263000001", true}, // full-width digit, typed with a Chinese input method
-		{"Ｙ000022000001263000001", "Y000022000001263000001", true}, // full-width letter
-		{"Y0000 2200 0001 2630 00001", "Y000022000001263000001", true},  // read out in groups
+		{"Y000022000001260000001", "", false},                          // level 0
+		{"Y000022000001263000000", "", false},                          // serial 0
+		{"Y0000220000012630000０1", "Y000022000001263000001", true},     // full-width digit, typed with a Chinese input method
+		{"Ｙ000022000001263000001", "Y000022000001263000001", true},     // full-width letter
+		{"Y0000 2200 0001 2630 00001", "Y000022000001263000001", true}, // read out in groups
 		{"Y-000022-000001-263-000001", "Y000022000001263000001", true},
 		{"Y000022000001263\u3000000001", "Y000022000001263000001", true}, // ideographic space
 		{"Y000022000001263\u00a0000001", "Y000022000001263000001", true}, // no-break space from a PDF
-		{"Y00002200000126300000１２", "", false},                         // too long once folded
+		{"Y00002200000126300000１２", "", false},                           // too long once folded
 		{"'; DROP TABLE certificates; --", "", false},
 		{strings.Repeat("Y", 100), "", false},
 		{"", "", false},

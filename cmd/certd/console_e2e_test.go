@@ -276,6 +276,7 @@ func TestConsoleEndToEnd(t *testing.T) {
 	// 5. Revoke one, with the confirmation step.
 	run("batch page", chromedp.Navigate(base+"/console/batches/"+batchID), chromedp.WaitVisible(chromedp.CSS("table.ledger")))
 	number := value("first number", chromedp.Text(chromedp.CSS("table.ledger tbody tr:first-child code")))
+	second := value("second number", chromedp.Text(chromedp.CSS("table.ledger tbody tr:nth-child(2) code")))
 	run("ledger", chromedp.Navigate(base+"/console/certificates"), chromedp.WaitVisible(chromedp.CSS("table.ledger")))
 	shot("ledger")
 	run("certificate", chromedp.Navigate(base+"/console/certificates/"+number), chromedp.WaitVisible(chromedp.CSS("dl.facts")))
@@ -300,7 +301,7 @@ func TestConsoleEndToEnd(t *testing.T) {
 	// 6. The public page shows it revoked (its cache may lag a moment).
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		run("public page", chromedp.Navigate(base+"/v/"+number), chromedp.WaitVisible(chromedp.CSS("body")))
+		run("public page", chromedp.Navigate(base+"/v/"+number+"?lang=zh"), chromedp.WaitVisible(chromedp.CSS("body")))
 		if strings.Contains(text(), "已撤销") || time.Now().After(deadline) {
 			break
 		}
@@ -310,6 +311,15 @@ func TestConsoleEndToEnd(t *testing.T) {
 		t.Fatalf("the public page does not show the certificate revoked: %.600s", s)
 	}
 	shot("public-revoked")
+
+	// 6b. A misleading verdict: a real, valid number with a well-formed
+	// code that is not its own (a forged paper) must not read 有效.
+	run("forged paper", chromedp.Navigate(base+"/v/"+second+"?lang=zh&c=ABCDEFGHJKLMNPQR"),
+		chromedp.WaitVisible(chromedp.CSS(`section.verdict.v-code_mismatch`)))
+	if s := value("verdict block", chromedp.Text(chromedp.CSS("section.verdict"))); !strings.Contains(s, "验证码不符") || !strings.Contains(s, "可能是伪造") {
+		t.Fatalf("the forged-paper page says: %.400s", s)
+	}
+	shot("public-wrong-code")
 	run("back to the console", chromedp.Navigate(base+"/console/certificates"), chromedp.WaitVisible(chromedp.CSS("footer")))
 	logout()
 

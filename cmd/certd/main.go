@@ -39,6 +39,9 @@ func init() {
 		{"audit", "[--institution ID] [--subject S]", "审计日志 / the audit trail", cmdAudit},
 		{"trust", "export", "导出信任包（离线验证用） / export the trust bundle for offline verification", cmdTrust},
 		{"verify", "TOKEN-or-FILE [--trust trust.json]", "验证证书签名记录 / verify a signed certificate record", cmdVerify},
+		{"backup", "--out FILE [--trust trust.json]", "在线备份内置数据库并核对副本 / back up the embedded database online and check the copy", cmdBackup},
+		{"restore", "--from FILE --data DIR [--trust trust.json]", "把备份恢复到空的数据目录 / restore a backup into an empty data directory", cmdRestore},
+		{"check", "[--trust trust.json]", "核对每张证书的签名、状态、PDF与审计日志 / check every certificate's signature, status, PDF and audit trail", cmdCheck},
 		{"user", "add LOGIN --role ROLE [--institution ID] --name NAME | list | disable LOGIN | enable LOGIN | passwd LOGIN | tokens | revoke-token ID", "控制台账号 / console accounts", cmdUser},
 	}
 }

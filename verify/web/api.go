@@ -85,6 +85,11 @@ func (h *handlers) apiCertificate(c *fiber.Ctx) error {
 		}
 	}
 	v := rec.ForMatch(access, &m)
+	if confirming {
+		v.Conclude(codeGiven, codeOK, &m)
+	} else {
+		v.Conclude(codeGiven, codeOK, nil)
+	}
 	if codeGiven {
 		v.CodeOK = &codeOK
 	}
@@ -119,15 +124,21 @@ type item struct {
 
 // itemResult is the answer for one item.
 type itemResult struct {
-	Index     int                `json:"index"`
-	Number    string             `json:"number"`
-	Verdict   verify.Verdict     `json:"verdict,omitempty"`
-	VerdictZh string             `json:"verdict_zh,omitempty"`
-	VerdictEn string             `json:"verdict_en,omitempty"`
-	Match     *verify.Match      `json:"match,omitempty"`
-	Confirmed bool               `json:"confirmed"` // valid, and the name (and ID number, if given) match
-	Cert      *certSummary       `json:"certificate,omitempty"`
-	Status    *verify.StatusView `json:"status,omitempty"`
+	Index     int            `json:"index"`
+	Number    string         `json:"number"`
+	Verdict   verify.Verdict `json:"verdict,omitempty"`
+	VerdictZh string         `json:"verdict_zh,omitempty"`
+	VerdictEn string         `json:"verdict_en,omitempty"`
+	// Conclusion is the verdict with the name check and the institution's
+	// standing now: valid, name_mismatch, id_mismatch,
+	// valid_institution_suspended, ... (verify.Conclude). Filter on it.
+	Conclusion   verify.Conclusion  `json:"conclusion,omitempty"`
+	ConclusionZh string             `json:"conclusion_zh,omitempty"`
+	ConclusionEn string             `json:"conclusion_en,omitempty"`
+	Match        *verify.Match      `json:"match,omitempty"`
+	Confirmed    bool               `json:"confirmed"` // valid, and the name (and ID number, if given) match
+	Cert         *certSummary       `json:"certificate,omitempty"`
+	Status       *verify.StatusView `json:"status,omitempty"`
 	// AsOf is, for a stale verdict, the time of what the service last
 	// knew of the register.
 	AsOf  string `json:"as_of,omitempty"`
@@ -342,6 +353,7 @@ func (h *handlers) checkItem(ctx context.Context, i int, it item) itemResult {
 	h.m.verdicts.WithLabelValues(string(rec.Verdict), "bulk").Inc()
 	r.Number = number
 	r.Verdict, r.VerdictZh, r.VerdictEn = rec.Verdict, rec.Verdict.Chinese(), rec.Verdict.English()
+	r.conclude(rec, nil)
 	if rec.Verdict == verify.Stale {
 		r.AsOf = rec.For(verify.Public).AsOf
 	}
@@ -358,6 +370,7 @@ func (h *handlers) checkItem(ctx context.Context, i int, it item) itemResult {
 		return r
 	}
 	r.Match = &m
+	r.conclude(rec, &m)
 	r.Confirmed = rec.Verdict == verify.Valid && m.Name && (m.IDNumber == nil || *m.IDNumber)
 	v := rec.For(verify.Public)
 	r.Status = v.Status
@@ -369,6 +382,16 @@ func (h *handlers) checkItem(ctx context.Context, i int, it item) itemResult {
 		}
 	}
 	return r
+}
+
+// conclude sets a row's conclusion from its record and name check.
+func (r *itemResult) conclude(rec *verify.Record, m *verify.Match) {
+	cur := ""
+	if rec.Institution != nil {
+		cur = rec.Institution.Current
+	}
+	r.Conclusion = verify.Conclude(rec.Verdict, false, false, m, cur)
+	r.ConclusionZh, r.ConclusionEn = r.Conclusion.Chinese(), r.Conclusion.English()
 }
 
 // verifyToken verifies a presented record against the registry and the

@@ -211,7 +211,7 @@ func sheetError(err error) error {
 	return e
 }
 
-var resultHeader = []string{"证书编号 Number", "姓名 Name", "结论", "Verdict", "确认 Confirmed", "姓名一致 Name matches", "证件号码一致 ID matches",
+var resultHeader = []string{"证书编号 Number", "姓名 Name", "结论", "Conclusion", "确认 Confirmed", "姓名一致 Name matches", "证件号码一致 ID matches",
 	"状态说明 Status", "职业 Occupation", "等级 Level", "发证日期 Issued on", "发证机构 Issuer", "错误 Error"}
 
 func yesNo(b bool) string {
@@ -226,7 +226,10 @@ func yesNo(b bool) string {
 func resultRows(items []item, res []itemResult) [][]string {
 	rows := [][]string{resultHeader}
 	for i, r := range res {
-		row := []string{r.Number, items[i].Name, r.VerdictZh, r.VerdictEn, yesNo(r.Confirmed), "", "", "", "", "", "", "", r.Error}
+		// The conclusion, not the verdict: a valid certificate checked
+		// with the wrong name must not read 有效 in the column a clerk
+		// filters on.
+		row := []string{r.Number, items[i].Name, r.ConclusionZh, r.ConclusionEn, yesNo(r.Confirmed), "", "", "", "", "", "", "", r.Error}
 		if r.Match != nil {
 			row[5] = yesNo(r.Match.Name)
 			if r.Match.IDNumber != nil {

@@ -29,6 +29,17 @@ var funcs = template.FuncMap{
 		}
 		return "!"
 	},
+	// conclusionIcon is the mark of a conclusion that is not the verdict's
+	// own; the verdict's icon otherwise.
+	"conclusionIcon": func(c verify.Conclusion) string {
+		switch c {
+		case verify.ConclusionCodeMismatch, verify.ConclusionNameMismatch, verify.ConclusionIDMismatch:
+			return "✗"
+		case verify.ConclusionInstSuspended, verify.ConclusionInstWithdrawn:
+			return "!"
+		}
+		return ""
+	},
 	"checkIcon": func(o verify.Outcome) string {
 		switch o {
 		case verify.Pass:
@@ -146,8 +157,13 @@ func (h *handlers) renderBytes(name string, d *pageData) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// explain is the sentence under the verdict.
+// explain is the sentence under the verdict: the conclusion's own when it
+// differs from the verdict (a wrong code, a name that does not match, an
+// institution suspended since), else the verdict's.
 func explain(en bool, v *verify.View) string {
+	if s := v.Conclusion.Explain(en); s != "" {
+		return s
+	}
 	switch v.Verdict {
 	case verify.Valid:
 		return t(en, "证书由备案机构签发，签名、备案和状态核验全部通过。", "Issued by a registered institution; signature, registration and status checks all passed.")
@@ -238,13 +254,10 @@ func (h *handlers) page(c *fiber.Ctx) error {
 	}
 	build := func() []byte {
 		v := rec.ForMatch(access, match)
+		v.Conclude(codeGiven, codeOK, match)
 		v.Checks = failuresFirst(v.Checks)
 		d := h.pageData(c, "/v/"+number, en, pageTitle(en, v), shareDesc(en, v))
 		d.V, d.Explain, d.Match, d.Full = v, explain(en, v), match, access != verify.Public
-		if codeGiven && !codeOK && rec.Found {
-			d.Notice = t(en, "验证码与该证书不符：此二维码或链接不是为该证书生成的，请谨慎对待。",
-				"The verification code does not match this certificate: this QR code or link was not made for it. Treat it with suspicion.")
-		}
 		b, err := h.renderBytes("verify", d)
 		if err != nil {
 			h.log.Error("render verify page", "error", err)
@@ -299,9 +312,9 @@ func boolInt(b bool) int {
 
 func pageTitle(en bool, v *verify.View) string {
 	if en {
-		return "Certificate " + v.Number + ": " + v.VerdictEn
+		return "Certificate " + v.Number + ": " + v.ConclusionEn
 	}
-	return "证书" + v.Number + "：" + v.VerdictZh
+	return "证书" + v.Number + "：" + v.ConclusionZh
 }
 
 // shareDesc is the link preview text. It never names the holder: a

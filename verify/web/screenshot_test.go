@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -66,8 +67,23 @@ func TestScreenshots(t *testing.T) {
 		{"valid-en", "/v/" + w.Certs[0].Number + "?lang=en", [3]uint8{0x00, 0xa8, 0x62}, ""},
 		{"unavailable", "/v/" + w.Certs[1].Number, [3]uint8{0x47, 0x54, 0x67}, down},
 		{"stale", "/v/" + w.Certs[2].Number, [3]uint8{0x47, 0x5a, 0x85}, stale},
+		// The forged-paper case: a real number with another code.
+		{"wrong-code", "/v/" + w.Certs[0].Number + "?lang=zh&c=" + w.Certs[1].VerifyCode, [3]uint8{0xd9, 0x2d, 0x20}, ""},
+		// Amber, after the institution is suspended (below).
+		{"institution-suspended", "/v/" + w.Certs[0].Number + "?lang=zh&c=" + w.Certs[0].VerifyCode, [3]uint8{0xb5, 0x47, 0x08}, ""},
 	}
 	for _, tt := range tests {
+		if tt.name == "institution-suspended" {
+			// Registrations take effect by the second: not in the second of issue.
+			time.Sleep(time.Until(time.Now().Truncate(time.Second).Add(1100 * time.Millisecond)))
+			if _, err := w.Iss.SetStatus(w.Ctx, verifytest.Authority, "jlvtc", issuer.Suspended, "test"); err != nil {
+				t.Fatal(err)
+			}
+			verifytest.Eventually(t, 2*time.Second, "suspension visible", func() bool {
+				_, body := a.do(t, "GET", "/api/v1/certificates/"+w.Certs[0].Number, nil)
+				return strings.Contains(body, `"conclusion":"valid_institution_suspended"`)
+			})
+		}
 		t.Run(tt.name, func(t *testing.T) {
 			out := filepath.Join(dir, tt.name+".png")
 			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)

@@ -27,7 +27,6 @@
 package web
 
 import (
-	"net/url"
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
@@ -37,6 +36,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/netip"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
