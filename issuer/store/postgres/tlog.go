@@ -175,7 +175,7 @@ func (s *Store) LockSequencer(ctx context.Context) (<-chan struct{}, func(), err
 	lost := make(chan struct{})
 	stop := make(chan struct{})
 	done := make(chan struct{})
-	go func() {
+	go func() { // #nosec G118 -- the watch outlives the caller's context: it ends with release
 		defer close(done)
 		t := time.NewTicker(2 * time.Second)
 		defer t.Stop()
