@@ -178,7 +178,6 @@ func TestComposeTopology(t *testing.T) {
 
 func TestComposeReplica(t *testing.T) {
 	p := loadCompose(t)
-	raw := readFile(t, "compose.yaml")
 
 	// The replica is built by pg_basebackup -R in its entrypoint script.
 	r := p.Services["db-replica"]
@@ -214,14 +213,19 @@ func TestComposeReplica(t *testing.T) {
 		t.Error("the primary's init script grants SUPERUSER")
 	}
 
-	// certd does not read from the replica until it has the setting; the
-	// line that will enable it is there, commented, and names the replica.
-	line := regexp.MustCompile(`(?m)^\s*#\s*CERTD_DATABASE_REPLICA_URLS:\s*(\S+)`).FindStringSubmatch(raw)
-	if line == nil {
-		t.Fatal("compose.yaml lacks the commented CERTD_DATABASE_REPLICA_URLS line")
-	}
-	if u := checkDatabaseURL(t, "replica line", line[1]); u.Hostname() != "db-replica" {
-		t.Errorf("the commented replica URL goes to %q, want db-replica", u.Hostname())
+	// Both instances read from the replica.
+	for _, name := range []string{"certd-1", "certd-2"} {
+		svc, ok := p.Services[name]
+		if !ok {
+			t.Fatalf("no service %s", name)
+		}
+		v := envValue(svc, "CERTD_DATABASE_REPLICA_URLS")
+		if v == "" {
+			t.Fatalf("%s has no CERTD_DATABASE_REPLICA_URLS", name)
+		}
+		if u := checkDatabaseURL(t, "replica URL", v); u.Hostname() != "db-replica" {
+			t.Errorf("%s: the replica URL goes to %q, want db-replica", name, u.Hostname())
+		}
 	}
 }
 

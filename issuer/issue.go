@@ -2,6 +2,7 @@ package issuer
 
 import (
 	"context"
+	"crypto/ed25519"
 	"fmt"
 	"runtime"
 	"slices"
@@ -306,17 +307,16 @@ func (s *Service) issue(ctx context.Context, actor Actor, in Institution, certs 
 	if err != nil {
 		return nil, Batch{}, err
 	}
-	hashes := hashDocs(certs)
+	hashes := hashDocs(certs, photos)
 	now := s.now()
 	b := Batch{ID: newID("B"), InstitutionID: in.ID, Fingerprint: fingerprint, Source: source, Count: len(certs), CreatedAt: now, CreatedBy: actor.Name}
 	_, logged := s.logStore()
 	seal := func(c *Certificate) (AuditEvent, error) {
 		c.BatchID, c.IssuedAt, c.KID, c.VerifyCode, c.Status = b.ID, now, key.KID, newVerifyCode(), Valid
-		tok, err := s.sign(in, c, hashes[c.Key()], priv)
-		if err != nil {
+		h := hashes[c.Key()]
+		if err := s.sign(in, c, h.doc, h.photo, priv); err != nil {
 			return AuditEvent{}, err
 		}
-		c.Token = tok
 		ev := s.event(actor, "certificate.issue", in.ID, c.Number, map[string]any{"batch": b.ID, "occupation": c.Occupation, "level": int(c.Level)})
 		if logged {
 			salt, err := tlog.NewSalt()
@@ -346,17 +346,25 @@ func (s *Service) issue(ctx context.Context, actor Actor, in Institution, certs 
 	return certs, b, nil
 }
 
-// hashDocs computes the slow document hashes on every core before the
-// database transaction starts, so the transaction stays short.
-func hashDocs(certs []Certificate) map[HoldingKey]credential.DocHash {
-	out := make(map[HoldingKey]credential.DocHash, len(certs))
+// hashes are what is computed of a holder before signing: the document
+// hash and the photo digest.
+type hashes struct {
+	doc   credential.DocHash
+	photo string
+}
+
+// hashDocs computes the slow document hashes (and the photo digests) on
+// every core before the database transaction starts, so the transaction
+// stays short.
+func hashDocs(certs []Certificate, photos *Photos) map[HoldingKey]hashes {
+	out := make(map[HoldingKey]hashes, len(certs))
 	var mu sync.Mutex
 	work := make(chan Certificate)
 	var wg sync.WaitGroup
 	for range runtime.GOMAXPROCS(0) {
 		wg.Go(func() {
 			for c := range work {
-				h := credential.HashDoc(string(c.Holder.DocType), c.Holder.DocNumber)
+				h := hashes{doc: credential.HashDoc(string(c.Holder.DocType), c.Holder.DocNumber), photo: PhotoDigest(photos.For(c))}
 				mu.Lock()
 				out[c.Key()] = h
 				mu.Unlock()
@@ -371,8 +379,9 @@ func hashDocs(certs []Certificate) map[HoldingKey]credential.DocHash {
 	return out
 }
 
-// sign makes the certificate token.
-func (s *Service) sign(in Institution, c *Certificate, h credential.DocHash, priv []byte) (string, error) {
+// sign makes the certificate's signed record (Token) and, from the same
+// claims with the same key, its holder credential (Credential).
+func (s *Service) sign(in Institution, c *Certificate, h credential.DocHash, photoDigest string, priv ed25519.PrivateKey) error {
 	spec := c.Specialty
 	if spec == "" {
 		spec = "--"
@@ -385,7 +394,17 @@ func (s *Service) sign(in Institution, c *Certificate, h credential.DocHash, pri
 		},
 	}
 	iss := credential.Issuer{ID: credential.InstitutionURN(in.ID), Name: in.Name, USCC: in.USCC}
-	return credential.Sign(credential.NewCertificateClaims(iss, sub, c.IssuedAt), credential.TypeCertificate, priv)
+	rc := credential.NewCertificateClaims(iss, sub, c.IssuedAt)
+	tok, err := credential.Sign(rc, credential.TypeCertificate, priv)
+	if err != nil {
+		return err
+	}
+	cred, err := issueHolderCredential(rc, c.Holder, photoDigest, priv)
+	if err != nil {
+		return err
+	}
+	c.Token, c.Credential = tok, cred
+	return nil
 }
 
 // Certificate returns one certificate, if the actor may read it.
@@ -570,11 +589,11 @@ func (s *Service) Reissue(ctx context.Context, actor Actor, number string, fix C
 	}
 	seal := func(c *Certificate) (AuditEvent, error) {
 		c.BatchID, c.IssuedAt, c.KID, c.VerifyCode, c.Status, c.Supersedes = b.ID, now, key.KID, newVerifyCode(), Valid, number
-		tok, err := s.sign(in, c, h, priv)
-		if err != nil {
+		// The photo is not carried over from the PDF into a reissue, so
+		// the reissued credential has no photo digest.
+		if err := s.sign(in, c, h, "", priv); err != nil {
 			return AuditEvent{}, err
 		}
-		c.Token = tok
 		ev := s.event(actor, "certificate.reissue", in.ID, c.Number, map[string]any{"supersedes": number, "reason": fix.Reason})
 		if logged {
 			salt, err := tlog.NewSalt()

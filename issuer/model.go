@@ -298,6 +298,10 @@ type Certificate struct {
 	SupersededBy   string
 	Supersedes     string
 	PDFSHA256      string // hex; set when the PDF is rendered
+	// Credential is the holder's SD-JWT VC (typ dc+sd-jwt) with every
+	// disclosure, signed with the record's key; "" for a certificate issued
+	// before it existed until the holder first asks for it.
+	Credential string
 }
 
 // Batch is one roster issued in one go, all or nothing.

@@ -78,6 +78,10 @@ type Actor struct {
 	InstitutionID string
 	// ReadOnly actors (auditors) may read but change nothing.
 	ReadOnly bool
+	// Holder is the certificate number of a holder actor (HolderActor):
+	// it reaches that certificate's holder side and acts for no
+	// institution.
+	Holder string
 }
 
 // MayActFor reports whether the actor may change records of institution id.

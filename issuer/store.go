@@ -84,6 +84,13 @@ type Store interface {
 	// PDF returns the stored PDF, ErrNotFound if none was rendered.
 	PDF(ctx context.Context, number string) ([]byte, error)
 
+	// SetCredential stores cred as the holder credential (SD-JWT VC) of a
+	// certificate that has none yet, with ev in the same transaction, and
+	// returns it. A certificate that already has one keeps it: that one is
+	// returned and nothing is written (of two concurrent first requests,
+	// exactly one stores). ErrNotFound for an unknown number.
+	SetCredential(ctx context.Context, number, cred string, ev AuditEvent) (string, error)
+
 	// AppendAudit appends an event that is not part of another change.
 	AppendAudit(ctx context.Context, ev AuditEvent) error
 	// Audit lists events matching f, in sequence order.

@@ -22,6 +22,10 @@ const (
 	ConclusionNameMismatch Conclusion = "name_mismatch"
 	// ConclusionIDMismatch: the name matches, the ID number does not.
 	ConclusionIDMismatch Conclusion = "id_mismatch"
+	// ConclusionHolderNotChecked: valid, but the name or the ID number
+	// given could not be checked (the caps on guessing refused it): a row
+	// that needs a person to look again.
+	ConclusionHolderNotChecked Conclusion = "holder_not_checked"
 	// ConclusionInstSuspended: valid (issued while the registration was in
 	// force), but the institution is suspended now.
 	ConclusionInstSuspended Conclusion = "valid_institution_suspended"
@@ -39,6 +43,15 @@ const (
 	ToneBad     Tone = "bad"     // red: do not rely on it
 	ToneNeutral Tone = "neutral" // grey: not found, cannot confirm
 )
+
+// HolderNotChecked is the conclusion of a verdict whose name or ID check
+// was refused: the verdict itself when it already says "do not rely on it".
+func HolderNotChecked(v Verdict) Conclusion {
+	if c := Conclude(v, false, false, nil, ""); c != ConclusionValid && c != Conclusion(Stale) && c != Conclusion(Undecided) {
+		return c
+	}
+	return ConclusionHolderNotChecked
+}
 
 // Conclude sums up a verdict with what the viewer presented. codeGiven and
 // codeOK say whether a verification code came with the request and
@@ -59,6 +72,8 @@ func Conclude(v Verdict, codeGiven, codeOK bool, m *Match, current string) Concl
 		return ConclusionNameMismatch
 	case m != nil && m.IDNumber != nil && !*m.IDNumber:
 		return ConclusionIDMismatch
+	case m != nil && m.IDNotChecked:
+		return ConclusionHolderNotChecked
 	case v != Valid:
 		return Conclusion(v)
 	case current == "suspended":
@@ -74,7 +89,7 @@ func (c Conclusion) Tone() Tone {
 	switch c {
 	case ConclusionValid:
 		return ToneGood
-	case ConclusionInstSuspended, ConclusionInstWithdrawn, Conclusion(Superseded):
+	case ConclusionInstSuspended, ConclusionInstWithdrawn, ConclusionHolderNotChecked, Conclusion(Superseded):
 		return ToneCaution
 	case Conclusion(NotFound), Conclusion(Stale), Conclusion(Undecided):
 		return ToneNeutral
@@ -91,6 +106,8 @@ func (c Conclusion) Chinese() string {
 		return "姓名不符"
 	case ConclusionIDMismatch:
 		return "证件号码不符"
+	case ConclusionHolderNotChecked:
+		return "持证人未核对"
 	case ConclusionInstSuspended:
 		return "有效·机构暂停"
 	case ConclusionInstWithdrawn:
@@ -108,6 +125,8 @@ func (c Conclusion) English() string {
 		return "name does not match"
 	case ConclusionIDMismatch:
 		return "ID number does not match"
+	case ConclusionHolderNotChecked:
+		return "holder not checked"
 	case ConclusionInstSuspended:
 		return "valid · institution suspended"
 	case ConclusionInstWithdrawn:
@@ -135,6 +154,9 @@ func (c Conclusion) Explain(en bool) string {
 	case ConclusionIDMismatch:
 		return pick("证书本身有效，姓名一致，但证件号码与证书不一致：不能确认该证书属于此人。",
 			"The certificate itself is valid and the name matches, but the ID number does not: it cannot be confirmed that the certificate belongs to this person.")
+	case ConclusionHolderNotChecked:
+		return pick("证书本身有效，但这次未能核对您填写的持证人信息（姓名或证件号码），原因见本页说明。请持证人出示证书上的二维码，或明日再核对。",
+			"The certificate itself is valid, but the holder's details given (name or ID number) were not checked this time; this page says why. Ask the holder to show the QR code on the certificate, or check again tomorrow.")
 	case ConclusionInstSuspended:
 		return pick("该机构目前暂停发证；本证书签发时备案有效，证书仍然有效。",
 			"The institution is currently suspended from issuing; its registration was in force when this certificate was issued, and the certificate remains valid.")

@@ -8,7 +8,7 @@ import (
 )
 
 // Store is what public verification reads from the issuer's store, and the
-// one thing it writes: a count of failed confirmations per certificate,
+// one thing it writes: a count of failed confirmations per certificate and client,
 // which no record depends on. No bug on the public side can change a
 // record through it. Both store backends satisfy it (cmd/certd wires them,
 // which checks that at compile time); tests wrap it to count or break
@@ -35,11 +35,13 @@ type Store interface {
 	// FailedConfirmations and AddFailedConfirmation count the failed
 	// confirmations of a certificate's holder (a wrong name, or the right
 	// name with a wrong ID number) on a day (days since 1970-01-01 UTC),
-	// for the cap on guessing when no Redis is configured: kept in the
-	// database, the cap outlives a restart. Add returns the day's total;
-	// an unknown number is issuer.ErrNotFound.
-	FailedConfirmations(ctx context.Context, number string, day int64) (int, error)
-	AddFailedConfirmation(ctx context.Context, number string, day int64) (int, error)
+	// per client (a hashed client key) and in total, for the caps on
+	// guessing when no Redis is configured: kept in the database, the caps
+	// outlive a restart. Both return the client's count and the
+	// certificate's total for the day; an unknown number is
+	// issuer.ErrNotFound.
+	FailedConfirmations(ctx context.Context, number, client string, day int64) (mine, total int, err error)
+	AddFailedConfirmation(ctx context.Context, number, client string, day int64) (mine, total int, err error)
 }
 
 // StoreStatus answers status lookups from the issuer's store.
@@ -63,7 +65,8 @@ func (s StoreStatus) Status(ctx context.Context, number string) (StatusInfo, err
 
 // StatusOf is the public status of a certificate record.
 func StatusOf(c issuer.Certificate) StatusInfo {
-	st := StatusInfo{Found: true, Status: string(c.Status), SupersededBy: c.SupersededBy, PDFSHA256: c.PDFSHA256, Token: c.Token}
+	st := StatusInfo{Found: true, Status: string(c.Status), SupersededBy: c.SupersededBy, PDFSHA256: c.PDFSHA256, Token: c.Token,
+		CredentialHash: CredentialHash(c.Credential)}
 	if r := c.Revocation; r != nil {
 		st.Reason, st.ReasonZh, st.Note, st.RevokedAt = r.Reason.English(), r.Reason.Chinese(), r.Note, r.At
 	}

@@ -163,6 +163,10 @@ type StatusInfo struct {
 	// differs (even one that verifies, signed with a key that was once the
 	// institution's) is not the certificate the register vouches for.
 	Token string
+	// CredentialHash is the register's holder credential
+	// ([CredentialHash]), "" if it has none: a presented credential must
+	// be that one.
+	CredentialHash string
 	// Unconfirmed is set by a source that cannot vouch for the status
 	// being current: what it holds (Found, Status) was the register's word
 	// as of AsOf, and a change made since may be missing. A verifier then
@@ -194,6 +198,9 @@ type Result struct {
 	Claims       *credential.CertificateClaims `json:"-"`
 	Registration *credential.Registration      `json:"-"`
 	Status       *StatusInfo                   `json:"-"`
+	// Disclosed is set for a holder credential: what its holder chose to
+	// show. Claims then carry the name and document hash only if shown.
+	Disclosed *Disclosed `json:"-"`
 }
 
 // Outcome returns the outcome of check id.
@@ -409,6 +416,17 @@ func (v *Verifier) VerifyToken(ctx context.Context, token string) Result {
 		return finish(res, b)
 	}
 	res.Claims = &claims
+	return v.registered(ctx, res, b, reg, key, func(st StatusInfo) (bool, bool) { return st.Token != "", st.Token == token })
+}
+
+// registered makes the checks after a verified signature, which a record
+// and a holder credential share: key window, registration, scope and
+// status. res.Claims are the verified claims, signed with key. same tells
+// whether the register holds a copy to compare with (known) and whether
+// the presented one is that copy (same).
+func (v *Verifier) registered(ctx context.Context, res Result, b builder, reg credential.Registration, key credential.KeyWindow, same func(StatusInfo) (known, same bool)) Result {
+	claims := res.Claims
+	signedAt := claims.IssuedAt.Unix()
 	b.set(CheckFormat, Pass, "", "")
 	b.set(CheckIssuer, Pass, fmt.Sprintf("%s（备案编号%s）", reg.Name, reg.FilingNo), fmt.Sprintf("%s (filing no. %s)", reg.Name, reg.FilingNo))
 	b.set(CheckSignature, Pass, "", "")
@@ -446,10 +464,11 @@ func (v *Verifier) VerifyToken(ctx context.Context, token string) Result {
 		return finish(res, b)
 	}
 	st, err := v.Status.Status(ctx, a.Number)
+	known, identical := same(st)
 	switch {
 	case err != nil:
 		b.set(CheckStatus, Unknown, "暂时无法查询证书状态", "the status register could not be reached")
-	case st.Unconfirmed && (!st.Found || st.Status == "valid" && (st.Token == "" || st.Token == token)):
+	case st.Unconfirmed && (!st.Found || st.Status == "valid" && (!known || identical)):
 		// A record missing from the register, or registered as valid, may
 		// have been issued or revoked since the source last knew. (A
 		// record that differs from the registered one fails below,
@@ -461,7 +480,7 @@ func (v *Verifier) VerifyToken(ctx context.Context, token string) Result {
 	default:
 		res.Status = &st
 		switch {
-		case st.Token != "" && st.Token != token:
+		case known && !identical:
 			res.Status = nil // the register's status is another record's
 			b.set(CheckStatus, Fail, "该记录与发证机构登记的证书记录不一致", "this record differs from the one in the issuer's register")
 		case st.Status == "valid":

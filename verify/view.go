@@ -53,6 +53,9 @@ type Record struct {
 
 	CodeHash string `json:"code_hash,omitempty"` // hex SHA-256 of the verification code
 	Token    string `json:"token,omitempty"`     // the signed record (personal data)
+	// CredentialHash names the holder credential ([CredentialHash]); the
+	// credential itself is the holder's and never part of a view.
+	CredentialHash string `json:"credential_hash,omitempty"`
 	// BuiltAt is when the view was read from the register (unix seconds);
 	// in an [Record.Unconfirmed] copy, when its status was last known.
 	BuiltAt int64 `json:"built_at"`
@@ -137,7 +140,8 @@ func (v *Verifier) Records(certs []issuer.Certificate) (recs []*Record, batchOK 
 // buildRecord verifies a stored certificate with the registry and turns the
 // result into a Record.
 func buildRecord(v *Verifier, c issuer.Certificate, now time.Time) *Record {
-	rec := &Record{Number: c.Number, Found: true, BuiltAt: now.Unix(), CodeHash: hashCode(c.VerifyCode), Token: c.Token}
+	rec := &Record{Number: c.Number, Found: true, BuiltAt: now.Unix(), CodeHash: hashCode(c.VerifyCode), Token: c.Token,
+		CredentialHash: CredentialHash(c.Credential)}
 	st := StatusOf(c)
 	vv := *v
 	vv.Status = fixedStatus{st}
@@ -196,7 +200,7 @@ func NotFoundRecord(number string, now time.Time) *Record {
 func (r *Record) StatusInfo() StatusInfo {
 	var st StatusInfo
 	if r.Found {
-		st = StatusInfo{Found: true, Status: r.Status, Reason: r.ReasonEn, ReasonZh: r.ReasonZh, SupersededBy: r.SupersededBy, Token: r.Token}
+		st = StatusInfo{Found: true, Status: r.Status, Reason: r.ReasonEn, ReasonZh: r.ReasonZh, SupersededBy: r.SupersededBy, Token: r.Token, CredentialHash: r.CredentialHash}
 		if r.RevokedAt != 0 {
 			st.RevokedAt = time.Unix(r.RevokedAt, 0)
 		}
@@ -272,6 +276,11 @@ const (
 type Match struct {
 	Name     bool  `json:"name"`
 	IDNumber *bool `json:"id_number,omitempty"` // nil: not asked, or not checkable
+	// IDNotChecked: an ID number was given but not checked, because the
+	// certificate shows a guessing pattern today (verify/web's caps): the
+	// hidden digits of a masked ID number are a birth date, which fresh
+	// clients must not be able to try one each.
+	IDNotChecked bool `json:"id_number_not_checked,omitempty"`
 }
 
 // Confirm checks a supplied full name and optional ID number against the
@@ -431,6 +440,20 @@ type TokenResult struct {
 	Certificate  *CertView        `json:"certificate,omitempty"`
 	Status       *StatusView      `json:"status,omitempty"`
 	Institution  *InstitutionView `json:"institution,omitempty"`
+	// Credential is set when a holder credential was presented: what the
+	// holder disclosed beyond the always-visible claims.
+	Credential *CredentialView `json:"credential,omitempty"`
+}
+
+// CredentialView is what a presented holder credential disclosed. An
+// undisclosed name leaves Certificate.HolderName empty.
+type CredentialView struct {
+	Type         string   `json:"type"` // "dc+sd-jwt"
+	Disclosed    []string `json:"disclosed"`
+	NameShown    bool     `json:"name_disclosed"`
+	DocHashShown bool     `json:"document_hash_disclosed"`
+	BirthDate    string   `json:"birth_date,omitempty"`
+	PhotoDigest  string   `json:"photo_digest,omitempty"`
 }
 
 // NewTokenResult turns the verification of a presented record into its
@@ -450,6 +473,13 @@ func NewTokenResult(res Result, reg *Registry) TokenResult {
 		}
 	}
 	out.Institution = institutionView(res, reg)
+	if d := res.Disclosed; d != nil {
+		out.Credential = &CredentialView{Type: "dc+sd-jwt", Disclosed: d.Claims, NameShown: d.Name != "", DocHashShown: d.DocHash != nil,
+			BirthDate: d.BirthDate, PhotoDigest: d.PhotoDigest}
+		if out.Certificate != nil && d.DocType == "" {
+			out.Certificate.DocTypeZh, out.Certificate.DocTypeEn = "", ""
+		}
+	}
 	cur := ""
 	if out.Institution != nil {
 		cur = out.Institution.Current

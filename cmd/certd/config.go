@@ -52,6 +52,20 @@ type Config struct {
 	LogDir       string
 	LogOrigin    string
 	LogWitnesses string
+	// ReplicaURLs are PostgreSQL streaming replicas for the public read
+	// path; ReplicaMaxLag is how far behind one may be and stay in use.
+	ReplicaURLs   stringList
+	ReplicaMaxLag string
+}
+
+// stringList is a flag that may be given more than once.
+type stringList []string
+
+func (l *stringList) String() string { return strings.Join(*l, ",") }
+
+func (l *stringList) Set(v string) error {
+	*l = append(*l, v)
+	return nil
 }
 
 var settings = []struct {
@@ -72,6 +86,7 @@ var settings = []struct {
 	{"log-dir", "CERTD_LOG_DIR", "", "directory of the public log's files (tiles, checkpoint); empty means <data>/log. Several instances on one PostgreSQL database must share it", func(c *Config) *string { return &c.LogDir }},
 	{"log-origin", "CERTD_LOG_ORIGIN", "", "the public log's name (checkpoint origin); empty means <public-url host>/log. Fixed once the log key is made", func(c *Config) *string { return &c.LogOrigin }},
 	{"log-witnesses", "CERTD_LOG_WITNESSES", "", "tlog-policy file naming the log's witnesses (witness NAME VKEY URL), groups and the quorum; empty runs a local witness in <data>/witness", func(c *Config) *string { return &c.LogWitnesses }},
+	{"replica-max-lag", "CERTD_REPLICA_MAX_LAG", "1s", "a read replica lagging more than this leaves the rotation until it catches up", func(c *Config) *string { return &c.ReplicaMaxLag }},
 	{"font", "CERTD_FONT", "/usr/share/fonts/truetype/lxgw-wenkai/LXGWWenKai-Regular.ttf", "TrueType font (.ttf or .ttc) for certificates", func(c *Config) *string { return &c.FontPath }},
 }
 
@@ -85,6 +100,19 @@ func addConfigFlags(fs *flag.FlagSet, c *Config) {
 		fs.StringVar(s.field(c), s.name, def, s.help+" ["+s.env+"]")
 	}
 	c.KEK = os.Getenv("CERTD_KEK")
+	// Given on the command line, the flags replace the environment's list.
+	fromEnv := true
+	fs.Func("database-replica-url", "PostgreSQL streaming replica URL for the public read path; repeat for several [CERTD_DATABASE_REPLICA_URLS, comma-separated]", func(v string) error {
+		if fromEnv {
+			c.ReplicaURLs, fromEnv = nil, false
+		}
+		return c.ReplicaURLs.Set(v)
+	})
+	for _, u := range strings.Split(os.Getenv("CERTD_DATABASE_REPLICA_URLS"), ",") {
+		if u = strings.TrimSpace(u); u != "" {
+			c.ReplicaURLs = append(c.ReplicaURLs, u)
+		}
+	}
 }
 
 // validate checks every setting and reports all bad ones at once.
@@ -123,6 +151,18 @@ func (c *Config) validate() error {
 		if _, _, err := net.SplitHostPort(c.MetricsAddr); err != nil {
 			bad = append(bad, "--metrics-addr 应为 主机:端口（或留空不提供）/ --metrics-addr must be host:port (or empty for none)")
 		}
+	}
+	if len(c.ReplicaURLs) > 0 && c.DatabaseURL == "" {
+		bad = append(bad, "--database-replica-url 需要同时给出 --database-url（PostgreSQL）/ --database-replica-url needs --database-url (PostgreSQL)")
+	}
+	for _, r := range c.ReplicaURLs {
+		u, err := url.Parse(r)
+		if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+			bad = append(bad, "--database-replica-url 应为 postgres:// 地址 / --database-replica-url must be a postgres:// URL")
+		}
+	}
+	if d, err := time.ParseDuration(c.ReplicaMaxLag); err != nil || d <= 0 {
+		bad = append(bad, "--replica-max-lag 应为正的时长，如 1s / --replica-max-lag must be a positive duration such as 1s")
 	}
 	var lvl slog.Level
 	if err := lvl.UnmarshalText([]byte(c.LogLevel)); err != nil {
@@ -163,6 +203,8 @@ type env struct {
 	metrics *prometheus.Registry
 	// publog is the public log, when serve runs it.
 	publog *logRuntime
+	// closers run at close, before the store's own Close.
+	closers []func() error
 }
 
 func (c *Config) logger() *slog.Logger {
@@ -256,7 +298,10 @@ func (c *Config) loadKEK(log *slog.Logger) (*keys.KEK, error) {
 }
 
 func (e *env) close() {
-	if e != nil && e.store != nil {
+	if e == nil {
+		return
+	}
+	if e.store != nil {
 		// What a command committed reaches the public log before it exits
 		// (unless a server is running to take it).
 		ctx, cancel := context.WithTimeout(context.Background(), 45*time.Second)
@@ -264,6 +309,11 @@ func (e *env) close() {
 			e.log.Warn("public log: entries left for the server to append", "error", err)
 		}
 		cancel()
+	}
+	for _, c := range e.closers {
+		_ = c()
+	}
+	if e.store != nil {
 		_ = e.store.Close()
 	}
 }

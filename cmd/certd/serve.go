@@ -136,10 +136,14 @@ func newApp(e *env) (*fiber.App, error) {
 			return c.Status(code).JSON(fiber.Map{"error": httpText(code)})
 		},
 	})
+	pub, err := e.publicStore(context.Background())
+	if err != nil {
+		return nil, err
+	}
 	rl, _ := strconv.Atoi(e.cfg.RateLimit)
 	mb, _ := strconv.Atoi(e.cfg.CacheMB)
 	deps := web.Deps{
-		Store: e.store, PublicURL: e.cfg.PublicURL, RedisURL: e.cfg.RedisURL, Log: e.log,
+		Store: pub, PublicURL: e.cfg.PublicURL, RedisURL: e.cfg.RedisURL, Log: e.log,
 		TrustedProxies: strings.Split(e.cfg.TrustedProxies, ","), RateLimit: rl, AccessLog: os.Stderr, Metrics: e.metrics,
 		Options: cache.Options{L1Bytes: int64(mb) << 20},
 	}

@@ -547,6 +547,16 @@ func (s *Service) Ready(ctx context.Context) (map[string]string, bool) {
 	if s.dir.Load() == nil {
 		out["registry"], ok = "not loaded", false
 	}
+	// A store that spreads reads over replicas says how each is doing; a
+	// replica out of rotation leaves the instance ready (the primary
+	// answers).
+	if r, isR := s.store.(interface {
+		Readiness(context.Context) map[string]string
+	}); isR {
+		for k, v := range r.Readiness(ctx) {
+			out[k] = v
+		}
+	}
 	if s.remote != nil {
 		if s.remote.up() {
 			out["cache"] = "redis ok"

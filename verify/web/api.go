@@ -74,11 +74,11 @@ func (h *handlers) apiCertificate(c *fiber.Ctx) error {
 	}
 	var m verify.Match
 	if confirming && rec.Found {
-		var ok bool
-		if m, ok, err = h.checkMatch(c.UserContext(), rec, name, idNumber); err != nil {
+		var refused *issuer.Error
+		if m, refused, err = h.checkMatch(c.UserContext(), rec, h.clientKey(c), name, idNumber); err != nil {
 			return h.unavailable(c, err)
-		} else if !ok {
-			return h.fail(c, errConfirmLimited)
+		} else if refused != nil {
+			return h.fail(c, refused)
 		}
 		if m.Name && (m.IDNumber == nil || *m.IDNumber) && access == verify.Public {
 			access = verify.Confirmed
@@ -143,6 +143,9 @@ type itemResult struct {
 	// knew of the register.
 	AsOf  string `json:"as_of,omitempty"`
 	Error string `json:"error,omitempty"` // Chinese / English
+	// HolderNotChecked: the verdict stands, but the name check was
+	// refused by the caps on guessing (Error says which).
+	HolderNotChecked bool `json:"holder_not_checked,omitempty"`
 }
 
 // certSummary is what a bulk result says about a certificate: the facts
@@ -213,7 +216,7 @@ func (h *handlers) apiVerify(c *fiber.Ctx) error {
 		if !h.confirm.allow(h.clientKey(c), int64(len(req.Items))) {
 			return h.limited(c)
 		}
-		res, err := h.checkItems(c.UserContext(), req.Items)
+		res, err := h.checkItems(c.UserContext(), h.clientKey(c), req.Items)
 		if err != nil {
 			return h.failWith(c, err)
 		}
@@ -267,7 +270,7 @@ func readUpload(fh *multipart.FileHeader, limit int64) ([]byte, error) {
 // cold list go to the database, and ID checks cost a slow hash each. When
 // ctx ends first the workers stop and the whole check fails with
 // verify.ErrDeadline: a result sheet with holes would read as an answer.
-func (h *handlers) checkItems(ctx context.Context, items []item) ([]itemResult, error) {
+func (h *handlers) checkItems(ctx context.Context, client string, items []item) ([]itemResult, error) {
 	h.prefetch(items)
 	out := make([]itemResult, len(items))
 	var wg sync.WaitGroup
@@ -280,7 +283,7 @@ func (h *handlers) checkItems(ctx context.Context, items []item) ([]itemResult, 
 				if ctx.Err() != nil {
 					continue
 				}
-				out[i] = h.checkItem(ctx, i, items[i])
+				out[i] = h.checkItem(ctx, client, i, items[i])
 			}
 		}()
 	}
@@ -334,7 +337,7 @@ func (it item) check() (number string, problem error) {
 	return number, nil
 }
 
-func (h *handlers) checkItem(ctx context.Context, i int, it item) itemResult {
+func (h *handlers) checkItem(ctx context.Context, client string, i int, it item) itemResult {
 	r := itemResult{Index: i, Number: it.Number}
 	if len(r.Number) > verify.MaxNumberInput {
 		r.Number = r.Number[:verify.MaxNumberInput]
@@ -360,18 +363,23 @@ func (h *handlers) checkItem(ctx context.Context, i int, it item) itemResult {
 	if !rec.Found {
 		return r
 	}
-	m, ok, err := h.checkMatch(ctx, rec, it.Name, it.IDNumber)
+	m, refused, err := h.checkMatch(ctx, rec, client, it.Name, it.IDNumber)
 	if err != nil {
 		r.Error = errItemUnavailable.Error()
 		return r
 	}
-	if !ok {
-		r.Error = errConfirmLimited.Error()
+	if refused != nil {
+		// The verdict stands; only the name was not checked.
+		r.Error = refused.Error()
+		r.HolderNotChecked = true
+		r.Conclusion = verify.HolderNotChecked(rec.Verdict)
+		r.ConclusionZh, r.ConclusionEn = r.Conclusion.Chinese(), r.Conclusion.English()
+		r.Status = rec.For(verify.Public).Status
 		return r
 	}
 	r.Match = &m
 	r.conclude(rec, &m)
-	r.Confirmed = rec.Verdict == verify.Valid && m.Name && (m.IDNumber == nil || *m.IDNumber)
+	r.Confirmed = rec.Verdict == verify.Valid && m.Name && (m.IDNumber == nil || *m.IDNumber) && !m.IDNotChecked
 	v := rec.For(verify.Public)
 	r.Status = v.Status
 	if f := rec.Facts; f != nil {

@@ -234,6 +234,8 @@ func resultRows(items []item, res []itemResult) [][]string {
 			row[5] = yesNo(r.Match.Name)
 			if r.Match.IDNumber != nil {
 				row[6] = yesNo(*r.Match.IDNumber)
+			} else if r.Match.IDNotChecked {
+				row[6] = "今日暂停核对（疑似有人猜测）not checked today (possible guessing)"
 			} else if items[i].IDNumber != "" {
 				row[6] = "未核验 not checked"
 			}
@@ -294,7 +296,7 @@ func (h *handlers) bulkUpload(c *fiber.Ctx) error {
 	if !h.confirm.allow(h.clientKey(c), int64(len(items))) {
 		return h.limited(c)
 	}
-	res, err := h.checkItems(c.UserContext(), items)
+	res, err := h.checkItems(c.UserContext(), h.clientKey(c), items)
 	if err != nil {
 		e, _ := issuer.AsError(err)
 		return bad(e)

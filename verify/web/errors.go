@@ -24,12 +24,7 @@ const (
 var (
 	errBadCode = issuer.Errorf(issuer.ErrInvalid, "verification_code",
 		"验证码格式不正确（应为16位字母或数字）", "malformed verification code (16 letters or digits)")
-	errNoName = issuer.Errorf(issuer.ErrInvalid, "name_missing", "请填写姓名", "enter the holder's name")
-	// errConfirmLimited is shown when a certificate's budget of failed
-	// name checks is spent (confirm.go).
-	errConfirmLimited = issuer.Errorf(issuer.ErrForbidden, codeConfirmLimited,
-		"该证书今日姓名核对失败次数过多，请使用证书上的二维码或明日再试",
-		"too many failed name checks for this certificate today; use the QR code on the certificate or try again tomorrow")
+	errNoName        = issuer.Errorf(issuer.ErrInvalid, "name_missing", "请填写姓名", "enter the holder's name")
 	errRateLimited   = issuer.Errorf(issuer.ErrForbidden, codeRateLimited, "请求过于频繁，请稍后再试", "too many requests; try again later")
 	errNoInstitution = issuer.Errorf(issuer.ErrNotFound, "institution_not_found", "没有该认定机构", "no such institution")
 	errMediaType     = issuer.Errorf(issuer.ErrInvalid, codeMediaType,

@@ -28,7 +28,7 @@ func TestStatusOf(t *testing.T) {
 		{verify.ErrPDFTooLarge, 413},
 		{errMediaType, 415},
 		{errRateLimited, 429},
-		{errConfirmLimited, 429},
+		{errClientLimited, 429}, {errGuessing, 429},
 		{cache.ErrUnavailable, 503},
 		{errInternal, 500},
 	}

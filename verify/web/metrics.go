@@ -16,6 +16,9 @@ type metrics struct {
 	requests *prometheus.HistogramVec
 	verdicts *prometheus.CounterVec
 	limited  prometheus.Counter
+	// confirmRefused counts name checks refused by the caps on guessing,
+	// by reason: client (its own failures) or guessing (the certificate's).
+	confirmRefused *prometheus.CounterVec
 }
 
 func newMetrics(reg *prometheus.Registry) *metrics {
@@ -33,8 +36,11 @@ func newMetrics(reg *prometheus.Registry) *metrics {
 			Name: "certd_verify_verdicts_total", Help: "Verdicts given, by verdict and channel (page, api, bulk, token, pdf).",
 		}, []string{"verdict", "channel"}),
 		limited: prometheus.NewCounter(prometheus.CounterOpts{Name: "certd_http_rate_limited_total", Help: "Requests refused by the rate limiter."}),
+		confirmRefused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "certd_verify_confirm_refused_total", Help: "Name checks refused by the caps on guessing, by reason (client, guessing).",
+		}, []string{"reason"}),
 	}
-	m.reg.MustRegister(m.requests, m.verdicts, m.limited,
+	m.reg.MustRegister(m.requests, m.verdicts, m.limited, m.confirmRefused,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

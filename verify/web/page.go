@@ -9,6 +9,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"certd/issuer"
 	"certd/verify"
 )
 
@@ -37,6 +38,8 @@ var funcs = template.FuncMap{
 			return "✗"
 		case verify.ConclusionInstSuspended, verify.ConclusionInstWithdrawn:
 			return "!"
+		case verify.ConclusionHolderNotChecked:
+			return "?"
 		}
 		return ""
 	},
@@ -105,6 +108,7 @@ type pageData struct {
 	Notice  string
 	Match   *verify.Match
 	Full    bool // the viewer sees the full name already
+	Limited bool // the name check was refused (Notice says why)
 
 	Institutions []instRow
 	Inst         *instPage
@@ -230,23 +234,28 @@ func (h *handlers) page(c *fiber.Ctx) error {
 		access = verify.Holder
 	}
 	var match *verify.Match
+	// refused: the name check was not made (the caps on guessing); the
+	// page still shows the verdict, and says what is limited and why.
+	var refused *issuer.Error
 	if confirming && rec.Found {
-		m, ok, err := h.checkMatch(c.UserContext(), rec, name, idNumber)
+		m, r, err := h.checkMatch(c.UserContext(), rec, h.clientKey(c), name, idNumber)
 		if err != nil {
 			return h.unavailable(c, err)
 		}
-		if !ok {
-			return h.fail(c, errConfirmLimited)
-		}
-		match = &m
-		if m.Name && (m.IDNumber == nil || *m.IDNumber) && access == verify.Public {
-			access = verify.Confirmed
+		if refused = r; r == nil {
+			match = &m
+			if m.Name && (m.IDNumber == nil || *m.IDNumber) && access == verify.Public {
+				access = verify.Confirmed
+			}
 		}
 	}
 	h.m.verdicts.WithLabelValues(string(rec.Verdict), "page").Inc()
 	status := fiber.StatusOK
 	if rec.Verdict == verify.NotFound {
 		status = fiber.StatusNotFound
+	}
+	if refused != nil {
+		status = statusOf(refused)
 	}
 	cc := ccPublic
 	if access != verify.Public {
@@ -258,6 +267,14 @@ func (h *handlers) page(c *fiber.Ctx) error {
 		v.Checks = failuresFirst(v.Checks)
 		d := h.pageData(c, "/v/"+number, en, pageTitle(en, v), shareDesc(en, v))
 		d.V, d.Explain, d.Match, d.Full = v, explain(en, v), match, access != verify.Public
+		if refused != nil {
+			// The name asked about was not checked: the answer to act on
+			// is "holder not checked", not the certificate's green.
+			d.Notice, d.Limited = t(en, refused.Zh, refused.En), true
+			v.Conclusion = verify.HolderNotChecked(v.Verdict)
+			v.ConclusionZh, v.ConclusionEn = v.Conclusion.Chinese(), v.Conclusion.English()
+			d.Explain, d.Title = explain(en, v), pageTitle(en, v)
+		}
 		b, err := h.renderBytes("verify", d)
 		if err != nil {
 			h.log.Error("render verify page", "error", err)

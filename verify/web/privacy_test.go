@@ -129,8 +129,9 @@ func TestNoPublicAnswerRecoversTheIDNumber(t *testing.T) {
 	t.Logf("control: recovered with the record after %d guesses (%d hashes)", guesses, hashes)
 
 	// Online, an ID number is checked only after the name matched, and
-	// every failure counts against the certificate: the 21st wrong guess of
-	// the day is refused, and so is the right one after it.
+	// every failure counts against the client and the certificate: the
+	// sixth wrong guess of the day from one client is refused, and so is
+	// the right one after it.
 	answered := 0
 	for i := range 30 {
 		guess := ident.CompleteResidentID(fmt.Sprintf("%s1990%02d%02d%s", id[:6], 1+i%12, 1+i, id[14:17]))
@@ -146,8 +147,8 @@ func TestNoPublicAnswerRecoversTheIDNumber(t *testing.T) {
 	}
 	// The collection above spent no failures (every confirmation in it was
 	// right), so exactly the cap was answered.
-	if answered != maxFailedConfirms {
-		t.Errorf("%d wrong ID guesses answered online, want %d (the cap)", answered, maxFailedConfirms)
+	if answered != maxClientFailures {
+		t.Errorf("%d wrong ID guesses answered online, want %d (the cap)", answered, maxClientFailures)
 	}
 	if resp, _ := a.do(t, "GET", cert+"?name="+url.QueryEscape(name)+"&id_number="+id, nil); resp.StatusCode != 429 {
 		t.Errorf("after the cap, the right guess answered %d", resp.StatusCode)

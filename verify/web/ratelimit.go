@@ -80,6 +80,19 @@ func (l *limiter) allow(key string, cost int64) bool {
 	return true
 }
 
+// count is what key has used this window, here and (as of the last sync)
+// elsewhere.
+func (l *limiter) count(key string) int64 {
+	win := time.Now().UnixNano() / int64(l.window)
+	s := l.shard(key)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if c := s.m[key]; c != nil && c.win == win {
+		return c.others + c.mine
+	}
+	return 0
+}
+
 // full reports whether key has used its whole budget this window.
 func (l *limiter) full(key string) bool {
 	if l.limit < 0 {

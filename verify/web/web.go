@@ -171,8 +171,8 @@ type handlers struct {
 	openapi  *cache.Blob
 	reqs     *limiter
 	confirm  *limiter
-	misses   failures // failed confirmations per certificate (confirm.go)
-	missLim  *limiter // the limiter behind misses, with Redis
+	misses   failures   // failed confirmations per certificate and client (confirm.go)
+	missLim  []*limiter // the limiters behind misses, with Redis
 	deadline time.Duration
 	logFiles func(path string) (tlog.Resource, error)
 	proofs   verify.Prover
@@ -242,8 +242,12 @@ func newHandlers(svc *cache.Service, remote *cache.Remote, m *metrics, d Deps, t
 	// are switched off. Without Redis it is kept in the database, so that
 	// a restart does not give every certificate a fresh budget.
 	if remote != nil {
-		h.missLim = newLimiter("confirm-miss", maxFailedConfirms, confirmWindowDays*24*time.Hour, remote)
-		h.misses = limiterFailures{h.missLim}
+		// Limits past the caps, so that the counts go on: the caps are
+		// decided in checkMatch.
+		cert := newLimiter("confirm-miss", 1<<30, confirmWindowDays*24*time.Hour, remote)
+		client := newLimiter("confirm-miss-client", 1<<30, confirmWindowDays*24*time.Hour, remote)
+		h.missLim = []*limiter{cert, client}
+		h.misses = limiterFailures{cert: cert, client: client}
 	} else {
 		h.misses = storeFailures{st: d.Store, now: time.Now}
 	}
@@ -253,8 +257,8 @@ func newHandlers(svc *cache.Service, remote *cache.Remote, m *metrics, d Deps, t
 func (h *handlers) close() {
 	h.reqs.close()
 	h.confirm.close()
-	if h.missLim != nil {
-		h.missLim.close()
+	for _, l := range h.missLim {
+		l.close()
 	}
 	if h.buf != nil {
 		_ = h.buf.Close()

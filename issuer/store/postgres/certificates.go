@@ -19,12 +19,12 @@ import (
 
 var certColumnList = []string{"number", "institution_id", "institution_ver", "batch_id", "holder_name", "doc_type", "doc_number",
 	"student_no", "major", "candidate_type", "occupation", "occupation_name", "specialty", "level", "assessed_on",
-	"issued_on", "issued_at", "kid", "token", "verify_code", "status", "supersedes"}
+	"issued_on", "issued_at", "kid", "token", "verify_code", "status", "supersedes", "credential"}
 
 const certColumns = `number, institution_id, institution_ver, batch_id, holder_name, doc_type, doc_number,
 	student_no, major, candidate_type, occupation, occupation_name, specialty, level, assessed_on,
 	issued_on, issued_at, kid, token, verify_code, status, revoked_reason, revoked_note, revoked_at,
-	revoked_by, superseded_by, supersedes, pdf_sha256`
+	revoked_by, superseded_by, supersedes, pdf_sha256, credential`
 
 // certRow is a new certificate in the order of certColumnList.
 func certRow(c *issuer.Certificate) []any {
@@ -32,7 +32,7 @@ func certRow(c *issuer.Certificate) []any {
 	return []any{c.Number, c.InstitutionID, c.InstitutionVer, c.BatchID, h.Name, string(h.DocType), h.DocNumber,
 		h.StudentNo, h.Major, string(h.CandidateType), c.Occupation, c.OccupationName, c.Specialty, int(c.Level),
 		date(c.AssessedOn), date(c.IssuedOn), instant(c.IssuedAt), c.KID, c.Token, c.VerifyCode, string(c.Status),
-		nullString(c.Supersedes)}
+		nullString(c.Supersedes), nullString(c.Credential)}
 }
 
 func scanCert(row pgx.Row) (issuer.Certificate, error) {
@@ -40,11 +40,11 @@ func scanCert(row pgx.Row) (issuer.Certificate, error) {
 	var docType, candidate, status string
 	var level int
 	var assessed, issuedOn, issuedAt, revokedAt *time.Time
-	var reason, note, revokedBy, supBy, sup, pdf *string
+	var reason, note, revokedBy, supBy, sup, pdf, cred *string
 	err := row.Scan(&c.Number, &c.InstitutionID, &c.InstitutionVer, &c.BatchID, &c.Holder.Name, &docType,
 		&c.Holder.DocNumber, &c.Holder.StudentNo, &c.Holder.Major, &candidate, &c.Occupation, &c.OccupationName,
 		&c.Specialty, &level, &assessed, &issuedOn, &issuedAt, &c.KID, &c.Token, &c.VerifyCode, &status,
-		&reason, &note, &revokedAt, &revokedBy, &supBy, &sup, &pdf)
+		&reason, &note, &revokedAt, &revokedBy, &supBy, &sup, &pdf, &cred)
 	if err != nil {
 		return c, err
 	}
@@ -56,7 +56,7 @@ func scanCert(row pgx.Row) (issuer.Certificate, error) {
 	if reason != nil {
 		c.Revocation = &issuer.Revocation{Reason: issuer.RevocationReason(*reason), Note: str(note), At: fromDB(revokedAt), By: str(revokedBy)}
 	}
-	c.SupersededBy, c.Supersedes, c.PDFSHA256 = str(supBy), str(sup), str(pdf)
+	c.SupersededBy, c.Supersedes, c.PDFSHA256, c.Credential = str(supBy), str(sup), str(pdf), str(cred)
 	return c, nil
 }
 
@@ -427,6 +427,33 @@ func (s *Store) PutPDF(ctx context.Context, number string, pdf []byte) error {
 			ON CONFLICT (number) DO UPDATE SET bytes = excluded.bytes`, number, pdf)
 		return err
 	})
+}
+
+// SetCredential stores the holder credential of a certificate that has none
+// and appends ev; see issuer.Store. The row lock makes one of two
+// concurrent first requests win; the other gets the winner's credential.
+func (s *Store) SetCredential(ctx context.Context, number, cred string, ev issuer.AuditEvent) (string, error) {
+	var out string
+	err := s.write(ctx, "set credential", func(tx pgx.Tx) error {
+		var cur *string
+		err := tx.QueryRow(ctx, `SELECT credential FROM certificates WHERE number = $1 FOR UPDATE`, number).Scan(&cur)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return storeutil.NotFound(storeutil.Certificate, number)
+		}
+		if err != nil {
+			return err
+		}
+		if str(cur) != "" {
+			out = str(cur)
+			return nil
+		}
+		if _, err := tx.Exec(ctx, `UPDATE certificates SET credential = $1 WHERE number = $2`, cred, number); err != nil {
+			return err
+		}
+		out = cred
+		return appendAudit(ctx, tx, ev)
+	})
+	return out, err
 }
 
 // PDF returns the stored PDF.

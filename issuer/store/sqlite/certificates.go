@@ -18,17 +18,17 @@ import (
 const certColumns = `number, institution_id, institution_ver, batch_id, holder_name, doc_type, doc_number,
 	student_no, major, candidate_type, occupation, occupation_name, specialty, level, assessed_on,
 	issued_on, issued_at, kid, token, verify_code, status, revoked_reason, revoked_note, revoked_at,
-	revoked_by, superseded_by, supersedes, pdf_sha256`
+	revoked_by, superseded_by, supersedes, pdf_sha256, credential`
 
 const insertCert = `INSERT INTO certificates (` + certColumns + `)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, NULL, NULL, NULL, ?, NULL)`
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, NULL, NULL, NULL, ?, NULL, ?)`
 
 func certArgs(c *issuer.Certificate) []any {
 	h := &c.Holder
 	return []any{c.Number, c.InstitutionID, c.InstitutionVer, c.BatchID, h.Name, string(h.DocType), h.DocNumber,
 		h.StudentNo, h.Major, string(h.CandidateType), c.Occupation, c.OccupationName, c.Specialty, int(c.Level),
 		date(c.AssessedOn), date(c.IssuedOn), instant(c.IssuedAt), c.KID, c.Token, c.VerifyCode, string(c.Status),
-		nullString(c.Supersedes)}
+		nullString(c.Supersedes), nullString(c.Credential)}
 }
 
 func scanCert(row interface{ Scan(...any) error }) (issuer.Certificate, error) {
@@ -36,11 +36,11 @@ func scanCert(row interface{ Scan(...any) error }) (issuer.Certificate, error) {
 	var docType, candidate, status string
 	var level int
 	var assessed, issuedOn, issuedAt sql.NullString
-	var reason, note, revokedAt, revokedBy, supBy, sup, pdf sql.NullString
+	var reason, note, revokedAt, revokedBy, supBy, sup, pdf, cred sql.NullString
 	err := row.Scan(&c.Number, &c.InstitutionID, &c.InstitutionVer, &c.BatchID, &c.Holder.Name, &docType,
 		&c.Holder.DocNumber, &c.Holder.StudentNo, &c.Holder.Major, &candidate, &c.Occupation, &c.OccupationName,
 		&c.Specialty, &level, &assessed, &issuedOn, &issuedAt, &c.KID, &c.Token, &c.VerifyCode, &status,
-		&reason, &note, &revokedAt, &revokedBy, &supBy, &sup, &pdf)
+		&reason, &note, &revokedAt, &revokedBy, &supBy, &sup, &pdf, &cred)
 	if err != nil {
 		return c, err
 	}
@@ -64,7 +64,7 @@ func scanCert(row interface{ Scan(...any) error }) (issuer.Certificate, error) {
 		}
 		c.Revocation = r
 	}
-	c.SupersededBy, c.Supersedes, c.PDFSHA256 = supBy.String, sup.String, pdf.String
+	c.SupersededBy, c.Supersedes, c.PDFSHA256, c.Credential = supBy.String, sup.String, pdf.String, cred.String
 	return c, nil
 }
 
@@ -439,6 +439,32 @@ func (s *Store) PutPDF(ctx context.Context, number string, pdf []byte) error {
 			ON CONFLICT (number) DO UPDATE SET bytes = excluded.bytes`, number, pdf)
 		return err
 	})
+}
+
+// SetCredential stores the holder credential of a certificate that has none
+// and appends ev; see issuer.Store.
+func (s *Store) SetCredential(ctx context.Context, number, cred string, ev issuer.AuditEvent) (string, error) {
+	var out string
+	err := s.write(ctx, "set credential", func(tx *sql.Tx) error {
+		var cur sql.NullString
+		err := tx.QueryRowContext(ctx, `SELECT credential FROM certificates WHERE number = ?`, number).Scan(&cur)
+		if errors.Is(err, sql.ErrNoRows) {
+			return storeutil.NotFound(storeutil.Certificate, number)
+		}
+		if err != nil {
+			return err
+		}
+		if cur.String != "" {
+			out = cur.String
+			return nil
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE certificates SET credential = ? WHERE number = ?`, cred, number); err != nil {
+			return err
+		}
+		out = cred
+		return appendAudit(ctx, tx, ev)
+	})
+	return out, err
 }
 
 // PDF returns the stored PDF.

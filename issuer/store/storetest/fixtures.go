@@ -214,3 +214,33 @@ func hexSHA(b []byte) string {
 }
 
 func issuerLevel(l int) occupation.Level { return occupation.Level(l) }
+
+// Seed registers the fixture institution alpha on s, for tests of what is
+// built on a store (replica routing, backups) rather than of the store.
+func Seed(t testing.TB, s issuer.Store) {
+	t.Helper()
+	in := institution("alpha", prefixA, 1, t0)
+	if err := s.PutInstitution(context.Background(), in, nil, event("institution.register", in.ID, in.ID)); err != nil {
+		t.Fatalf("seed: %v", err)
+	}
+}
+
+// IssueN issues persons first to first+n-1 of alpha as batch id and returns
+// their numbers (after Seed).
+func IssueN(t testing.TB, s issuer.Store, id string, first, n int) []string {
+	t.Helper()
+	certs := make([]issuer.Certificate, n)
+	for i := range certs {
+		certs[i] = cert("alpha", first+i, "6-18-02-04", 3, june30)
+	}
+	return issue(t, s, batch(id, "alpha", id), prefixA, certs...)
+}
+
+// RevokeNow revokes a certificate of alpha with its audit event.
+func RevokeNow(t testing.TB, s issuer.Store, number string) {
+	t.Helper()
+	r := issuer.Revocation{Reason: issuer.ReasonError, At: time.Now().UTC().Truncate(time.Microsecond), By: "tester"}
+	if err := s.Revoke(context.Background(), number, r, event("certificate.revoke", "alpha", number)); err != nil {
+		t.Fatalf("revoke %s: %v", number, err)
+	}
+}

@@ -39,6 +39,8 @@ func Run(t *testing.T, open func(t *testing.T) issuer.Store) {
 		{"ConcurrentRevoke", testConcurrentRevoke},
 		{"Reissue", testReissue},
 		{"PDF", testPDF},
+		{"Credential", testCredential},
+		{"ConcurrentCredential", testConcurrentCredential},
 		{"CertificateFilter", testCertificateFilter},
 		{"Paging", testPaging},
 		{"Audit", testAudit},

@@ -1,0 +1,67 @@
+package main
+
+import (
+	"context"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"certd/issuer/store/postgres"
+	"certd/verify"
+)
+
+// publicStore is what the public read path reads: the store itself, or,
+// with replicas configured, a router that sends those reads to replicas
+// that have caught up (postgres.Routed says why that is safe).
+func (e *env) publicStore(ctx context.Context) (verify.Store, error) {
+	if len(e.cfg.ReplicaURLs) == 0 {
+		return e.store, nil
+	}
+	primary, ok := e.store.(*postgres.Store)
+	if !ok {
+		return nil, usageError{"--database-replica-url 需要 PostgreSQL / --database-replica-url needs PostgreSQL"}
+	}
+	lag, _ := time.ParseDuration(e.cfg.ReplicaMaxLag)
+	r, err := postgres.OpenRouted(ctx, primary, e.cfg.ReplicaURLs, postgres.ReplicaOptions{MaxLag: lag})
+	if err != nil {
+		return nil, err
+	}
+	e.closers = append(e.closers, r.Close)
+	if e.metrics != nil {
+		e.metrics.MustRegister(replicaCollector{r})
+	}
+	return r, nil
+}
+
+// replicaCollector reports each replica's state when scraped.
+type replicaCollector struct{ r *postgres.Routed }
+
+var (
+	replicaUp    = prometheus.NewDesc("certd_replica_up", "1 if the read replica answered its last poll", []string{"replica"}, nil)
+	replicaInUse = prometheus.NewDesc("certd_replica_in_rotation", "1 if the read replica takes public reads", []string{"replica"}, nil)
+	replicaLag   = prometheus.NewDesc("certd_replica_lag_seconds", "estimated replay lag of the read replica", []string{"replica"}, nil)
+	replicaBytes = prometheus.NewDesc("certd_replica_lag_bytes", "WAL bytes the read replica is behind the primary", []string{"replica"}, nil)
+	replicaReads = prometheus.NewDesc("certd_replica_reads_total", "public reads the read replica answered", []string{"replica"}, nil)
+)
+
+func (replicaCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{replicaUp, replicaInUse, replicaLag, replicaBytes, replicaReads} {
+		ch <- d
+	}
+}
+
+func (c replicaCollector) Collect(ch chan<- prometheus.Metric) {
+	b := func(v bool) float64 {
+		if v {
+			return 1
+		}
+		return 0
+	}
+	for _, s := range c.r.Replicas() {
+		ch <- prometheus.MustNewConstMetric(replicaUp, prometheus.GaugeValue, b(s.Up), s.Name)
+		ch <- prometheus.MustNewConstMetric(replicaInUse, prometheus.GaugeValue, b(s.InUse), s.Name)
+		ch <- prometheus.MustNewConstMetric(replicaLag, prometheus.GaugeValue, s.Lag.Seconds(), s.Name)
+		ch <- prometheus.MustNewConstMetric(replicaBytes, prometheus.GaugeValue, float64(s.LagByte), s.Name)
+		ch <- prometheus.MustNewConstMetric(replicaReads, prometheus.CounterValue, float64(s.Reads), s.Name)
+	}
+}
