@@ -101,7 +101,27 @@ func (p *Printer) view(in Institution, c Certificate, photo []byte) render.Certi
 		Name: c.Holder.Name, DocType: c.Holder.DocType.Chinese(), DocNumber: c.Holder.DocNumber,
 		OccupationName: c.OccupationName, Specialty: c.Specialty, LevelZh: c.Level.Chinese(), LevelEn: c.Level.English(),
 		VerifyURL: p.VerifyURL(c), VerifyCode: c.VerifyCode, Token: c.Token, Photo: photo, Seal: in.Print.Seal,
+		Void: VoidMark(c),
 	}
+}
+
+// VoidMark is the mark every PDF of a certificate that is no longer valid
+// carries (render.Void): 作废 REVOKED with the date, or 已更正 SUPERSEDED
+// with the new number. Nil for a valid certificate.
+func VoidMark(c Certificate) *render.Void {
+	switch c.Status {
+	case Revoked:
+		on := ""
+		if c.Revocation != nil {
+			on = c.Revocation.At.In(ChinaTime).Format(DateLayout)
+		}
+		return &render.Void{Headline: "作废 REVOKED",
+			Line: "本证书已于" + on + "撤销，不再有效 / revoked on " + on + "; no longer valid"}
+	case Superseded:
+		return &render.Void{Headline: "已更正 SUPERSEDED",
+			Line: "本证书已作废，以新证书 " + c.SupersededBy + " 为准 / void: replaced by " + c.SupersededBy}
+	}
+	return nil
 }
 
 // Render renders one certificate of institution in.
@@ -208,6 +228,8 @@ func errNoPrinter() error {
 // its roster was committed) is rendered now, without a photo (certd keeps
 // none outside the PDF), and stored, when the actor may change the
 // institution's records; anyone else is told it has not been made yet.
+// A revoked or superseded certificate's PDF is a fresh copy marked void
+// (VoidMark), for anyone who may read it.
 func (s *Service) PDF(ctx context.Context, actor Actor, number string) ([]byte, error) {
 	c, err := s.Certificate(ctx, actor, number)
 	if err != nil {
@@ -218,6 +240,20 @@ func (s *Service) PDF(ctx context.Context, actor Actor, number string) ([]byte, 
 
 // pdfOf is PDF for a certificate the actor may read.
 func (s *Service) pdfOf(ctx context.Context, actor Actor, c Certificate) ([]byte, error) {
+	if c.Status != Valid {
+		// The stored PDF is the certificate as issued, clean: a copy made
+		// after revocation or correction must say it is void. Made fresh
+		// each time (without the photo, which certd does not keep) and
+		// never stored: the stored file and its hash stay the issued ones.
+		if s.Printer == nil {
+			return nil, errNoPrinter()
+		}
+		in, err := s.store.Institution(ctx, c.InstitutionID)
+		if err != nil {
+			return nil, err
+		}
+		return s.Printer.Render(in, c, nil)
+	}
 	pdf, err := s.store.PDF(ctx, c.Number)
 	if !Is(err, ErrNotFound) {
 		return pdf, err

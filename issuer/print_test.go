@@ -1,9 +1,12 @@
 package issuer_test
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -143,4 +146,84 @@ func TestRegisteredNamesAreIssued(t *testing.T) {
 			t.Errorf("%s (%s): no PDF: %v", c.Number, c.Holder.Name, err)
 		}
 	}
+}
+
+// pdfText is the text of a PDF, by pdftotext (poppler-utils).
+func pdfText(t *testing.T, pdf []byte) string {
+	t.Helper()
+	if _, err := exec.LookPath("pdftotext"); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("pdftotext is not installed; CI requires it (apt-get install poppler-utils)")
+		}
+		t.Skip("pdftotext not installed (apt-get install poppler-utils)")
+	}
+	path := filepath.Join(t.TempDir(), "c.pdf")
+	if err := os.WriteFile(path, pdf, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command("pdftotext", path, "-").Output() // #nosec G204 -- a test's own temp file
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(out)
+}
+
+// TestVoidCopies: every PDF of a certificate made after it was revoked or
+// superseded (its own PDF, the ZIP, the batch print file) carries the
+// void mark, with the date or the new number; the stored original and its
+// hash are untouched; a valid certificate prints clean. Before, a revoked
+// certificate printed clean from the console and from certd render
+// (issue 13 point 4).
+func TestVoidCopies(t *testing.T) {
+	p := newPrinter(t)
+	each(t, func(t *testing.T, f *fixture) {
+		f.svc.Printer = p
+		rep := f.issue(clerk, roster(3))
+		revoked, old, clean := rep.Issued[0], rep.Issued[1], rep.Issued[2]
+		rc, err := f.svc.Revoke(f.ctx, clerk, revoked.Number, issuer.ReasonMisconduct, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		repl, err := f.svc.Reissue(f.ctx, clerk, old.Number, issuer.Correction{Name: "欧阳娜", Reason: "姓名录入错误"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		text := func(number string) string {
+			pdf, err := f.svc.PDF(f.ctx, clerk, number)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d := os.Getenv("CERTD_VOID_PDF_DIR"); d != "" {
+				_ = os.WriteFile(filepath.Join(d, number+".pdf"), pdf, 0o600)
+			}
+			return pdfText(t, pdf)
+		}
+		on := rc.Revocation.At.In(issuer.ChinaTime).Format(issuer.DateLayout)
+		if s := text(revoked.Number); !strings.Contains(s, "作废 REVOKED") || !strings.Contains(s, "本证书已于"+on+"撤销") {
+			t.Errorf("the revoked certificate's PDF has no void mark:\n%.400s", s)
+		}
+		if s := text(old.Number); !strings.Contains(s, "已更正 SUPERSEDED") || !strings.Contains(s, repl.Number) {
+			t.Errorf("the superseded certificate's PDF has no mark with the new number %s:\n%.400s", repl.Number, s)
+		}
+		for _, n := range []string{clean.Number, repl.Number} {
+			if s := text(n); strings.Contains(s, "作废") || strings.Contains(s, "已更正") {
+				t.Errorf("a valid certificate %s prints with a void mark", n)
+			}
+		}
+		// The stored original is the issued file, clean, with its hash.
+		orig, err := f.store.PDF(f.ctx, revoked.Number)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sum := sha256.Sum256(orig); hex.EncodeToString(sum[:]) != revoked.PDFSHA256 || strings.Contains(pdfText(t, orig), "作废") {
+			t.Error("the stored original was replaced")
+		}
+		var buf bytes.Buffer
+		if err := f.svc.PrintBatch(f.ctx, clerk, rep.Batch.ID, nil, &buf); err != nil {
+			t.Fatal(err)
+		}
+		if s := pdfText(t, buf.Bytes()); strings.Count(s, "作废 REVOKED") < 1 || !strings.Contains(s, "已更正 SUPERSEDED") {
+			t.Errorf("the batch print file has no void marks")
+		}
+	})
 }

@@ -161,7 +161,9 @@ func (c *Config) validate() error {
 			bad = append(bad, "--database-replica-url 应为 postgres:// 地址 / --database-replica-url must be a postgres:// URL")
 		}
 	}
-	if d, err := time.ParseDuration(c.ReplicaMaxLag); err != nil || d <= 0 {
+	// Empty is the default (a Config built in code, as the tests do, sets
+	// only what it needs; replicas.go reads "" as 1s).
+	if d, err := time.ParseDuration(c.ReplicaMaxLag); c.ReplicaMaxLag != "" && (err != nil || d <= 0) {
 		bad = append(bad, "--replica-max-lag 应为正的时长，如 1s / --replica-max-lag must be a positive duration such as 1s")
 	}
 	var lvl slog.Level

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -297,6 +298,16 @@ func TestConsoleEndToEnd(t *testing.T) {
 	if c, err := e.store.Certificate(ctx, number); err != nil || c.Status != issuer.Revoked {
 		t.Fatalf("stored status %v, %v", c.Status, err)
 	}
+	// The console warns before a revoked certificate's PDF is opened, and
+	// the PDF says void.
+	run("revoked certificate", chromedp.Navigate(base+"/console/certificates/"+number), chromedp.WaitVisible(chromedp.CSS(".notice.warn")))
+	if s := text(); !strings.Contains(s, "作废 REVOKED") || !strings.Contains(s, "查看作废标记的PDF") {
+		t.Fatalf("the revoked certificate's page does not warn: %.600s", s)
+	}
+	shot("certificate-revoked")
+	if status, pdf := get("/console/certificates/" + number + "/pdf"); status != 200 || !strings.Contains(pdfToText(t, pdf), "作废 REVOKED") {
+		t.Fatalf("the revoked certificate's PDF (status %d) has no void mark", status)
+	}
 
 	// 6. The public page shows it revoked (its cache may lag a moment).
 	deadline := time.Now().Add(20 * time.Second)
@@ -355,4 +366,19 @@ func TestConsoleEndToEnd(t *testing.T) {
 		t.Fatalf("audit of %s: %v", number, actions)
 	}
 	t.Logf("end-to-end run took %v", time.Since(start).Round(time.Millisecond))
+}
+
+// pdfToText is the text of a PDF, by pdftotext (poppler-utils, which
+// .ci/run installs).
+func pdfToText(t *testing.T, pdf []byte) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "x.pdf")
+	if err := os.WriteFile(path, pdf, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command("pdftotext", path, "-").Output() // #nosec G204 -- a test's own temp file
+	if err != nil {
+		t.Fatalf("pdftotext: %v", err)
+	}
+	return string(out)
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -247,6 +248,15 @@ func TestPrintOutputs(t *testing.T) {
 	b, _ := os.ReadFile(filepath.Join(outDir, rep.Numbers[0]+".pdf"))
 	if !bytes.Equal(a, b) {
 		t.Error("certd render does not return the PDF issued")
+	}
+	// After revocation certd render warns and the PDF says void.
+	c.must("revoke", rep.Numbers[1], "--reason", "misconduct")
+	voided := filepath.Join(dir, "void.pdf")
+	if out := c.must("render", rep.Numbers[1], "--out", voided); !strings.Contains(out, "作废 REVOKED") {
+		t.Errorf("certd render of a revoked certificate does not warn: %s", out)
+	}
+	if txt, err := exec.Command("pdftotext", voided, "-").Output(); err != nil || !strings.Contains(string(txt), "作废 REVOKED") { // #nosec G204 -- a test's own file
+		t.Errorf("the revoked certificate's PDF has no void mark (%v)", err)
 	}
 	c.must("institution", "print", "jlvtc", "--layout", "preprinted", "--offset-x", "1.5")
 	c.must("institution", "calibrate", "jlvtc", "--out", filepath.Join(dir, "cal.pdf"))

@@ -93,9 +93,18 @@ func cmdRender(ctx context.Context, args []string, out io.Writer) error {
 	if err := e.needPrinter(); err != nil {
 		return err
 	}
-	pdf, err := e.svc.PDF(ctx, authorityActor(), pos[0])
+	c, err := e.svc.Certificate(ctx, authorityActor(), pos[0])
 	if err != nil {
 		return err
+	}
+	pdf, err := e.svc.PDF(ctx, authorityActor(), c.Number)
+	if err != nil {
+		return err
+	}
+	if m := issuer.VoidMark(c); m != nil {
+		// Said before the file name, so that nobody prints it unawares.
+		fmt.Fprintf(out, "注意：证书 %s 已%s，写出的PDF每页带有“%s”标记，不能作为有效证书发放 / note: certificate %s is %s; the PDF carries the mark %q on every page and must not be handed out as valid\n   %s\n",
+			c.Number, c.Status.Chinese(), m.Headline, c.Number, c.Status, m.Headline, m.Line)
 	}
 	if *path == "" {
 		*path = pos[0] + ".pdf"

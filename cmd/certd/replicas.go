@@ -22,6 +22,9 @@ func (e *env) publicStore(ctx context.Context) (verify.Store, error) {
 		return nil, usageError{"--database-replica-url 需要 PostgreSQL / --database-replica-url needs PostgreSQL"}
 	}
 	lag, _ := time.ParseDuration(e.cfg.ReplicaMaxLag)
+	if lag <= 0 {
+		lag = time.Second // the flag's default, for a Config built in code
+	}
 	r, err := postgres.OpenRouted(ctx, primary, e.cfg.ReplicaURLs, postgres.ReplicaOptions{MaxLag: lag})
 	if err != nil {
 		return nil, err

@@ -30,6 +30,20 @@ type batchData struct {
 	Batch issuer.Batch
 	Certs []issuer.Certificate
 	Fresh bool // the print file made at issuance (with photos) is still at hand
+	// Void counts the batch's certificates revoked or superseded since: their
+	// pages of every download carry the void mark (issuer.VoidMark).
+	Void int
+}
+
+// voidCount is how many of certs are no longer valid.
+func voidCount(certs []issuer.Certificate) int {
+	n := 0
+	for _, c := range certs {
+		if c.Status != issuer.Valid {
+			n++
+		}
+	}
+	return n
 }
 
 func (c *Console) batchPage(fc *fiber.Ctx, rc *reqCtx) error {
@@ -41,7 +55,8 @@ func (c *Console) batchPage(fc *fiber.Ctx, rc *reqCtx) error {
 	if err != nil {
 		return c.fail(fc, rc, err)
 	}
-	return c.render(fc, rc, "batch", batchData{Batch: b, Certs: certs, Fresh: c.hasPrintFile(b.ID)})
+	void := voidCount(certs)
+	return c.render(fc, rc, "batch", batchData{Batch: b, Certs: certs, Fresh: c.hasPrintFile(b.ID) && void == 0, Void: void})
 }
 
 func (c *Console) batchPrint(fc *fiber.Ctx, rc *reqCtx) error {
@@ -53,6 +68,20 @@ func (c *Console) batchPrint(fc *fiber.Ctx, rc *reqCtx) error {
 	// none, so one made later has empty frames (the per-certificate PDFs
 	// in the ZIP keep theirs).
 	f, size := c.printFileOf(b.ID)
+	if f != nil {
+		// The file made at issuance is clean: once a certificate of the
+		// batch is revoked or superseded, it is made again, with the void
+		// marks (and without the photos, which certd does not keep).
+		certs, err := c.batchCerts(fc, rc, b)
+		if err != nil {
+			_ = f.Close()
+			return c.fail(fc, rc, err)
+		}
+		if voidCount(certs) > 0 {
+			_ = f.Close()
+			f = nil
+		}
+	}
 	var pdf []byte
 	if f == nil {
 		var buf bytes.Buffer

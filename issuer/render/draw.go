@@ -260,6 +260,11 @@ func (r *Renderer) page(pdf *gofpdf.Fpdf, p *prepared) error {
 			r.drawSeal(pdf, e, p.seal)
 		}
 	}
+	if c.Void != nil {
+		if err := r.drawVoid(pdf, c.Void); err != nil {
+			return err
+		}
+	}
 	if err := pdf.Error(); err != nil {
 		return newError(ErrRender, fmt.Sprintf("证书 %s 排版失败", c.Number), fmt.Sprintf("certificate %s: layout failed", c.Number), err)
 	}
@@ -468,4 +473,49 @@ func (r *Renderer) drawQR(pdf *gofpdf.Fpdf, e *Element, bm [][]bool) {
 	}
 	sb.WriteString("f Q")
 	pdf.RawWriteStr(sb.String())
+}
+
+// voidRed is the colour of the void mark.
+var voidRed = [3]int{200, 16, 46}
+
+// drawVoid marks the page as void, over everything on it: a red frame, a
+// banner across the top with the headline and its line, and the headline
+// again, large and translucent, across the diagonal, so that no part of the
+// page can be cut out or copied and read as valid. The page stays legible:
+// a void copy is a record of what was issued.
+func (r *Renderer) drawVoid(pdf *gofpdf.Fpdf, v *Void) error {
+	l := r.layout
+	w, h := l.PageW, l.PageH
+	pdf.SetDrawColor(voidRed[0], voidRed[1], voidRed[2])
+	pdf.SetLineWidth(2.5)
+	pdf.Rect(3, 3, w-6, h-6, "D")
+	// The banner: white behind, so that it reads over any background.
+	band := 22.0
+	pdf.SetFillColor(255, 255, 255)
+	pdf.Rect(6, 6, w-12, band, "F")
+	pdf.SetLineWidth(0.8)
+	pdf.Rect(6, 6, w-12, band, "D")
+	size, _ := r.fit(v.Headline, w-24, 24, 10)
+	if err := r.drawText(pdf, (w-r.width(v.Headline, size))/2, 6+size*ptToMM+1, size, v.Headline, voidRed); err != nil {
+		return err
+	}
+	ls, _ := r.fit(v.Line, w-24, 11, 6)
+	if err := r.drawText(pdf, (w-r.width(v.Line, ls))/2, 6+band-3, ls, v.Line, voidRed); err != nil {
+		return err
+	}
+	// The diagonal: as wide as the page's diagonal allows.
+	diag := math.Hypot(w, h)
+	big, _ := r.fit(v.Headline, diag*0.62, 120, 20)
+	angle := math.Atan2(h, w) * 180 / math.Pi
+	pdf.SetAlpha(0.3, "Normal")
+	pdf.TransformBegin()
+	pdf.TransformRotate(angle, w/2, h/2)
+	err := r.drawText(pdf, (w-r.width(v.Headline, big))/2, h/2+big*ptToMM*0.35, big, v.Headline, voidRed)
+	small, _ := r.fit(v.Line, diag*0.6, 22, 8)
+	if err == nil {
+		err = r.drawText(pdf, (w-r.width(v.Line, small))/2, h/2+big*ptToMM*0.35+small*ptToMM*1.6, small, v.Line, voidRed)
+	}
+	pdf.TransformEnd()
+	pdf.SetAlpha(1, "Normal")
+	return err
 }

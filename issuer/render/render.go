@@ -38,6 +38,18 @@ type Certificate struct {
 	Token                     string    // signed record (compact JWS), attached as certificate.jwt
 	Photo                     []byte    // JPEG/PNG, optional: an empty frame is printed when nil
 	Seal                      []byte    // institution seal, PNG/JPEG, optional
+	// Void, when set, prints the certificate as void: a revoked or
+	// superseded certificate's copy made after the fact, never to be taken
+	// for the valid original (issue 13 point 4).
+	Void *Void
+}
+
+// Void is the mark across a certificate that is no longer valid: a large
+// diagonal headline (作废 REVOKED, 已更正 SUPERSEDED) with a line under it,
+// and a red frame and banner at the top of the page.
+type Void struct {
+	Headline string // e.g. "作废 REVOKED"
+	Line     string // e.g. "已于2026-12-03撤销 / revoked on 2026-12-03"
 }
 
 // Config selects fonts and layout. The zero value prints the full layout
@@ -246,6 +258,9 @@ func (r *Renderer) printed(c *Certificate) []string {
 	}
 	if r.cfg.English {
 		out = append(out, c.LevelEn, englishDate(c.IssuedOn))
+	}
+	if c.Void != nil {
+		out = append(out, c.Void.Headline, c.Void.Line)
 	}
 	return out
 }

@@ -127,7 +127,7 @@ func OpenRouted(ctx context.Context, primary *Store, urls []string, opt ReplicaO
 		r.replicas = append(r.replicas, &replica{name: fmt.Sprintf("%s:%d/%s", c.Host, c.Port, c.Database), pool: pool, err: "not polled yet"})
 	}
 	r.poll(ctx)
-	go r.run()
+	go r.run() // #nosec G118 -- the poller lives as long as the router; Close stops it
 	return r, nil
 }
 

@@ -48,7 +48,7 @@ func NewCluster(t testing.TB) *Cluster {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.Chmod(dir, 0o755); err != nil {
+	if err := os.Chmod(dir, 0o755); err != nil { // #nosec G302 -- the server runs as another user and must enter
 		t.Fatal(err)
 	}
 	c := &Cluster{t: t, dir: dir, bin: bin, primaryD: filepath.Join(dir, "primary"), replicaD: filepath.Join(dir, "replica")}
@@ -104,7 +104,7 @@ func (c *Cluster) replicaExec(q string) {
 
 func (c *Cluster) appendConf(dataDir string, port int) {
 	conf := fmt.Sprintf("\nport = %d\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '%s'\nfsync = off\nmax_connections = 50\nshared_buffers = 32MB\n", port, c.dir)
-	f, err := os.OpenFile(filepath.Join(dataDir, "postgresql.conf"), os.O_APPEND|os.O_WRONLY, 0)
+	f, err := os.OpenFile(filepath.Join(dataDir, "postgresql.conf"), os.O_APPEND|os.O_WRONLY, 0) // #nosec G304 -- the test cluster's own directory
 	if err != nil {
 		c.t.Fatal(err)
 	}
