@@ -18,6 +18,9 @@ var LedgerColumns = []string{
 	"考生类别 Candidate", "职业编码 Occupation code", "职业名称 Occupation", "工种 Specialty", "等级 Level", "等级名称 Level name",
 	"考核日期 Assessed", "发证日期 Issued", "发证机构 Institution", "批次 Batch", "撤销原因 Revocation reason", "撤销说明 Revocation note",
 	"撤销时间 Revoked at", "更正为 Superseded by", "更正自 Supersedes", "签名密钥 Key", "PDF SHA-256",
+	// For a college that mails each holder their link (a mail merge), and
+	// follows up on who has not claimed the certificate yet.
+	"验证码 Verification code", "公开核验链接 Public link", "持证人领取 Claimed",
 }
 
 // LedgerRow is one certificate as a ledger row.
@@ -105,8 +108,20 @@ func (s *Service) WriteLedger(ctx context.Context, actor Actor, f CertificateFil
 		if err != nil {
 			return n, err
 		}
+		numbers := make([]string, len(page))
+		for i, c := range page {
+			numbers[i] = c.Number
+		}
+		claims, err := s.store.HolderCodes(ctx, numbers)
+		if err != nil {
+			return n, err
+		}
 		for _, c := range page {
-			if err := writeRow(LedgerRow(c)); err != nil {
+			claimed := "未领取 not claimed"
+			if hc := claims[c.Number]; hc.Claimed() {
+				claimed = "已领取 claimed " + hc.ClaimedAt.In(ChinaTime).Format("2006-01-02 15:04")
+			}
+			if err := writeRow(append(LedgerRow(c), c.VerifyCode, VerifyURL(s.publicURL(), c), claimed)); err != nil {
 				return n, fmt.Errorf("ledger row %d: %w", n+1, err)
 			}
 			n++
@@ -117,4 +132,12 @@ func (s *Service) WriteLedger(ctx context.Context, actor Actor, f CertificateFil
 		f.After = page[len(page)-1].Number
 	}
 	return n, finish()
+}
+
+// publicURL is the base of public links: PublicURL, else the printer's.
+func (s *Service) publicURL() string {
+	if s.PublicURL == "" && s.Printer != nil {
+		return s.Printer.publicURL
+	}
+	return s.PublicURL
 }

@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
-	"net/url"
 	"strconv"
 	"sync"
 
@@ -91,9 +90,7 @@ func (p *Printer) CheckSettings(ps PrintSettings) error {
 
 // VerifyURL is the address in a certificate's QR code: the public page of
 // the number, with the verification code that unlocks the full name.
-func (p *Printer) VerifyURL(c Certificate) string {
-	return p.publicURL + "/v/" + url.PathEscape(c.Number) + "?c=" + url.QueryEscape(c.VerifyCode)
-}
+func (p *Printer) VerifyURL(c Certificate) string { return VerifyURL(p.publicURL, c) }
 
 func (p *Printer) view(in Institution, c Certificate, photo []byte) render.Certificate {
 	return render.Certificate{
@@ -295,6 +292,15 @@ func (s *Service) BatchZip(ctx context.Context, actor Actor, batchID string, w i
 			return err
 		}
 		entries = append(entries, render.ZipEntry{Name: c.Number + ".pdf", Data: pdf})
+	}
+	// The claim slips go with the certificates for those who hand both
+	// out; an auditor's copy has none (the holder codes are not theirs).
+	if actor.MayActFor(b.InstitutionID) == nil {
+		slips, err := s.slipZipEntries(ctx, b.InstitutionID, certs)
+		if err != nil {
+			return err
+		}
+		entries = append(entries, slips...)
 	}
 	return render.WriteZip(w, b.CreatedAt, entries)
 }

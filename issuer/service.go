@@ -59,6 +59,9 @@ type Service struct {
 	// LogPolicy is the public log's tlog-policy, exported in the trust
 	// bundle (empty when the deployment runs no log).
 	LogPolicy string
+	// PublicURL is the base of the public pages (no trailing slash), for
+	// the links in the ledger; empty: the printer's.
+	PublicURL string
 }
 
 // New returns a service over st that opens private keys with kek. Set

@@ -654,6 +654,12 @@ func TestWriteLedger(t *testing.T) {
 	if len(rows) != 4 || rows[1][0] != issued[0].Number || rows[1][4] != issued[0].Holder.DocNumber || rows[1][1] != "有效" {
 		t.Fatalf("ledger rows: %v", rows)
 	}
+	// The mail-merge columns: code, link, claim.
+	last := len(issuer.LedgerColumns) - 1
+	if len(rows[1]) != len(issuer.LedgerColumns) || rows[1][last-2] != issued[0].VerifyCode ||
+		!strings.HasSuffix(rows[1][last-1], "/v/"+issued[0].Number+"?c="+issued[0].VerifyCode) || !strings.HasPrefix(rows[1][last], "未领取") {
+		t.Fatalf("ledger row: %v", rows[1])
+	}
 	if _, err := f.svc.WriteLedger(f.ctx, clerk, issuer.CertificateFilter{}, "pdf", &buf); !issuer.Is(err, issuer.ErrInvalid) {
 		t.Errorf("unknown format: %v", err)
 	}

@@ -84,6 +84,35 @@ type Store interface {
 	// PDF returns the stored PDF, ErrNotFound if none was rendered.
 	PDF(ctx context.Context, number string) ([]byte, error)
 
+	// HolderCodes returns the holder-code rows of the numbers that have one
+	// (a reset code or a claim); numbers without a row are absent.
+	HolderCodes(ctx context.Context, numbers []string) (map[string]HolderCode, error)
+	// SetHolderCode stores a reset holder code (generation and hash),
+	// keeping the claim, with its audit event.
+	SetHolderCode(ctx context.Context, hc HolderCode, ev AuditEvent) error
+	// ClaimCertificate records a holder's sign-in: the first sets the
+	// claim time, later ones keep it. The event is appended either way.
+	ClaimCertificate(ctx context.Context, number string, at time.Time, ev AuditEvent) error
+	// HolderFailures and AddHolderFailure count failed holder sign-ins per
+	// key (a certificate or a client) per day (days since 1970-01-01 UTC);
+	// Add returns the day's total and drops earlier days' rows.
+	HolderFailures(ctx context.Context, key string, day int64) (int, error)
+	AddHolderFailure(ctx context.Context, key string, day int64) (int, error)
+	// PutShareLink stores a new share link with its audit event.
+	PutShareLink(ctx context.Context, l ShareLink, ev AuditEvent) error
+	// ShareLink returns a link by token hash, ErrNotFound if unknown.
+	ShareLink(ctx context.Context, tokenHash string) (ShareLink, error)
+	// ShareLinks returns a certificate's links, newest first.
+	ShareLinks(ctx context.Context, number string) ([]ShareLink, error)
+	// UpdateShareLink stores a link's new expiry and end, with its audit
+	// event; ErrNotFound if unknown.
+	UpdateShareLink(ctx context.Context, l ShareLink, ev AuditEvent) error
+	// EndShareLinks ends every live link of a certificate at at and
+	// returns how many it ended; the event is appended either way.
+	EndShareLinks(ctx context.Context, number string, at time.Time, ev AuditEvent) (int, error)
+	// AddShareViews adds counted views to links (no audit: views are
+	// counted, never attributed). Unknown links are skipped.
+	AddShareViews(ctx context.Context, views []ShareView) error
 	// SetCredential stores cred as the holder credential (SD-JWT VC) of a
 	// certificate that has none yet, with ev in the same transaction, and
 	// returns it. A certificate that already has one keeps it: that one is
@@ -139,6 +168,17 @@ type AuditFilter struct {
 	InstitutionID string
 	Subject       string
 	Action        string
-	AfterSeq      int64
-	Limit         int
+	// Actor selects the events of one account (exact login name, or the
+	// name an API token acted under, which starts with it).
+	Actor    string
+	AfterSeq int64
+	// BeforeSeq, when not zero, keeps events with a smaller Seq: the next
+	// page of a newest-first listing.
+	BeforeSeq int64
+	// From and Until bound At: From <= At < Until; zero leaves the side
+	// open.
+	From, Until time.Time
+	// Newest lists the latest events first (Seq descending).
+	Newest bool
+	Limit  int
 }

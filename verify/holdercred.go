@@ -31,6 +31,15 @@ import (
 // '~' separators) rather than a compact JWS record.
 func IsCredential(s string) bool { return strings.Contains(s, "~") }
 
+// VerifyPresented verifies what someone presents as text: a holder
+// credential (SD-JWT, with '~') or a signed record (compact JWS).
+func (v *Verifier) VerifyPresented(ctx context.Context, s string) Result {
+	if IsCredential(s) {
+		return v.VerifyCredential(ctx, s)
+	}
+	return v.VerifyToken(ctx, s)
+}
+
 // CredentialHash is how the register's copy of a holder credential is
 // compared with a presented one: the hex SHA-256 of the issuer-signed JWT,
 // which every presentation of the credential shares whatever it discloses.

@@ -42,6 +42,13 @@ type Store interface {
 	// issuer.ErrNotFound.
 	FailedConfirmations(ctx context.Context, number, client string, day int64) (mine, total int, err error)
 	AddFailedConfirmation(ctx context.Context, number, client string, day int64) (mine, total int, err error)
+
+	// ShareLink reads a holder's share link by the hash of its token
+	// (issuer.ErrNotFound if unknown), and AddShareViews adds the views
+	// counted since the last call: counts only, nothing about a viewer,
+	// and no record depends on them.
+	ShareLink(ctx context.Context, tokenHash string) (issuer.ShareLink, error)
+	AddShareViews(ctx context.Context, views []issuer.ShareView) error
 }
 
 // StoreStatus answers status lookups from the issuer's store.

@@ -239,6 +239,7 @@ func (c *Config) open(ctx context.Context) (*env, error) {
 	}
 	svc := issuer.New(st, kek)
 	svc.Log = log
+	svc.PublicURL = strings.TrimRight(c.PublicURL, "/")
 	return &env{cfg: c, store: st, svc: svc, log: log}, nil
 }
 

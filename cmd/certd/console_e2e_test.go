@@ -71,7 +71,7 @@ func TestConsoleEndToEnd(t *testing.T) {
 	if _, err := e.svc.AddInstitution(ctx, authorityActor(), other); err != nil {
 		t.Fatal(err)
 	}
-	const otherPW = "other-operator-2026"
+	const otherPW = "second-college-op-2026"
 	if _, _, err := as.Create(ctx, cliUser(), account.NewUser{Name: "other.op", DisplayName: "他校经办", Role: account.CollegeOperator, InstitutionID: "other", Password: otherPW}); err != nil {
 		t.Fatal(err)
 	}
@@ -133,6 +133,7 @@ func TestConsoleEndToEnd(t *testing.T) {
 		return v
 	}
 	text := func() string { return value("read page", chromedp.Text(chromedp.CSS("body"))) }
+	totpKeys, totpSteps := map[string]string{}, map[string]int64{}
 	login := func(name, pw string) {
 		run("sign in as "+name,
 			chromedp.Navigate(base+"/console/login"),
@@ -141,9 +142,46 @@ func TestConsoleEndToEnd(t *testing.T) {
 			chromedp.SendKeys(chromedp.CSS("#password"), pw),
 			chromedp.Submit(chromedp.CSS("#password")),
 			// Only a signed-in page has the sign-out form; the login page
-			// itself must not satisfy the wait.
-			chromedp.WaitVisible(chromedp.CSS(`form[action="/console/logout"] button`)),
+			// itself must not satisfy the wait. An administrator with a
+			// second factor is asked for the code instead.
+			chromedp.WaitVisible(chromedp.CSS(`form[action="/console/logout"] button, form[action="/console/login/totp"] #code`)),
 		)
+		has := func(sel string) bool {
+			ok, err := chromedp.Run(bctx, chromedp.Evaluate[bool](`document.querySelector('`+sel+`') !== null`))
+			return err == nil && ok
+		}
+		code := func() string {
+			// A code works once: wait for the next 30-second step if this
+			// one was used already.
+			now := time.Now()
+			if step := now.Unix() / 30; step <= totpSteps[name] {
+				time.Sleep(time.Until(time.Unix((totpSteps[name]+1)*30, 0)))
+				now = time.Now()
+			}
+			totpSteps[name] = now.Unix() / 30
+			c, err := account.TOTPCode(totpKeys[name], now)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return c
+		}
+		switch {
+		case has(`form[action="/console/login/totp"]`):
+			run("two-step code for "+name,
+				chromedp.SendKeys(chromedp.CSS("#code"), code()),
+				chromedp.Submit(chromedp.CSS("#code")),
+				chromedp.WaitVisible(chromedp.CSS(`form[action="/console/logout"] button`)),
+			)
+		case has(`#totp-secret`):
+			// An authority administrator sets up the second factor first.
+			totpKeys[name] = value("two-step key", chromedp.Text(chromedp.CSS("#totp-secret")))
+			shot("totp-setup")
+			run("set up two-step sign-in for "+name,
+				chromedp.SendKeys(chromedp.CSS("#code"), code()),
+				chromedp.Submit(chromedp.CSS("#code")),
+				chromedp.WaitVisible(chromedp.CSS(`.notice.ok`)),
+			)
+		}
 	}
 	logout := func() {
 		run("sign out", chromedp.Click(chromedp.CSS(`form[action="/console/logout"] button`)), chromedp.WaitVisible(chromedp.CSS("#name")))
@@ -365,6 +403,25 @@ func TestConsoleEndToEnd(t *testing.T) {
 	if !strings.Contains(strings.Join(actions, " "), "qc.op:certificate.revoke") {
 		t.Fatalf("audit of %s: %v", number, actions)
 	}
+	logout()
+
+	// 8. The authority reads the audit log, newest first and in words, and
+	// the province-wide ledger names each certificate's college.
+	login("root", rootPW)
+	run("audit log", chromedp.Navigate(base+"/console/audit"), chromedp.WaitVisible(chromedp.CSS("table.audit")))
+	if s := text(); !strings.Contains(s, "原因：证书信息有误或误发；备注：证件号码录入错误") {
+		t.Fatalf("audit log: %.3000s", s)
+	}
+	shot("audit")
+	run("audit log of qc.op", chromedp.Navigate(base+"/console/audit?actor=qc.op&action=certificate.revoke"), chromedp.WaitVisible(chromedp.CSS("table.audit")))
+	if s := value("audit rows", chromedp.Text(chromedp.CSS("table.audit"))); !strings.Contains(s, number) || strings.Contains(s, "新建账号") || strings.Contains(s, "登录") {
+		t.Fatalf("filtered audit log: %.800s", s)
+	}
+	run("province ledger", chromedp.Navigate(base+"/console/certificates"), chromedp.WaitVisible(chromedp.CSS("table.ledger")))
+	if s := text(); !strings.Contains(s, "发证院校") || !strings.Contains(s, "吉林汽车工业职业技术学院") {
+		t.Fatalf("province ledger: %.800s", s)
+	}
+	shot("province-ledger")
 	t.Logf("end-to-end run took %v", time.Since(start).Round(time.Millisecond))
 }
 

@@ -22,7 +22,12 @@ func (e *env) accounts() (*account.Service, error) {
 	if !ok {
 		return nil, fmt.Errorf("this store does not keep console accounts")
 	}
-	return account.New(st, e.svc), nil
+	as := account.New(st, e.svc)
+	// TOTP secrets are sealed under the same KEK as the signing keys.
+	if e.svc.KEK != nil {
+		as.Sealer = e.svc.KEK
+	}
+	return as, nil
 }
 
 // cliUser is who the command line acts as when managing accounts: the
@@ -49,7 +54,7 @@ func cmdUser(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	if len(pos) == 0 || (pos[0] != "list" && pos[0] != "tokens" && len(pos) < 2) {
-		return usageError{"usage: certd user add LOGIN --role ROLE [--institution ID] --name NAME | list [--institution ID] | disable LOGIN | enable LOGIN | passwd LOGIN | tokens [--institution ID] | revoke-token TOKEN-ID"}
+		return usageError{"usage: certd user add LOGIN --role ROLE [--institution ID] --name NAME | list [--institution ID] | disable LOGIN | enable LOGIN | passwd LOGIN | tokens [--institution ID] | revoke-token TOKEN-ID | reset-totp LOGIN"}
 	}
 	e, err := f.cfg.open(ctx)
 	if err != nil {
@@ -120,6 +125,15 @@ func cmdUser(ctx context.Context, args []string, out io.Writer) error {
 		}
 		fmt.Fprintln(out, "已重置密码，仅显示这一次，登录后须修改 / password reset; shown only now, to be changed at next login:")
 		printCredentials(out, u, pw)
+	case "reset-totp":
+		u, err := byName(pos[1])
+		if err != nil {
+			return err
+		}
+		if _, err := as.ResetTOTP(ctx, by, u.ID); err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "账号 %s 的两步验证已重置，其登录已全部退出，下次登录须重新设置 / two-step sign-in of %s reset; its sessions ended and it sets it up again at next sign-in\n", u.Name, u.Name)
 	case "tokens":
 		return listTokens(ctx, as, by, *inst, f.json, out)
 	case "revoke-token":
@@ -202,6 +216,10 @@ func seedDemoAccounts(ctx context.Context, e *env, out io.Writer, inst string) e
 		}
 		printCredentials(out, u, pw)
 	}
+	fmt.Fprintln(out, "  主管部门管理员 admin 首次登录须先修改密码，再用手机身份验证器App（TOTP，如 Microsoft Authenticator、Google Authenticator）扫码启用两步验证；")
+	fmt.Fprintln(out, "  手边没有手机时，可用页面上显示的密钥运行 `certd totp-code 密钥` 得到当前验证码（仅供演示）。")
+	fmt.Fprintln(out, "  the authority administrator admin must change the password at first login, then set up two-step sign-in with an")
+	fmt.Fprintln(out, "  authenticator app (TOTP); without a phone, `certd totp-code KEY` prints the current code for the key the page shows (demo only).")
 	return nil
 }
 
@@ -216,4 +234,20 @@ func mountConsole(app *fiber.App, e *env) error {
 	_, err = console.Mount(app, console.Deps{Service: e.svc, Accounts: as, KEK: e.svc.KEK, Log: e.log,
 		PublicURL: e.cfg.PublicURL, TrustedProxies: strings.Split(e.cfg.TrustedProxies, ","), UploadDir: filepath.Join(e.cfg.Data, "uploads")})
 	return err
+}
+
+// cmdTOTPCode prints the current code for a TOTP key as the set-up page
+// shows it: for a demo or a test without a phone. It reads no data: the key
+// is the secret, and whoever typed it here already has it.
+func cmdTOTPCode(_ context.Context, args []string, out io.Writer) error {
+	key := strings.Join(args, "")
+	if key == "" || strings.HasPrefix(key, "-") {
+		return usageError{"usage: certd totp-code KEY   (the key the two-step set-up page shows, spaces allowed)"}
+	}
+	code, err := account.TOTPCode(key, time.Now())
+	if err != nil {
+		return usageError{"密钥无效 / not a valid key: " + err.Error()}
+	}
+	fmt.Fprintln(out, code)
+	return nil
 }

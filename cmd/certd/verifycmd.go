@@ -25,7 +25,7 @@ func cmdVerify(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	if len(pos) != 1 {
-		return usageError{"usage: certd verify TOKEN-or-FILE [--trust trust.json [--proof proof.txt]] [--json]"}
+		return usageError{"usage: certd verify TOKEN-or-FILE [--trust trust.json [--proof proof.txt]] [--json] (a signed record, a certificate PDF, or a holder credential NUMBER.sd-jwt)"}
 	}
 	token, pdf, err := readToken(pos[0])
 	if err != nil {
@@ -86,20 +86,26 @@ func cmdVerify(ctx context.Context, args []string, out io.Writer) error {
 			return rt.logSource().LogCheck(ctx, issuer.Certificate{Number: num, Token: token})
 		}
 	}
-	res := v.VerifyToken(ctx, token)
-	if logCheck != nil && res.Claims != nil {
+	res := v.VerifyPresented(ctx, token)
+	// The log records signed records; a holder credential is checked
+	// against the register, not the log.
+	if logCheck != nil && res.Claims != nil && !verify.IsCredential(token) {
 		res = res.With(logCheck())
 	}
 	if f.json {
-		out := struct {
+		j := struct {
 			Verdict string         `json:"verdict"`
 			Number  string         `json:"number,omitempty"`
 			Checks  []verify.Check `json:"checks"`
+			// Disclosed is set for a holder credential (SD-JWT VC).
+			Disclosed *verify.Disclosed `json:"disclosed,omitempty"`
 		}{Verdict: string(res.Verdict), Checks: res.Checks}
 		if res.Claims != nil {
-			out.Number = res.Claims.CredentialSubject.Achievement.Number
+			j.Number = res.Claims.CredentialSubject.Achievement.Number
 		}
-		if err := writeJSON(os.Stdout, out); err != nil {
+		j.Disclosed = res.Disclosed
+		// To the command's writer, not os.Stdout, like every other command.
+		if err := writeJSON(out, j); err != nil {
 			return err
 		}
 	} else {
@@ -127,6 +133,18 @@ func printResult(w io.Writer, res verify.Result) {
 		fmt.Fprintf(w, "证书编号 / number: %s\n发证机构 / issuer: %s\n职业 / occupation: %s %s  %s\n发证日期 / issued: %s\n",
 			a.Number, c.Issuer.Name, a.OccupationCode, a.OccupationName, a.LevelName, a.IssuedOn)
 	}
+	if d := res.Disclosed; d != nil {
+		fmt.Fprintf(w, "持证人凭证（SD-JWT VC） / holder credential (SD-JWT VC); 持证人选择披露 / disclosed by the holder: %s\n", disclosedList(d))
+		if d.Name != "" {
+			fmt.Fprintf(w, "姓名 / name: %s\n", d.Name)
+		}
+		if d.BirthDate != "" {
+			fmt.Fprintf(w, "出生日期 / date of birth: %s\n", d.BirthDate)
+		}
+		if d.PhotoDigest != "" {
+			fmt.Fprintf(w, "照片摘要 / photo digest: %s\n", d.PhotoDigest)
+		}
+	}
 	mark := map[verify.Outcome]string{verify.Pass: "✓ 通过 pass", verify.Fail: "✗ 未通过 fail", verify.Unknown: "? 无法检查 could not check"}
 	for _, c := range res.Checks {
 		fmt.Fprintf(w, "  %-28s %s / %s\n", mark[c.Outcome], c.Zh, c.En)
@@ -136,10 +154,18 @@ func printResult(w io.Writer, res verify.Result) {
 	}
 }
 
+// disclosedList names the disclosed claims, or says none were.
+func disclosedList(d *verify.Disclosed) string {
+	if len(d.Claims) == 0 {
+		return "无 / none"
+	}
+	return strings.Join(d.Claims, ", ")
+}
+
 // readToken accepts the token itself, a file holding it, or a certificate
 // PDF (returned too, to compare with the issued file).
 func readToken(arg string) (string, []byte, error) {
-	if strings.Count(arg, ".") == 2 && strings.HasPrefix(arg, "eyJ") {
+	if strings.HasPrefix(arg, "eyJ") && (strings.Count(arg, ".") == 2 || verify.IsCredential(arg)) {
 		return arg, nil, nil
 	}
 	b, err := os.ReadFile(arg) // #nosec G304 G703 -- a path the operator gave on the command line

@@ -108,7 +108,22 @@ type User struct {
 	CreatedAt   time.Time
 	CreatedBy   string
 	LastLoginAt time.Time
+	// TOTPSealed is the account's TOTP secret sealed under the KEK (nil:
+	// none); TOTPEnabled is set once a code from it was proved, and
+	// TOTPStep is the last 30-second step a code was accepted for.
+	TOTPSealed  []byte
+	TOTPEnabled bool
+	TOTPStep    int64
 }
+
+// TOTPRequired reports whether the account may not work without a second
+// factor: the authority's administrators, who register colleges and their
+// signing keys.
+func (u User) TOTPRequired() bool { return u.Role == AuthorityAdmin }
+
+// TOTPOffered reports whether the account may enrol a second factor:
+// administrators.
+func (u User) TOTPOffered() bool { return u.Role == AuthorityAdmin || u.Role == CollegeAdmin }
 
 // Authority reports whether the account acts province-wide.
 func (u User) Authority() bool {
@@ -230,6 +245,14 @@ type Store interface {
 	// already stored, and returns the stored one: concurrent first starts
 	// of several processes agree on one key.
 	SessionKey(ctx context.Context, sealed []byte, at time.Time) ([]byte, error)
+	// SetTOTP stores the sealed TOTP secret (nil: none), whether it is
+	// enabled and the last step used. Removing it ends every session of
+	// the account.
+	SetTOTP(ctx context.Context, id string, sealed []byte, enabled bool, step int64, ev issuer.AuditEvent) error
+	// UseTOTPStep records step as the last one used, atomically, only if
+	// TOTP is enabled and step is later than the last one; it reports
+	// whether it did (false: a replayed code).
+	UseTOTPStep(ctx context.Context, id string, step int64) (bool, error)
 	// AppendAudit appends an event that is not part of a change (a login
 	// attempt for an unknown name).
 	AppendAudit(ctx context.Context, ev issuer.AuditEvent) error

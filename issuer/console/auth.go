@@ -3,6 +3,7 @@ package console
 import (
 	"crypto/rand"
 	"encoding/base64"
+	"html/template"
 	"strings"
 	"time"
 
@@ -18,6 +19,8 @@ type loginData struct {
 	Next string
 	Why  string
 	Err  *formErr
+	// TOTP: the password was right; the form asks for the code.
+	TOTP bool
 }
 
 // safeNext keeps a post-login redirect inside the console: an open
@@ -78,16 +81,125 @@ func (c *Console) login(fc *fiber.Ctx, rc *reqCtx) error {
 		}
 		return c.renderStatus(fc, rc, status, "login", data)
 	}
+	if u.TOTPEnabled {
+		// The password was right; the session waits for the code.
+		tok, jti, exp, err := c.sess.issuePending(u)
+		if err != nil {
+			return c.fail(fc, rc, err)
+		}
+		c.setCookie(fc, c.pendingCookie(), tok, exp)
+		c.clearCookie(fc, c.preCookie())
+		return c.render(fc, rc, "login", loginData{CSRF: c.sess.csrfToken("totp:" + jti), Name: u.Name, Next: data.Next, TOTP: true})
+	}
+	return c.startSession(fc, rc, u, data.Next)
+}
+
+// startSession signs the browser in as u and sends it on.
+func (c *Console) startSession(fc *fiber.Ctx, rc *reqCtx, u account.User, next string) error {
 	tok, exp, err := c.sess.issue(u, newJTI(), c.now())
 	if err != nil {
 		return c.fail(fc, rc, err)
 	}
 	c.setCookie(fc, c.sessionCookie(), tok, exp)
 	c.clearCookie(fc, c.preCookie())
+	c.clearCookie(fc, c.pendingCookie())
 	if u.MustChange {
 		return fc.Redirect("/console/account?must=1", fiber.StatusSeeOther)
 	}
-	return fc.Redirect(data.Next, fiber.StatusSeeOther)
+	if u.TOTPRequired() && !u.TOTPEnabled {
+		return fc.Redirect("/console/account/totp?must=1", fiber.StatusSeeOther)
+	}
+	return fc.Redirect(next, fiber.StatusSeeOther)
+}
+
+// totpLoginPage shows the code form again (a reload) while the password
+// step's token lives.
+func (c *Console) totpLoginPage(fc *fiber.Ctx, rc *reqCtx) error {
+	cl, err := c.sess.parsePending(fc.Cookies(c.pendingCookie()))
+	if err != nil {
+		return fc.Redirect("/console/login?why=totp", fiber.StatusSeeOther)
+	}
+	return c.render(fc, rc, "login", loginData{CSRF: c.sess.csrfToken("totp:" + cl.ID), Next: safeNext(fc.Query("next")), TOTP: true})
+}
+
+// totpLogin is the second step of a sign-in: the code from the holder's
+// authenticator app. It spends a sign-in attempt from the client's budget
+// like a password, and a wrong code counts towards the account's lockout.
+func (c *Console) totpLogin(fc *fiber.Ctx, rc *reqCtx) error {
+	data := loginData{Next: safeNext(fc.FormValue("next")), TOTP: true}
+	cl, err := c.sess.parsePending(fc.Cookies(c.pendingCookie()))
+	if err != nil || !c.sess.csrfOK("totp:"+cl.ID, fc.FormValue("_csrf")) {
+		pre := c.preSession(fc)
+		return c.renderStatus(fc, rc, fiber.StatusForbidden, "login", loginData{CSRF: c.sess.csrfToken("login:" + pre), Next: data.Next,
+			Err: c.formError(errf(issuer.ErrForbidden, "totp_expired", "验证步骤已过期（5分钟），请重新输入密码", "the sign-in step expired (5 minutes); enter your password again"))})
+	}
+	data.CSRF = c.sess.csrfToken("totp:" + cl.ID)
+	client, ok := c.allowAttempt(fc)
+	if !ok {
+		data.Err = c.formError(errThrottled())
+		return c.renderStatus(fc, rc, fiber.StatusTooManyRequests, "login", data)
+	}
+	u, err := c.acc.LoginTOTP(fc.UserContext(), cl.Subject, cl.Gen, fc.FormValue("code"), client)
+	if err != nil {
+		data.Err = c.formError(err)
+		_, _, status := c.userError(err)
+		if status == fiber.StatusBadRequest {
+			status = fiber.StatusUnauthorized
+		}
+		return c.renderStatus(fc, rc, status, "login", data)
+	}
+	return c.startSession(fc, rc, u, data.Next)
+}
+
+type totpData struct {
+	Must    bool
+	Enabled bool
+	Enrol   account.Enrolment
+	QR      template.URL // a PNG data URL made here, not user input
+	Err     *formErr
+}
+
+// totpPage shows the caller's two-step sign-in: enabled, or the QR code
+// and secret to add to an authenticator app, with the form to prove it.
+func (c *Console) totpPage(fc *fiber.Ctx, rc *reqCtx) error {
+	return c.totpView(fc, rc, fiber.StatusOK, totpData{Must: fc.Query("must") == "1"})
+}
+
+func (c *Console) totpView(fc *fiber.Ctx, rc *reqCtx, status int, d totpData) error {
+	d.Must = d.Must || (rc.user.TOTPRequired() && !rc.user.TOTPEnabled)
+	if rc.user.TOTPEnabled {
+		d.Enabled = true
+		return c.renderStatus(fc, rc, status, "totp", d)
+	}
+	e, err := c.acc.BeginTOTP(fc.UserContext(), rc.user)
+	if err != nil {
+		return c.fail(fc, rc, err)
+	}
+	d.Enrol = e
+	if strings.HasPrefix(e.QR, "data:image/png;base64,") {
+		d.QR = template.URL(e.QR) // #nosec G203 -- a PNG the server encoded
+	}
+	return c.renderStatus(fc, rc, status, "totp", d)
+}
+
+func (c *Console) totpConfirm(fc *fiber.Ctx, rc *reqCtx) error {
+	if !rc.user.TOTPOffered() {
+		return c.fail(fc, rc, forbidden())
+	}
+	if rc.user.TOTPEnabled {
+		return c.redirect(fc, "/console/account/totp", "totp")
+	}
+	client, ok := c.allowAttempt(fc)
+	if !ok {
+		return c.totpView(fc, rc, fiber.StatusTooManyRequests, totpData{Err: c.formError(errThrottled())})
+	}
+	u, err := c.acc.ConfirmTOTP(fc.UserContext(), rc.user, fc.FormValue("code"), client)
+	if err != nil {
+		_, _, status := c.userError(err)
+		return c.totpView(fc, rc, status, totpData{Err: c.formError(err)})
+	}
+	rc.user = u
+	return c.redirect(fc, "/console/account", "totp")
 }
 
 func errThrottled() error {

@@ -2,7 +2,6 @@ package console
 
 import (
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -281,31 +280,4 @@ func (c *Console) catalogueImport(fc *fiber.Ctx, rc *reqCtx) error {
 		return c.renderStatus(fc, rc, status, "catalogue", catalogueData{Occupations: occ, Err: c.formError(err)})
 	}
 	return c.redirect(fc, "/console/catalogue", "imported")
-}
-
-type auditData struct {
-	Events                       []issuer.AuditEvent
-	Institution, Action, Subject string
-	Next                         int64
-	Province                     bool
-}
-
-func (c *Console) auditPage(fc *fiber.Ctx, rc *reqCtx) error {
-	d := auditData{Institution: fc.Query("institution"), Action: fc.Query("action"), Subject: fc.Query("subject"), Province: rc.user.Authority()}
-	for _, v := range []string{d.Institution, d.Action, d.Subject} {
-		if len(v) > 64 {
-			return c.fail(fc, rc, errf(issuer.ErrInvalid, "filter_long", "查询条件过长", "a filter is too long"))
-		}
-	}
-	after, _ := strconv.ParseInt(fc.Query("after"), 10, 64)
-	f := issuer.AuditFilter{InstitutionID: d.Institution, Action: d.Action, Subject: d.Subject, AfterSeq: after, Limit: 200}
-	evs, err := c.svc.Audit(fc.UserContext(), rc.actor, f)
-	if err != nil {
-		return c.fail(fc, rc, err)
-	}
-	d.Events = evs
-	if len(evs) == f.Limit {
-		d.Next = evs[len(evs)-1].Seq
-	}
-	return c.render(fc, rc, "audit", d)
 }

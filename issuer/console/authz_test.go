@@ -24,11 +24,15 @@ var matrix = []struct {
 }{
 	//                                                             anon auth prov aadm aop aaud badm bop
 	{"GET", "/console/login", "OOOOOOOO"},
-	{"POST", "/console/login", "DDDDDDDD"}, // no pre-session cookie: CSRF refuses everyone
+	{"POST", "/console/login", "DDDDDDDD"},      // no pre-session cookie: CSRF refuses everyone
+	{"GET", "/console/login/totp", "LLLLLLLL"},  // no password step done: back to the password
+	{"POST", "/console/login/totp", "DDDDDDDD"}, // no password step done: refused
 	{"GET", "/console/lang/en", "OOOOOOOO"},
 	{"GET", "/console", "LOOOOOOO"},
 	{"GET", "/console/account", "LOOOOOOO"},
 	{"POST", "/console/account/password", "LOOOOOOO"},
+	{"GET", "/console/account/totp", "LODODDOD"}, // administrators only
+	{"POST", "/console/account/totp", "LODODDOD"},
 	{"POST", "/console/account/tokens", "LOOOOOOO"},
 	{"POST", "/console/account/tokens/{tokenA}/revoke", "LONOONNN"}, // its holder, or an administrator who manages it
 
@@ -41,11 +45,14 @@ var matrix = []struct {
 	{"GET", "/console/batches/{batch}", "LOOOOONN"},
 	{"GET", "/console/batches/{batch}/print.pdf", "LOOOOONN"},
 	{"GET", "/console/batches/{batch}/certificates.zip", "LOOOOONN"},
+	{"GET", "/console/batches/{batch}/slips.pdf", "LDDOODNN"}, // holder codes: the college's operators only
 
 	{"GET", "/console/certificates", "LOOOOOOO"},
 	{"GET", "/console/certificates/export.xlsx", "LOOOOOOO"},
 	{"GET", "/console/certificates/{cert}", "LOOOOONN"},
 	{"GET", "/console/certificates/{cert}/pdf", "LOOOOONN"},
+	{"POST", "/console/certificates/{cert}/holder-code", "LDDOODNN"},
+	{"GET", "/console/certificates/{cert}/slip.pdf", "LDDOODNN"},
 	{"GET", "/console/certificates/{cert}/revoke", "LDDOODNN"},
 	{"POST", "/console/certificates/{cert}/revoke", "LDDOODNN"},
 	{"GET", "/console/certificates/{cert}/reissue", "LDDOODNN"},
@@ -62,6 +69,7 @@ var matrix = []struct {
 	{"POST", "/console/users/{victim}/disable", "LODODDND"},
 	{"POST", "/console/users/{victim}/enable", "LODODDND"},
 	{"POST", "/console/users/{victim}/reset", "LODODDND"},
+	{"POST", "/console/users/{victim}/totp-reset", "LODODDND"},
 	{"POST", "/console/users/tokens/{tokenA}/revoke", "LODODDND"},
 
 	{"GET", "/console/institutions", "LOODDDDD"},
@@ -75,6 +83,7 @@ var matrix = []struct {
 	{"GET", "/console/catalogue", "LOODDDDD"},
 	{"POST", "/console/catalogue", "LODDDDDD"},
 	{"GET", "/console/audit", "LOOODOOD"},
+	{"GET", "/console/audit/export.xlsx", "LOOODOOD"},
 	{"GET", "/console/dashboard", "LOODDDDD"},
 
 	{"GET", "/api/console/v1/certificates", "LOOOOOOO"},

@@ -170,6 +170,13 @@ func (c *Console) preCookie() string {
 	return "certd_pre"
 }
 
+func (c *Console) pendingCookie() string {
+	if c.secure {
+		return "__Host-certd_totp"
+	}
+	return "certd_totp"
+}
+
 func (c *Console) setCookie(fc *fiber.Ctx, name, value string, exp time.Time) {
 	fc.Cookie(&fiber.Cookie{Name: name, Value: value, Path: "/", Expires: exp, HTTPOnly: true, Secure: c.secure, SameSite: fiber.CookieSameSiteStrictMode})
 }

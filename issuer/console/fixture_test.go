@@ -120,7 +120,7 @@ func newWorld(t testing.TB, open func(t testing.TB) storetest.AccountStore) *wor
 		}
 	}
 	w.acc = account.New(st, svc)
-	w.acc.Params, w.acc.Now = cheap, func() time.Time { return w.now }
+	w.acc.Params, w.acc.Now, w.acc.Sealer = cheap, func() time.Time { return w.now }, kek
 	admin := account.User{ID: "setup", Name: "setup", Role: account.AuthorityAdmin}
 	for _, u := range []struct {
 		key  string
@@ -135,6 +135,18 @@ func newWorld(t testing.TB, open func(t testing.TB) storetest.AccountStore) *wor
 		created, _, err := w.acc.Create(ctx, admin, account.NewUser{Name: u.key, DisplayName: u.key, Role: u.role, InstitutionID: u.inst, Password: testPassword})
 		if err != nil {
 			t.Fatal(err)
+		}
+		if u.role == account.AuthorityAdmin {
+			// The authority administrator has its second factor set up,
+			// as it must before it can work (TestTOTPSignIn walks that).
+			sealed, err := kek.SealSecret([]byte("12345678901234567890"), "totp", created.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := st.SetTOTP(ctx, created.ID, sealed, true, 0, issuer.AuditEvent{At: now, Actor: "setup", Action: "account.totp_enable"}); err != nil {
+				t.Fatal(err)
+			}
+			created.TOTPSealed, created.TOTPEnabled = sealed, true
 		}
 		w.users[u.key] = created
 	}

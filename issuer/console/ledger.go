@@ -183,11 +183,38 @@ type ledgerData struct {
 	Next  string
 	Err   *formErr
 	Query string
+	// Colleges names every college by ID on the province-wide ledger
+	// (nil for a college's own, which needs no such column).
+	Colleges    map[string]string
+	CollegeList []collegeChoice
+}
+
+type collegeChoice struct{ ID, Name string }
+
+// withColleges fills the college column and filter of the province-wide
+// ledger.
+func (c *Console) withColleges(fc *fiber.Ctx, rc *reqCtx, d *ledgerData) error {
+	if !rc.user.Authority() {
+		return nil
+	}
+	all, err := c.svc.Institutions(fc.UserContext(), rc.actor)
+	if err != nil {
+		return err
+	}
+	d.Colleges = make(map[string]string, len(all))
+	for _, in := range all {
+		d.Colleges[in.ID] = in.Name
+		d.CollegeList = append(d.CollegeList, collegeChoice{in.ID, in.Name})
+	}
+	return nil
 }
 
 func (c *Console) ledger(fc *fiber.Ctx, rc *reqCtx) error {
 	q, f, err := c.ledgerFilter(fc, rc)
 	d := ledgerData{Q: q, Query: string(fc.Request().URI().QueryString())}
+	if cerr := c.withColleges(fc, rc, &d); cerr != nil {
+		return c.fail(fc, rc, cerr)
+	}
 	if err != nil {
 		d.Err = c.formError(err)
 		return c.renderStatus(fc, rc, fiber.StatusBadRequest, "ledger", d)
@@ -242,6 +269,13 @@ type certData struct {
 	Err     *formErr
 	Levels  []occupation.Level
 	Fix     map[string]string
+	// The holder's side (issue 14): the public link with the verification
+	// code, for a college that mails links; the holder code and whether the
+	// holder has claimed the certificate, for operators (not auditors).
+	VerifyURL  string
+	HolderCode string
+	Claimed    bool
+	ClaimedAt  string
 }
 
 func (c *Console) cert(fc *fiber.Ctx, rc *reqCtx) (issuer.Certificate, error) {
@@ -258,6 +292,15 @@ func (c *Console) certView(fc *fiber.Ctx, rc *reqCtx, page string, status int, c
 		return c.fail(fc, rc, err)
 	}
 	d.Cert, d.Events, d.HasPDF, d.Reasons = ct, evs, ct.PDFSHA256 != "", issuer.Reasons
+	d.VerifyURL = issuer.VerifyURL(c.d.PublicURL, ct)
+	if code, hc, err := c.svc.HolderCode(fc.UserContext(), rc.actor, ct.Number); err == nil {
+		d.HolderCode, d.Claimed = issuer.FormatHolderCode(code), hc.Claimed()
+		if hc.Claimed() {
+			d.ClaimedAt = hc.ClaimedAt.In(issuer.ChinaTime).Format("2006-01-02 15:04")
+		}
+	} else if !issuer.Is(err, issuer.ErrForbidden) {
+		return c.fail(fc, rc, err)
+	}
 	d.Levels = []occupation.Level{5, 4, 3, 2, 1}
 	return c.renderStatus(fc, rc, status, page, d)
 }
@@ -362,4 +405,48 @@ func (c *Console) reissue(fc *fiber.Ctx, rc *reqCtx) error {
 		return c.certView(fc, rc, "reissue", status, ct, certData{Fix: fix, Err: c.formError(err)})
 	}
 	return c.redirect(fc, "/console/certificates/"+out.Number, "reissued")
+}
+
+// resetHolderCode makes a new holder code; the old one stops working at
+// once. The new code is shown on the certificate page (and on a claim slip
+// printed from there).
+func (c *Console) resetHolderCode(fc *fiber.Ctx, rc *reqCtx) error {
+	ct, err := c.cert(fc, rc)
+	if err != nil {
+		return c.fail(fc, rc, err)
+	}
+	if _, err := c.svc.ResetHolderCode(fc.UserContext(), rc.actor, ct.Number); err != nil {
+		return c.fail(fc, rc, err)
+	}
+	return c.redirect(fc, "/console/certificates/"+ct.Number, "holder_code_reset")
+}
+
+// certificateSlip is one certificate's claim slip, with the code in force.
+func (c *Console) certificateSlip(fc *fiber.Ctx, rc *reqCtx) error {
+	ct, err := c.cert(fc, rc)
+	if err != nil {
+		return c.fail(fc, rc, err)
+	}
+	pdf, err := c.svc.ClaimSlip(fc.UserContext(), rc.actor, ct.Number)
+	if err != nil {
+		return c.fail(fc, rc, err)
+	}
+	fc.Set(fiber.HeaderContentType, "application/pdf")
+	fc.Set(fiber.HeaderContentDisposition, `inline; filename="`+ct.Number+`-slip.pdf"`)
+	return fc.Send(pdf)
+}
+
+// batchSlips is a batch's claim slips, one page each, for plain paper.
+func (c *Console) batchSlips(fc *fiber.Ctx, rc *reqCtx) error {
+	b, err := c.batch(fc, rc)
+	if err != nil {
+		return c.fail(fc, rc, err)
+	}
+	var buf bytes.Buffer
+	if err := c.svc.ClaimSlips(fc.UserContext(), rc.actor, b.ID, &buf); err != nil {
+		return c.fail(fc, rc, err)
+	}
+	fc.Set(fiber.HeaderContentType, "application/pdf")
+	fc.Set(fiber.HeaderContentDisposition, `attachment; filename="`+b.ID+`-slips.pdf"`)
+	return fc.Send(buf.Bytes())
 }

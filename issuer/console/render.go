@@ -56,8 +56,14 @@ var funcs = template.FuncMap{
 		}
 		return ""
 	},
+	// describe turns an audit event into a sentence (auditview.go).
+	"describe": func(en bool, ev issuer.AuditEvent) auditRow { return describe(ev, en) },
 	// dict2 passes the language and one value to a shared block.
-	"dict2":  func(en bool, v any) map[string]any { return map[string]any{"En": en, "Certs": v} },
+	"dict2": func(en bool, v any) map[string]any { return map[string]any{"En": en, "Certs": v} },
+	// dict3 adds the colleges' names by ID, for the province-wide ledger.
+	"dict3": func(en bool, v any, colleges map[string]string) map[string]any {
+		return map[string]any{"En": en, "Certs": v, "Colleges": colleges}
+	},
 	"levels": func() []occupation.Level { return []occupation.Level{5, 4, 3, 2, 1} },
 	"dash": func(s string) string {
 		if s == "" {
@@ -69,6 +75,11 @@ var funcs = template.FuncMap{
 
 var actionLabels = map[string][2]string{
 	"certificate.issue": {"发证", "issued"}, "certificate.revoke": {"撤销证书", "revoked"}, "certificate.reissue": {"更正补发", "corrected reissue"},
+	"holder.code_reset": {"重置领取码", "holder code reset"}, "holder.sign_in": {"持证人登录", "holder signed in"},
+	"holder.sign_in_failed": {"持证人登录失败", "failed holder sign-in"}, "holder.share_create": {"持证人创建分享链接", "holder made a share link"},
+	"holder.share_extend": {"持证人延长分享链接", "holder extended a share link"}, "holder.share_end": {"持证人结束分享链接", "holder ended a share link"},
+	"holder.share_end_all": {"持证人结束全部分享链接", "holder ended every share link"}, "holder.pdf_download": {"持证人下载PDF", "holder downloaded the PDF"},
+	"holder.credential_download": {"持证人下载可验证凭证", "holder downloaded the verifiable credential"}, "batch.slips": {"下载领取凭条", "claim slips downloaded"},
 	"batch.print": {"下载打印文件", "print file downloaded"}, "batch.download": {"下载证书包", "certificates downloaded"},
 	"ledger.export": {"导出台账", "ledger exported"}, "roster.check": {"检查名单", "roster checked"},
 	"institution.register": {"机构备案", "college registered"}, "institution.update": {"修改备案", "registration changed"},
@@ -82,7 +93,13 @@ var actionLabels = map[string][2]string{
 	"account.disable": {"停用账号", "account disabled"}, "account.enable": {"启用账号", "account enabled"},
 	"account.password_reset": {"重置密码", "password reset"}, "account.password_change": {"修改密码", "password changed"},
 	"token.create": {"生成API令牌", "API token created"}, "token.revoke": {"吊销API令牌", "API token revoked"},
-	"console.csrf_rejected": {"拒绝来源不明的请求", "request without a valid CSRF token refused"},
+	"console.csrf_rejected":          {"拒绝来源不明的请求", "request without a valid CSRF token refused"},
+	"account.password_change_failed": {"修改密码时当前密码错误", "wrong current password at a password change"},
+	"account.login_password":         {"密码正确，待输入动态验证码", "password right, code pending"},
+	"account.totp_begin":             {"开始设置两步验证", "two-step set-up started"}, "account.totp_enable": {"启用两步验证", "two-step sign-in turned on"},
+	"account.totp_failed": {"动态验证码错误", "wrong two-step code"}, "account.totp_reset": {"重置两步验证", "two-step sign-in reset"},
+	"authority.create": {"创建主管部门", "authority created"}, "catalogue.load": {"载入内置职业目录", "built-in catalogue loaded"},
+	"audit.export": {"导出审计日志", "audit log exported"},
 }
 
 func parsePages() (map[string]*template.Template, error) {

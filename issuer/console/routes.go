@@ -67,11 +67,15 @@ func Routes() []Route {
 	return []Route{
 		{g, "/console/login", permPublic, false, (*Console).loginPage},
 		{p, "/console/login", permPublic, false, (*Console).login},
+		{g, "/console/login/totp", permPublic, false, (*Console).totpLoginPage},
+		{p, "/console/login/totp", permPublic, false, (*Console).totpLogin},
 		{g, "/console/lang/:lang", permPublic, false, (*Console).setLang},
 		{p, "/console/logout", permAny, false, (*Console).logout},
 		{g, "/console", permAny, false, (*Console).home},
 		{g, "/console/account", permAny, false, (*Console).accountPage},
 		{p, "/console/account/password", permAny, false, (*Console).changePassword},
+		{g, "/console/account/totp", permAny, false, (*Console).totpPage},
+		{p, "/console/account/totp", permAny, false, (*Console).totpConfirm},
 		{p, "/console/account/tokens", permAny, false, (*Console).createToken},
 		{p, "/console/account/tokens/:id/revoke", permAny, false, (*Console).revokeToken},
 
@@ -84,11 +88,14 @@ func Routes() []Route {
 		{g, "/console/batches/:id", permLedger, false, (*Console).batchPage},
 		{g, "/console/batches/:id/print.pdf", permLedger, false, (*Console).batchPrint},
 		{g, "/console/batches/:id/certificates.zip", permLedger, false, (*Console).batchZip},
+		{g, "/console/batches/:id/slips.pdf", permIssue, false, (*Console).batchSlips},
 
 		{g, "/console/certificates", permLedger, false, (*Console).ledger},
 		{g, "/console/certificates/export.xlsx", permLedger, false, (*Console).ledgerExport},
 		{g, "/console/certificates/:number", permLedger, false, (*Console).certificatePage},
 		{g, "/console/certificates/:number/pdf", permLedger, false, (*Console).certificatePDF},
+		{p, "/console/certificates/:number/holder-code", permIssue, false, (*Console).resetHolderCode},
+		{g, "/console/certificates/:number/slip.pdf", permIssue, false, (*Console).certificateSlip},
 		{g, "/console/certificates/:number/revoke", permRevoke, false, (*Console).revokeForm},
 		{p, "/console/certificates/:number/revoke", permRevoke, false, (*Console).revoke},
 		{g, "/console/certificates/:number/reissue", permRevoke, false, (*Console).reissueForm},
@@ -105,6 +112,7 @@ func Routes() []Route {
 		{p, "/console/users/:id/disable", permUsers, false, (*Console).disableUser},
 		{p, "/console/users/:id/enable", permUsers, false, (*Console).enableUser},
 		{p, "/console/users/:id/reset", permUsers, false, (*Console).resetUser},
+		{p, "/console/users/:id/totp-reset", permUsers, false, (*Console).resetUserTOTP},
 		{p, "/console/users/tokens/:id/revoke", permUsers, false, (*Console).revokeUserToken},
 
 		{g, "/console/institutions", permProvince, false, (*Console).institutionsPage},
@@ -118,6 +126,7 @@ func Routes() []Route {
 		{g, "/console/catalogue", permProvince, false, (*Console).cataloguePage},
 		{p, "/console/catalogue", permAuthority, false, (*Console).catalogueImport},
 		{g, "/console/audit", permAudit, false, (*Console).auditPage},
+		{g, "/console/audit/export.xlsx", permAudit, false, (*Console).auditExport},
 		{g, "/console/dashboard", permProvince, false, (*Console).dashboardPage},
 
 		{g, "/api/console/v1/certificates", permLedger, true, (*Console).apiCertificates},
@@ -211,6 +220,12 @@ func (c *Console) serve(fc *fiber.Ctx, r Route) error {
 	if u.MustChange && r.Path != "/console/account" && r.Path != "/console/account/password" && r.Path != "/console/logout" {
 		return fc.Redirect("/console/account?must=1", fiber.StatusSeeOther)
 	}
+	// An authority administrator works only with a second factor: until
+	// one is set up, the set-up page (and the password pages) are all
+	// there is.
+	if u.TOTPRequired() && !u.TOTPEnabled && !u.MustChange && r.Path != "/console/account/totp" && r.Path != "/console/logout" {
+		return fc.Redirect("/console/account/totp?must=1", fiber.StatusSeeOther)
+	}
 	return r.h(c, fc, rc)
 }
 
@@ -246,6 +261,9 @@ func (c *Console) serveAPI(fc *fiber.Ctx, r Route, rc *reqCtx) error {
 	}
 	if u.MustChange {
 		return fc.Status(fiber.StatusForbidden).JSON(apiErr("password_change_required", "请先登录控制台修改初始密码", "sign in to the console and change the generated password first"))
+	}
+	if u.TOTPRequired() && !u.TOTPEnabled {
+		return fc.Status(fiber.StatusForbidden).JSON(apiErr("totp_required", "主管部门管理员须先在控制台启用两步验证", "an authority administrator must set up two-step sign-in in the console first"))
 	}
 	if !allowed(r.Perm, u) || !tok.Has(scopeFor[r.Perm]) {
 		return fc.Status(fiber.StatusForbidden).JSON(apiErr("forbidden", "令牌或账号无此权限", "the token or its account lacks this permission"))

@@ -154,3 +154,40 @@ func SessionCheck(ctx context.Context, d Deps) (func(cookie func(name string) []
 		return false
 	}, nil
 }
+
+// pendingAud marks the short-lived token a correct password earns an
+// account with TOTP: it names the account and its session generation and
+// is good only for the second step of the sign-in, never as a session.
+const (
+	pendingAud      = "certd-console-totp"
+	pendingLifetime = 5 * time.Minute
+)
+
+func (s *sessions) issuePending(u account.User) (string, string, time.Time, error) {
+	now := s.now()
+	exp := now.Add(pendingLifetime)
+	jti := newJTI()
+	c := claims{Gen: u.SessionGen, Auth: now.Unix(), RegisteredClaims: jwt.RegisteredClaims{
+		Subject: u.ID, ID: jti, Audience: jwt.ClaimStrings{pendingAud},
+		IssuedAt: jwt.NewNumericDate(now), ExpiresAt: jwt.NewNumericDate(exp),
+	}}
+	tok, err := jwt.NewWithClaims(jwt.SigningMethodEdDSA, c).SignedString(s.priv)
+	return tok, jti, exp, err
+}
+
+func (s *sessions) parsePending(tok string) (*claims, error) {
+	if tok == "" || len(tok) > 2048 {
+		return nil, errors.New("no pending sign-in")
+	}
+	c := &claims{}
+	_, err := jwt.ParseWithClaims(tok, c, func(*jwt.Token) (any, error) { return s.pub, nil },
+		jwt.WithValidMethods([]string{jwt.SigningMethodEdDSA.Alg()}), jwt.WithAudience(pendingAud),
+		jwt.WithExpirationRequired(), jwt.WithIssuedAt(), jwt.WithTimeFunc(s.now))
+	if err != nil {
+		return nil, err
+	}
+	if c.Subject == "" || c.ID == "" {
+		return nil, errors.New("pending sign-in incomplete")
+	}
+	return c, nil
+}

@@ -245,6 +245,15 @@ func (c *Console) resetUser(fc *fiber.Ctx, rc *reqCtx) error {
 	return c.usersView(fc, rc, fiber.StatusOK, usersData{Created: &u, Password: pw})
 }
 
+// resetUserTOTP removes the two-step sign-in of an account the caller
+// manages (a lost phone); its holder sets it up again.
+func (c *Console) resetUserTOTP(fc *fiber.Ctx, rc *reqCtx) error {
+	if _, err := c.acc.ResetTOTP(fc.UserContext(), rc.user, fc.Params("id")); err != nil {
+		return c.fail(fc, rc, err)
+	}
+	return c.redirect(fc, "/console/users", "totp_reset")
+}
+
 // revokeUserToken revokes an API token of an account the caller manages
 // (account.Service decides which).
 func (c *Console) revokeUserToken(fc *fiber.Ctx, rc *reqCtx) error {

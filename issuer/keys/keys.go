@@ -17,7 +17,9 @@ import (
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/ed25519"
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
@@ -32,6 +34,9 @@ const KEKSize = 32
 // KEK is a key-encryption key.
 type KEK struct {
 	aead cipher.AEAD
+	// derive is HMAC-SHA256(raw KEK, "certd-kek-derive/v1"): the root of
+	// the keys Derive gives out, so that no derived key is the KEK itself.
+	derive []byte
 }
 
 // ErrWrongKEK means a sealed key did not open: the KEK is not the one the key
@@ -51,7 +56,20 @@ func NewKEK(raw []byte) (*KEK, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &KEK{aead: aead}, nil
+	mac := hmac.New(sha256.New, raw)
+	mac.Write([]byte("certd-kek-derive/v1"))
+	return &KEK{aead: aead, derive: mac.Sum(nil)}, nil
+}
+
+// Derive returns a 32-byte key for one purpose (HMAC-SHA256 under a key
+// derived from the KEK): keys that must survive restarts and be the same
+// on every instance, and that a copy of the database alone must not give
+// away, such as the holder codes' HMAC key and the holder wallet's cookie
+// key. Different purposes give independent keys.
+func (k *KEK) Derive(purpose string) []byte {
+	mac := hmac.New(sha256.New, k.derive)
+	mac.Write([]byte(purpose))
+	return mac.Sum(nil)
 }
 
 // ParseKEK accepts the textual forms an operator is likely to store: 64 hex
@@ -147,6 +165,31 @@ func (k *KEK) Open(sealed []byte, purpose, kid string) (ed25519.PrivateKey, erro
 		return nil, ErrWrongKEK
 	}
 	return ed25519.NewKeyFromSeed(seed), nil
+}
+
+// SealSecret encrypts a short secret that is not a signing key (a TOTP
+// shared secret) the same way, bound to purpose and kid.
+func (k *KEK) SealSecret(secret []byte, purpose, kid string) ([]byte, error) {
+	nonce := make([]byte, k.aead.NonceSize())
+	if _, err := rand.Read(nonce); err != nil {
+		return nil, err
+	}
+	out := append([]byte{sealVersion}, nonce...)
+	return k.aead.Seal(out, nonce, secret, aad(purpose, kid)), nil
+}
+
+// OpenSecret decrypts what SealSecret sealed; ErrWrongKEK if it does not
+// open under this key, purpose and kid.
+func (k *KEK) OpenSecret(sealed []byte, purpose, kid string) ([]byte, error) {
+	ns := k.aead.NonceSize()
+	if len(sealed) < 1+ns || sealed[0] != sealVersion {
+		return nil, ErrWrongKEK
+	}
+	secret, err := k.aead.Open(nil, sealed[1:1+ns], sealed[1+ns:], aad(purpose, kid))
+	if err != nil {
+		return nil, ErrWrongKEK
+	}
+	return secret, nil
 }
 
 func aad(purpose, kid string) []byte {

@@ -68,3 +68,21 @@ func TestKEKFile(t *testing.T) {
 		t.Error("short KEK accepted")
 	}
 }
+
+func TestDerive(t *testing.T) {
+	raw := make([]byte, KEKSize)
+	k1, _ := NewKEK(raw)
+	raw2 := make([]byte, KEKSize)
+	raw2[0] = 1
+	k2, _ := NewKEK(raw2)
+	a, b := k1.Derive("holder-code"), k1.Derive("wallet")
+	if len(a) != 32 || string(a) == string(b) {
+		t.Fatal("purposes must give different 32-byte keys")
+	}
+	if string(a) != string(k1.Derive("holder-code")) {
+		t.Fatal("Derive must be deterministic")
+	}
+	if string(a) == string(k2.Derive("holder-code")) || string(a[:KEKSize]) == string(raw) {
+		t.Fatal("a derived key must depend on the KEK and not be it")
+	}
+}

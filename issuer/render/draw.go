@@ -248,6 +248,9 @@ func (r *Renderer) page(pdf *gofpdf.Fpdf, p *prepared) error {
 			r.drawPhoto(pdf, e, p.photo)
 		case "qr":
 			r.drawQR(pdf, e, p.qr)
+			// The same address as a link: a PDF opened on a phone or a
+			// computer is one tap from its verification page.
+			pdf.LinkString(r.tx(e.X), r.ty(e.Y), e.W, e.W, c.VerifyURL)
 		case "seal":
 			seals = append(seals, e)
 		}

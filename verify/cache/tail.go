@@ -136,7 +136,11 @@ func (s *Service) poll(ctx context.Context) error {
 				s.cursor = ev.Seq
 			}
 			switch {
-			case strings.HasPrefix(ev.Action, "certificate."):
+			case strings.HasPrefix(ev.Action, "certificate."),
+				// A holder's share link changed: the view is dropped so that
+				// the share page, which keeps a link's state with the view
+				// it read it after, reads the link again (verify/web).
+				strings.HasPrefix(ev.Action, "holder.share_"):
 				touched(numbers, ev)
 			case strings.HasPrefix(ev.Action, "institution."), strings.HasPrefix(ev.Action, "authority."):
 				instChanged = true

@@ -229,7 +229,8 @@ func (h *handlers) apiVerify(c *fiber.Ctx) error {
 			}
 		}
 		return c.JSON(fiber.Map{"results": res, "summary": sum})
-	case strings.HasPrefix(ct, "application/jose"), strings.HasPrefix(ct, "application/jwt"), strings.HasPrefix(ct, "text/plain"):
+	case strings.HasPrefix(ct, "application/jose"), strings.HasPrefix(ct, "application/jwt"), strings.HasPrefix(ct, "text/plain"),
+		strings.HasPrefix(ct, issuer.CredentialContentType), strings.HasPrefix(ct, "application/sd-jwt"):
 		if len(c.Body()) > maxTokenBody {
 			return h.fail(c, errTokenTooLarge)
 		}
@@ -411,7 +412,10 @@ func (h *handlers) verifyToken(ctx context.Context, token string, extra *verify.
 		reg = d.Registry
 	}
 	v := &verify.Verifier{Registry: reg, Status: h.svc}
-	res := v.VerifyToken(ctx, token)
+	res := v.VerifyPresented(ctx, token)
+	if res.Disclosed != nil {
+		channel = "credential"
+	}
 	if extra != nil {
 		res = res.With(*extra)
 	}

@@ -338,3 +338,38 @@ func (h *handlers) bulkUpload(c *fiber.Ctx) error {
 	c.Set(fiber.HeaderContentType, "text/csv; charset=utf-8")
 	return c.Send(buf.Bytes())
 }
+
+// errNoCredential: the credential form was sent empty.
+var errNoCredential = issuer.Errorf(issuer.ErrInvalid, "no_credential", "请上传凭证文件或粘贴凭证内容", "upload a credential file or paste the credential")
+
+// bulkCredential serves POST /bulk/credential: a holder credential
+// (SD-JWT VC) uploaded or pasted, checked like a signed record, answered
+// on the page. Bounded like a record sent to the API.
+func (h *handlers) bulkCredential(c *fiber.Ctx) error {
+	en := wantsEnglish(c)
+	c.Set("Cache-Control", "private, no-store")
+	d := h.pageData(c, "/bulk", en, t(en, "批量核验证书", "Bulk certificate check"), "")
+	text := c.FormValue("credential")
+	if fh, err := c.FormFile("file"); err == nil && strings.TrimSpace(text) == "" {
+		b, err := readUpload(fh, maxTokenBody)
+		if err != nil {
+			d.Notice = t(en, errTokenTooLarge.Zh, errTokenTooLarge.En)
+			return h.renderPage(c, fiber.StatusRequestEntityTooLarge, "bulk", d)
+		}
+		text = string(b)
+	}
+	switch {
+	case strings.TrimSpace(text) == "":
+		d.Notice = t(en, errNoCredential.Zh, errNoCredential.En)
+		return h.renderPage(c, fiber.StatusBadRequest, "bulk", d)
+	case len(text) > maxTokenBody:
+		d.Notice = t(en, errTokenTooLarge.Zh, errTokenTooLarge.En)
+		return h.renderPage(c, fiber.StatusRequestEntityTooLarge, "bulk", d)
+	}
+	res := h.verifyToken(c.UserContext(), text, nil, "credential")
+	if c.UserContext().Err() != nil {
+		return h.fail(c, verify.ErrDeadline)
+	}
+	d.Cred = &res
+	return h.renderPage(c, fiber.StatusOK, "bulk", d)
+}

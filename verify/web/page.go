@@ -107,8 +107,12 @@ type pageData struct {
 	Explain string
 	Notice  string
 	Match   *verify.Match
-	Full    bool // the viewer sees the full name already
-	Limited bool // the name check was refused (Notice says why)
+	Full    bool       // the viewer sees the full name already
+	Limited bool       // the name check was refused (Notice says why)
+	Share   *shareBand // a share link's page (share.go)
+
+	// Cred is the verdict on a holder credential checked on /bulk.
+	Cred *verify.TokenResult
 
 	Institutions []instRow
 	Inst         *instPage

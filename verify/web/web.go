@@ -176,6 +176,8 @@ type handlers struct {
 	deadline time.Duration
 	logFiles func(path string) (tlog.Resource, error)
 	proofs   verify.Prover
+	store    verify.Store
+	shares   *shares // share links (share.go)
 
 	secHeaders [][2][]byte
 }
@@ -197,7 +199,8 @@ func newHandlers(svc *cache.Service, remote *cache.Remote, m *metrics, d Deps, t
 	styles := template.CSS(css) // #nosec G203 -- our own embedded style sheet, pinned by its hash in the CSP
 	h := &handlers{svc: svc, m: m, log: d.Log, base: strings.TrimRight(d.PublicURL, "/"), trusted: trusted, tmpl: tmpl,
 		css: styles, share: share, openapi: cache.NewBlob(openAPI(d.PublicURL)),
-		hsts: strings.HasPrefix(d.PublicURL, "https://"), deadline: d.Deadline, logFiles: d.LogFiles, proofs: d.Proofs,
+		hsts: strings.HasPrefix(d.PublicURL, "https://"), deadline: d.Deadline, store: d.Store,
+		logFiles: d.LogFiles, proofs: d.Proofs,
 		// Nothing but the inlined style sheet and our own images and forms:
 		// a page that is all about trust runs no script at all.
 		csp: "default-src 'none'; style-src 'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) + "'; img-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
@@ -229,6 +232,7 @@ func newHandlers(svc *cache.Service, remote *cache.Remote, m *metrics, d Deps, t
 	if h.deadline <= 0 {
 		h.deadline = DefaultDeadline
 	}
+	h.shares = newShares(d.Store, d.Log)
 	rl, cl := d.RateLimit, d.ConfirmLimit
 	if rl == 0 {
 		rl = 600
@@ -255,6 +259,7 @@ func newHandlers(svc *cache.Service, remote *cache.Remote, m *metrics, d Deps, t
 }
 
 func (h *handlers) close() {
+	h.shares.close()
 	h.reqs.close()
 	h.confirm.close()
 	for _, l := range h.missLim {
@@ -287,10 +292,14 @@ func (h *handlers) routes(app *fiber.App) {
 	app.Get("/v/lookup", h.lookupForm)
 	app.Get("/v/:number", h.page)
 	app.Post("/v/:number", h.page)
+	app.Get("/s/:token", h.sharePage)
+	app.Get("/s/:token/qr.png", h.shareQR)
+	app.Get("/s/:token/qr.svg", h.shareQR)
 	app.Get("/api/v1/certificates/:number", h.apiCertificate)
 	app.Post("/api/v1/verify", h.costly(h.apiVerify))
 	app.Get("/bulk", h.bulkForm)
 	app.Post("/bulk", h.costly(h.bulkUpload))
+	app.Post("/bulk/credential", h.costly(h.bulkCredential))
 	app.Get("/api/openapi.json", func(c *fiber.Ctx) error {
 		return h.sendBlob(c, h.openapi, fiber.MIMEApplicationJSON, "public, max-age=300")
 	})

@@ -16,14 +16,14 @@ import (
 
 var _ account.Store = (*Store)(nil)
 
-const userColumns = `id, name, display_name, role, institution_id, password_hash, disabled, failed_logins, locked_until, session_gen, must_change, created_at, created_by, last_login_at`
+const userColumns = `id, name, display_name, role, institution_id, password_hash, disabled, failed_logins, locked_until, session_gen, must_change, created_at, created_by, last_login_at, totp_sealed, totp_enabled, totp_last_step`
 
 func scanUser(r pgx.Row) (account.User, error) {
 	var u account.User
 	var inst *string
 	var locked, created, last *time.Time
 	var role string
-	err := r.Scan(&u.ID, &u.Name, &u.DisplayName, &role, &inst, &u.PasswordHash, &u.Disabled, &u.FailedLogins, &locked, &u.SessionGen, &u.MustChange, &created, &u.CreatedBy, &last)
+	err := r.Scan(&u.ID, &u.Name, &u.DisplayName, &role, &inst, &u.PasswordHash, &u.Disabled, &u.FailedLogins, &locked, &u.SessionGen, &u.MustChange, &created, &u.CreatedBy, &last, &u.TOTPSealed, &u.TOTPEnabled, &u.TOTPStep)
 	u.Role, u.InstitutionID = account.Role(role), str(inst)
 	u.LockedUntil, u.CreatedAt, u.LastLoginAt = fromDB(locked), fromDB(created), fromDB(last)
 	return u, err
@@ -32,9 +32,9 @@ func scanUser(r pgx.Row) (account.User, error) {
 // CreateUser stores a new account.
 func (s *Store) CreateUser(ctx context.Context, u account.User, ev issuer.AuditEvent) error {
 	return s.write(ctx, "create user", func(tx pgx.Tx) error {
-		_, err := tx.Exec(ctx, `INSERT INTO users (`+userColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
+		_, err := tx.Exec(ctx, `INSERT INTO users (`+userColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`,
 			u.ID, u.Name, u.DisplayName, string(u.Role), nullString(u.InstitutionID), u.PasswordHash, u.Disabled, u.FailedLogins,
-			instant(u.LockedUntil), u.SessionGen, u.MustChange, instant(u.CreatedAt), u.CreatedBy, instant(u.LastLoginAt))
+			instant(u.LockedUntil), u.SessionGen, u.MustChange, instant(u.CreatedAt), u.CreatedBy, instant(u.LastLoginAt), u.TOTPSealed, u.TOTPEnabled, u.TOTPStep)
 		if c, code := pgConstraint(err); code == "23505" && c == "users_name_key" {
 			return account.ErrUserExists(u.Name)
 		}
@@ -278,4 +278,30 @@ func (s *Store) SessionKey(ctx context.Context, sealed []byte, at time.Time) ([]
 		return tx.QueryRow(ctx, `SELECT value FROM secrets WHERE name = 'session'`).Scan(&out)
 	})
 	return out, err
+}
+
+// SetTOTP stores the account's sealed TOTP secret (nil removes it), whether
+// it is enabled, and the step last used; removing it also ends the
+// account's sessions.
+func (s *Store) SetTOTP(ctx context.Context, id string, sealed []byte, enabled bool, step int64, ev issuer.AuditEvent) error {
+	gen := ""
+	if sealed == nil {
+		gen = ", session_gen = session_gen + 1"
+	}
+	return s.updateUser(ctx, "set totp", id, time.Time{}, `UPDATE users SET totp_sealed = $1, totp_enabled = $2, totp_last_step = $3`+gen+` WHERE id = $4`, ev, sealed, enabled, step, id)
+}
+
+// UseTOTPStep records step as used if it is later than the last one used,
+// in one statement, so two requests with the same code cannot both pass.
+func (s *Store) UseTOTPStep(ctx context.Context, id string, step int64) (bool, error) {
+	var ok bool
+	err := s.write(ctx, "use totp step", func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE users SET totp_last_step = $1 WHERE id = $2 AND totp_enabled AND totp_last_step < $1`, step, id)
+		if err != nil {
+			return err
+		}
+		ok = tag.RowsAffected() == 1
+		return nil
+	})
+	return ok, err
 }

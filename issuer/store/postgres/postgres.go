@@ -293,6 +293,11 @@ func (s *Store) AppendAudit(ctx context.Context, ev issuer.AuditEvent) error {
 // transaction may commit an event after a later-numbered one, so a reader
 // tailing with AfterSeq should leave a safety margin behind the newest
 // event.
+func likeEscape(s string) string {
+	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
+}
+
+// Audit lists audit events matching f.
 func (s *Store) Audit(ctx context.Context, f issuer.AuditFilter) ([]issuer.AuditEvent, error) {
 	var q strings.Builder
 	q.WriteString(`SELECT seq, at, actor, action, institution_id, subject, detail FROM audit WHERE seq > $1`)
@@ -310,7 +315,25 @@ func (s *Store) Audit(ctx context.Context, f issuer.AuditFilter) ([]issuer.Audit
 	if f.Action != "" {
 		add("action = $%d", f.Action)
 	}
+	if f.Actor != "" {
+		// The name itself, or the name an API token acted under ("name
+		// (token t…)"); LIKE's wildcards in a name are escaped.
+		args = append(args, f.Actor, likeEscape(f.Actor)+" (token %")
+		fmt.Fprintf(&q, ` AND (actor = $%d OR actor LIKE $%d ESCAPE '\')`, len(args)-1, len(args))
+	}
+	if f.BeforeSeq > 0 {
+		add("seq < $%d", f.BeforeSeq)
+	}
+	if !f.From.IsZero() {
+		add("at >= $%d", f.From.UTC())
+	}
+	if !f.Until.IsZero() {
+		add("at < $%d", f.Until.UTC())
+	}
 	q.WriteString(" ORDER BY seq")
+	if f.Newest {
+		q.WriteString(" DESC")
+	}
 	if f.Limit > 0 {
 		args = append(args, f.Limit)
 		fmt.Fprintf(&q, " LIMIT $%d", len(args))

@@ -15,7 +15,7 @@ import (
 
 var _ account.Store = (*Store)(nil)
 
-const userColumns = `id, name, display_name, role, institution_id, password_hash, disabled, failed_logins, locked_until, session_gen, must_change, created_at, created_by, last_login_at`
+const userColumns = `id, name, display_name, role, institution_id, password_hash, disabled, failed_logins, locked_until, session_gen, must_change, created_at, created_by, last_login_at, totp_sealed, totp_enabled, totp_last_step`
 
 type scanner interface{ Scan(dest ...any) error }
 
@@ -23,7 +23,7 @@ func scanUser(r scanner) (account.User, error) {
 	var u account.User
 	var inst, locked, created, last sql.NullString
 	var role string
-	err := r.Scan(&u.ID, &u.Name, &u.DisplayName, &role, &inst, &u.PasswordHash, &u.Disabled, &u.FailedLogins, &locked, &u.SessionGen, &u.MustChange, &created, &u.CreatedBy, &last)
+	err := r.Scan(&u.ID, &u.Name, &u.DisplayName, &role, &inst, &u.PasswordHash, &u.Disabled, &u.FailedLogins, &locked, &u.SessionGen, &u.MustChange, &created, &u.CreatedBy, &last, &u.TOTPSealed, &u.TOTPEnabled, &u.TOTPStep)
 	if err != nil {
 		return u, err
 	}
@@ -41,9 +41,9 @@ func scanUser(r scanner) (account.User, error) {
 // CreateUser stores a new account.
 func (s *Store) CreateUser(ctx context.Context, u account.User, ev issuer.AuditEvent) error {
 	return s.write(ctx, "create user", func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO users (`+userColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		_, err := tx.ExecContext(ctx, `INSERT INTO users (`+userColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			u.ID, u.Name, u.DisplayName, string(u.Role), nullString(u.InstitutionID), u.PasswordHash, u.Disabled, u.FailedLogins,
-			instant(u.LockedUntil), u.SessionGen, u.MustChange, instant(u.CreatedAt), u.CreatedBy, instant(u.LastLoginAt))
+			instant(u.LockedUntil), u.SessionGen, u.MustChange, instant(u.CreatedAt), u.CreatedBy, instant(u.LastLoginAt), u.TOTPSealed, u.TOTPEnabled, u.TOTPStep)
 		if isUnique(err) {
 			return account.ErrUserExists(u.Name)
 		}
@@ -295,4 +295,31 @@ func (s *Store) SessionKey(ctx context.Context, sealed []byte, at time.Time) ([]
 		return tx.QueryRowContext(ctx, `SELECT value FROM secrets WHERE name = 'session'`).Scan(&out)
 	})
 	return out, err
+}
+
+// SetTOTP stores the account's sealed TOTP secret (nil removes it), whether
+// it is enabled, and the step last used; removing it also ends the
+// account's sessions.
+func (s *Store) SetTOTP(ctx context.Context, id string, sealed []byte, enabled bool, step int64, ev issuer.AuditEvent) error {
+	gen := ""
+	if sealed == nil {
+		gen = ", session_gen = session_gen + 1"
+	}
+	return s.updateUser(ctx, "set totp", id, time.Time{}, `UPDATE users SET totp_sealed = ?, totp_enabled = ?, totp_last_step = ?`+gen+` WHERE id = ?`, ev, sealed, enabled, step, id)
+}
+
+// UseTOTPStep records step as used if it is later than the last one used,
+// in one statement, so two requests with the same code cannot both pass.
+func (s *Store) UseTOTPStep(ctx context.Context, id string, step int64) (bool, error) {
+	var ok bool
+	err := s.write(ctx, "use totp step", func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE users SET totp_last_step = ? WHERE id = ? AND totp_enabled = 1 AND totp_last_step < ?`, step, id, step)
+		if err != nil {
+			return err
+		}
+		n, _ := res.RowsAffected()
+		ok = n == 1
+		return nil
+	})
+	return ok, err
 }

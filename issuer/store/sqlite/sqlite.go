@@ -222,6 +222,10 @@ func isUnique(err error) bool {
 const instantLayout = "2006-01-02T15:04:05.000000Z"
 
 // instant is the stored form of a moment: NULL for the zero time.
+func likeEscape(s string) string {
+	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
+}
+
 func instant(t time.Time) any {
 	if t.IsZero() {
 		return nil
@@ -309,7 +313,28 @@ func (s *Store) Audit(ctx context.Context, f issuer.AuditFilter) ([]issuer.Audit
 		q.WriteString(` AND action = ?`)
 		args = append(args, f.Action)
 	}
+	if f.Actor != "" {
+		// The name itself, or the name an API token acted under ("name
+		// (token t…)"); LIKE's wildcards in a name are escaped.
+		q.WriteString(` AND (actor = ? OR actor LIKE ? ESCAPE '\')`)
+		args = append(args, f.Actor, likeEscape(f.Actor)+" (token %")
+	}
+	if f.BeforeSeq > 0 {
+		q.WriteString(` AND seq < ?`)
+		args = append(args, f.BeforeSeq)
+	}
+	if !f.From.IsZero() {
+		q.WriteString(` AND at >= ?`)
+		args = append(args, instant(f.From))
+	}
+	if !f.Until.IsZero() {
+		q.WriteString(` AND at < ?`)
+		args = append(args, instant(f.Until))
+	}
 	q.WriteString(` ORDER BY seq`)
+	if f.Newest {
+		q.WriteString(` DESC`)
+	}
 	if f.Limit > 0 {
 		q.WriteString(` LIMIT ?`)
 		args = append(args, f.Limit)

@@ -38,6 +38,8 @@ func RunAccounts(t *testing.T, open func(t *testing.T) AccountStore) {
 		{"PasswordAndDisableRevokeTokens", testPasswordAndDisableRevokeTokens},
 		{"TokensOf", testTokensOf},
 		{"SessionKey", testSessionKey},
+		{"TOTP", testTOTP},
+		{"ConcurrentTOTPStep", testConcurrentTOTPStep},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -382,5 +384,79 @@ func testSessionKey(t *testing.T, s AccountStore) {
 	must(t, err)
 	if !bytes.Equal(again, got[0]) {
 		t.Fatal("a later start replaced the session key")
+	}
+}
+
+// testTOTP: the sealed secret round-trips byte for byte; a step is used
+// once and only forwards; removing the factor ends the sessions.
+func testTOTP(t *testing.T, s AccountStore) {
+	setup(t, s)
+	addUser(t, s, user("u1", "root", account.AuthorityAdmin, ""))
+	ctx := t.Context()
+	if ok, err := s.UseTOTPStep(ctx, "u1", 5); err != nil || ok {
+		t.Fatalf("a step used without TOTP enabled: %v %v", ok, err)
+	}
+	sealed := []byte{1, 0, 255, 7, 42}
+	must(t, s.SetTOTP(ctx, "u1", sealed, false, 0, event("account.totp_begin", "", "root")))
+	u, err := s.User(ctx, "u1")
+	must(t, err)
+	if string(u.TOTPSealed) != string(sealed) || u.TOTPEnabled || u.SessionGen != 1 {
+		t.Fatalf("pending TOTP stored as %v enabled=%v gen=%d", u.TOTPSealed, u.TOTPEnabled, u.SessionGen)
+	}
+	must(t, s.SetTOTP(ctx, "u1", sealed, true, 100, event("account.totp_enable", "", "root")))
+	for _, c := range []struct {
+		step int64
+		ok   bool
+	}{{100, false}, {99, false}, {101, true}, {101, false}, {103, true}, {102, false}} {
+		ok, err := s.UseTOTPStep(ctx, "u1", c.step)
+		must(t, err)
+		if ok != c.ok {
+			t.Fatalf("step %d accepted=%v, want %v", c.step, ok, c.ok)
+		}
+	}
+	u, err = s.User(ctx, "u1")
+	must(t, err)
+	if !u.TOTPEnabled || u.TOTPStep != 103 || u.SessionGen != 1 {
+		t.Fatalf("after use: enabled=%v step=%d gen=%d", u.TOTPEnabled, u.TOTPStep, u.SessionGen)
+	}
+	must(t, s.SetTOTP(ctx, "u1", nil, false, 0, event("account.totp_reset", "", "root")))
+	u, err = s.User(ctx, "u1")
+	must(t, err)
+	if u.TOTPSealed != nil || u.TOTPEnabled || u.SessionGen != 2 {
+		t.Fatalf("after reset: sealed=%v enabled=%v gen=%d", u.TOTPSealed, u.TOTPEnabled, u.SessionGen)
+	}
+	if err := s.SetTOTP(ctx, "nobody", nil, false, 0, event("account.totp_reset", "", "x")); !issuer.Is(err, issuer.ErrNotFound) {
+		t.Fatalf("SetTOTP of an unknown account: %v", err)
+	}
+	if n := countAudit(t, s, issuer.AuditFilter{Action: "account.totp_enable"}); n != 1 {
+		t.Fatalf("account.totp_enable events = %d, want 1", n)
+	}
+}
+
+// testConcurrentTOTPStep: of many requests with the same code at once,
+// exactly one passes.
+func testConcurrentTOTPStep(t *testing.T, s AccountStore) {
+	setup(t, s)
+	addUser(t, s, user("u1", "root", account.AuthorityAdmin, ""))
+	must(t, s.SetTOTP(t.Context(), "u1", []byte{1}, true, 1, event("account.totp_enable", "", "root")))
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	passed := 0
+	for range 12 {
+		wg.Go(func() {
+			ok, err := s.UseTOTPStep(t.Context(), "u1", 2)
+			if err != nil {
+				t.Error(err)
+			}
+			if ok {
+				mu.Lock()
+				passed++
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	if passed != 1 {
+		t.Fatalf("%d of 12 concurrent uses of one code passed, want 1", passed)
 	}
 }

@@ -372,6 +372,12 @@ func testAudit(t *testing.T, s issuer.Store) {
 		event("login", "alpha", "teacher"),
 	}
 	evs[4].Detail = `{"ip":"10.0.0.1","ua":"浏览器"}`
+	// An hour apart, for the date range; clerk_1 acts in person and with
+	// a token; clerkx1 only matches clerk_1 if "_" were a wildcard.
+	for i := range evs {
+		evs[i].At = t0.Add(time.Duration(i) * time.Hour)
+	}
+	evs[1].Actor, evs[3].Actor, evs[2].Actor = "clerk_1", "clerk_1 (token tabc)", "clerkx1"
 	for _, ev := range evs {
 		must(t, s.AppendAudit(ctx, ev))
 	}
@@ -411,6 +417,13 @@ func testAudit(t *testing.T, s issuer.Store) {
 		{"limit", issuer.AuditFilter{Limit: 2}, []int64{s0(0), s0(1)}},
 		{"after and limit", issuer.AuditFilter{AfterSeq: s0(0), Limit: 1, Action: "login"}, []int64{s0(2)}},
 		{"none", issuer.AuditFilter{Subject: "nobody"}, []int64{}},
+		{"newest first", issuer.AuditFilter{Newest: true}, []int64{s0(4), s0(3), s0(2), s0(1), s0(0)}},
+		{"newest first, next page", issuer.AuditFilter{Newest: true, BeforeSeq: s0(3), Limit: 2}, []int64{s0(2), s0(1)}},
+		{"actor", issuer.AuditFilter{Actor: "clerk_1"}, []int64{s0(1), s0(3)}},
+		{"actor is not a pattern", issuer.AuditFilter{Actor: "clerk%"}, []int64{}},
+		{"from", issuer.AuditFilter{From: t0.Add(2 * time.Hour)}, []int64{s0(2), s0(3), s0(4)}},
+		{"until (exclusive)", issuer.AuditFilter{Until: t0.Add(2 * time.Hour)}, []int64{s0(0), s0(1)}},
+		{"from and until", issuer.AuditFilter{From: t0.Add(time.Hour), Until: t0.Add(3*time.Hour + time.Second), Newest: true}, []int64{s0(3), s0(2), s0(1)}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -45,6 +45,9 @@ func Run(t *testing.T, open func(t *testing.T) issuer.Store) {
 		{"Paging", testPaging},
 		{"Audit", testAudit},
 		{"TimeRoundTrip", testTimeRoundTrip},
+		{"HolderCodes", testHolderCodes},
+		{"HolderFailures", testHolderFailures},
+		{"ShareLinks", testShareLinks},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
