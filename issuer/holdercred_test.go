@@ -175,12 +175,12 @@ func TestHolderCredentialAccess(t *testing.T) {
 // legacyStore issues as certd did before holder credentials: records only.
 type legacyStore struct{ issuer.Store }
 
-func (s legacyStore) IssueBatch(ctx context.Context, b issuer.Batch, prefix string, certs []issuer.Certificate, seal func(*issuer.Certificate) (issuer.AuditEvent, error)) error {
+func (s legacyStore) IssueBatch(ctx context.Context, b issuer.Batch, prefix string, certs []issuer.Certificate, seal func(*issuer.Certificate) (issuer.AuditEvent, error), job *issuer.PrintJob) error {
 	return s.Store.IssueBatch(ctx, b, prefix, certs, func(c *issuer.Certificate) (issuer.AuditEvent, error) {
 		ev, err := seal(c)
 		c.Credential = ""
 		return ev, err
-	})
+	}, job)
 }
 
 // TestLegacyCertificateGetsCredentialOnFirstRequest: a certificate issued

@@ -31,6 +31,9 @@ func TestBackupRestoreCheck(t *testing.T) {
 	if !strings.Contains(out, "12 certificates") || !strings.Contains(out, "check passed") {
 		t.Errorf("backup: %s", out)
 	}
+	if fi, err := os.Stat(copy); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("the backup holds personal data: mode %v, want 0600 (%v)", fi.Mode().Perm(), err)
+	}
 	if code, _, errs := src.run("backup", "--out", copy); code != 2 || !strings.Contains(errs, "not overwritten") {
 		t.Errorf("backup over an existing file: exit %d %s", code, errs)
 	}

@@ -64,6 +64,16 @@ func cmdServe(ctx context.Context, args []string, out io.Writer) error {
 		defer ms.Close()
 		e.log.Info("metrics listening", "addr", ms.Addr())
 	}
+	if e.svc.Printer != nil {
+		// Print jobs an interruption left unfinished (a kill, a lost
+		// database, a full disk) are finished at start, with the photos
+		// and address they were issued with; ResumePrinting logs each.
+		go func() {
+			if _, err := e.svc.ResumePrinting(ctx, authorityActor(), nil); err != nil {
+				e.log.Error("cannot list unfinished print jobs", "error", err)
+			}
+		}()
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- app.Listen(e.cfg.Addr) }()
 	e.log.Info("certd listening", "addr", e.cfg.Addr, "public_url", e.cfg.PublicURL)

@@ -30,6 +30,7 @@ import (
 	"fmt"
 	"io/fs"
 	"net/url"
+	"os"
 	"runtime"
 	"strings"
 	"time"
@@ -368,6 +369,19 @@ func (s *Store) Backup(ctx context.Context, path string) error {
 	if path == "" || strings.Contains(path, ":memory:") || strings.HasPrefix(path, "file:") {
 		return issuer.Errorf(issuer.ErrInvalid, "backup_path", "备份路径 %q 无效，应为文件名", "invalid backup path %q: want a file name", path)
 	}
+	// The copy holds personal data: create it empty, readable by the
+	// owner only (and refuse an existing file), and let VACUUM INTO fill
+	// it, which SQLite allows for an empty file.
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600) // #nosec G304 -- the operator's own backup path
+	if err != nil {
+		if errors.Is(err, os.ErrExist) {
+			return issuer.Errorf(issuer.ErrConflict, "backup_exists", "%s 已存在，不会覆盖", "%s exists and is not overwritten", path)
+		}
+		return storeutil.Unavailable("backup to "+path, err)
+	}
+	if err := f.Close(); err != nil {
+		return storeutil.Unavailable("backup to "+path, err)
+	}
 	// A connection of its own: the readers are query_only, which SQLite
 	// takes to forbid VACUUM INTO, and the writer would hold every write
 	// of the service for as long as the copy takes.
@@ -380,6 +394,7 @@ func (s *Store) Backup(ctx context.Context, path string) error {
 	defer db.Close()
 	db.SetMaxOpenConns(1)
 	if _, err := db.ExecContext(ctx, "VACUUM INTO ?", path); err != nil {
+		_ = os.Remove(path) // a partial copy must not pass for a backup
 		return storeutil.Unavailable("backup to "+path, err)
 	}
 	return nil

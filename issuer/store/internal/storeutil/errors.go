@@ -32,7 +32,9 @@ var (
 	Certificate = Noun{"certificate", "证书", "certificate"}
 	BatchNoun   = Noun{"batch", "批次", "batch"}
 	PDF         = Noun{"pdf", "证书 PDF", "certificate PDF"}
-	Reference   = Noun{"reference", "关联记录", "referenced record"}
+	// PrintJobNoun is the print job of a batch, or a certificate's place in one.
+	PrintJobNoun = Noun{"print_job", "待生成的证书 PDF", "pending print of"}
+	Reference    = Noun{"reference", "关联记录", "referenced record"}
 )
 
 // AuthorityExists is returned by a second CreateAuthority.
