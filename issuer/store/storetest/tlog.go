@@ -68,9 +68,9 @@ func testLogWrittenWithChange(t *testing.T, s LogOutboxStore) {
 	for i := range 10 {
 		certs = append(certs, cert("alpha", i, weld, 3, june30))
 	}
-	must(t, s.IssueBatch(ctx, batch("b1", "alpha", "fp1"), prefixA, certs, logSeal))
+	must(t, s.IssueBatch(ctx, batch("b1", "alpha", "fp1"), prefixA, certs, logSeal, nil))
 	one := []issuer.Certificate{cert("alpha", 50, weld, 3, june30)}
-	must(t, s.IssueBatch(ctx, batch("b2", "alpha", "fp2"), prefixA, one, logSeal))
+	must(t, s.IssueBatch(ctx, batch("b2", "alpha", "fp2"), prefixA, one, logSeal, nil))
 	rev := event("certificate.revoke", "alpha", certs[0].Number)
 	rev.Log = []issuer.LogItem{logItem("revoked", "alpha", certs[0].Number)}
 	must(t, s.Revoke(ctx, certs[0].Number, issuer.Revocation{Reason: issuer.ReasonError, At: t0, By: "x"}, rev))
@@ -119,7 +119,7 @@ func testLogRolledBack(t *testing.T, s LogOutboxStore) {
 		ev, err := fail(c)
 		ev.Log = []issuer.LogItem{logItem("issued", c.InstitutionID, c.Number)}
 		return ev, err
-	})
+	}, nil)
 	if err == nil {
 		t.Fatal("the failing seal did not fail the batch")
 	}
