@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/valyala/fasthttp"
 
+	"certd/holder"
 	"certd/issuer"
 	"certd/issuer/account"
 	"certd/issuer/console"
@@ -161,7 +162,14 @@ func newApp(e *env) (*fiber.App, error) {
 		deps.LogFiles, deps.Proofs = rt.reader.Public, rt.prover
 		deps.Options.LogPolicy, deps.Options.PublicLog = rt.public, rt.logSource()
 	}
-	if _, err := web.Mount(app, deps); err != nil {
+	lookup, err := web.Mount(app, deps)
+	if err != nil {
+		return nil, err
+	}
+	// The holder pages (/me) after the public routes, so that the public
+	// side's security headers and rate limit cover them.
+	if err := holder.Mount(app, holder.Deps{Service: e.svc, Lookup: lookup, PublicURL: e.cfg.PublicURL,
+		TrustedProxies: strings.Split(e.cfg.TrustedProxies, ","), Log: e.log}); err != nil {
 		return nil, err
 	}
 	if err := mountConsole(app, e); err != nil {
