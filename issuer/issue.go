@@ -17,6 +17,7 @@ import (
 	"certd/issuer/occupation"
 	"certd/issuer/render"
 	"certd/issuer/roster"
+	"certd/issuer/statuslist"
 	"certd/issuer/tlog"
 )
 
@@ -442,6 +443,10 @@ func (s *Service) sign(in Institution, c *Certificate, h credential.DocHash, pho
 	}
 	iss := credential.Issuer{ID: credential.InstitutionURN(in.ID), Name: in.Name, USCC: in.USCC}
 	rc := credential.NewCertificateClaims(iss, sub, c.IssuedAt)
+	if s.StatusBase != "" && c.StatusIndex >= 0 {
+		e := credential.StatusEntry(statuslist.NewEntry(s.StatusListURL(in.ID), c.StatusIndex))
+		rc.CredentialStatus = &e
+	}
 	tok, err := credential.Sign(rc, credential.TypeCertificate, priv)
 	if err != nil {
 		return err

@@ -65,6 +65,11 @@ func cmdServe(ctx context.Context, args []string, out io.Writer) error {
 		defer ms.Close()
 		e.log.Info("metrics listening", "addr", ms.Addr())
 	}
+	// Status lists: a new version within a poll of every revocation or
+	// reissue, whichever process made it, and re-signed before they age.
+	pubCtx, stopPub := context.WithCancel(ctx)
+	defer stopPub()
+	go func() { _ = (&issuer.StatusPublisher{Service: e.svc, TTL: e.cfg.statusTTL()}).Run(pubCtx) }()
 	if e.svc.Printer != nil {
 		// Print jobs an interruption left unfinished (a kill, a lost
 		// database, a full disk) are finished at start, with the photos
