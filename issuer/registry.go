@@ -315,7 +315,7 @@ func (s *Service) putVersion(ctx context.Context, actor Actor, cur *Institution,
 			return Institution{}, err
 		}
 	}
-	_, apriv, err := s.authorityKey(ctx)
+	a, apriv, err := s.authorityKey(ctx)
 	if err != nil {
 		return Institution{}, err
 	}
@@ -328,7 +328,13 @@ func (s *Service) putVersion(ctx context.Context, actor Actor, cur *Institution,
 	}
 	in.Token = tok
 	detail["version"] = in.Version
-	if err := s.store.PutInstitution(ctx, in, newKeys, s.event(actor, action, in.ID, in.ID, detail)); err != nil {
+	ev := s.event(actor, action, in.ID, in.ID, detail)
+	if _, ok := s.logStore(); ok {
+		if ev.Log, err = registrationItems(in, a.KID, newKeys, now); err != nil {
+			return Institution{}, err
+		}
+	}
+	if err := s.store.PutInstitution(ctx, in, newKeys, ev); err != nil {
 		return Institution{}, err
 	}
 	return in, nil
@@ -662,7 +668,7 @@ func (s *Service) TrustBundle(ctx context.Context) (credential.TrustBundle, erro
 	if err != nil {
 		return credential.TrustBundle{}, err
 	}
-	tb := credential.TrustBundle{Format: credential.TrustFormat, GeneratedAt: s.now(),
+	tb := credential.TrustBundle{Format: credential.TrustFormat, GeneratedAt: s.now(), LogPolicy: s.LogPolicy,
 		Authority: credential.Authority{ID: credential.AuthorityID, Name: a.Name, JWK: credential.NewJWK(a.PublicKey)}}
 	all, err := s.store.Institutions(ctx)
 	if err != nil {
@@ -699,4 +705,43 @@ func (s *Service) CheckKEK(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// PreviewUpdate checks spec as UpdateInstitution would and returns the
+// version in force and what it would become, storing nothing: for a
+// confirmation that shows the change before it is signed.
+func (s *Service) PreviewUpdate(ctx context.Context, actor Actor, spec InstitutionSpec) (Institution, Institution, error) {
+	if err := actor.mayAdminister(); err != nil {
+		return Institution{}, Institution{}, err
+	}
+	cur, err := s.store.Institution(ctx, spec.ID)
+	if err != nil {
+		return Institution{}, Institution{}, notFoundInstitution(err, spec.ID)
+	}
+	next, err := s.buildInstitution(ctx, spec)
+	if err != nil {
+		return cur, Institution{}, err
+	}
+	if next.Prefix != cur.Prefix {
+		return cur, Institution{}, Errorf(ErrInvalid, "prefix_change", "证书编号前缀不能修改", "the certificate prefix cannot change")
+	}
+	return cur, next, nil
+}
+
+// PreviewRegistration checks spec as AddInstitution would, storing nothing
+// and making no key: for the confirmation before a registration.
+func (s *Service) PreviewRegistration(ctx context.Context, actor Actor, spec InstitutionSpec) (Institution, error) {
+	if err := actor.mayAdminister(); err != nil {
+		return Institution{}, err
+	}
+	in, err := s.buildInstitution(ctx, spec)
+	if err != nil {
+		return Institution{}, err
+	}
+	if _, err := s.store.Institution(ctx, in.ID); err == nil {
+		return Institution{}, Errorf(ErrConflict, "institution_exists", "机构标识“%s”已被使用", "the id %q is taken", in.ID)
+	} else if !Is(err, ErrNotFound) {
+		return Institution{}, err
+	}
+	return in, nil
 }

@@ -91,6 +91,22 @@ type Store interface {
 	// PDF returns the stored PDF, ErrNotFound if none was rendered.
 	PDF(ctx context.Context, number string) ([]byte, error)
 
+	// Status lists. IssueBatch and Reissue give every new certificate a
+	// status index drawn at random among the free ones of its
+	// institution's list (unique per institution). FillStatusIndexes does
+	// the same for the institution's certificates that have none (issued
+	// before lists existed) and returns how many it filled. StatusBits
+	// reads what the list is made of: the indexes of every certificate
+	// that is not valid. PutStatusList stores a signed version, whose
+	// Version must be exactly one more than the latest (ErrConflict
+	// otherwise, so two publishers cannot both win); StatusList reads a
+	// version, the latest for 0 (ErrNotFound before the first). Publishing
+	// a list writes no audit line: the list is derived from changes that
+	// were audited, and is itself signed and kept.
+	FillStatusIndexes(ctx context.Context, institutionID string) (int, error)
+	StatusBits(ctx context.Context, institutionID string) (StatusBits, error)
+	PutStatusList(ctx context.Context, l StatusList) error
+	StatusList(ctx context.Context, institutionID string, version int) (StatusList, error)
 	// PutPrinted stores a certificate's PDF as PutPDF does and, in the
 	// same transaction, marks its print item done; the item that completes
 	// its job marks the job done and drops the job's items and photos.

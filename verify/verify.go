@@ -133,6 +133,8 @@ const (
 	CheckStatus       = "status"
 	// CheckPDF is made only for an uploaded PDF: the file is the one issued.
 	CheckPDF = "pdf_identical"
+	// CheckLog: the certificate is recorded in the public log (issue 11).
+	CheckLog = "public_log"
 )
 
 var checkLabels = map[string][2]string{
@@ -144,6 +146,7 @@ var checkLabels = map[string][2]string{
 	CheckScope:        {"职业、工种和等级在备案范围内", "occupation, 工种 and level within registered scope"},
 	CheckStatus:       {"证书状态（未撤销、未更正）", "certificate status (not revoked or superseded)"},
 	CheckPDF:          {"与签发的PDF文件完全一致", "file identical to the issued PDF"},
+	CheckLog:          {"已记入公开日志", "recorded in the public log"},
 }
 
 // StatusInfo is the register's word on a certificate.
@@ -195,6 +198,9 @@ type Result struct {
 	Claims       *credential.CertificateClaims `json:"-"`
 	Registration *credential.Registration      `json:"-"`
 	Status       *StatusInfo                   `json:"-"`
+	// Inputs are what an offline verdict was reached with, each with its
+	// time (the status list used; the caller adds the bundle and clock).
+	Inputs []Input `json:"inputs,omitempty"`
 	// Disclosed is set for a holder credential: what its holder chose to
 	// show. Claims then carry the name and document hash only if shown.
 	Disclosed *Disclosed `json:"-"`
@@ -322,6 +328,15 @@ type Verifier struct {
 	Registry *Registry
 	Status   StatusSource // nil: offline, status is "could not check"
 	Now      func() time.Time
+	// PublicLog, when set, adds the check that the certificate is in the
+	// public log (CheckLog) to every stored record verified (Records).
+	PublicLog LogSource
+	// Lists, when Status is nil, are the institutions' status lists an
+	// offline verifier reads the status from (by institution id); MaxAge
+	// is how old a list may be (0: its own ttl). A list that is stale, or
+	// missing, gives "cannot determine", never "not revoked".
+	Lists  map[string]StatusList
+	MaxAge time.Duration
 
 	// batch, when set, collects signatures instead of checking them, and
 	// every signature counts as passed: the results stand only if the
@@ -452,6 +467,10 @@ func (v *Verifier) registered(ctx context.Context, res Result, b builder, reg cr
 		b.set(CheckScope, Pass, "", "")
 	} else {
 		b.set(CheckScope, Fail, zh, en)
+	}
+	if v.Status == nil && v.Lists != nil {
+		v.listStatus(&b, &res, reg.InstitutionID, claims, now)
+		return finish(res, b)
 	}
 	if v.Status == nil {
 		b.set(CheckStatus, Unknown, "离线验证无法查询撤销状态，请到发证机构的查询网址核实", "offline: revocation status could not be checked; check with the issuer's verification service")

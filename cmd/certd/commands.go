@@ -16,6 +16,7 @@ import (
 
 	"certd/issuer"
 	"certd/issuer/account"
+	"certd/issuer/credential"
 	"certd/issuer/ident"
 	"certd/issuer/roster"
 )
@@ -761,9 +762,21 @@ func cmdTrust(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	defer e.close()
+	if _, err := e.logPolicy(ctx, false); err != nil {
+		return err
+	}
 	tb, err := e.svc.TrustBundle(ctx)
 	if err != nil {
 		return err
+	}
+	// The latest status lists, re-signed first where they have used half
+	// their ttl: what an offline verifier relies on for "not revoked".
+	lists, err := e.svc.FreshStatusLists(ctx, e.cfg.statusTTL())
+	if err != nil {
+		return err
+	}
+	for _, l := range lists {
+		tb.StatusLists = append(tb.StatusLists, credential.TrustStatusList{Institution: l.InstitutionID, Version: l.Version, ValidFrom: l.ValidFrom, Token: l.Token})
 	}
 	return writeJSON(out, tb)
 }

@@ -20,6 +20,7 @@ import (
 	"certd/issuer/clientip"
 	"certd/issuer/keys"
 	"certd/issuer/render"
+	"certd/issuer/statuslist"
 	"certd/issuer/store/postgres"
 	"certd/issuer/store/sqlite"
 	"certd/verify"
@@ -46,6 +47,15 @@ type Config struct {
 	// MetricsAddr is where the Prometheus metrics are served, apart from
 	// the public port; empty serves none.
 	MetricsAddr string
+	// LogDir holds the public log's files (default <data>/log); LogOrigin
+	// names the log (default <public host>/log; fixed once the log key
+	// exists); LogWitnesses is a tlog-policy file naming the witnesses (with
+	// their URLs) and the quorum, empty for a local witness.
+	LogDir       string
+	LogOrigin    string
+	LogWitnesses string
+	// StatusTTL is the ttl of published status lists (a Go duration).
+	StatusTTL string
 	// ReplicaURLs are PostgreSQL streaming replicas for the public read
 	// path; ReplicaMaxLag is how far behind one may be and stay in use.
 	ReplicaURLs   stringList
@@ -60,6 +70,12 @@ func (l *stringList) String() string { return strings.Join(*l, ",") }
 func (l *stringList) Set(v string) error {
 	*l = append(*l, v)
 	return nil
+}
+
+// statusTTL is the validated --status-ttl.
+func (c *Config) statusTTL() time.Duration {
+	d, _ := time.ParseDuration(c.StatusTTL)
+	return d
 }
 
 var settings = []struct {
@@ -77,6 +93,10 @@ var settings = []struct {
 	{"rate-limit", "CERTD_RATE_LIMIT", "600", "public verification requests per minute per client; -1 disables", func(c *Config) *string { return &c.RateLimit }},
 	{"cache-mb", "CERTD_CACHE_MB", "256", "memory for the in-process verification cache, in MiB (approximate)", func(c *Config) *string { return &c.CacheMB }},
 	{"metrics-addr", "CERTD_METRICS_ADDR", "127.0.0.1:9090", "address serving Prometheus metrics (GET /metrics), apart from the public one; keep it private; empty serves none", func(c *Config) *string { return &c.MetricsAddr }},
+	{"log-dir", "CERTD_LOG_DIR", "", "directory of the public log's files (tiles, checkpoint); empty means <data>/log. Several instances on one PostgreSQL database must share it", func(c *Config) *string { return &c.LogDir }},
+	{"log-origin", "CERTD_LOG_ORIGIN", "", "the public log's name (checkpoint origin); empty means <public-url host>/log. Fixed once the log key is made", func(c *Config) *string { return &c.LogOrigin }},
+	{"log-witnesses", "CERTD_LOG_WITNESSES", "", "tlog-policy file naming the log's witnesses (witness NAME VKEY URL), groups and the quorum; empty runs a local witness in <data>/witness", func(c *Config) *string { return &c.LogWitnesses }},
+	{"status-ttl", "CERTD_STATUS_TTL", "10m", "how long a published status list may be relied on (its ttl, also its cache lifetime); lists are re-signed at half of it", func(c *Config) *string { return &c.StatusTTL }},
 	{"replica-max-lag", "CERTD_REPLICA_MAX_LAG", "1s", "a read replica lagging more than this leaves the rotation until it catches up", func(c *Config) *string { return &c.ReplicaMaxLag }},
 	{"font", "CERTD_FONT", "/usr/share/fonts/truetype/lxgw-wenkai/LXGWWenKai-Regular.ttf", "TrueType font (.ttf or .ttc) for certificates", func(c *Config) *string { return &c.FontPath }},
 }
@@ -142,6 +162,12 @@ func (c *Config) validate() error {
 			bad = append(bad, "--metrics-addr 应为 主机:端口（或留空不提供）/ --metrics-addr must be host:port (or empty for none)")
 		}
 	}
+	if c.StatusTTL == "" {
+		c.StatusTTL = issuer.DefaultStatusTTL.String()
+	}
+	if d, err := time.ParseDuration(c.StatusTTL); err != nil || d < 10*time.Second || d > statuslist.MaxTTL || d%time.Millisecond != 0 {
+		bad = append(bad, "--status-ttl 应为 10s 到 744h 之间的时长 / --status-ttl must be a duration from 10s to 744h")
+	}
 	if len(c.ReplicaURLs) > 0 && c.DatabaseURL == "" {
 		bad = append(bad, "--database-replica-url 需要同时给出 --database-url（PostgreSQL）/ --database-replica-url needs --database-url (PostgreSQL)")
 	}
@@ -177,6 +203,7 @@ func (e usageError) Error() string { return e.msg }
 type backend interface {
 	issuer.Store
 	verify.Store
+	issuer.LogStore
 }
 
 // env is what a command works with once the config is validated.
@@ -192,6 +219,8 @@ type env struct {
 	// metrics, when set, is where the server's metrics are registered
 	// (serve sets it; tests may leave it nil).
 	metrics *prometheus.Registry
+	// publog is the public log, when serve runs it.
+	publog *logRuntime
 	// closers run at close, before the store's own Close.
 	closers []func() error
 }
@@ -226,6 +255,8 @@ func (c *Config) open(ctx context.Context) (*env, error) {
 	}
 	svc := issuer.New(st, kek)
 	svc.Log = log
+	// Every record signed from here on says where its revocation bit is.
+	svc.StatusBase = c.PublicURL + "/status"
 	svc.PublicURL = strings.TrimRight(c.PublicURL, "/")
 	return &env{cfg: c, store: st, svc: svc, log: log}, nil
 }
@@ -290,6 +321,15 @@ func (c *Config) loadKEK(log *slog.Logger) (*keys.KEK, error) {
 func (e *env) close() {
 	if e == nil {
 		return
+	}
+	if e.store != nil {
+		// What a command committed reaches the public log before it exits
+		// (unless a server is running to take it).
+		ctx, cancel := context.WithTimeout(context.Background(), 45*time.Second)
+		if err := e.flushLog(ctx); err != nil {
+			e.log.Warn("public log: entries left for the server to append", "error", err)
+		}
+		cancel()
 	}
 	for _, c := range e.closers {
 		_ = c()

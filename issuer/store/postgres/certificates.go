@@ -19,12 +19,12 @@ import (
 
 var certColumnList = []string{"number", "institution_id", "institution_ver", "batch_id", "holder_name", "doc_type", "doc_number",
 	"student_no", "major", "candidate_type", "occupation", "occupation_name", "specialty", "level", "assessed_on",
-	"issued_on", "issued_at", "kid", "token", "verify_code", "status", "supersedes", "credential"}
+	"issued_on", "issued_at", "kid", "token", "verify_code", "status", "supersedes", "credential", "status_index"}
 
 const certColumns = `number, institution_id, institution_ver, batch_id, holder_name, doc_type, doc_number,
 	student_no, major, candidate_type, occupation, occupation_name, specialty, level, assessed_on,
 	issued_on, issued_at, kid, token, verify_code, status, revoked_reason, revoked_note, revoked_at,
-	revoked_by, superseded_by, supersedes, pdf_sha256, credential`
+	revoked_by, superseded_by, supersedes, pdf_sha256, credential, status_index`
 
 // certRow is a new certificate in the order of certColumnList.
 func certRow(c *issuer.Certificate) []any {
@@ -32,7 +32,14 @@ func certRow(c *issuer.Certificate) []any {
 	return []any{c.Number, c.InstitutionID, c.InstitutionVer, c.BatchID, h.Name, string(h.DocType), h.DocNumber,
 		h.StudentNo, h.Major, string(h.CandidateType), c.Occupation, c.OccupationName, c.Specialty, int(c.Level),
 		date(c.AssessedOn), date(c.IssuedOn), instant(c.IssuedAt), c.KID, c.Token, c.VerifyCode, string(c.Status),
-		nullString(c.Supersedes), nullString(c.Credential)}
+		nullString(c.Supersedes), nullString(c.Credential), nullIndex(c.StatusIndex)}
+}
+
+func nullIndex(i int) any {
+	if i < 0 {
+		return nil
+	}
+	return int32(i) // #nosec G115 -- below statuslist.MaxBits
 }
 
 func scanCert(row pgx.Row) (issuer.Certificate, error) {
@@ -41,12 +48,17 @@ func scanCert(row pgx.Row) (issuer.Certificate, error) {
 	var level int
 	var assessed, issuedOn, issuedAt, revokedAt *time.Time
 	var reason, note, revokedBy, supBy, sup, pdf, cred *string
+	var statusIndex *int32
 	err := row.Scan(&c.Number, &c.InstitutionID, &c.InstitutionVer, &c.BatchID, &c.Holder.Name, &docType,
 		&c.Holder.DocNumber, &c.Holder.StudentNo, &c.Holder.Major, &candidate, &c.Occupation, &c.OccupationName,
 		&c.Specialty, &level, &assessed, &issuedOn, &issuedAt, &c.KID, &c.Token, &c.VerifyCode, &status,
-		&reason, &note, &revokedAt, &revokedBy, &supBy, &sup, &pdf, &cred)
+		&reason, &note, &revokedAt, &revokedBy, &supBy, &sup, &pdf, &cred, &statusIndex)
 	if err != nil {
 		return c, err
+	}
+	c.StatusIndex = -1
+	if statusIndex != nil {
+		c.StatusIndex = int(*statusIndex)
 	}
 	c.Holder.DocType = ident.DocType(docType)
 	c.Holder.CandidateType = issuer.CandidateType(candidate)
@@ -194,8 +206,13 @@ func issue(ctx context.Context, tx pgx.Tx, b issuer.Batch, prefix string, certs 
 		}
 	}
 
+	if err := allocStatus(ctx, tx, b.InstitutionID, certs); err != nil {
+		return err
+	}
+
 	certRows := make([][]any, len(certs))
 	auditRows := make([][]any, len(certs))
+	var logRows [][]any
 	for i := range certs {
 		c := &certs[i]
 		prepare(c, b, supersedes)
@@ -205,11 +222,17 @@ func issue(ctx context.Context, tx pgx.Tx, b issuer.Batch, prefix string, certs 
 		}
 		certRows[i] = certRow(c)
 		auditRows[i] = auditRow(ev)
+		for _, it := range ev.Log {
+			logRows = append(logRows, logRow(it, ev.At))
+		}
 	}
 	if err := copyRows(ctx, tx, "certificates", certColumnList, certRows); err != nil {
 		return err
 	}
-	return copyRows(ctx, tx, "audit", auditColumns, auditRows)
+	if err := copyRows(ctx, tx, "audit", auditColumns, auditRows); err != nil {
+		return err
+	}
+	return copyRows(ctx, tx, "tlog_outbox", logColumns, logRows)
 }
 
 // copyRows inserts rows with COPY when there are enough of them to pay for

@@ -18,17 +18,24 @@ import (
 const certColumns = `number, institution_id, institution_ver, batch_id, holder_name, doc_type, doc_number,
 	student_no, major, candidate_type, occupation, occupation_name, specialty, level, assessed_on,
 	issued_on, issued_at, kid, token, verify_code, status, revoked_reason, revoked_note, revoked_at,
-	revoked_by, superseded_by, supersedes, pdf_sha256, credential`
+	revoked_by, superseded_by, supersedes, pdf_sha256, credential, status_index`
 
 const insertCert = `INSERT INTO certificates (` + certColumns + `)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, NULL, NULL, NULL, ?, NULL, ?)`
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, NULL, NULL, NULL, ?, NULL, ?, ?)`
 
 func certArgs(c *issuer.Certificate) []any {
 	h := &c.Holder
 	return []any{c.Number, c.InstitutionID, c.InstitutionVer, c.BatchID, h.Name, string(h.DocType), h.DocNumber,
 		h.StudentNo, h.Major, string(h.CandidateType), c.Occupation, c.OccupationName, c.Specialty, int(c.Level),
 		date(c.AssessedOn), date(c.IssuedOn), instant(c.IssuedAt), c.KID, c.Token, c.VerifyCode, string(c.Status),
-		nullString(c.Supersedes), nullString(c.Credential)}
+		nullString(c.Supersedes), nullString(c.Credential), nullIndex(c.StatusIndex)}
+}
+
+func nullIndex(i int) any {
+	if i < 0 {
+		return nil
+	}
+	return i
 }
 
 func scanCert(row interface{ Scan(...any) error }) (issuer.Certificate, error) {
@@ -37,12 +44,17 @@ func scanCert(row interface{ Scan(...any) error }) (issuer.Certificate, error) {
 	var level int
 	var assessed, issuedOn, issuedAt sql.NullString
 	var reason, note, revokedAt, revokedBy, supBy, sup, pdf, cred sql.NullString
+	var statusIndex sql.NullInt64
 	err := row.Scan(&c.Number, &c.InstitutionID, &c.InstitutionVer, &c.BatchID, &c.Holder.Name, &docType,
 		&c.Holder.DocNumber, &c.Holder.StudentNo, &c.Holder.Major, &candidate, &c.Occupation, &c.OccupationName,
 		&c.Specialty, &level, &assessed, &issuedOn, &issuedAt, &c.KID, &c.Token, &c.VerifyCode, &status,
-		&reason, &note, &revokedAt, &revokedBy, &supBy, &sup, &pdf, &cred)
+		&reason, &note, &revokedAt, &revokedBy, &supBy, &sup, &pdf, &cred, &statusIndex)
 	if err != nil {
 		return c, err
+	}
+	c.StatusIndex = -1
+	if statusIndex.Valid {
+		c.StatusIndex = int(statusIndex.Int64)
 	}
 	c.Holder.DocType = ident.DocType(docType)
 	c.Holder.CandidateType = issuer.CandidateType(candidate)
@@ -183,6 +195,10 @@ func issue(ctx context.Context, tx *sql.Tx, b issuer.Batch, prefix string, certs
 		}
 	}
 
+	if err := allocStatus(ctx, tx, b.InstitutionID, certs); err != nil {
+		return err
+	}
+
 	insCert, err := tx.PrepareContext(ctx, insertCert)
 	if err != nil {
 		return err
@@ -193,6 +209,7 @@ func issue(ctx context.Context, tx *sql.Tx, b issuer.Batch, prefix string, certs
 		return err
 	}
 	defer insAudit.Close()
+	var insLog *sql.Stmt
 	for i := range certs {
 		c := &certs[i]
 		prepare(c, b, supersedes)
@@ -209,6 +226,17 @@ func issue(ctx context.Context, tx *sql.Tx, b issuer.Batch, prefix string, certs
 		}
 		if _, err := insAudit.ExecContext(ctx, auditArgs(ev)...); err != nil {
 			return err
+		}
+		for _, it := range ev.Log {
+			if insLog == nil {
+				if insLog, err = tx.PrepareContext(ctx, insertLog); err != nil {
+					return err
+				}
+				defer insLog.Close()
+			}
+			if _, err := insLog.ExecContext(ctx, logArgs(it, ev.At)...); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
