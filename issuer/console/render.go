@@ -64,7 +64,8 @@ var funcs = template.FuncMap{
 	"dict3": func(en bool, v any, colleges map[string]string) map[string]any {
 		return map[string]any{"En": en, "Certs": v, "Colleges": colleges}
 	},
-	"levels": func() []occupation.Level { return []occupation.Level{5, 4, 3, 2, 1} },
+	"levels":   func() []occupation.Level { return []occupation.Level{5, 4, 3, 2, 1} },
+	"hasLevel": func(ls []occupation.Level, l occupation.Level) bool { return containsLevel(ls, l) },
 	"dash": func(s string) string {
 		if s == "" {
 			return "--"
