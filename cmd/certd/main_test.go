@@ -27,13 +27,28 @@ type cli struct {
 	bare bool
 }
 
+// markDemo makes the data directory a demo's, as serve --demo does: its
+// QR codes may point to a loopback address, for a test's own server.
+func (c *cli) markDemo() {
+	c.t.Helper()
+	cfg := &Config{Data: c.data, LogLevel: "error", PublicURL: testPublicURL, RateLimit: "-1", CacheMB: "16", FontPath: "/nonexistent.ttf"}
+	e, err := cfg.open(c.t.Context())
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	defer e.close()
+	if _, err := e.store.SetDeploymentValue(c.t.Context(), demoKey, "true", time.Now(), nil); err != nil {
+		c.t.Fatal(err)
+	}
+}
+
 // testPublicURL is the public address the command-line tests print with.
 const testPublicURL = "https://cert.example.edu.cn"
 
 func (c *cli) run(args ...string) (int, string, string) {
 	c.t.Helper()
 	var out, errb bytes.Buffer
-	if !c.bare && !slices.Contains(args, "--public-url") && len(args) > 0 && args[0] != "help" {
+	if !c.bare && !slices.Contains(args, "--public-url") && os.Getenv("CERTD_PUBLIC_URL") == "" && len(args) > 0 && args[0] != "help" {
 		args = append(args, "--public-url", testPublicURL)
 	}
 	code := run(context.Background(), append(args, "--data", c.data), &out, &errb)
