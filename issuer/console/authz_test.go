@@ -83,6 +83,7 @@ var matrix = []struct {
 	{"GET", "/console/catalogue", "LOODDDDD"},
 	{"POST", "/console/catalogue", "LODDDDDD"},
 	{"GET", "/console/audit", "LOOODOOD"},
+	{"GET", "/console/log", "LOOOOOOO"}, // each college its own entries; the authority picks one
 	{"GET", "/console/audit/export.xlsx", "LOOODOOD"},
 	{"GET", "/console/dashboard", "LOODDDDD"},
 

@@ -126,6 +126,7 @@ func Routes() []Route {
 		{g, "/console/catalogue", permProvince, false, (*Console).cataloguePage},
 		{p, "/console/catalogue", permAuthority, false, (*Console).catalogueImport},
 		{g, "/console/audit", permAudit, false, (*Console).auditPage},
+		{g, "/console/log", permLedger, false, (*Console).logPage},
 		{g, "/console/audit/export.xlsx", permAudit, false, (*Console).auditExport},
 		{g, "/console/dashboard", permProvince, false, (*Console).dashboardPage},
 

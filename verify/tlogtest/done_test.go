@@ -269,6 +269,7 @@ func TestLogDoneWhen(t *testing.T) {
 		t.Fatalf("with two witnesses of three: %v", err)
 	}
 
+	t.Run("console", func(t *testing.T) { foreignEntry(t, h) })
 	t.Run("proofs", func(t *testing.T) { tamperProofs(t, h, after[0]) })
 	t.Run("witness split view", func(t *testing.T) { splitView(t, h) })
 	t.Run("log files", func(t *testing.T) { tamperFiles(t, h) })
@@ -511,5 +512,39 @@ func tamperDatabase(t *testing.T, h *harness, reissued, spare issuer.Certificate
 	}
 	if v, _ := h.verdict(edited); v == verify.Valid {
 		t.Errorf("edited record verified valid")
+	}
+}
+
+// foreignEntry: the college's view of the log lists its entries, all made by
+// certd for it, until an entry under its id arrives that it did not make
+// (here: written through another institution's outbox row); then it is
+// named.
+func foreignEntry(t *testing.T, h *harness) {
+	m := &tlog.Monitor{Policy: h.public, Origin: origin, Fetch: tlog.NewReader(h.dir).Fetch}
+	l, err := publog.OfInstitution(h.ctx, h.st, m, "jlvtc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(l.Foreign) != 0 || len(l.Entries) < 10 {
+		t.Fatalf("before: %d entries, %d foreign", len(l.Entries), len(l.Foreign))
+	}
+	tok := h.w.Certs[2].Token
+	e, err := issuer.CertificateEntry(tlog.Issued, "jlvtc", h.w.Certs[2].KID, "4-04-05-05", 3, "Y000022000001263777777", tok, bytes.Repeat([]byte{9}, 32), tlog.Hash{}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := e.Encode()
+	ev := issuer.AuditEvent{Actor: "rogue", Action: "test.rogue", InstitutionID: "other", Subject: "x",
+		Log: []issuer.LogItem{{Kind: "issued", InstitutionID: "other", Subject: "rogue", Entry: b}}}
+	if err := h.st.AppendAudit(h.ctx, ev); err != nil {
+		t.Fatal(err)
+	}
+	h.settled()
+	l, err = publog.OfInstitution(h.ctx, h.st, m, "jlvtc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(l.Foreign) != 1 || l.Foreign[0].Kind != tlog.Issued || l.Foreign[0].Subject != "" {
+		t.Fatalf("after a foreign entry: %+v", l.Foreign)
 	}
 }
