@@ -33,7 +33,7 @@ import (
 const origin = "certd.test/log"
 
 type harness struct {
-	t         *testing.T
+	t         testing.TB
 	ctx       context.Context
 	st        *sqlite.Store
 	dbPath    string
@@ -49,7 +49,11 @@ type harness struct {
 
 // newHarness: certd on SQLite with a log whose policy names three
 // witnesses on loopback and a quorum of two, and its sequencer running.
-func newHarness(t *testing.T) *harness {
+func newHarness(t testing.TB) *harness { return newHarnessOf(t, 6, true) }
+
+// newHarnessOf issues n certificates first; fast shortens the checkpoint
+// interval (tests), otherwise the production defaults apply (benchmarks).
+func newHarnessOf(t testing.TB, n int, fast bool) *harness {
 	ctx, cancel := context.WithCancel(context.Background())
 	h := &harness{t: t, ctx: ctx, dbPath: filepath.Join(t.TempDir(), "certd.db"), dir: filepath.Join(t.TempDir(), "log")}
 	st, err := sqlite.Open(ctx, h.dbPath)
@@ -57,7 +61,7 @@ func newHarness(t *testing.T) *harness {
 		t.Fatal(err)
 	}
 	h.st = st
-	h.w = verifytest.NewWorld(t, st, 6)
+	h.w = verifytest.NewWorld(t, st, n)
 	kek, err := keys.NewKEK(bytes.Repeat([]byte{7}, 32))
 	if err != nil {
 		t.Fatal(err)
@@ -89,8 +93,11 @@ func newHarness(t *testing.T) *harness {
 	h.public = publog.PublicPolicy(h.policy)
 	h.prover = &publog.Prover{Store: st, Reader: tlog.NewReader(h.dir)}
 	h.seq = &publog.Sequencer{Store: st, Poll: 50 * time.Millisecond, Open: func(ctx context.Context) (*tlog.Log, error) {
-		return tlog.Open(ctx, tlog.Config{Dir: h.dir, Origin: origin, Key: priv, Policy: h.policy,
-			CheckpointInterval: 100 * time.Millisecond, BatchMaxAge: 10 * time.Millisecond})
+		cfg := tlog.Config{Dir: h.dir, Origin: origin, Key: priv, Policy: h.policy}
+		if fast {
+			cfg.CheckpointInterval, cfg.BatchMaxAge = 100*time.Millisecond, 10*time.Millisecond
+		}
+		return tlog.Open(ctx, cfg)
 	}}
 	done := make(chan struct{})
 	go func() { defer close(done); _ = h.seq.Run(ctx) }()
@@ -124,7 +131,7 @@ func (h *harness) proof(number string) []byte {
 // settled waits until every outbox row is in a published checkpoint.
 func (h *harness) settled() {
 	h.t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(120 * time.Second)
 	for {
 		rs, err := h.st.LogRecords(h.ctx, issuer.LogFilter{})
 		if err != nil {
@@ -142,7 +149,7 @@ func (h *harness) settled() {
 			return
 		}
 		if time.Now().After(deadline) {
-			h.t.Fatalf("the log did not publish every outbox row within 30s")
+			h.t.Fatalf("the log did not publish every outbox row within 120s")
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
