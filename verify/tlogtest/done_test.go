@@ -555,3 +555,44 @@ func foreignEntry(t *testing.T, h *harness) {
 		t.Fatalf("after a foreign entry: %+v", l.Foreign)
 	}
 }
+
+// TestBackfill: certificates from before the log (no outbox rows) get their
+// entries once, a revoked one its revocation too, and then verify.
+func TestBackfill(t *testing.T) {
+	h := newHarness(t)
+	old := h.w.Certs[:3]
+	if _, err := h.w.Iss.Revoke(h.ctx, verifytest.Authority, old[0].Number, issuer.ReasonError, ""); err != nil {
+		t.Fatal(err)
+	}
+	h.settled()
+	db, err := sql.Open("sqlite", h.dbPath+"?_pragma=busy_timeout(10000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	// Forget their rows: as if they were issued before the log existed.
+	for _, c := range old {
+		if _, err := db.Exec(`DELETE FROM tlog_outbox WHERE subject = ?`, c.Number); err != nil {
+			t.Fatal(err)
+		}
+		if _, ch := h.verdict(c.Number); ch.Outcome != verify.Fail {
+			t.Fatalf("%s without rows: %+v", c.Number, ch)
+		}
+	}
+	n, err := publog.Backfill(h.ctx, h.st)
+	if err != nil || n != 3 {
+		t.Fatalf("backfilled %d, %v; want 3", n, err)
+	}
+	if n, err := publog.Backfill(h.ctx, h.st); err != nil || n != 0 {
+		t.Fatalf("second backfill: %d, %v", n, err)
+	}
+	h.settled()
+	for _, c := range old {
+		if _, err := publog.VerifyRecord(h.public, h.proof(c.Number), c.Token); err != nil {
+			t.Fatalf("%s after the backfill: %v", c.Number, err)
+		}
+	}
+	if rs, _ := h.st.LogRecords(h.ctx, issuer.LogFilter{Subject: old[0].Number, Kind: "revoked"}); len(rs) != 1 {
+		t.Fatalf("the revoked certificate's revocation was not backfilled: %+v", rs)
+	}
+}
