@@ -24,6 +24,7 @@ import (
 	"certd/issuer/store/postgres"
 	"certd/issuer/store/sqlite"
 	"certd/verify"
+	"certd/verify/cache"
 )
 
 // Config is every setting certd takes. Each has a flag and a CERTD_*
@@ -83,7 +84,7 @@ var settings = []struct {
 }{
 	{"data", "CERTD_DATA", "./data", "data directory (SQLite database, key-encryption key, PDFs)", func(c *Config) *string { return &c.Data }},
 	{"database-url", "CERTD_DATABASE_URL", "", "PostgreSQL URL (postgres://...); empty means the embedded SQLite database in --data", func(c *Config) *string { return &c.DatabaseURL }},
-	{"redis-url", "CERTD_REDIS_URL", "", "Redis URL (redis://...) for the shared verification cache; empty means in-process only", func(c *Config) *string { return &c.RedisURL }},
+	{"redis-url", "CERTD_REDIS_URL", "", "Redis URL for the shared verification cache: redis://, rediss://, redis+sentinel://...?master_name=NAME or redis+cluster://...?addr=...; empty means in-process only", func(c *Config) *string { return &c.RedisURL }},
 	{"addr", "CERTD_ADDR", "127.0.0.1:8080", "address the HTTP server listens on", func(c *Config) *string { return &c.Addr }},
 	{"public-url", "CERTD_PUBLIC_URL", "http://127.0.0.1:8080", "public base address printed in QR codes", func(c *Config) *string { return &c.PublicURL }},
 	{"kek-file", "CERTD_KEK_FILE", "", "file holding the key-encryption key (must exist); empty means <data>/kek, created if missing", func(c *Config) *string { return &c.KEKFile }},
@@ -138,9 +139,8 @@ func (c *Config) validate() error {
 		}
 	}
 	if c.RedisURL != "" {
-		u, err := url.Parse(c.RedisURL)
-		if err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") {
-			bad = append(bad, "--redis-url 应为 redis:// 地址 / --redis-url must be a redis:// URL")
+		if _, _, err := cache.ParseRedisURL(c.RedisURL); err != nil {
+			bad = append(bad, err.Error())
 		}
 	}
 	u, err := url.Parse(c.PublicURL)

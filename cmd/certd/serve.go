@@ -215,6 +215,7 @@ var uploadBody = map[string]int{
 	"/console/issue":         console.MaxUpload, // a roster and a ZIP of photos
 	"/console/catalogue":     8<<20 + 1<<20,     // the occupation catalogue (console's readUpload limit)
 	"/console/settings/seal": 1<<20 + 64<<10,    // the seal image
+	"/console/settings/fees": 1<<20 + 64<<10,    // the fee sheet (console's readUpload limit)
 }
 
 // apiRosterBody is POST /api/console/v1/rosters: the roster as the body.
