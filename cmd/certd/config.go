@@ -45,6 +45,8 @@ type Config struct {
 	// MetricsAddr is where the Prometheus metrics are served, apart from
 	// the public port; empty serves none.
 	MetricsAddr string
+	// PDFDir is where certificate PDFs are kept as files; see PDFDirPath.
+	PDFDir string
 	// ReplicaURLs are PostgreSQL streaming replicas for the public read
 	// path; ReplicaMaxLag is how far behind one may be and stay in use.
 	ReplicaURLs   stringList
@@ -76,6 +78,7 @@ var settings = []struct {
 	{"rate-limit", "CERTD_RATE_LIMIT", "600", "public verification requests per minute per client; -1 disables", func(c *Config) *string { return &c.RateLimit }},
 	{"cache-mb", "CERTD_CACHE_MB", "256", "memory for the in-process verification cache, in MiB (approximate)", func(c *Config) *string { return &c.CacheMB }},
 	{"metrics-addr", "CERTD_METRICS_ADDR", "127.0.0.1:9090", "address serving Prometheus metrics (GET /metrics), apart from the public one; keep it private; empty serves none", func(c *Config) *string { return &c.MetricsAddr }},
+	{"pdf-dir", "CERTD_PDF_DIR", "", "directory keeping the certificate PDFs as files, outside the database; empty: <data>/pdfs with SQLite, in the database with PostgreSQL (several instances need one shared directory)", func(c *Config) *string { return &c.PDFDir }},
 	{"replica-max-lag", "CERTD_REPLICA_MAX_LAG", "1s", "a read replica lagging more than this leaves the rotation until it catches up", func(c *Config) *string { return &c.ReplicaMaxLag }},
 	{"font", "CERTD_FONT", "/usr/share/fonts/truetype/lxgw-wenkai/LXGWWenKai-Regular.ttf", "TrueType font (.ttf or .ttc) for certificates", func(c *Config) *string { return &c.FontPath }},
 }
@@ -202,6 +205,20 @@ func (c *Config) logger() *slog.Logger {
 	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lvl}))
 }
 
+// PDFDirPath is the directory PDFs are kept in, or "" for the database:
+// --pdf-dir if given; with SQLite, <data>/pdfs, so that the database file
+// holds records only; with PostgreSQL the database, because several
+// instances share no directory unless the operator mounts one and names it.
+func (c *Config) PDFDirPath() string {
+	switch {
+	case c.PDFDir != "":
+		return c.PDFDir
+	case c.DatabaseURL == "":
+		return filepath.Join(c.Data, "pdfs")
+	}
+	return ""
+}
+
 // open validates the config and opens the store and the KEK.
 func (c *Config) open(ctx context.Context) (*env, error) {
 	if err := c.validate(); err != nil {
@@ -223,6 +240,12 @@ func (c *Config) open(ctx context.Context) (*env, error) {
 	}
 	if err != nil {
 		return nil, err
+	}
+	if dir := c.PDFDirPath(); dir != "" {
+		if err := st.(interface{ KeepPDFsIn(string) error }).KeepPDFsIn(dir); err != nil {
+			_ = st.Close()
+			return nil, err
+		}
 	}
 	svc := issuer.New(st, kek)
 	svc.Log = log

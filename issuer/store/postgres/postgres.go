@@ -57,6 +57,19 @@ var migrations embed.FS
 // Store is an issuer.Store on a PostgreSQL database.
 type Store struct {
 	pool *pgxpool.Pool
+	pdfs *storeutil.PDFDir // nil: PDFs in the database
+}
+
+// KeepPDFsIn keeps PDFs rendered from now on as files in dir instead of in
+// the database; see storeutil.PDFDir. With several instances dir must be
+// one shared filesystem. Call it before the store is used.
+func (s *Store) KeepPDFsIn(dir string) error {
+	d, err := storeutil.OpenPDFDir(dir)
+	if err != nil {
+		return err
+	}
+	s.pdfs = d
+	return nil
 }
 
 var _ issuer.Store = (*Store)(nil)

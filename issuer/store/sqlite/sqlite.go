@@ -51,6 +51,18 @@ type Store struct {
 	w    *sql.DB // exactly one connection: the writer
 	r    *sql.DB // query-only readers
 	path string
+	pdfs *storeutil.PDFDir // nil: PDFs in the database
+}
+
+// KeepPDFsIn keeps PDFs rendered from now on as files in dir instead of in
+// the database; see storeutil.PDFDir. Call it before the store is used.
+func (s *Store) KeepPDFsIn(dir string) error {
+	d, err := storeutil.OpenPDFDir(dir)
+	if err != nil {
+		return err
+	}
+	s.pdfs = d
+	return nil
 }
 
 var _ issuer.Store = (*Store)(nil)

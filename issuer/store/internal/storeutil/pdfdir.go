@@ -1,0 +1,123 @@
+package storeutil
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// PDFDir keeps certificate PDFs as files outside the database, so that the
+// database holds records only: at 37.6 KB a certificate with its PDF
+// against 5.1 KB without, the PDFs would be 86% of it, in every backup and
+// on every replica (docs/operations.md). The database keeps each PDF's
+// SHA-256, and a file that no longer matches it is refused on reading.
+//
+// Files are written once per rendering, atomically (a temporary file in
+// the same directory, synced, then renamed over the name, and the
+// directory synced), so a crash leaves the old PDF or the new one, never
+// half of one. They are spread over 256 subdirectories by a hash of the
+// number, and readable by the owner only: they carry personal data.
+type PDFDir struct{ root string }
+
+// OpenPDFDir creates root (0700) if needed.
+func OpenPDFDir(root string) (*PDFDir, error) {
+	if root == "" {
+		return nil, errors.New("empty PDF directory")
+	}
+	if err := os.MkdirAll(root, 0o700); err != nil {
+		return nil, Unavailable("create the PDF directory "+root, err)
+	}
+	return &PDFDir{root: root}, nil
+}
+
+// Root is the directory.
+func (d *PDFDir) Root() string { return d.root }
+
+// Path is where the PDF of number is kept.
+func (d *PDFDir) Path(number string) string {
+	h := sha256.Sum256([]byte(number))
+	return filepath.Join(d.root, hex.EncodeToString(h[:1]), number+".pdf")
+}
+
+func validNumber(number string) error {
+	if number == "" || strings.ContainsAny(number, `/\.`) || len(number) > 64 {
+		return fmt.Errorf("invalid certificate number %q for a file name", number)
+	}
+	return nil
+}
+
+// Put writes the PDF of number, replacing any earlier one.
+func (d *PDFDir) Put(number string, pdf []byte) error {
+	if err := validNumber(number); err != nil {
+		return err
+	}
+	p := d.Path(number)
+	dir := filepath.Dir(p)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return Unavailable("write pdf", err)
+	}
+	f, err := os.CreateTemp(dir, ".tmp-*")
+	if err != nil {
+		return Unavailable("write pdf", err)
+	}
+	tmp := f.Name()
+	ok := false
+	defer func() {
+		if !ok {
+			_ = os.Remove(tmp)
+		}
+	}()
+	if _, err := f.Write(pdf); err != nil {
+		_ = f.Close()
+		return Unavailable("write pdf", err)
+	}
+	if err := f.Sync(); err != nil {
+		_ = f.Close()
+		return Unavailable("write pdf", err)
+	}
+	if err := f.Close(); err != nil {
+		return Unavailable("write pdf", err)
+	}
+	if err := os.Rename(tmp, p); err != nil {
+		return Unavailable("write pdf", err)
+	}
+	ok = true
+	return syncDir(dir)
+}
+
+// Get reads the PDF of number; ok is false when there is no file.
+func (d *PDFDir) Get(number string) (pdf []byte, ok bool, err error) {
+	if err := validNumber(number); err != nil {
+		return nil, false, err
+	}
+	b, err := os.ReadFile(d.Path(number)) // #nosec G304 -- a name built from a validated number inside the configured directory
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, Unavailable("read pdf", err)
+	}
+	return b, true, nil
+}
+
+// Matches reports whether pdf has the recorded hex SHA-256.
+func Matches(pdf []byte, sha string) bool {
+	s := sha256.Sum256(pdf)
+	return hex.EncodeToString(s[:]) == sha
+}
+
+func syncDir(dir string) error {
+	f, err := os.Open(dir) // #nosec G304 -- our own directory
+	if err != nil {
+		return Unavailable("write pdf", err)
+	}
+	defer f.Close()
+	if err := f.Sync(); err != nil {
+		return Unavailable("write pdf", err)
+	}
+	return nil
+}
