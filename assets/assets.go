@@ -38,3 +38,9 @@ var Static embed.FS
 //
 //go:embed console
 var Console embed.FS
+
+// Holder holds the holder pages' templates (我的证书, /me) under holder/,
+// parsed by package holder; they use the public pages' style sheet.
+//
+//go:embed holder
+var Holder embed.FS

@@ -25,7 +25,7 @@ import (
 // holder chooses to hand on or not.
 
 // CredentialType is the vct of certd's holder credential.
-const CredentialType = "urn:certd:vct:skill-level-certificate"
+const CredentialType = "urn:certd:vct:skill-level-certificate" // #nosec G101 -- a type name, not a secret
 
 // CredentialContentType is the media type of an SD-JWT VC (SD-JWT VC
 // draft, section 3.1), served as NUMBER.sd-jwt.

@@ -175,12 +175,12 @@ func TestHolderCredentialAccess(t *testing.T) {
 // legacyStore issues as certd did before holder credentials: records only.
 type legacyStore struct{ issuer.Store }
 
-func (s legacyStore) IssueBatch(ctx context.Context, b issuer.Batch, prefix string, certs []issuer.Certificate, seal func(*issuer.Certificate) (issuer.AuditEvent, error)) error {
+func (s legacyStore) IssueBatch(ctx context.Context, b issuer.Batch, prefix string, certs []issuer.Certificate, seal func(*issuer.Certificate) (issuer.AuditEvent, error), job *issuer.PrintJob) error {
 	return s.Store.IssueBatch(ctx, b, prefix, certs, func(c *issuer.Certificate) (issuer.AuditEvent, error) {
 		ev, err := seal(c)
 		c.Credential = ""
 		return ev, err
-	})
+	}, job)
 }
 
 // TestLegacyCertificateGetsCredentialOnFirstRequest: a certificate issued
@@ -199,8 +199,8 @@ func TestLegacyCertificateGetsCredentialOnFirstRequest(t *testing.T) {
 		if err != nil || stored.Credential != "" {
 			t.Fatalf("legacy certificate has a credential: %v", err)
 		}
-		v := f.verifier(true)
-		// Before the first request no credential of it is the register's.
+		// The key is rotated before the first request: the credential is
+		// still signed with the record's key.
 		f.now = f.now.Add(time.Hour)
 		if _, err := f.svc.RotateKey(f.ctx, authority, "jlvtc"); err != nil {
 			t.Fatal(err)
@@ -210,7 +210,7 @@ func TestLegacyCertificateGetsCredentialOnFirstRequest(t *testing.T) {
 		if again := credentialOf(t, f, issuer.HolderActor(cs[0].Number), cs[0].Number); again != cred {
 			t.Fatal("a second request made another credential")
 		}
-		v = f.verifier(true)
+		v := f.verifier(true)
 		if res := v.VerifyCredential(f.ctx, present(t, cred, "name")); res.Verdict != verify.Valid {
 			t.Fatalf("backfilled credential: %s %+v", res.Verdict, res.Checks)
 		}

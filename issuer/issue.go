@@ -3,6 +3,8 @@ package issuer
 import (
 	"context"
 	"crypto/ed25519"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"runtime"
 	"slices"
@@ -15,6 +17,7 @@ import (
 	"certd/issuer/occupation"
 	"certd/issuer/render"
 	"certd/issuer/roster"
+	"certd/issuer/statuslist"
 )
 
 // IssueRequest is one roster to issue.
@@ -26,6 +29,8 @@ type IssueRequest struct {
 	// Photos are the holders' photos, found by document number or 学号;
 	// a holder without one gets an empty frame on the certificate.
 	Photos *Photos
+	// Progress, when set, is told how the printing of the batch goes.
+	Progress PrintProgress
 }
 
 // IssueReport says what happened to a roster. When Problems is not empty
@@ -41,6 +46,11 @@ type IssueReport struct {
 	Batch         *Batch           `json:"batch,omitempty"`
 	Issued        []Certificate    `json:"-"`
 	Numbers       []string         `json:"numbers,omitempty"`
+	// Printing is what became of the batch's PDFs, when the batch has a
+	// print job: made now, or still pending (PrintError says why). A
+	// roster issued again resumes the printing it left unfinished.
+	Printing   *PrintOutcome `json:"printing,omitempty"`
+	PrintError *PrintFailure `json:"print_error,omitempty"`
 }
 
 // ruleProblem reports a rule broken by a row, pointing at the cell the
@@ -79,6 +89,11 @@ func (s *Service) Issue(ctx context.Context, actor Actor, req IssueRequest) (*Is
 	if r.Fingerprint != "" {
 		if b, err := s.store.BatchByFingerprint(ctx, in.ID, r.Fingerprint); err == nil {
 			rep.AlreadyIssued, rep.Batch = true, &b
+			if !req.DryRun {
+				// The same roster again finishes what its first import
+				// left unprinted, with the inputs recorded then.
+				s.resumeInto(ctx, rep, b.ID, req.Progress)
+			}
 			return rep, nil
 		} else if !Is(err, ErrNotFound) {
 			return nil, err
@@ -129,7 +144,7 @@ func (s *Service) Issue(ctx context.Context, actor Actor, req IssueRequest) (*Is
 	if req.DryRun {
 		return rep, nil
 	}
-	issued, batch, err := s.issue(ctx, actor, in, certs, r.Fingerprint, req.Filename, req.Photos)
+	issued, batch, err := s.issue(ctx, actor, in, certs, r.Fingerprint, req.Filename, req.Photos, rep, req.Progress)
 	if err != nil {
 		if Is(err, ErrConflict) {
 			// Lost a race with a concurrent import of the same roster or
@@ -300,8 +315,29 @@ func (s *Service) checkPrintable(r *roster.Roster, e roster.Entry, c Certificate
 	return probs
 }
 
-// issue signs and stores certs as one batch.
-func (s *Service) issue(ctx context.Context, actor Actor, in Institution, certs []Certificate, fingerprint, source string, photos *Photos) ([]Certificate, Batch, error) {
+// resumeInto finishes a batch's print job, if it has one left unfinished,
+// and says so in rep.
+func (s *Service) resumeInto(ctx context.Context, rep *IssueReport, batchID string, progress PrintProgress) {
+	j, err := s.store.PrintJob(ctx, batchID)
+	if err != nil {
+		if !Is(err, ErrNotFound) {
+			rep.Printing = &PrintOutcome{BatchID: batchID, Err: err}
+			rep.PrintError = failureOf(err)
+		}
+		return
+	}
+	o := PrintOutcome{BatchID: batchID, Total: j.Items, Printed: j.Items - j.Pending, Pending: j.Pending}
+	if j.Pending > 0 && s.Printer != nil {
+		o = s.printJob(ctx, batchID, progress, nil)
+	}
+	rep.Printing = &o
+	rep.PrintError = failureOf(o.Err)
+}
+
+// issue signs and stores certs as one batch, with its print job, then
+// prints it (when a printer is configured). A printing failure leaves the
+// records issued and the job pending; rep says so.
+func (s *Service) issue(ctx context.Context, actor Actor, in Institution, certs []Certificate, fingerprint, source string, photos *Photos, rep *IssueReport, progress PrintProgress) ([]Certificate, Batch, error) {
 	key, priv, err := s.signingKey(ctx, in)
 	if err != nil {
 		return nil, Batch{}, err
@@ -317,18 +353,30 @@ func (s *Service) issue(ctx context.Context, actor Actor, in Institution, certs 
 		}
 		return s.event(actor, "certificate.issue", in.ID, c.Number, map[string]any{"batch": b.ID, "occupation": c.Occupation, "level": int(c.Level)}), nil
 	}
-	if err := s.store.IssueBatch(ctx, b, in.Prefix, certs, seal); err != nil {
+	job := &PrintJob{CreatedAt: now, Photo: photos.For}
+	if s.Printer != nil {
+		job.PublicURL = s.Printer.publicURL
+	}
+	if err := s.store.IssueBatch(ctx, b, in.Prefix, certs, seal, job); err != nil {
 		return nil, Batch{}, err
 	}
 	s.log().Info("batch issued", "institution", in.ID, "batch", b.ID, "count", len(certs))
+	o := PrintOutcome{BatchID: b.ID, Total: len(certs), Pending: len(certs)}
 	if s.Printer != nil {
-		// The records are committed; a rendering failure leaves them
-		// valid and re-renderable (certd render), so it is logged, not
-		// returned.
-		if err := s.Printer.RenderAndStore(ctx, s.store, in, certs, photos.For); err != nil {
-			s.log().Error("rendering after issue failed; run certd render", "batch", b.ID, "error", err)
+		at := make(map[string]int, len(certs))
+		for i, c := range certs {
+			at[c.Number] = i
+		}
+		o = s.printJob(ctx, b.ID, progress, func(number string, pdf []byte) {
+			sum := sha256.Sum256(pdf)
+			certs[at[number]].PDFSHA256 = hex.EncodeToString(sum[:])
+		})
+		if o.Err != nil {
+			s.log().Error("printing after issue did not finish; the print job stays pending", "batch", b.ID,
+				"printed", o.Printed, "pending", o.Pending, "error", o.Err)
 		}
 	}
+	rep.Printing, rep.PrintError = &o, failureOf(o.Err)
 	return certs, b, nil
 }
 
@@ -381,6 +429,10 @@ func (s *Service) sign(in Institution, c *Certificate, h credential.DocHash, pho
 	}
 	iss := credential.Issuer{ID: credential.InstitutionURN(in.ID), Name: in.Name, USCC: in.USCC}
 	rc := credential.NewCertificateClaims(iss, sub, c.IssuedAt)
+	if s.StatusBase != "" && c.StatusIndex >= 0 {
+		e := credential.StatusEntry(statuslist.NewEntry(s.StatusListURL(in.ID), c.StatusIndex))
+		rc.CredentialStatus = &e
+	}
 	tok, err := credential.Sign(rc, credential.TypeCertificate, priv)
 	if err != nil {
 		return err

@@ -6,6 +6,7 @@ import (
 
 	"certd/issuer/ident"
 	"certd/issuer/occupation"
+	"certd/issuer/statuslist"
 )
 
 // Dates on certificates (assessment, issue) are civil dates in China
@@ -302,6 +303,32 @@ type Certificate struct {
 	// disclosure, signed with the record's key; "" for a certificate issued
 	// before it existed until the holder first asks for it.
 	Credential string
+	// StatusIndex is the certificate's index in its institution's status
+	// list, drawn at random among the free ones when it is issued; -1 for
+	// a record issued before status lists that has not been given one yet.
+	StatusIndex int
+}
+
+// StatusList is one version of an institution's signed status list (a W3C
+// BitstringStatusListCredential as a compact JWS). Versions are never
+// changed once stored; the latest is the one published at the list's
+// stable address.
+type StatusList struct {
+	InstitutionID string
+	Version       int
+	ValidFrom     time.Time // to the millisecond, as signed
+	TTL           time.Duration
+	Size          int // entries
+	Revoked       int // bits set
+	Token         string
+}
+
+// StatusBits is what a status list is made from: which indexes are set
+// (revoked or superseded certificates) and how many are allocated.
+type StatusBits struct {
+	Allocated int
+	MaxIndex  int // -1 when none is allocated
+	Set       []int
 }
 
 // Batch is one roster issued in one go, all or nothing.
@@ -324,4 +351,18 @@ type AuditEvent struct {
 	InstitutionID string
 	Subject       string // certificate number, batch id, key id...
 	Detail        string // JSON, never containing private keys or full ID numbers
+}
+
+// StatusListSize is the number of entries of an institution's status list
+// that holds allocated indexes, the largest being maxIndex (-1 for none):
+// at least statuslist.MinBits (131,072, for herd privacy), and doubled as
+// long as the list would be more than half allocated, so a random draw
+// finds a free index at the second try on average. Growing keeps every
+// index where it was; the list stays at its address.
+func StatusListSize(allocated, maxIndex int) int {
+	n := statuslist.MinBits
+	for (n < 2*allocated || n <= maxIndex) && n < statuslist.MaxBits {
+		n *= 2
+	}
+	return n
 }

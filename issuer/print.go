@@ -93,11 +93,22 @@ func (p *Printer) CheckSettings(ps PrintSettings) error {
 func (p *Printer) VerifyURL(c Certificate) string { return VerifyURL(p.publicURL, c) }
 
 func (p *Printer) view(in Institution, c Certificate, photo []byte) render.Certificate {
+	return p.viewAt("", in, c, photo)
+}
+
+// viewAt is view with the QR code pointing at publicURL, the address a
+// print job was recorded with ("" for the printer's own), so that a PDF
+// made late is the one that would have been made on time.
+func (p *Printer) viewAt(publicURL string, in Institution, c Certificate, photo []byte) render.Certificate {
+	verifyURL := p.VerifyURL(c)
+	if publicURL != "" {
+		verifyURL = VerifyURL(publicURL, c)
+	}
 	return render.Certificate{
 		Number: c.Number, InstitutionName: in.Name, IssuedOn: c.IssuedOn,
 		Name: c.Holder.Name, DocType: c.Holder.DocType.Chinese(), DocNumber: c.Holder.DocNumber,
 		OccupationName: c.OccupationName, Specialty: c.Specialty, LevelZh: c.Level.Chinese(), LevelEn: c.Level.English(),
-		VerifyURL: p.VerifyURL(c), VerifyCode: c.VerifyCode, Token: c.Token, Photo: photo, Seal: in.Print.Seal,
+		VerifyURL: verifyURL, VerifyCode: c.VerifyCode, Token: c.Token, Photo: photo, Seal: in.Print.Seal,
 		Void: VoidMark(c),
 	}
 }
@@ -154,6 +165,13 @@ func (p *Printer) RenderAndStore(ctx context.Context, st Store, in Institution, 
 		}
 		if len(pdfs) != len(part) {
 			return fmt.Errorf("render: %d PDFs for %d certificates", len(pdfs), len(part))
+		}
+		nums := make([]string, len(part))
+		for i := range part {
+			nums[i] = part[i].Number
+		}
+		if err := stagePDFs(st, nums, pdfs); err != nil {
+			return err
 		}
 		for i := range part {
 			c, pdf := &part[i], pdfs[i]
@@ -221,12 +239,14 @@ func errNoPrinter() error {
 
 // PDF returns a certificate's PDF: the bytes stored when it was issued, so
 // the file is the same every time and can be checked against the hash on
-// record. A certificate whose PDF was never made (rendering failed after
-// its roster was committed) is rendered now, without a photo (certd keeps
-// none outside the PDF), and stored, when the actor may change the
-// institution's records; anyone else is told it has not been made yet.
-// A revoked or superseded certificate's PDF is a fresh copy marked void
-// (VoidMark), for anyone who may read it.
+// record. A certificate whose PDF is not made yet (its batch's print job
+// was interrupted) is rendered now from its print job, with the photo and
+// address the job holds, and stored, when the actor may change the
+// institution's records; anyone else is told it has not been made yet. A
+// certificate issued before print jobs existed, whose PDF was never made,
+// is rendered without a photo (none was kept). A revoked or superseded
+// certificate's PDF is a fresh copy marked void (VoidMark), for anyone who
+// may read it.
 func (s *Service) PDF(ctx context.Context, actor Actor, number string) ([]byte, error) {
 	c, err := s.Certificate(ctx, actor, number)
 	if err != nil {
@@ -263,7 +283,10 @@ func (s *Service) pdfOf(ctx context.Context, actor Actor, c Certificate) ([]byte
 	if s.Printer == nil {
 		return nil, errNoPrinter()
 	}
-	in, err := s.store.Institution(ctx, c.InstitutionID)
+	if pdf, ok, err := s.printPending(ctx, c); ok || err != nil {
+		return pdf, err
+	}
+	in, err := s.institutionVersion(ctx, c.InstitutionID, c.InstitutionVer)
 	if err != nil {
 		return nil, err
 	}

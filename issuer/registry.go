@@ -700,3 +700,42 @@ func (s *Service) CheckKEK(ctx context.Context) error {
 	}
 	return nil
 }
+
+// PreviewUpdate checks spec as UpdateInstitution would and returns the
+// version in force and what it would become, storing nothing: for a
+// confirmation that shows the change before it is signed.
+func (s *Service) PreviewUpdate(ctx context.Context, actor Actor, spec InstitutionSpec) (Institution, Institution, error) {
+	if err := actor.mayAdminister(); err != nil {
+		return Institution{}, Institution{}, err
+	}
+	cur, err := s.store.Institution(ctx, spec.ID)
+	if err != nil {
+		return Institution{}, Institution{}, notFoundInstitution(err, spec.ID)
+	}
+	next, err := s.buildInstitution(ctx, spec)
+	if err != nil {
+		return cur, Institution{}, err
+	}
+	if next.Prefix != cur.Prefix {
+		return cur, Institution{}, Errorf(ErrInvalid, "prefix_change", "证书编号前缀不能修改", "the certificate prefix cannot change")
+	}
+	return cur, next, nil
+}
+
+// PreviewRegistration checks spec as AddInstitution would, storing nothing
+// and making no key: for the confirmation before a registration.
+func (s *Service) PreviewRegistration(ctx context.Context, actor Actor, spec InstitutionSpec) (Institution, error) {
+	if err := actor.mayAdminister(); err != nil {
+		return Institution{}, err
+	}
+	in, err := s.buildInstitution(ctx, spec)
+	if err != nil {
+		return Institution{}, err
+	}
+	if _, err := s.store.Institution(ctx, in.ID); err == nil {
+		return Institution{}, Errorf(ErrConflict, "institution_exists", "机构标识“%s”已被使用", "the id %q is taken", in.ID)
+	} else if !Is(err, ErrNotFound) {
+		return Institution{}, err
+	}
+	return in, nil
+}

@@ -56,10 +56,19 @@ type Service struct {
 	// nothing is ever printed with a missing character.
 	Printer *Printer
 	Log     *slog.Logger
+	// StatusBase is the address under which institutions' status lists
+	// are published (the public URL + "/status"); an institution's list is
+	// StatusBase/ID. When set, every record signed carries a
+	// credentialStatus entry pointing at its index there. Empty: records
+	// are signed without one (tests that do not publish lists).
+	StatusBase string
 	// PublicURL is the base of the public pages (no trailing slash), for
 	// the links in the ledger; empty: the printer's.
 	PublicURL string
 }
+
+// StatusListURL is the stable address of institution id's status list.
+func (s *Service) StatusListURL(id string) string { return s.StatusBase + "/" + id }
 
 // New returns a service over st that opens private keys with kek. Set
 // Printer, Log and Now before first use to print PDFs, log elsewhere than

@@ -55,7 +55,14 @@ type Store interface {
 	// (which signs it and returns its audit event), and inserts it as
 	// valid. A person may hold only one valid certificate per occupation,
 	// 工种 and level: a clash is ErrConflict. Any error rolls back all.
-	IssueBatch(ctx context.Context, b Batch, prefix string, certs []Certificate, seal func(*Certificate) (AuditEvent, error)) error
+	//
+	// When job is not nil the same transaction records the batch's print
+	// job: one pending item per certificate, holding the holder's photo
+	// (job.Photo, read after numbering; nil or an empty answer means none)
+	// until every PDF of the batch exists. A batch is never committed
+	// without the job that will print it, so an interruption after the
+	// commit leaves work to resume, not certificates without PDFs.
+	IssueBatch(ctx context.Context, b Batch, prefix string, certs []Certificate, seal func(*Certificate) (AuditEvent, error), job *PrintJob) error
 	// BatchByFingerprint finds an institution's batch by roster fingerprint.
 	BatchByFingerprint(ctx context.Context, institutionID, fingerprint string) (Batch, error)
 	// Batch returns one batch.
@@ -83,6 +90,38 @@ type Store interface {
 	PutPDF(ctx context.Context, number string, pdf []byte) error
 	// PDF returns the stored PDF, ErrNotFound if none was rendered.
 	PDF(ctx context.Context, number string) ([]byte, error)
+
+	// Status lists. IssueBatch and Reissue give every new certificate a
+	// status index drawn at random among the free ones of its
+	// institution's list (unique per institution). FillStatusIndexes does
+	// the same for the institution's certificates that have none (issued
+	// before lists existed) and returns how many it filled. StatusBits
+	// reads what the list is made of: the indexes of every certificate
+	// that is not valid. PutStatusList stores a signed version, whose
+	// Version must be exactly one more than the latest (ErrConflict
+	// otherwise, so two publishers cannot both win); StatusList reads a
+	// version, the latest for 0 (ErrNotFound before the first). Publishing
+	// a list writes no audit line: the list is derived from changes that
+	// were audited, and is itself signed and kept.
+	FillStatusIndexes(ctx context.Context, institutionID string) (int, error)
+	StatusBits(ctx context.Context, institutionID string) (StatusBits, error)
+	PutStatusList(ctx context.Context, l StatusList) error
+	StatusList(ctx context.Context, institutionID string, version int) (StatusList, error)
+	// PutPrinted stores a certificate's PDF as PutPDF does and, in the
+	// same transaction, marks its print item done; the item that completes
+	// its job marks the job done and drops the job's items and photos.
+	PutPrinted(ctx context.Context, number string, pdf []byte) error
+	// PrintJob returns a batch's print job with its counts, ErrNotFound if
+	// the batch has none.
+	PrintJob(ctx context.Context, batchID string) (PrintJob, error)
+	// PendingPrintJobs lists the jobs not yet done, oldest first.
+	PendingPrintJobs(ctx context.Context) ([]PrintJob, error)
+	// PendingPrints returns up to limit items of a job not yet printed,
+	// with their photos, ordered by number, after the number after.
+	PendingPrints(ctx context.Context, batchID, after string, limit int) ([]PrintItem, error)
+	// PendingPrint returns the pending print item of one certificate,
+	// ErrNotFound when there is none (printed, or never part of a job).
+	PendingPrint(ctx context.Context, number string) (PrintItem, error)
 
 	// HolderCodes returns the holder-code rows of the numbers that have one
 	// (a reset code or a claim); numbers without a row are absent.
@@ -113,6 +152,7 @@ type Store interface {
 	// AddShareViews adds counted views to links (no audit: views are
 	// counted, never attributed). Unknown links are skipped.
 	AddShareViews(ctx context.Context, views []ShareView) error
+
 	// SetCredential stores cred as the holder credential (SD-JWT VC) of a
 	// certificate that has none yet, with ev in the same transaction, and
 	// returns it. A certificate that already has one keeps it: that one is
@@ -181,4 +221,27 @@ type AuditFilter struct {
 	// Newest lists the latest events first (Seq descending).
 	Newest bool
 	Limit  int
+}
+
+// PrintJob is the durable job that makes the PDFs of one batch: recorded
+// with the batch, it holds what printing needs beyond the records (the
+// photos, the public address of the QR codes) until every PDF exists.
+type PrintJob struct {
+	BatchID       string    `json:"batch"`
+	InstitutionID string    `json:"institution"`
+	PublicURL     string    `json:"public_url"`
+	CreatedAt     time.Time `json:"created_at"`
+	DoneAt        time.Time `json:"done_at,omitzero"`
+	Items         int       `json:"items"`   // certificates of the job
+	Pending       int       `json:"pending"` // of which without their PDF
+	// Photo gives IssueBatch each holder's photo; it is not stored.
+	Photo func(Certificate) []byte `json:"-"`
+}
+
+// PrintItem is one certificate still to print, with the photo it was
+// issued with (nil when none).
+type PrintItem struct {
+	Number  string
+	BatchID string
+	Photo   []byte
 }

@@ -195,6 +195,9 @@ type Result struct {
 	Claims       *credential.CertificateClaims `json:"-"`
 	Registration *credential.Registration      `json:"-"`
 	Status       *StatusInfo                   `json:"-"`
+	// Inputs are what an offline verdict was reached with, each with its
+	// time (the status list used; the caller adds the bundle and clock).
+	Inputs []Input `json:"inputs,omitempty"`
 	// Disclosed is set for a holder credential: what its holder chose to
 	// show. Claims then carry the name and document hash only if shown.
 	Disclosed *Disclosed `json:"-"`
@@ -322,6 +325,12 @@ type Verifier struct {
 	Registry *Registry
 	Status   StatusSource // nil: offline, status is "could not check"
 	Now      func() time.Time
+	// Lists, when Status is nil, are the institutions' status lists an
+	// offline verifier reads the status from (by institution id); MaxAge
+	// is how old a list may be (0: its own ttl). A list that is stale, or
+	// missing, gives "cannot determine", never "not revoked".
+	Lists  map[string]StatusList
+	MaxAge time.Duration
 
 	// batch, when set, collects signatures instead of checking them, and
 	// every signature counts as passed: the results stand only if the
@@ -452,6 +461,10 @@ func (v *Verifier) registered(ctx context.Context, res Result, b builder, reg cr
 		b.set(CheckScope, Pass, "", "")
 	} else {
 		b.set(CheckScope, Fail, zh, en)
+	}
+	if v.Status == nil && v.Lists != nil {
+		v.listStatus(&b, &res, reg.InstitutionID, claims, now)
+		return finish(res, b)
 	}
 	if v.Status == nil {
 		b.set(CheckStatus, Unknown, "离线验证无法查询撤销状态，请到发证机构的查询网址核实", "offline: revocation status could not be checked; check with the issuer's verification service")

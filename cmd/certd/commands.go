@@ -16,6 +16,7 @@ import (
 
 	"certd/issuer"
 	"certd/issuer/account"
+	"certd/issuer/credential"
 	"certd/issuer/ident"
 	"certd/issuer/roster"
 )
@@ -450,7 +451,8 @@ func cmdIssue(ctx context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if *outDir != "" && len(rep.Issued) > 0 {
+	unfinished := printUnfinished(rep)
+	if *outDir != "" && len(rep.Issued) > 0 && !unfinished {
 		if err := writeOutputs(ctx, e, *outDir, rep, photos); err != nil {
 			return err
 		}
@@ -470,7 +472,7 @@ func cmdIssue(ctx context.Context, args []string, out io.Writer) error {
 		}
 	} else {
 		printReport(out, rep, time.Since(start))
-		if *outDir != "" && len(rep.Issued) > 0 {
+		if *outDir != "" && len(rep.Issued) > 0 && !unfinished {
 			fmt.Fprintf(out, "证书PDF、打印文件%s-print.pdf和压缩包%s.zip已写入 %s / PDFs, print file and ZIP written to %s\n", rep.Batch.ID, rep.Batch.ID, *outDir, *outDir)
 		}
 		if len(rep.Problems) > 0 && *marked != "" {
@@ -480,7 +482,44 @@ func cmdIssue(ctx context.Context, args []string, out io.Writer) error {
 	if len(rep.Problems) > 0 {
 		return errSilent{exitFailed}
 	}
+	if unfinished {
+		return errSilent{exitUnfinished}
+	}
 	return nil
+}
+
+// printUnfinished reports whether printing was meant to finish and did
+// not: certificates are issued but some have no PDF yet. A batch issued
+// with --no-pdf is pending by request, not unfinished.
+func printUnfinished(rep *issuer.IssueReport) bool {
+	return rep.Printing != nil && rep.Printing.Pending > 0 && rep.PrintError != nil
+}
+
+// printingLines says what became of a batch's PDFs: all made, or how many
+// are made and how many are not, why, and how to finish them.
+func printingLines(w io.Writer, rep *issuer.IssueReport) {
+	p := rep.Printing
+	if p == nil {
+		return
+	}
+	switch {
+	case p.Pending == 0 && rep.AlreadyIssued && p.Made > 0:
+		fmt.Fprintf(w, "本次补齐未完成的打印：生成PDF %d张（使用发证时的照片），该批次%d张证书的PDF均已生成 / finished the unfinished printing: %d PDFs made (with the photos given at issue); all %d PDFs of the batch exist\n",
+			p.Made, p.Total, p.Made, p.Total)
+	case p.Pending == 0 && rep.AlreadyIssued:
+		fmt.Fprintf(w, "该批次%d张证书的PDF均已生成 / every one of the batch's %d PDFs exists\n", p.Total, p.Total)
+	case p.Pending == 0:
+		fmt.Fprintf(w, "已生成PDF %d张 / %d PDFs made\n", p.Printed, p.Printed)
+	case rep.PrintError == nil:
+		fmt.Fprintf(w, "未生成PDF（--no-pdf）：%d张待生成，照片已随打印任务保存；运行 certd render --pending 或启动 certd serve 生成 / no PDFs made (--no-pdf): %d pending, their photos kept with the print job; run certd render --pending or start certd serve to make them\n",
+			p.Pending, p.Pending)
+	default:
+		e := rep.PrintError
+		fmt.Fprintf(w, "打印未完成：%d张证书中%d张已生成PDF，%d张尚未生成（%s）。证书记录已签发生效；照片已随打印任务保存，请重新运行同一命令、运行 certd render --pending 或启动 certd serve 补齐\n",
+			p.Total, p.Printed, p.Pending, e.Zh)
+		fmt.Fprintf(w, "printing did not finish: %d of %d certificates have their PDF, %d do not yet (%s). The records are issued; the photos are kept with the print job: run the same command again, certd render --pending, or start certd serve to make the rest\n",
+			p.Printed, p.Total, p.Pending, e.En)
+	}
 }
 
 func printReport(w io.Writer, rep *issuer.IssueReport, took time.Duration) {
@@ -493,6 +532,7 @@ func printReport(w io.Writer, rep *issuer.IssueReport, took time.Duration) {
 		fmt.Fprintf(w, "该名单已于%s发证（批次%s，%d张），本次未发新证 / this roster was already issued on %s (batch %s, %d certificates); nothing new was issued\n",
 			rep.Batch.CreatedAt.In(issuer.ChinaTime).Format("2006-01-02 15:04"), rep.Batch.ID, rep.Batch.Count,
 			rep.Batch.CreatedAt.In(issuer.ChinaTime).Format("2006-01-02 15:04"), rep.Batch.ID, rep.Batch.Count)
+		printingLines(w, rep)
 	case rep.DryRun:
 		fmt.Fprintf(w, "检查通过：%d行均可发证（试运行，未发证） / all %d rows can be issued (dry run: nothing issued)\n", rep.Rows, rep.Rows)
 	default:
@@ -500,6 +540,7 @@ func printReport(w io.Writer, rep *issuer.IssueReport, took time.Duration) {
 		for _, n := range rep.Numbers {
 			fmt.Fprintln(w, "  "+n)
 		}
+		printingLines(w, rep)
 	}
 }
 
@@ -724,6 +765,15 @@ func cmdTrust(ctx context.Context, args []string, out io.Writer) error {
 	tb, err := e.svc.TrustBundle(ctx)
 	if err != nil {
 		return err
+	}
+	// The latest status lists, re-signed first where they have used half
+	// their ttl: what an offline verifier relies on for "not revoked".
+	lists, err := e.svc.FreshStatusLists(ctx, e.cfg.statusTTL())
+	if err != nil {
+		return err
+	}
+	for _, l := range lists {
+		tb.StatusLists = append(tb.StatusLists, credential.TrustStatusList{Institution: l.InstitutionID, Version: l.Version, ValidFrom: l.ValidFrom, Token: l.Token})
 	}
 	return writeJSON(out, tb)
 }

@@ -20,6 +20,7 @@ import (
 	"certd/issuer/clientip"
 	"certd/issuer/keys"
 	"certd/issuer/render"
+	"certd/issuer/statuslist"
 	"certd/issuer/store/postgres"
 	"certd/issuer/store/sqlite"
 	"certd/verify"
@@ -47,6 +48,8 @@ type Config struct {
 	MetricsAddr string
 	// PDFDir is where certificate PDFs are kept as files; see PDFDirPath.
 	PDFDir string
+	// StatusTTL is the ttl of published status lists (a Go duration).
+	StatusTTL string
 	// ReplicaURLs are PostgreSQL streaming replicas for the public read
 	// path; ReplicaMaxLag is how far behind one may be and stay in use.
 	ReplicaURLs   stringList
@@ -61,6 +64,12 @@ func (l *stringList) String() string { return strings.Join(*l, ",") }
 func (l *stringList) Set(v string) error {
 	*l = append(*l, v)
 	return nil
+}
+
+// statusTTL is the validated --status-ttl.
+func (c *Config) statusTTL() time.Duration {
+	d, _ := time.ParseDuration(c.StatusTTL)
+	return d
 }
 
 var settings = []struct {
@@ -79,6 +88,7 @@ var settings = []struct {
 	{"cache-mb", "CERTD_CACHE_MB", "256", "memory for the in-process verification cache, in MiB (approximate)", func(c *Config) *string { return &c.CacheMB }},
 	{"metrics-addr", "CERTD_METRICS_ADDR", "127.0.0.1:9090", "address serving Prometheus metrics (GET /metrics), apart from the public one; keep it private; empty serves none", func(c *Config) *string { return &c.MetricsAddr }},
 	{"pdf-dir", "CERTD_PDF_DIR", "", "directory keeping the certificate PDFs as files, outside the database; empty: <data>/pdfs with SQLite, in the database with PostgreSQL (several instances need one shared directory)", func(c *Config) *string { return &c.PDFDir }},
+	{"status-ttl", "CERTD_STATUS_TTL", "10m", "how long a published status list may be relied on (its ttl, also its cache lifetime); lists are re-signed at half of it", func(c *Config) *string { return &c.StatusTTL }},
 	{"replica-max-lag", "CERTD_REPLICA_MAX_LAG", "1s", "a read replica lagging more than this leaves the rotation until it catches up", func(c *Config) *string { return &c.ReplicaMaxLag }},
 	{"font", "CERTD_FONT", "/usr/share/fonts/truetype/lxgw-wenkai/LXGWWenKai-Regular.ttf", "TrueType font (.ttf or .ttc) for certificates", func(c *Config) *string { return &c.FontPath }},
 }
@@ -144,6 +154,12 @@ func (c *Config) validate() error {
 		if _, _, err := net.SplitHostPort(c.MetricsAddr); err != nil {
 			bad = append(bad, "--metrics-addr 应为 主机:端口（或留空不提供）/ --metrics-addr must be host:port (or empty for none)")
 		}
+	}
+	if c.StatusTTL == "" {
+		c.StatusTTL = issuer.DefaultStatusTTL.String()
+	}
+	if d, err := time.ParseDuration(c.StatusTTL); err != nil || d < 10*time.Second || d > statuslist.MaxTTL || d%time.Millisecond != 0 {
+		bad = append(bad, "--status-ttl 应为 10s 到 744h 之间的时长 / --status-ttl must be a duration from 10s to 744h")
 	}
 	if len(c.ReplicaURLs) > 0 && c.DatabaseURL == "" {
 		bad = append(bad, "--database-replica-url 需要同时给出 --database-url（PostgreSQL）/ --database-replica-url needs --database-url (PostgreSQL)")
@@ -249,6 +265,8 @@ func (c *Config) open(ctx context.Context) (*env, error) {
 	}
 	svc := issuer.New(st, kek)
 	svc.Log = log
+	// Every record signed from here on says where its revocation bit is.
+	svc.StatusBase = c.PublicURL + "/status"
 	svc.PublicURL = strings.TrimRight(c.PublicURL, "/")
 	return &env{cfg: c, store: st, svc: svc, log: log}, nil
 }

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -191,7 +192,8 @@ func TestConsoleEndToEnd(t *testing.T) {
 	run("login page", chromedp.Navigate(base+"/console/login"), chromedp.WaitVisible(chromedp.CSS("#name")))
 	shot("login")
 	login("root", rootPW)
-	run("register form", chromedp.Navigate(base+"/console/institutions/new"), chromedp.WaitVisible(chromedp.CSS(`input[name="id"]`)))
+	// The scope editor lists the catalogue by group; a search narrows it.
+	run("register form", chromedp.Navigate(base+"/console/institutions/new?q=4-04-05"), chromedp.WaitVisible(chromedp.CSS(`input[name="id"]`)))
 	run("fill registration",
 		chromedp.SendKeys(chromedp.CSS(`input[name="id"]`), "jlqc"),
 		chromedp.SendKeys(chromedp.CSS(`input[name="prefix"]`), "Y000022000077"),
@@ -203,7 +205,12 @@ func TestConsoleEndToEnd(t *testing.T) {
 		chromedp.Click(chromedp.CSS(`input[value="4-04-05-05||4"]`)),
 	)
 	shot("institution-new")
-	run("register", chromedp.Submit(chromedp.CSS(`input[name="id"]`)), chromedp.WaitVisible(chromedp.CSS(`.notice.ok`)))
+	run("review registration", chromedp.Click(chromedp.CSS(`button[value="review"]`)), chromedp.WaitVisible(chromedp.CSS(`#confirm`)))
+	if s := text(); !strings.Contains(s, "新增 2 项") || !strings.Contains(s, "尚未保存") {
+		t.Fatalf("registration review: %.800s", s)
+	}
+	shot("institution-confirm")
+	run("register", chromedp.Click(chromedp.CSS(`#confirm`)), chromedp.WaitVisible(chromedp.CSS(`.notice.ok`)))
 	if s := text(); !strings.Contains(s, "认定机构已备案") || !strings.Contains(s, "吉林汽车工业职业技术学院") {
 		t.Fatalf("after registering: %.800s", s)
 	}
@@ -422,6 +429,49 @@ func TestConsoleEndToEnd(t *testing.T) {
 		t.Fatalf("province ledger: %.800s", s)
 	}
 	shot("province-ledger")
+
+	// 9. The authority edits jlqc's scope: the whole of level 5 for the
+	// occupations a search lists, level 4 of one dropped; a page lists what
+	// is added and removed, and nothing is saved before the confirmation.
+	run("scope editor", chromedp.Navigate(base+"/console/institutions/jlqc?q=4-04-05#scope"), chromedp.WaitVisible(chromedp.CSS(`input[value="4-04-05-05||4"]`)))
+	shot("scope-editor")
+	run("edit scope",
+		chromedp.Click(chromedp.CSS(`input[value="4-04-05-05||4"]`)),
+		chromedp.Click(chromedp.CSS(`input[name="all_level"][value="5"]`)),
+		chromedp.Click(chromedp.CSS(`button[value="review"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#confirm`)),
+	)
+	if s := text(); !strings.Contains(s, "移除 1 项") || !strings.Contains(s, "新增") || !strings.Contains(s, "五级/初级工") || !strings.Contains(s, "已发的证书不受影响") {
+		t.Fatalf("scope review: %.1500s", s)
+	}
+	if in, _ := e.svc.Institution(ctx, authorityActor(), "jlqc"); in.Version != 1 {
+		t.Fatalf("the review saved version %d", in.Version)
+	}
+	shot("scope-confirm")
+	run("confirm scope", chromedp.Click(chromedp.CSS(`#confirm`)), chromedp.WaitVisible(chromedp.CSS(`.notice.ok`)))
+	in, err := e.svc.Institution(ctx, authorityActor(), "jlqc")
+	if err != nil || in.Version != 2 {
+		t.Fatalf("after confirming: version %d, %v", in.Version, err)
+	}
+	for _, sc := range in.Scope {
+		if sc.Occupation == "4-04-05-05" && slices.Contains(sc.Levels, 4) {
+			t.Fatalf("level 4 is still in the scope: %+v", in.Scope)
+		}
+	}
+	// Suspending states its consequences first; cancelling changes nothing.
+	run("suspend review",
+		chromedp.SetValue(chromedp.CSS(`select[name="status"]`), "suspended"),
+		chromedp.SendKeys(chromedp.CSS(`input[name="note"]`), "年度检查未通过"),
+		chromedp.Submit(chromedp.CSS(`input[name="note"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#confirm`)),
+	)
+	if s := text(); !strings.Contains(s, "立即不能发证") {
+		t.Fatalf("suspend review: %.800s", s)
+	}
+	shot("suspend-confirm")
+	if in, _ := e.svc.Institution(ctx, authorityActor(), "jlqc"); in.Status != issuer.Active {
+		t.Fatal("suspended before the confirmation")
+	}
 	t.Logf("end-to-end run took %v", time.Since(start).Round(time.Millisecond))
 }
 

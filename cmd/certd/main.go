@@ -31,7 +31,7 @@ func init() {
 		{"catalogue", "list|import FILE", "职业目录 / the occupation catalogue", cmdCatalogue},
 		{"template", "[--out FILE]", "生成空白名单模板 / write the empty roster workbook", cmdTemplate},
 		{"issue", "--institution ID --roster FILE [--photos DIR|ZIP] [--out DIR] [--dry-run] [--json] [--marked FILE]", "按名单发证 / issue certificates from a roster", cmdIssue},
-		{"render", "NUMBER [--out FILE.pdf]", "输出证书PDF / write a certificate's PDF", cmdRender},
+		{"render", "NUMBER [--out FILE.pdf] | --pending | --batch ID", "输出证书PDF，或补齐未完成的打印任务 / write a certificate's PDF, or finish unfinished print jobs", cmdRender},
 		{"show", "NUMBER", "查看证书、签名记录与审计 / show a certificate, its signed record and history", cmdShow},
 		{"revoke", "NUMBER --reason error|misconduct|request|other [--note TEXT]", "撤销证书 / revoke a certificate", cmdRevoke},
 		{"reissue", "NUMBER [--name ...] [--doc-number ...] [--level ...] ...", "更正补发 / reissue with corrected fields", cmdReissue},
@@ -71,6 +71,10 @@ const (
 	exitFailed   = 1 // the request was refused: bad roster, rule broken, verification failed
 	exitUsage    = 2 // bad command line or configuration
 	exitInternal = 3 // the store or another backing service failed
+	// exitUnfinished: certificates were issued but not all their PDFs were
+	// made (interrupted, or the disk or database failed while printing);
+	// the print job stays pending and the report says how to finish it.
+	exitUnfinished = 4
 )
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {

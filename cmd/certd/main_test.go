@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"certd/issuer"
 	"certd/issuer/ident"
 )
 
@@ -128,7 +129,9 @@ func TestCommandLine(t *testing.T) {
 		}
 	}
 
-	// Offline with the trust bundle: genuine, but status cannot be checked.
+	// Offline with the trust bundle and its status lists: valid, as of the
+	// list's time (a list covers records signed a second before it).
+	time.Sleep(1100 * time.Millisecond)
 	trust := filepath.Join(dir, "trust.json")
 	if err := os.WriteFile(trust, []byte(c.must("trust", "export")), 0o600); err != nil {
 		t.Fatal(err)
@@ -140,8 +143,14 @@ func TestCommandLine(t *testing.T) {
 	tokFile := filepath.Join(dir, "cert.jwt")
 	_ = os.WriteFile(tokFile, []byte(shown.Token+"\n"), 0o600)
 	code, out, _ = c.run("verify", tokFile, "--trust", trust)
-	if code != 1 || !strings.Contains(out, "无法确认") || !strings.Contains(out, "✓ 通过 pass") {
+	if code != 0 || !strings.Contains(out, "有效 valid") || !strings.Contains(out, "状态列表") || !strings.Contains(out, "信任包生成时间") {
 		t.Errorf("offline verify: exit %d\n%s", code, out)
+	}
+	// Past the list's ttl, the same bundle cannot tell.
+	later := time.Now().Add(issuer.DefaultStatusTTL + time.Minute).Format(time.RFC3339)
+	code, out, _ = c.run("verify", tokFile, "--trust", trust, "--now", later)
+	if code != 1 || !strings.Contains(out, "无法确认") || !strings.Contains(out, "status as of") {
+		t.Errorf("offline verify past the ttl: exit %d\n%s", code, out)
 	}
 
 	c.must("revoke", rep.Numbers[0], "--reason", "misconduct", "--note", "替考")

@@ -78,12 +78,15 @@ func writeFile(path string, write func(io.Writer) error) error {
 func cmdRender(ctx context.Context, args []string, out io.Writer) error {
 	f := newFlags("render", false)
 	path := f.String("out", "", "output file (default NUMBER.pdf)")
+	pending := f.Bool("pending", false, "finish every unfinished print job, with the photos and address it was issued with")
+	batch := f.String("batch", "", "finish the print job of this batch")
 	pos, err := f.parse(args)
 	if err != nil {
 		return err
 	}
-	if len(pos) != 1 {
-		return usageError{"usage: certd render NUMBER [--out FILE.pdf]"}
+	jobs := *pending || *batch != ""
+	if (jobs && (len(pos) != 0 || *path != "")) || (!jobs && len(pos) != 1) || (*pending && *batch != "") {
+		return usageError{"usage: certd render NUMBER [--out FILE.pdf] | certd render --pending | certd render --batch ID"}
 	}
 	e, err := f.cfg.open(ctx)
 	if err != nil {
@@ -92,6 +95,9 @@ func cmdRender(ctx context.Context, args []string, out io.Writer) error {
 	defer e.close()
 	if err := e.needPrinter(); err != nil {
 		return err
+	}
+	if jobs {
+		return finishPrinting(ctx, e, *batch, out)
 	}
 	c, err := e.svc.Certificate(ctx, authorityActor(), pos[0])
 	if err != nil {
@@ -113,5 +119,46 @@ func cmdRender(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(out, "已写出 / written: %s\n", *path)
+	return nil
+}
+
+// finishPrinting finishes one batch's print job, or every pending one, and
+// says for each what was made and what was not.
+func finishPrinting(ctx context.Context, e *env, batchID string, out io.Writer) error {
+	actor := authorityActor()
+	var outs []issuer.PrintOutcome
+	if batchID != "" {
+		o, err := e.svc.FinishPrinting(ctx, actor, batchID, nil)
+		if err != nil {
+			return err
+		}
+		outs = append(outs, o)
+	} else {
+		var err error
+		if outs, err = e.svc.ResumePrinting(ctx, actor, nil); err != nil {
+			return err
+		}
+	}
+	if len(outs) == 0 {
+		fmt.Fprintln(out, "没有未完成的打印任务 / no unfinished print jobs")
+		return nil
+	}
+	unfinished := false
+	for _, o := range outs {
+		if o.Pending == 0 && o.Err == nil {
+			fmt.Fprintf(out, "批次%s：%d张证书的PDF均已生成 / batch %s: all %d PDFs exist\n", o.BatchID, o.Total, o.BatchID, o.Total)
+			continue
+		}
+		unfinished = true
+		why := issuer.PrintFailureOf(o.Err)
+		if why == nil {
+			why = &issuer.PrintFailure{Zh: "原因不明", En: "cause unknown"}
+		}
+		fmt.Fprintf(out, "批次%s：%d张中%d张已有PDF，%d张尚未生成（%s） / batch %s: %d of %d have their PDF, %d do not yet (%s)\n",
+			o.BatchID, o.Total, o.Printed, o.Pending, why.Zh, o.BatchID, o.Printed, o.Total, o.Pending, why.En)
+	}
+	if unfinished {
+		return errSilent{exitUnfinished}
+	}
 	return nil
 }

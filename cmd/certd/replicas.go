@@ -7,7 +7,17 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"certd/issuer/store/postgres"
+	"certd/issuer/store/sqlite"
 	"certd/verify"
+	"certd/verify/web"
+)
+
+// Both store backends, and the replica router, serve the published status
+// lists the public routes read (web.StatusStore).
+var (
+	_ web.StatusStore = (*sqlite.Store)(nil)
+	_ web.StatusStore = (*postgres.Store)(nil)
+	_ web.StatusStore = (*postgres.Routed)(nil)
 )
 
 // publicStore is what the public read path reads: the store itself, or,

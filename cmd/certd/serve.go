@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/valyala/fasthttp"
 
+	"certd/holder"
 	"certd/issuer"
 	"certd/issuer/account"
 	"certd/issuer/console"
@@ -56,6 +57,21 @@ func cmdServe(ctx context.Context, args []string, out io.Writer) error {
 	if ms != nil {
 		defer ms.Close()
 		e.log.Info("metrics listening", "addr", ms.Addr())
+	}
+	// Status lists: a new version within a poll of every revocation or
+	// reissue, whichever process made it, and re-signed before they age.
+	pubCtx, stopPub := context.WithCancel(ctx)
+	defer stopPub()
+	go func() { _ = (&issuer.StatusPublisher{Service: e.svc, TTL: e.cfg.statusTTL()}).Run(pubCtx) }()
+	if e.svc.Printer != nil {
+		// Print jobs an interruption left unfinished (a kill, a lost
+		// database, a full disk) are finished at start, with the photos
+		// and address they were issued with; ResumePrinting logs each.
+		go func() {
+			if _, err := e.svc.ResumePrinting(ctx, authorityActor(), nil); err != nil {
+				e.log.Error("cannot list unfinished print jobs", "error", err)
+			}
+		}()
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- app.Listen(e.cfg.Addr) }()
@@ -135,11 +151,18 @@ func newApp(e *env) (*fiber.App, error) {
 	}
 	rl, _ := strconv.Atoi(e.cfg.RateLimit)
 	mb, _ := strconv.Atoi(e.cfg.CacheMB)
-	if _, err := web.Mount(app, web.Deps{
+	lookup, err := web.Mount(app, web.Deps{
 		Store: pub, PublicURL: e.cfg.PublicURL, RedisURL: e.cfg.RedisURL, Log: e.log,
 		TrustedProxies: strings.Split(e.cfg.TrustedProxies, ","), RateLimit: rl, AccessLog: os.Stderr, Metrics: e.metrics,
 		Options: cache.Options{L1Bytes: int64(mb) << 20},
-	}); err != nil {
+	})
+	if err != nil {
+		return nil, err
+	}
+	// The holder pages (/me) after the public routes, so that the public
+	// side's security headers and rate limit cover them.
+	if err := holder.Mount(app, holder.Deps{Service: e.svc, Lookup: lookup, PublicURL: e.cfg.PublicURL,
+		TrustedProxies: strings.Split(e.cfg.TrustedProxies, ","), Log: e.log}); err != nil {
 		return nil, err
 	}
 	if err := mountConsole(app, e); err != nil {

@@ -8,26 +8,45 @@ import (
 	"io"
 	"os"
 	"strings"
+	"time"
 
+	"certd/issuer"
 	"certd/issuer/credential"
+	"certd/issuer/statuslist"
 	"certd/verify"
 )
 
 func cmdVerify(ctx context.Context, args []string, out io.Writer) error {
 	f := newFlags("verify", true)
 	trust := f.String("trust", "", "trust bundle (certd trust export) for offline verification; without it the data directory is used")
+	maxAge := f.Duration("max-age", 0, "offline: how old a status list may be and still count (default: the list's own ttl)")
+	nowFlag := f.String("now", "", "offline: judge as of this time (RFC 3339), not the clock's")
+	listFile := f.String("status-list", "", "offline: a status list (/status/ID) fetched later than the trust bundle; the newer list counts")
 	pos, err := f.parse(args)
 	if err != nil {
 		return err
 	}
 	if len(pos) != 1 {
-		return usageError{"usage: certd verify TOKEN-or-FILE [--trust trust.json] [--json] (a signed record, a certificate PDF, or a holder credential NUMBER.sd-jwt)"}
+		return usageError{"usage: certd verify TOKEN-or-FILE [--trust trust.json [--status-list FILE] [--max-age 24h] [--now TIME]] [--json] (a signed record, a certificate PDF, or a holder credential NUMBER.sd-jwt)"}
+	}
+	if *trust == "" && (*maxAge != 0 || *nowFlag != "" || *listFile != "") {
+		return usageError{"--max-age、--now 和 --status-list 只用于离线验证（--trust） / --max-age, --now and --status-list are for offline verification (--trust)"}
+	}
+	if *maxAge < 0 || *maxAge > statuslist.MaxTTL*12 {
+		return usageError{"--max-age 应在 0 到 8928h 之间 / --max-age must be between 0 and 8928h"}
+	}
+	now := time.Now()
+	if *nowFlag != "" {
+		if now, err = time.Parse(time.RFC3339, *nowFlag); err != nil {
+			return usageError{fmt.Sprintf("--now %q 不是 RFC 3339 时间（如 2026-07-01T10:00:00+08:00） / --now is not an RFC 3339 time (such as 2026-07-01T10:00:00+08:00)", *nowFlag)}
+		}
 	}
 	token, pdf, err := readToken(pos[0])
 	if err != nil {
 		return err
 	}
-	v := &verify.Verifier{}
+	v := &verify.Verifier{Now: func() time.Time { return now }, MaxAge: *maxAge}
+	var inputs []verify.Input
 	if *trust != "" {
 		b, err := os.ReadFile(*trust)
 		if err != nil {
@@ -39,6 +58,19 @@ func cmdVerify(ctx context.Context, args []string, out io.Writer) error {
 		}
 		if v.Registry, err = verify.NewRegistry(tb); err != nil {
 			return fmt.Errorf("信任包无效 / the trust bundle is invalid: %w", err)
+		}
+		inputs = append(inputs, verify.Input{What: "trust_bundle", Zh: "信任包生成时间", En: "trust bundle generated", Time: tb.GeneratedAt})
+		v.Lists = v.Registry.StatusLists(tb)
+		if *listFile != "" {
+			b, err := os.ReadFile(*listFile) // #nosec G304 G703 -- a path the operator gave on the command line
+			if err != nil {
+				return usageError{fmt.Sprintf("无法读取状态列表 / cannot read the status list: %v", err)}
+			}
+			sl, err := v.Registry.StatusListOf(string(b), *listFile)
+			if err != nil {
+				return usageError{err.Error()}
+			}
+			v.Lists[sl.Institution] = verify.Newer(v.Lists[sl.Institution], sl)
 		}
 	} else {
 		e, err := f.cfg.open(ctx)
@@ -56,14 +88,17 @@ func cmdVerify(ctx context.Context, args []string, out io.Writer) error {
 		v.Status = verify.StoreStatus{Store: e.store}
 	}
 	res := v.VerifyPresented(ctx, token)
+	inputs = append(inputs, res.Inputs...)
+	inputs = append(inputs, verify.Input{What: "clock", Zh: "核验时间", En: "checked at", Time: now})
 	if f.json {
 		j := struct {
 			Verdict string         `json:"verdict"`
 			Number  string         `json:"number,omitempty"`
 			Checks  []verify.Check `json:"checks"`
+			Inputs  []verify.Input `json:"inputs"`
 			// Disclosed is set for a holder credential (SD-JWT VC).
 			Disclosed *verify.Disclosed `json:"disclosed,omitempty"`
-		}{Verdict: string(res.Verdict), Checks: res.Checks}
+		}{Verdict: string(res.Verdict), Checks: res.Checks, Inputs: inputs}
 		if res.Claims != nil {
 			j.Number = res.Claims.CredentialSubject.Achievement.Number
 		}
@@ -74,6 +109,9 @@ func cmdVerify(ctx context.Context, args []string, out io.Writer) error {
 		}
 	} else {
 		printResult(out, res)
+		for _, in := range inputs {
+			fmt.Fprintf(out, "  %s / %s: %s\n", in.Zh, in.En, in.Time.In(issuer.ChinaTime).Format("2006-01-02 15:04:05.000 (UTC+8)"))
+		}
 		// The trust model's last check: is the file exactly the one issued?
 		if pdf != nil && res.Status != nil && res.Status.PDFSHA256 != "" {
 			sum := sha256.Sum256(pdf)

@@ -60,7 +60,7 @@ type scopeLevel struct {
 
 type instFormData struct {
 	Spec     issuer.InstitutionSpec
-	Scope    []scopeRow
+	Scope    scopeForm
 	Cities   []string
 	Kinds    any
 	Err      *formErr
@@ -70,45 +70,38 @@ type instFormData struct {
 	Today    string
 }
 
-func (c *Console) scopeRows(fc *fiber.Ctx, chosen map[string]bool) ([]scopeRow, error) {
-	occ, err := c.svc.Occupations(fc.UserContext())
-	if err != nil {
-		return nil, err
-	}
-	var out []scopeRow
-	for _, o := range occ {
-		add := func(spec string, levels []occupation.Level) {
-			r := scopeRow{Code: o.Code, Name: o.Name, Specialty: spec}
-			for _, l := range levels {
-				v := o.Code + "|" + spec + "|" + l.String()
-				r.Levels = append(r.Levels, scopeLevel{Level: l, Value: v, Checked: chosen[v]})
-			}
-			out = append(out, r)
-		}
-		add("", o.Levels)
-		for _, s := range o.Specialties {
-			add(s.Name, s.Levels)
-		}
-	}
-	return out, nil
-}
-
 func chosenOf(scope []issuer.ScopeEntry) map[string]bool {
 	m := map[string]bool{}
 	for _, s := range scope {
 		for _, l := range s.Levels {
-			m[s.Occupation+"|"+s.Specialty+"|"+l.String()] = true
+			m[scopeKey(s.Occupation, s.Specialty, l)] = true
 		}
 	}
 	return m
 }
 
+// searchQuery is the scope editor's search, from the form or the address.
+func searchQuery(fc *fiber.Ctx) string {
+	q := fc.FormValue("q")
+	if fc.FormValue("op") == "showall" {
+		return ""
+	}
+	if fc.Method() == fiber.MethodGet {
+		q = fc.Query("q")
+	}
+	q = strings.TrimSpace(q)
+	if utf8.RuneCountInString(q) > 50 {
+		q = string([]rune(q)[:50])
+	}
+	return q
+}
+
 func (c *Console) instForm(fc *fiber.Ctx, rc *reqCtx, status int, d instFormData, chosen map[string]bool) error {
-	rows, err := c.scopeRows(fc, chosen)
+	occ, err := c.svc.Occupations(fc.UserContext())
 	if err != nil {
 		return c.fail(fc, rc, err)
 	}
-	d.Scope, d.Cities, d.Kinds, d.Today = rows, Cities, Kinds, c.today()
+	d.Scope, d.Cities, d.Kinds, d.Today = buildScopeForm(occ, chosen, searchQuery(fc)), Cities, Kinds, c.today()
 	page := "institution_new"
 	if d.Edit {
 		page = "institution"
@@ -121,8 +114,9 @@ func (c *Console) institutionNew(fc *fiber.Ctx, rc *reqCtx) error {
 }
 
 // specFromForm reads the registration form; scope comes as checkboxes
-// "code|工种|level".
-func specFromForm(fc *fiber.Ctx) (issuer.InstitutionSpec, map[string]bool, error) {
+// "code|工种|level", and the editor's whole-level shortcuts add or remove
+// lines of the catalogue.
+func (c *Console) specFromForm(fc *fiber.Ctx) (issuer.InstitutionSpec, map[string]bool, error) {
 	spec := issuer.InstitutionSpec{ID: fc.FormValue("id"), Name: fc.FormValue("name"), USCC: fc.FormValue("uscc"), Prefix: fc.FormValue("prefix"),
 		FilingNo: fc.FormValue("filing_no"), ValidFrom: fc.FormValue("valid_from"), ValidUntil: fc.FormValue("valid_until"),
 		Contact: fc.FormValue("contact"), City: fc.FormValue("city"), Kind: fc.FormValue("kind")}
@@ -131,40 +125,112 @@ func specFromForm(fc *fiber.Ctx) (issuer.InstitutionSpec, map[string]bool, error
 			return spec, nil, errf(issuer.ErrInvalid, "field_long", "填写的内容过长（每项最多200字）", "a field is too long (at most 200 characters)")
 		}
 	}
-	chosen := map[string]bool{}
-	var values []string
-	for _, v := range fc.Context().PostArgs().PeekMulti("scope") {
-		values = append(values, string(v))
-	}
-	if form, err := fc.MultipartForm(); err == nil {
-		values = append(values, form.Value["scope"]...)
-	}
+	values := formValues(fc, "scope")
 	if len(values) > 5000 {
 		return spec, nil, errf(issuer.ErrInvalid, "scope_long", "认定范围过多", "too many scope lines")
 	}
-	idx := map[string]int{}
+	chosen := map[string]bool{}
 	for _, v := range values {
-		parts := strings.Split(v, "|")
-		if len(parts) != 3 {
-			continue
+		if len(strings.Split(v, "|")) == 3 {
+			chosen[v] = true
 		}
-		chosen[v] = true
-		key := parts[0] + "|" + parts[1]
-		i, ok := idx[key]
-		if !ok {
-			i = len(spec.Scope)
-			idx[key] = i
-			spec.Scope = append(spec.Scope, issuer.ScopeSpec{Occupation: parts[0], Specialty: parts[1]})
-		}
-		spec.Scope[i].Levels = append(spec.Scope[i].Levels, parts[2])
 	}
+	occ, err := c.svc.Occupations(fc.UserContext())
+	if err != nil {
+		return spec, chosen, err
+	}
+	// Shortcuts act on the lines the page listed; a new search lists
+	// others, so it applies none.
+	if op := fc.FormValue("op"); op != "search" && op != "showall" {
+		applyShortcuts(fc, occ, chosen, searchQuery(fc))
+	}
+	spec.Scope = scopeSpecs(occ, chosen)
 	return spec, chosen, nil
 }
 
+// scopeConfirmData is the page between the scope editor and the save.
+type scopeConfirmData struct {
+	Edit             bool
+	In               issuer.Institution
+	Spec             issuer.InstitutionSpec
+	Values           []string // the chosen lines, replayed
+	Added, Removed   []scopeChange
+	Fields           []fieldChange
+	Action           string
+	AddedN, RemovedN int
+}
+
+type fieldChange struct{ Zh, En, From, To string }
+
+func countLevels(cs []scopeChange) int {
+	n := 0
+	for _, c := range cs {
+		n += len(c.Levels)
+	}
+	return n
+}
+
+// review shows what a registration or an edit will change and asks for a
+// confirmation; op=search re-renders the editor with the choices so far.
+func (c *Console) review(fc *fiber.Ctx, rc *reqCtx, edit bool, spec issuer.InstitutionSpec, chosen map[string]bool) error {
+	var cur issuer.Institution
+	var next issuer.Institution
+	var err error
+	occ, err := c.svc.Occupations(fc.UserContext())
+	if err != nil {
+		return c.fail(fc, rc, err)
+	}
+	if edit {
+		cur, next, err = c.svc.PreviewUpdate(fc.UserContext(), rc.actor, spec)
+	} else {
+		next, err = c.svc.PreviewRegistration(fc.UserContext(), rc.actor, spec)
+	}
+	if err != nil {
+		_, _, status := c.userError(err)
+		if edit {
+			return c.institutionView(fc, rc, status, err, &spec, chosen)
+		}
+		return c.instForm(fc, rc, status, instFormData{Spec: spec, Err: c.formError(err)}, chosen)
+	}
+	d := scopeConfirmData{Edit: edit, In: cur, Spec: spec}
+	d.Added, d.Removed = scopeDiff(occ, cur.Scope, next.Scope)
+	d.AddedN, d.RemovedN = countLevels(d.Added), countLevels(d.Removed)
+	for k := range chosen {
+		d.Values = append(d.Values, k)
+	}
+	slices.Sort(d.Values)
+	if edit {
+		old := specOf(cur)
+		for _, f := range []struct{ zh, en, a, b string }{
+			{"机构名称", "name", old.Name, next.Name}, {"统一社会信用代码", "credit code", old.USCC, next.USCC}, {"备案编号", "filing number", old.FilingNo, next.FilingNo},
+			{"备案有效期起", "valid from", old.ValidFrom, next.ValidFrom.Format(issuer.DateLayout)}, {"备案有效期至", "valid until", old.ValidUntil, next.ValidUntil.Format(issuer.DateLayout)},
+			{"市州", "city", old.City, next.City}, {"类型", "kind", old.Kind, next.Kind}, {"联系方式", "contact", old.Contact, next.Contact},
+		} {
+			if f.a != f.b {
+				d.Fields = append(d.Fields, fieldChange{f.zh, f.en, f.a, f.b})
+			}
+		}
+		d.Action = "/console/institutions/" + cur.ID
+		if len(d.Fields) == 0 && d.AddedN == 0 && d.RemovedN == 0 {
+			return c.redirect(fc, "/console/institutions/"+cur.ID, "unchanged")
+		}
+	} else {
+		d.Action = "/console/institutions"
+	}
+	return c.render(fc, rc, "scope_confirm", d)
+}
+
 func (c *Console) institutionCreate(fc *fiber.Ctx, rc *reqCtx) error {
-	spec, chosen, err := specFromForm(fc)
+	spec, chosen, err := c.specFromForm(fc)
 	if err == nil {
-		_, err = c.svc.AddInstitution(fc.UserContext(), rc.actor, spec)
+		switch fc.FormValue("op") {
+		case "search", "showall":
+			return c.instForm(fc, rc, fiber.StatusOK, instFormData{Spec: spec}, chosen)
+		case "confirm":
+			_, err = c.svc.AddInstitution(fc.UserContext(), rc.actor, spec)
+		default:
+			return c.review(fc, rc, false, spec, chosen)
+		}
 	}
 	if err != nil {
 		_, _, status := c.userError(err)
@@ -211,9 +277,16 @@ func (c *Console) institutionDone(fc *fiber.Ctx, rc *reqCtx, err error, msg stri
 }
 
 func (c *Console) institutionUpdate(fc *fiber.Ctx, rc *reqCtx) error {
-	spec, chosen, err := specFromForm(fc)
+	spec, chosen, err := c.specFromForm(fc)
 	spec.ID = fc.Params("id")
 	msg := "updated"
+	if op := fc.FormValue("op"); err == nil && (op == "search" || op == "showall") {
+		return c.institutionView(fc, rc, fiber.StatusOK, nil, &spec, chosen)
+	}
+	if err == nil && fc.FormValue("op") != "confirm" {
+		// "review", or an implicit submission: never a save.
+		return c.review(fc, rc, true, spec, chosen)
+	}
 	if err == nil {
 		var before, next issuer.Institution
 		if before, err = c.svc.Institution(fc.UserContext(), rc.actor, spec.ID); err == nil {
@@ -232,12 +305,39 @@ func (c *Console) institutionUpdate(fc *fiber.Ctx, rc *reqCtx) error {
 	return c.redirect(fc, "/console/institutions/"+spec.ID, msg)
 }
 
+type statusConfirmData struct {
+	In     issuer.Institution
+	Status issuer.InstitutionStatus
+	Note   string
+}
+
+// institutionStatus changes a college's status after a page that states
+// what the change does (confirm=1 on that page's form).
 func (c *Console) institutionStatus(fc *fiber.Ctx, rc *reqCtx) error {
 	note := strings.TrimSpace(fc.FormValue("note"))
 	if note == "" || utf8.RuneCountInString(note) > 500 {
 		return c.institutionDone(fc, rc, errf(issuer.ErrInvalid, "note_required", "请填写原因（不超过500字）", "give the reason (at most 500 characters)"), "")
 	}
-	_, err := c.svc.SetStatus(fc.UserContext(), rc.actor, fc.Params("id"), issuer.InstitutionStatus(fc.FormValue("status")), note)
+	st := issuer.InstitutionStatus(fc.FormValue("status"))
+	if fc.FormValue("confirm") != "1" {
+		in, err := c.svc.Institution(fc.UserContext(), rc.actor, fc.Params("id"))
+		if err != nil {
+			return c.fail(fc, rc, err)
+		}
+		switch {
+		case st != issuer.Active && st != issuer.Suspended && st != issuer.Withdrawn:
+			err = errf(issuer.ErrInvalid, "status_unknown", "请选择新状态", "choose the new status")
+		case in.Status == st:
+			err = &issuer.Error{Kind: issuer.ErrConflict, Code: "status_same", Zh: "机构状态已是“" + st.Chinese() + "”", En: "the institution is already " + string(st)}
+		case in.Status == issuer.Withdrawn:
+			err = errf(issuer.ErrConflict, "withdrawn", "已撤销备案的机构不能恢复，请重新备案", "a withdrawn registration cannot be reinstated; register again")
+		}
+		if err != nil {
+			return c.institutionDone(fc, rc, err, "")
+		}
+		return c.render(fc, rc, "status_confirm", statusConfirmData{In: in, Status: st, Note: note})
+	}
+	_, err := c.svc.SetStatus(fc.UserContext(), rc.actor, fc.Params("id"), st, note)
 	return c.institutionDone(fc, rc, err, "status")
 }
 

@@ -55,6 +55,11 @@ type job struct {
 	printFile bool
 	errZh     string
 	errEn     string
+	// unprinted certificates of the batch whose PDF printing did not make
+	// (their print job stays pending), and why.
+	unprinted   int
+	unprintedZh string
+	unprintedEn string
 }
 
 const (
@@ -387,6 +392,8 @@ type jobData struct {
 	BatchID                    string
 	Count                      int
 	ErrZh, ErrEn               string
+	Unprinted                  int
+	UnprintedZh, UnprintedEn   string
 	Elapsed                    int
 	Photos                     int
 }
@@ -462,6 +469,7 @@ func (j *job) view() jobData {
 	d := j.page
 	d.ID, d.Filename, d.State, d.Phase, d.ErrZh, d.ErrEn, d.Photos = j.ID, j.Filename, j.state, j.phase, j.errZh, j.errEn, j.photos
 	d.BatchID, d.Count = j.batchID, j.count
+	d.Unprinted, d.UnprintedZh, d.UnprintedEn = j.unprinted, j.unprintedZh, j.unprintedEn
 	if !j.started.IsZero() {
 		d.Elapsed = int(time.Since(j.started).Seconds())
 	}
@@ -590,6 +598,9 @@ func (c *Console) runJob(j *job, actor issuer.Actor) {
 	}
 	j.mu.Lock()
 	j.batchID, j.count, j.phase = rep.Batch.ID, rep.Batch.Count, "printing"
+	if rep.PrintError != nil && rep.Printing != nil && rep.Printing.Pending > 0 {
+		j.unprinted, j.unprintedZh, j.unprintedEn = rep.Printing.Pending, rep.PrintError.Zh, rep.PrintError.En
+	}
 	j.mu.Unlock()
 	printed := false
 	if c.svc.Printer != nil {

@@ -142,7 +142,22 @@ type CertificateClaims struct {
 	Issuer            Issuer            `json:"issuer"`
 	ValidFrom         string            `json:"validFrom"`
 	CredentialSubject CredentialSubject `json:"credentialSubject"`
+	// CredentialStatus says where the certificate's revocation bit is: a
+	// W3C BitstringStatusListEntry. Records signed before status lists
+	// existed have none (their status is the register's).
+	CredentialStatus *StatusEntry `json:"credentialStatus,omitempty"`
 	jwt.RegisteredClaims
+}
+
+// StatusEntry is a credentialStatus entry of type BitstringStatusListEntry.
+// Package statuslist validates it (statuslist.Entry has the same fields,
+// so one converts to the other).
+type StatusEntry struct {
+	ID                   string `json:"id"`
+	Type                 string `json:"type"`
+	StatusPurpose        string `json:"statusPurpose"`
+	StatusListIndex      string `json:"statusListIndex"`
+	StatusListCredential string `json:"statusListCredential"`
 }
 
 // Issuer names the issuing institution as registered.
@@ -347,6 +362,21 @@ type TrustBundle struct {
 	GeneratedAt   time.Time `json:"generatedAt"`
 	Authority     Authority `json:"authority"`
 	Registrations []string  `json:"registrations"`
+	// StatusLists are the latest status list of each institution when the
+	// bundle was made (certd trust export), so that an offline verifier
+	// can tell revoked from not revoked as of their time. Verifiers check
+	// each one with the institution's keys; a list past its ttl says
+	// nothing about "not revoked".
+	StatusLists []TrustStatusList `json:"statusLists,omitempty"`
+}
+
+// TrustStatusList is one institution's status list in a trust bundle: its
+// time (validFrom, as signed inside the token) and the signed list itself.
+type TrustStatusList struct {
+	Institution string    `json:"institution"`
+	Version     int       `json:"version"`
+	ValidFrom   time.Time `json:"validFrom"`
+	Token       string    `json:"token"`
 }
 
 // Authority is the authority's public identity.

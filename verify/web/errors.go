@@ -95,7 +95,7 @@ func (h *handlers) fail(c *fiber.Ctx, e *issuer.Error) error {
 	status := statusOf(e)
 	c.Set("Cache-Control", "no-store")
 	p := c.Path()
-	if strings.HasPrefix(p, "/api/") || strings.HasSuffix(p, ".json") {
+	if strings.HasPrefix(p, "/api/") || strings.HasPrefix(p, "/status/") || strings.HasSuffix(p, ".json") {
 		return c.Status(status).JSON(apiError{Error: e.Error(), Reason: reasonOf(status), Code: e.Code})
 	}
 	en := wantsEnglish(c)

@@ -168,8 +168,12 @@ type handlers struct {
 	misses   failures   // failed confirmations per certificate and client (confirm.go)
 	missLim  []*limiter // the limiters behind misses, with Redis
 	deadline time.Duration
-	store    verify.Store
-	shares   *shares // share links (share.go)
+	// lists reads published status lists (nil when the store has none);
+	// status caches what was read (status.go).
+	lists  StatusStore
+	status statusCache
+	store  verify.Store
+	shares *shares // share links (share.go)
 
 	secHeaders [][2][]byte
 }
@@ -246,6 +250,7 @@ func newHandlers(svc *cache.Service, remote *cache.Remote, m *metrics, d Deps, t
 	} else {
 		h.misses = storeFailures{st: d.Store, now: time.Now}
 	}
+	h.lists, _ = d.Store.(StatusStore)
 	return h, nil
 }
 
@@ -292,6 +297,8 @@ func (h *handlers) routes(app *fiber.App) {
 	app.Get("/institutions/:id", h.withDirectory(h.institution))
 	app.Get("/api/v1/institutions", h.withDirectory(h.apiInstitutions))
 	app.Get("/api/v1/institutions/:id", h.withDirectory(h.apiInstitution))
+	app.Get("/status/:id", h.statusList)
+	app.Get("/status/:id/:version", h.statusList)
 }
 
 // observe wraps every request: security headers, panic containment,

@@ -19,12 +19,12 @@ import (
 
 var certColumnList = []string{"number", "institution_id", "institution_ver", "batch_id", "holder_name", "doc_type", "doc_number",
 	"student_no", "major", "candidate_type", "occupation", "occupation_name", "specialty", "level", "assessed_on",
-	"issued_on", "issued_at", "kid", "token", "verify_code", "status", "supersedes", "credential"}
+	"issued_on", "issued_at", "kid", "token", "verify_code", "status", "supersedes", "credential", "status_index"}
 
 const certColumns = `number, institution_id, institution_ver, batch_id, holder_name, doc_type, doc_number,
 	student_no, major, candidate_type, occupation, occupation_name, specialty, level, assessed_on,
 	issued_on, issued_at, kid, token, verify_code, status, revoked_reason, revoked_note, revoked_at,
-	revoked_by, superseded_by, supersedes, pdf_sha256, credential`
+	revoked_by, superseded_by, supersedes, pdf_sha256, credential, status_index`
 
 // certRow is a new certificate in the order of certColumnList.
 func certRow(c *issuer.Certificate) []any {
@@ -32,7 +32,14 @@ func certRow(c *issuer.Certificate) []any {
 	return []any{c.Number, c.InstitutionID, c.InstitutionVer, c.BatchID, h.Name, string(h.DocType), h.DocNumber,
 		h.StudentNo, h.Major, string(h.CandidateType), c.Occupation, c.OccupationName, c.Specialty, int(c.Level),
 		date(c.AssessedOn), date(c.IssuedOn), instant(c.IssuedAt), c.KID, c.Token, c.VerifyCode, string(c.Status),
-		nullString(c.Supersedes), nullString(c.Credential)}
+		nullString(c.Supersedes), nullString(c.Credential), nullIndex(c.StatusIndex)}
+}
+
+func nullIndex(i int) any {
+	if i < 0 {
+		return nil
+	}
+	return int32(i) // #nosec G115 -- below statuslist.MaxBits
 }
 
 func scanCert(row pgx.Row) (issuer.Certificate, error) {
@@ -41,12 +48,17 @@ func scanCert(row pgx.Row) (issuer.Certificate, error) {
 	var level int
 	var assessed, issuedOn, issuedAt, revokedAt *time.Time
 	var reason, note, revokedBy, supBy, sup, pdf, cred *string
+	var statusIndex *int32
 	err := row.Scan(&c.Number, &c.InstitutionID, &c.InstitutionVer, &c.BatchID, &c.Holder.Name, &docType,
 		&c.Holder.DocNumber, &c.Holder.StudentNo, &c.Holder.Major, &candidate, &c.Occupation, &c.OccupationName,
 		&c.Specialty, &level, &assessed, &issuedOn, &issuedAt, &c.KID, &c.Token, &c.VerifyCode, &status,
-		&reason, &note, &revokedAt, &revokedBy, &supBy, &sup, &pdf, &cred)
+		&reason, &note, &revokedAt, &revokedBy, &supBy, &sup, &pdf, &cred, &statusIndex)
 	if err != nil {
 		return c, err
+	}
+	c.StatusIndex = -1
+	if statusIndex != nil {
+		c.StatusIndex = int(*statusIndex)
 	}
 	c.Holder.DocType = ident.DocType(docType)
 	c.Holder.CandidateType = issuer.CandidateType(candidate)
@@ -89,7 +101,7 @@ func insertBatch(ctx context.Context, tx pgx.Tx, b issuer.Batch, count int) erro
 // success the caller holds exactly what was stored (including what seal
 // added). On error nothing is stored and the numbers left in certs mean
 // nothing: the serial counters roll back with the transaction.
-func (s *Store) IssueBatch(ctx context.Context, b issuer.Batch, prefix string, certs []issuer.Certificate, seal func(*issuer.Certificate) (issuer.AuditEvent, error)) error {
+func (s *Store) IssueBatch(ctx context.Context, b issuer.Batch, prefix string, certs []issuer.Certificate, seal func(*issuer.Certificate) (issuer.AuditEvent, error), job *issuer.PrintJob) error {
 	if err := storeutil.CheckRoster(certs); err != nil {
 		return err
 	}
@@ -97,8 +109,47 @@ func (s *Store) IssueBatch(ctx context.Context, b issuer.Batch, prefix string, c
 		if err := insertBatch(ctx, tx, b, len(certs)); err != nil {
 			return err
 		}
-		return issue(ctx, tx, b, prefix, certs, "", seal)
+		if err := issue(ctx, tx, b, prefix, certs, "", seal); err != nil {
+			return err
+		}
+		if job == nil {
+			return nil
+		}
+		return insertPrintJob(ctx, tx, b, certs, job)
 	})
+}
+
+// insertPrintJob records the print job of a batch just inserted in tx. The
+// items go in with COPY in slices, so that a roster's photos are never all
+// in memory at once.
+func insertPrintJob(ctx context.Context, tx pgx.Tx, b issuer.Batch, certs []issuer.Certificate, job *issuer.PrintJob) error {
+	created := job.CreatedAt
+	if created.IsZero() {
+		created = b.CreatedAt
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO print_jobs (batch_id, institution_id, public_url, items, created_at)
+		VALUES ($1, $2, $3, $4, $5)`, b.ID, b.InstitutionID, job.PublicURL, len(certs), instant(created)); err != nil {
+		return err
+	}
+	const slice = 256
+	for start := 0; start < len(certs); start += slice {
+		part := certs[start:min(start+slice, len(certs))]
+		rows := make([][]any, len(part))
+		for i := range part {
+			var photo []byte
+			if job.Photo != nil {
+				photo = job.Photo(part[i])
+			}
+			if len(photo) == 0 {
+				photo = nil
+			}
+			rows[i] = []any{part[i].Number, b.ID, photo}
+		}
+		if err := copyRows(ctx, tx, "print_items", []string{"number", "batch_id", "photo"}, rows); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // holdingsQuery finds the valid certificates among many holding keys in one
@@ -153,6 +204,10 @@ func issue(ctx context.Context, tx pgx.Tx, b issuer.Batch, prefix string, certs 
 		for j, i := range g.Index {
 			certs[i].Number = storeutil.Number(prefix, certs[i].IssuedOn, g.Level, last-n+1+int64(j))
 		}
+	}
+
+	if err := allocStatus(ctx, tx, b.InstitutionID, certs); err != nil {
+		return err
 	}
 
 	certRows := make([][]any, len(certs))
@@ -416,18 +471,16 @@ func (s *Store) PutPDF(ctx context.Context, number string, pdf []byte) error {
 		}
 	}
 	sum := sha256.Sum256(pdf)
-	return s.write(ctx, "put pdf", func(tx pgx.Tx) error {
-		return s.putPDFRow(ctx, tx, number, hex.EncodeToString(sum[:]), pdf)
-	})
+	return s.write(ctx, "put pdf", func(tx pgx.Tx) error { return s.putPDF(ctx, tx, number, pdf, sum) })
 }
 
-// putPDFRow records a PDF's hash and, without a PDF directory, its bytes.
-func (s *Store) putPDFRow(ctx context.Context, tx pgx.Tx, number, sha string, pdf []byte) error {
-	res, err := tx.Exec(ctx, `UPDATE certificates SET pdf_sha256 = $1 WHERE number = $2`, sha, number)
+// putPDF records a PDF's hash and, without a PDF directory, its bytes.
+func (s *Store) putPDF(ctx context.Context, tx pgx.Tx, number string, pdf []byte, sum [32]byte) error {
+	tag, err := tx.Exec(ctx, `UPDATE certificates SET pdf_sha256 = $1 WHERE number = $2`, hex.EncodeToString(sum[:]), number)
 	if err != nil {
 		return err
 	}
-	if res.RowsAffected() == 0 {
+	if tag.RowsAffected() == 0 {
 		return storeutil.NotFound(storeutil.Certificate, number)
 	}
 	if s.pdfs != nil {
@@ -439,6 +492,122 @@ func (s *Store) putPDFRow(ctx context.Context, tx pgx.Tx, number, sha string, pd
 	_, err = tx.Exec(ctx, `INSERT INTO pdfs (number, bytes) VALUES ($1, $2)
 		ON CONFLICT (number) DO UPDATE SET bytes = excluded.bytes`, number, pdf)
 	return err
+}
+
+// PutPrinted stores a PDF and marks its print item done; see issuer.Store.
+// The job's row is locked first, so that of two instances storing the last
+// two PDFs of a batch at once, the second sees the first's item done and
+// closes the job (neither could see the other's uncommitted update).
+func (s *Store) PutPrinted(ctx context.Context, number string, pdf []byte) error {
+	if s.pdfs != nil {
+		if err := s.pdfs.Put(number, pdf); err != nil {
+			return err
+		}
+	}
+	sum := sha256.Sum256(pdf)
+	return s.write(ctx, "put printed", func(tx pgx.Tx) error {
+		var batch string
+		err := tx.QueryRow(ctx, `SELECT j.batch_id FROM print_items i JOIN print_jobs j ON j.batch_id = i.batch_id
+			WHERE i.number = $1 FOR UPDATE OF j`, number).Scan(&batch)
+		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+			return err
+		}
+		if err := s.putPDF(ctx, tx, number, pdf, sum); err != nil {
+			return err
+		}
+		if batch == "" {
+			return nil // not part of a job, or the job is done
+		}
+		if _, err := tx.Exec(ctx, `UPDATE print_items SET done = true WHERE number = $1`, number); err != nil {
+			return err
+		}
+		var left bool
+		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM print_items WHERE batch_id = $1 AND NOT done)`, batch).Scan(&left); err != nil || left {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM print_items WHERE batch_id = $1`, batch); err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `UPDATE print_jobs SET done_at = now() WHERE batch_id = $1`, batch)
+		return err
+	})
+}
+
+const printJobQuery = `SELECT j.batch_id, j.institution_id, j.public_url, j.items, j.created_at, j.done_at,
+	(SELECT COUNT(*) FROM print_items i WHERE i.batch_id = j.batch_id AND NOT i.done)
+	FROM print_jobs j`
+
+func scanPrintJob(row pgx.Row) (issuer.PrintJob, error) {
+	var j issuer.PrintJob
+	var created, done *time.Time
+	if err := row.Scan(&j.BatchID, &j.InstitutionID, &j.PublicURL, &j.Items, &created, &done, &j.Pending); err != nil {
+		return j, err
+	}
+	j.CreatedAt, j.DoneAt = fromDB(created), fromDB(done)
+	return j, nil
+}
+
+// PrintJob returns a batch's print job.
+func (s *Store) PrintJob(ctx context.Context, batchID string) (issuer.PrintJob, error) {
+	j, err := scanPrintJob(s.pool.QueryRow(ctx, printJobQuery+` WHERE j.batch_id = $1`, batchID))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return issuer.PrintJob{}, storeutil.NotFound(storeutil.PrintJobNoun, batchID)
+	}
+	if err != nil {
+		return issuer.PrintJob{}, storeutil.Unavailable("print job", err)
+	}
+	return j, nil
+}
+
+// PendingPrintJobs lists the jobs not yet done, oldest first.
+func (s *Store) PendingPrintJobs(ctx context.Context) ([]issuer.PrintJob, error) {
+	rows, err := s.pool.Query(ctx, printJobQuery+` WHERE j.done_at IS NULL ORDER BY j.created_at, j.batch_id`)
+	if err != nil {
+		return nil, storeutil.Unavailable("print jobs", err)
+	}
+	defer rows.Close()
+	out := []issuer.PrintJob{}
+	for rows.Next() {
+		j, err := scanPrintJob(rows)
+		if err != nil {
+			return nil, storeutil.Unavailable("print jobs", err)
+		}
+		out = append(out, j)
+	}
+	return out, storeutil.Unavailable("print jobs", rows.Err())
+}
+
+// PendingPrints returns up to limit unprinted items of a job after a number.
+func (s *Store) PendingPrints(ctx context.Context, batchID, after string, limit int) ([]issuer.PrintItem, error) {
+	rows, err := s.pool.Query(ctx, `SELECT number, batch_id, photo FROM print_items
+		WHERE batch_id = $1 AND NOT done AND number > $2 ORDER BY number LIMIT $3`, batchID, after, limit)
+	if err != nil {
+		return nil, storeutil.Unavailable("pending prints", err)
+	}
+	defer rows.Close()
+	out := []issuer.PrintItem{}
+	for rows.Next() {
+		var it issuer.PrintItem
+		if err := rows.Scan(&it.Number, &it.BatchID, &it.Photo); err != nil {
+			return nil, storeutil.Unavailable("pending prints", err)
+		}
+		out = append(out, it)
+	}
+	return out, storeutil.Unavailable("pending prints", rows.Err())
+}
+
+// PendingPrint returns one certificate's pending print item.
+func (s *Store) PendingPrint(ctx context.Context, number string) (issuer.PrintItem, error) {
+	var it issuer.PrintItem
+	err := s.pool.QueryRow(ctx, `SELECT number, batch_id, photo FROM print_items WHERE number = $1 AND NOT done`, number).
+		Scan(&it.Number, &it.BatchID, &it.Photo)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return it, storeutil.NotFound(storeutil.PrintJobNoun, number)
+	}
+	if err != nil {
+		return it, storeutil.Unavailable("pending print", err)
+	}
+	return it, nil
 }
 
 // SetCredential stores the holder credential of a certificate that has none

@@ -363,3 +363,13 @@ func (s *Store) Audit(ctx context.Context, f issuer.AuditFilter) ([]issuer.Audit
 	}
 	return out, storeutil.Unavailable("audit", rows.Err())
 }
+
+// StagePDFs writes a batch's PDFs to the PDF directory ahead of the
+// PutPDF or PutPrinted calls that record them, so that they reach the disk
+// in one flush; without a PDF directory it does nothing.
+func (s *Store) StagePDFs(numbers []string, pdfs [][]byte) error {
+	if s.pdfs == nil {
+		return nil
+	}
+	return s.pdfs.Stage(numbers, pdfs)
+}

@@ -286,6 +286,13 @@ func (r *Routed) Certificates(ctx context.Context, f issuer.CertificateFilter) (
 	return r.on(ctx).Certificates(ctx, f)
 }
 
+// StatusList reads a published status list (/status/ID). A replica within
+// the lag bound serves a version at most that much older than the primary's
+// latest, which the publisher's one-second promise allows for.
+func (r *Routed) StatusList(ctx context.Context, id string, v int) (issuer.StatusList, error) {
+	return r.on(ctx).StatusList(ctx, id, v)
+}
+
 // Authority reads the authority (the public registry).
 func (r *Routed) Authority(ctx context.Context) (issuer.Authority, error) {
 	return r.on(ctx).Authority(ctx)

@@ -18,17 +18,24 @@ import (
 const certColumns = `number, institution_id, institution_ver, batch_id, holder_name, doc_type, doc_number,
 	student_no, major, candidate_type, occupation, occupation_name, specialty, level, assessed_on,
 	issued_on, issued_at, kid, token, verify_code, status, revoked_reason, revoked_note, revoked_at,
-	revoked_by, superseded_by, supersedes, pdf_sha256, credential`
+	revoked_by, superseded_by, supersedes, pdf_sha256, credential, status_index`
 
 const insertCert = `INSERT INTO certificates (` + certColumns + `)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, NULL, NULL, NULL, ?, NULL, ?)`
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, NULL, NULL, NULL, ?, NULL, ?, ?)`
 
 func certArgs(c *issuer.Certificate) []any {
 	h := &c.Holder
 	return []any{c.Number, c.InstitutionID, c.InstitutionVer, c.BatchID, h.Name, string(h.DocType), h.DocNumber,
 		h.StudentNo, h.Major, string(h.CandidateType), c.Occupation, c.OccupationName, c.Specialty, int(c.Level),
 		date(c.AssessedOn), date(c.IssuedOn), instant(c.IssuedAt), c.KID, c.Token, c.VerifyCode, string(c.Status),
-		nullString(c.Supersedes), nullString(c.Credential)}
+		nullString(c.Supersedes), nullString(c.Credential), nullIndex(c.StatusIndex)}
+}
+
+func nullIndex(i int) any {
+	if i < 0 {
+		return nil
+	}
+	return i
 }
 
 func scanCert(row interface{ Scan(...any) error }) (issuer.Certificate, error) {
@@ -37,12 +44,17 @@ func scanCert(row interface{ Scan(...any) error }) (issuer.Certificate, error) {
 	var level int
 	var assessed, issuedOn, issuedAt sql.NullString
 	var reason, note, revokedAt, revokedBy, supBy, sup, pdf, cred sql.NullString
+	var statusIndex sql.NullInt64
 	err := row.Scan(&c.Number, &c.InstitutionID, &c.InstitutionVer, &c.BatchID, &c.Holder.Name, &docType,
 		&c.Holder.DocNumber, &c.Holder.StudentNo, &c.Holder.Major, &candidate, &c.Occupation, &c.OccupationName,
 		&c.Specialty, &level, &assessed, &issuedOn, &issuedAt, &c.KID, &c.Token, &c.VerifyCode, &status,
-		&reason, &note, &revokedAt, &revokedBy, &supBy, &sup, &pdf, &cred)
+		&reason, &note, &revokedAt, &revokedBy, &supBy, &sup, &pdf, &cred, &statusIndex)
 	if err != nil {
 		return c, err
+	}
+	c.StatusIndex = -1
+	if statusIndex.Valid {
+		c.StatusIndex = int(statusIndex.Int64)
 	}
 	c.Holder.DocType = ident.DocType(docType)
 	c.Holder.CandidateType = issuer.CandidateType(candidate)
@@ -93,7 +105,7 @@ func insertBatch(ctx context.Context, tx *sql.Tx, b issuer.Batch, count int) err
 // success the caller holds exactly what was stored (including what seal
 // added). On error nothing is stored and the numbers left in certs mean
 // nothing: the serial counters roll back with the transaction.
-func (s *Store) IssueBatch(ctx context.Context, b issuer.Batch, prefix string, certs []issuer.Certificate, seal func(*issuer.Certificate) (issuer.AuditEvent, error)) error {
+func (s *Store) IssueBatch(ctx context.Context, b issuer.Batch, prefix string, certs []issuer.Certificate, seal func(*issuer.Certificate) (issuer.AuditEvent, error), job *issuer.PrintJob) error {
 	if err := storeutil.CheckRoster(certs); err != nil {
 		return err
 	}
@@ -101,8 +113,44 @@ func (s *Store) IssueBatch(ctx context.Context, b issuer.Batch, prefix string, c
 		if err := insertBatch(ctx, tx, b, len(certs)); err != nil {
 			return err
 		}
-		return issue(ctx, tx, b, prefix, certs, "", seal)
+		if err := issue(ctx, tx, b, prefix, certs, "", seal); err != nil {
+			return err
+		}
+		if job == nil {
+			return nil
+		}
+		return insertPrintJob(ctx, tx, b, certs, job)
 	})
+}
+
+// insertPrintJob records the print job of a batch just inserted in tx.
+func insertPrintJob(ctx context.Context, tx *sql.Tx, b issuer.Batch, certs []issuer.Certificate, job *issuer.PrintJob) error {
+	created := job.CreatedAt
+	if created.IsZero() {
+		created = b.CreatedAt
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO print_jobs (batch_id, institution_id, public_url, items, created_at)
+		VALUES (?, ?, ?, ?, ?)`, b.ID, b.InstitutionID, job.PublicURL, len(certs), instant(created)); err != nil {
+		return err
+	}
+	ins, err := tx.PrepareContext(ctx, `INSERT INTO print_items (number, batch_id, photo) VALUES (?, ?, ?)`)
+	if err != nil {
+		return err
+	}
+	defer ins.Close()
+	for i := range certs {
+		var photo []byte
+		if job.Photo != nil {
+			photo = job.Photo(certs[i])
+		}
+		if len(photo) == 0 {
+			photo = nil
+		}
+		if _, err := ins.ExecContext(ctx, certs[i].Number, b.ID, photo); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // issue numbers, seals and inserts certs inside tx. It checks the holdings
@@ -145,6 +193,10 @@ func issue(ctx context.Context, tx *sql.Tx, b issuer.Batch, prefix string, certs
 		for j, i := range g.Index {
 			certs[i].Number = storeutil.Number(prefix, certs[i].IssuedOn, g.Level, last-n+1+int64(j))
 		}
+	}
+
+	if err := allocStatus(ctx, tx, b.InstitutionID, certs); err != nil {
+		return err
 	}
 
 	insCert, err := tx.PrepareContext(ctx, insertCert)
@@ -421,14 +473,12 @@ func (s *Store) PutPDF(ctx context.Context, number string, pdf []byte) error {
 		}
 	}
 	sum := sha256.Sum256(pdf)
-	return s.write(ctx, "put pdf", func(tx *sql.Tx) error {
-		return s.putPDFRow(ctx, tx, number, hex.EncodeToString(sum[:]), pdf)
-	})
+	return s.write(ctx, "put pdf", func(tx *sql.Tx) error { return s.putPDF(ctx, tx, number, pdf, sum) })
 }
 
-// putPDFRow records a PDF's hash and, without a PDF directory, its bytes.
-func (s *Store) putPDFRow(ctx context.Context, tx *sql.Tx, number, sha string, pdf []byte) error {
-	res, err := tx.ExecContext(ctx, `UPDATE certificates SET pdf_sha256 = ? WHERE number = ?`, sha, number)
+// putPDF records a PDF's hash and, without a PDF directory, its bytes.
+func (s *Store) putPDF(ctx context.Context, tx *sql.Tx, number string, pdf []byte, sum [32]byte) error {
+	res, err := tx.ExecContext(ctx, `UPDATE certificates SET pdf_sha256 = ? WHERE number = ?`, hex.EncodeToString(sum[:]), number)
 	if err != nil {
 		return err
 	}
@@ -446,6 +496,120 @@ func (s *Store) putPDFRow(ctx context.Context, tx *sql.Tx, number, sha string, p
 	_, err = tx.ExecContext(ctx, `INSERT INTO pdfs (number, bytes) VALUES (?, ?)
 		ON CONFLICT (number) DO UPDATE SET bytes = excluded.bytes`, number, pdf)
 	return err
+}
+
+// PutPrinted stores a PDF and marks its print item done; see issuer.Store.
+// The single writer makes "was this the last pending item" race-free.
+func (s *Store) PutPrinted(ctx context.Context, number string, pdf []byte) error {
+	if s.pdfs != nil {
+		if err := s.pdfs.Put(number, pdf); err != nil {
+			return err
+		}
+	}
+	sum := sha256.Sum256(pdf)
+	return s.write(ctx, "put printed", func(tx *sql.Tx) error {
+		if err := s.putPDF(ctx, tx, number, pdf, sum); err != nil {
+			return err
+		}
+		var batch string
+		err := tx.QueryRowContext(ctx, `UPDATE print_items SET done = 1 WHERE number = ? RETURNING batch_id`, number).Scan(&batch)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil // not part of a job, or the job is done
+		}
+		if err != nil {
+			return err
+		}
+		var left bool
+		if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM print_items WHERE batch_id = ? AND done = 0)`, batch).Scan(&left); err != nil || left {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM print_items WHERE batch_id = ?`, batch); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE print_jobs SET done_at = ? WHERE batch_id = ?`, instant(time.Now()), batch)
+		return err
+	})
+}
+
+const printJobQuery = `SELECT j.batch_id, j.institution_id, j.public_url, j.items, j.created_at, j.done_at,
+	(SELECT COUNT(*) FROM print_items i WHERE i.batch_id = j.batch_id AND i.done = 0)
+	FROM print_jobs j`
+
+func scanPrintJob(row interface{ Scan(...any) error }) (issuer.PrintJob, error) {
+	var j issuer.PrintJob
+	var created, done sql.NullString
+	if err := row.Scan(&j.BatchID, &j.InstitutionID, &j.PublicURL, &j.Items, &created, &done, &j.Pending); err != nil {
+		return j, err
+	}
+	var err error
+	if j.CreatedAt, err = parseInstant(created); err != nil {
+		return j, err
+	}
+	j.DoneAt, err = parseInstant(done)
+	return j, err
+}
+
+// PrintJob returns a batch's print job.
+func (s *Store) PrintJob(ctx context.Context, batchID string) (issuer.PrintJob, error) {
+	j, err := scanPrintJob(s.r.QueryRowContext(ctx, printJobQuery+` WHERE j.batch_id = ?`, batchID))
+	if errors.Is(err, sql.ErrNoRows) {
+		return issuer.PrintJob{}, storeutil.NotFound(storeutil.PrintJobNoun, batchID)
+	}
+	if err != nil {
+		return issuer.PrintJob{}, storeutil.Unavailable("print job", err)
+	}
+	return j, nil
+}
+
+// PendingPrintJobs lists the jobs not yet done, oldest first.
+func (s *Store) PendingPrintJobs(ctx context.Context) ([]issuer.PrintJob, error) {
+	rows, err := s.r.QueryContext(ctx, printJobQuery+` WHERE j.done_at IS NULL ORDER BY j.created_at, j.batch_id`)
+	if err != nil {
+		return nil, storeutil.Unavailable("print jobs", err)
+	}
+	defer rows.Close()
+	out := []issuer.PrintJob{}
+	for rows.Next() {
+		j, err := scanPrintJob(rows)
+		if err != nil {
+			return nil, storeutil.Unavailable("print jobs", err)
+		}
+		out = append(out, j)
+	}
+	return out, storeutil.Unavailable("print jobs", rows.Err())
+}
+
+// PendingPrints returns up to limit unprinted items of a job after a number.
+func (s *Store) PendingPrints(ctx context.Context, batchID, after string, limit int) ([]issuer.PrintItem, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT number, batch_id, photo FROM print_items
+		WHERE batch_id = ? AND done = 0 AND number > ? ORDER BY number LIMIT ?`, batchID, after, limit)
+	if err != nil {
+		return nil, storeutil.Unavailable("pending prints", err)
+	}
+	defer rows.Close()
+	out := []issuer.PrintItem{}
+	for rows.Next() {
+		var it issuer.PrintItem
+		if err := rows.Scan(&it.Number, &it.BatchID, &it.Photo); err != nil {
+			return nil, storeutil.Unavailable("pending prints", err)
+		}
+		out = append(out, it)
+	}
+	return out, storeutil.Unavailable("pending prints", rows.Err())
+}
+
+// PendingPrint returns one certificate's pending print item.
+func (s *Store) PendingPrint(ctx context.Context, number string) (issuer.PrintItem, error) {
+	var it issuer.PrintItem
+	err := s.r.QueryRowContext(ctx, `SELECT number, batch_id, photo FROM print_items WHERE number = ? AND done = 0`, number).
+		Scan(&it.Number, &it.BatchID, &it.Photo)
+	if errors.Is(err, sql.ErrNoRows) {
+		return it, storeutil.NotFound(storeutil.PrintJobNoun, number)
+	}
+	if err != nil {
+		return it, storeutil.Unavailable("pending print", err)
+	}
+	return it, nil
 }
 
 // SetCredential stores the holder credential of a certificate that has none

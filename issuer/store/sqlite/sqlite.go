@@ -436,3 +436,13 @@ func (s *Store) IntegrityCheck(ctx context.Context) error {
 	}
 	return nil
 }
+
+// StagePDFs writes a batch's PDFs to the PDF directory ahead of the
+// PutPDF or PutPrinted calls that record them, so that they reach the disk
+// in one flush; without a PDF directory it does nothing.
+func (s *Store) StagePDFs(numbers []string, pdfs [][]byte) error {
+	if s.pdfs == nil {
+		return nil
+	}
+	return s.pdfs.Stage(numbers, pdfs)
+}

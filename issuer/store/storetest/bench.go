@@ -29,7 +29,7 @@ func BenchmarkIssueBatch(b *testing.B, s issuer.Store, n int) {
 		bt := batch(fmt.Sprint("bench", iter), "alpha", fmt.Sprint("bench-fp", iter))
 		iter++
 		b.StartTimer()
-		if err := s.IssueBatch(b.Context(), bt, prefixA, certs, seal); err != nil {
+		if err := s.IssueBatch(b.Context(), bt, prefixA, certs, seal, nil); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -27,7 +27,7 @@ func testConcurrentIssue(t *testing.T, s issuer.Store) {
 			for i := range certs {
 				certs[i] = cert("alpha", w*per+i, weld, 3, june30)
 			}
-			errs[w] = s.IssueBatch(t.Context(), batch(fmt.Sprint("b", w), "alpha", fmt.Sprint("fp", w)), prefixA, certs, seal)
+			errs[w] = s.IssueBatch(t.Context(), batch(fmt.Sprint("b", w), "alpha", fmt.Sprint("fp", w)), prefixA, certs, seal, nil)
 			got[w] = certs
 		})
 	}
@@ -100,7 +100,7 @@ func testOneValidPerHolding(t *testing.T, s issuer.Store) {
 	ctx := t.Context()
 	setup(t, s)
 	first := issue(t, s, batch("b1", "alpha", "fp1"), prefixA, cert("alpha", 1, weld, 3, june30))[0]
-	err := s.IssueBatch(ctx, batch("b2", "alpha", "fp2"), prefixA, []issuer.Certificate{cert("alpha", 1, weld, 3, july15)}, seal)
+	err := s.IssueBatch(ctx, batch("b2", "alpha", "fp2"), prefixA, []issuer.Certificate{cert("alpha", 1, weld, 3, july15)}, seal, nil)
 	wantErr(t, err, issuer.ErrConflict, "duplicate_holding")
 	// Other levels, other 工种 and other documents are other holdings.
 	c := cert("alpha", 1, weld, 3, june30)
@@ -122,7 +122,7 @@ func testOneValidPerHolding(t *testing.T, s issuer.Store) {
 	must(t, err)
 	third := issue(t, s, batch("b5", "alpha", "fp5"), prefixA, cert("alpha", 1, weld, 2, july15))[0]
 	_ = third
-	err = s.IssueBatch(ctx, batch("b6", "alpha", "fp6"), prefixA, []issuer.Certificate{cert("alpha", 1, weld, 3, july15)}, seal)
+	err = s.IssueBatch(ctx, batch("b6", "alpha", "fp6"), prefixA, []issuer.Certificate{cert("alpha", 1, weld, 3, july15)}, seal, nil)
 	wantErr(t, err, issuer.ErrConflict, "duplicate_holding")
 	if !strings.Contains(err.Error(), newer.Number) {
 		t.Fatalf("clash does not name the valid certificate %s: %v", newer.Number, err)
@@ -485,7 +485,7 @@ func testTimeRoundTrip(t *testing.T, s issuer.Store) {
 		ev, err := seal(c)
 		ev.At = odd
 		return ev, err
-	}))
+	}, nil))
 	gb, err := s.Batch(ctx, "b1")
 	must(t, err)
 	check("Batch.CreatedAt", gb.CreatedAt)

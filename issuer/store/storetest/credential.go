@@ -20,7 +20,7 @@ func testCredential(t *testing.T, s issuer.Store) {
 		return ev, err
 	}
 	certs := []issuer.Certificate{cert("alpha", 1, weld, 3, june30)}
-	must(t, s.IssueBatch(ctx, batch("b1", "alpha", "fp1"), prefixA, certs, withCred))
+	must(t, s.IssueBatch(ctx, batch("b1", "alpha", "fp1"), prefixA, certs, withCred, nil))
 	got, err := s.Certificate(ctx, certs[0].Number)
 	must(t, err)
 	equal(t, "credential sealed at issuance", got.Credential, "sdjwt-of-"+certs[0].Number+"~d1~")

@@ -130,7 +130,7 @@ func failingSeal(n int) (func(*issuer.Certificate) (issuer.AuditEvent, error), *
 // issue issues certs as one batch and returns their numbers.
 func issue(t testing.TB, s issuer.Store, b issuer.Batch, prefix string, certs ...issuer.Certificate) []string {
 	t.Helper()
-	if err := s.IssueBatch(context.Background(), b, prefix, certs, seal); err != nil {
+	if err := s.IssueBatch(context.Background(), b, prefix, certs, seal, nil); err != nil {
 		t.Fatalf("IssueBatch(%s): %v", b.ID, err)
 	}
 	numbers := make([]string, len(certs))

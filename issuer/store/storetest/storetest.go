@@ -39,12 +39,16 @@ func Run(t *testing.T, open func(t *testing.T) issuer.Store) {
 		{"ConcurrentRevoke", testConcurrentRevoke},
 		{"Reissue", testReissue},
 		{"PDF", testPDF},
+		{"PrintJob", testPrintJob},
 		{"Credential", testCredential},
 		{"ConcurrentCredential", testConcurrentCredential},
 		{"CertificateFilter", testCertificateFilter},
 		{"Paging", testPaging},
 		{"Audit", testAudit},
 		{"TimeRoundTrip", testTimeRoundTrip},
+		{"StatusIndexes", testStatusIndexes},
+		{"ConcurrentStatusIndexes", testConcurrentStatusIndexes},
+		{"StatusListVersions", testStatusListVersions},
 		{"HolderCodes", testHolderCodes},
 		{"HolderFailures", testHolderFailures},
 		{"ShareLinks", testShareLinks},
@@ -340,7 +344,7 @@ func testSeal(t *testing.T, s issuer.Store) {
 		ev, err := seal(c)
 		ev.Detail = `{"row":` + fmt.Sprint(len(seen)) + `}`
 		return ev, err
-	})
+	}, nil)
 	must(t, err)
 	if len(seen) != 2 {
 		t.Fatalf("seal called %d times, want 2", len(seen))
@@ -377,7 +381,7 @@ func testAllOrNothing(t *testing.T, s issuer.Store) {
 		{"seal fails on third", func(t *testing.T) error {
 			sealer, calls, boom := failingSeal(3)
 			certs := []issuer.Certificate{cert("alpha", 10, w, 3, june30), cert("alpha", 11, w, 3, june30), cert("alpha", 12, w, 3, june30), cert("alpha", 13, w, 3, june30)}
-			err := s.IssueBatch(t.Context(), batch("bad", "alpha", "fp-bad"), prefixA, certs, sealer)
+			err := s.IssueBatch(t.Context(), batch("bad", "alpha", "fp-bad"), prefixA, certs, sealer, nil)
 			if !errors.Is(err, boom) {
 				t.Errorf("seal error lost: got %v", err)
 			}
@@ -389,7 +393,7 @@ func testAllOrNothing(t *testing.T, s issuer.Store) {
 		{"duplicate holding", func(t *testing.T) error {
 			// Person 1 already holds the level-3 certificate from setup.
 			err := s.IssueBatch(t.Context(), batch("bad", "alpha", "fp-bad"), prefixA,
-				[]issuer.Certificate{cert("alpha", 20, w, 3, june30), cert("alpha", 1, w, 3, july15)}, seal)
+				[]issuer.Certificate{cert("alpha", 20, w, 3, june30), cert("alpha", 1, w, 3, july15)}, seal, nil)
 			if err != nil && !strings.Contains(err.Error(), no(prefixA, "26", 3, 1)) {
 				t.Errorf("duplicate_holding does not name the certificate held: %v", err)
 			}
@@ -397,18 +401,18 @@ func testAllOrNothing(t *testing.T, s issuer.Store) {
 		}, issuer.ErrConflict, "duplicate_holding"},
 		{"duplicate holding from another institution", func(t *testing.T) error {
 			return s.IssueBatch(t.Context(), batch("bad", "beta", "fp-bad"), prefixB,
-				[]issuer.Certificate{cert("beta", 1, w, 3, june30)}, seal)
+				[]issuer.Certificate{cert("beta", 1, w, 3, june30)}, seal, nil)
 		}, issuer.ErrConflict, "duplicate_holding"},
 		{"duplicate in roster", func(t *testing.T) error {
 			return s.IssueBatch(t.Context(), batch("bad", "alpha", "fp-bad"), prefixA,
-				[]issuer.Certificate{cert("alpha", 30, w, 3, june30), cert("alpha", 31, w, 3, june30), cert("alpha", 30, w, 3, june30)}, seal)
+				[]issuer.Certificate{cert("alpha", 30, w, 3, june30), cert("alpha", 31, w, 3, june30), cert("alpha", 30, w, 3, june30)}, seal, nil)
 		}, issuer.ErrConflict, ""},
 		{"same fingerprint", func(t *testing.T) error {
 			return s.IssueBatch(t.Context(), batch("bad", "alpha", "fp-setup"), prefixA,
-				[]issuer.Certificate{cert("alpha", 40, w, 3, june30)}, seal)
+				[]issuer.Certificate{cert("alpha", 40, w, 3, june30)}, seal, nil)
 		}, issuer.ErrConflict, "batch_exists"},
 		{"empty roster", func(t *testing.T) error {
-			return s.IssueBatch(t.Context(), batch("bad", "alpha", "fp-bad"), prefixA, nil, seal)
+			return s.IssueBatch(t.Context(), batch("bad", "alpha", "fp-bad"), prefixA, nil, seal, nil)
 		}, issuer.ErrInvalid, ""},
 	}
 	setup(t, s)

@@ -32,7 +32,10 @@ var (
 	Certificate = Noun{"certificate", "证书", "certificate"}
 	BatchNoun   = Noun{"batch", "批次", "batch"}
 	PDF         = Noun{"pdf", "证书 PDF", "certificate PDF"}
-	Reference   = Noun{"reference", "关联记录", "referenced record"}
+	StatusList  = Noun{"status_list", "状态列表", "status list"}
+	// PrintJobNoun is the print job of a batch, or a certificate's place in one.
+	PrintJobNoun = Noun{"print_job", "待生成的证书 PDF", "pending print of"}
+	Reference    = Noun{"reference", "关联记录", "referenced record"}
 )
 
 // AuthorityExists is returned by a second CreateAuthority.
@@ -103,6 +106,14 @@ func NotValid(number string, status issuer.Status) error {
 	return bilingual(issuer.ErrConflict, "not_valid",
 		fmt.Sprintf("证书 %s 当前状态为%s，不是有效证书", number, status.Chinese()),
 		fmt.Sprintf("certificate %s is %s, not valid", number, status))
+}
+
+// StatusListVersionConflict is returned when a PutStatusList does not
+// follow the latest stored version: another instance published first.
+func StatusListVersionConflict(id string, got, latest int) error {
+	return bilingual(issuer.ErrConflict, "status_list_version_conflict",
+		fmt.Sprintf("认定机构 %s 的状态列表已有新版本（提交版本 %d，现有最新版本 %d）", id, got, latest),
+		fmt.Sprintf("the status list of institution %s has a newer version (version %d submitted, latest is %d)", id, got, latest))
 }
 
 // SerialExhausted is returned when a counter would pass 999999.

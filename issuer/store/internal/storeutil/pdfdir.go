@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 )
@@ -35,6 +36,10 @@ type PDFDir struct {
 	written  uint64 // files renamed into place
 	synced   uint64 // of those, how many a finished flush covers
 	flushing bool
+	// staged are files Stage made durable ahead of their Put, by number,
+	// with the hash they hold: the Put of the same bytes has nothing left
+	// to write.
+	staged map[string]string
 }
 
 // OpenPDFDir creates root (0700) if needed.
@@ -45,7 +50,7 @@ func OpenPDFDir(root string) (*PDFDir, error) {
 	if err := os.MkdirAll(root, 0o700); err != nil {
 		return nil, Unavailable("create the PDF directory "+root, err)
 	}
-	d := &PDFDir{root: root}
+	d := &PDFDir{root: root, staged: map[string]string{}}
 	d.cond = sync.NewCond(&d.mu)
 	return d, nil
 }
@@ -66,19 +71,79 @@ func validNumber(number string) error {
 	return nil
 }
 
-// Put writes the PDF of number, replacing any earlier one.
+// Put writes the PDF of number, replacing any earlier one, and returns
+// once it is on disk.
 func (d *PDFDir) Put(number string, pdf []byte) error {
-	if err := validNumber(number); err != nil {
+	d.mu.Lock()
+	sha, ok := d.staged[number]
+	delete(d.staged, number)
+	d.mu.Unlock()
+	if ok && Matches(pdf, sha) {
+		return nil
+	}
+	mine, err := d.write(number, pdf)
+	if err != nil {
 		return err
+	}
+	return d.flush(mine)
+}
+
+// Stage writes many PDFs at once, on several goroutines, and makes them
+// durable with one flush, ahead of the Puts that record them one by one:
+// a printer stores a batch's PDFs in order, each in its own transaction,
+// and would otherwise wait for the disk once per certificate.
+func (d *PDFDir) Stage(numbers []string, pdfs [][]byte) error {
+	if len(numbers) != len(pdfs) {
+		return errors.New("stage: numbers and PDFs differ in count")
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, len(numbers))
+	marks := make([]uint64, len(numbers))
+	next := make(chan int)
+	for range min(8, len(numbers)) {
+		wg.Go(func() {
+			for i := range next {
+				marks[i], errs[i] = d.write(numbers[i], pdfs[i])
+			}
+		})
+	}
+	for i := range numbers {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	if len(marks) == 0 {
+		return nil
+	}
+	if err := d.flush(slices.Max(marks)); err != nil {
+		return err
+	}
+	d.mu.Lock()
+	for i, n := range numbers {
+		s := sha256.Sum256(pdfs[i])
+		d.staged[n] = hex.EncodeToString(s[:])
+	}
+	d.mu.Unlock()
+	return nil
+}
+
+// write puts the file in place without waiting for the disk and returns
+// its write number, for flush.
+func (d *PDFDir) write(number string, pdf []byte) (uint64, error) {
+	if err := validNumber(number); err != nil {
+		return 0, err
 	}
 	p := d.Path(number)
 	dir := filepath.Dir(p)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return Unavailable("write pdf", err)
+		return 0, Unavailable("write pdf", err)
 	}
 	f, err := os.CreateTemp(dir, ".tmp-*")
 	if err != nil {
-		return Unavailable("write pdf", err)
+		return 0, Unavailable("write pdf", err)
 	}
 	tmp := f.Name()
 	ok := false
@@ -89,20 +154,19 @@ func (d *PDFDir) Put(number string, pdf []byte) error {
 	}()
 	if _, err := f.Write(pdf); err != nil {
 		_ = f.Close()
-		return Unavailable("write pdf", err)
+		return 0, Unavailable("write pdf", err)
 	}
 	if err := f.Close(); err != nil {
-		return Unavailable("write pdf", err)
+		return 0, Unavailable("write pdf", err)
 	}
 	if err := os.Rename(tmp, p); err != nil {
-		return Unavailable("write pdf", err)
+		return 0, Unavailable("write pdf", err)
 	}
 	ok = true
 	d.mu.Lock()
+	defer d.mu.Unlock()
 	d.written++
-	mine := d.written
-	d.mu.Unlock()
-	return d.flush(mine)
+	return d.written, nil
 }
 
 // flush returns once a flush that started after write number mine has

@@ -1,0 +1,324 @@
+package issuer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"certd/issuer/render"
+)
+
+// Printing is a durable job. IssueBatch records, in the transaction that
+// issues a batch, one print item per certificate holding the photo it is
+// to be printed with, and the public address of its QR code; each PDF is
+// stored with PutPrinted, which marks its item done. Whatever stops the
+// printing (a kill, Ctrl-C, a lost database, a full disk), the job is
+// still there and is finished with exactly the inputs it started with, by
+// importing the same roster again, by starting the server, by certd render,
+// or by opening the certificate in the console. A certificate of a job is
+// never printed without the job's photo.
+
+// printChunk is how many certificates are rendered at once: small enough
+// that an interruption loses little work and progress moves, large enough
+// to keep every core busy.
+const printChunk = 64
+
+// PrintProgress is told, after each stored chunk, how many certificates
+// of the batch have their PDF and how many the batch has.
+type PrintProgress func(batchID string, printed, total int)
+
+// PrintOutcome is what a print run did to one batch.
+type PrintOutcome struct {
+	BatchID string `json:"batch"`
+	Total   int    `json:"total"`   // certificates of the batch's job
+	Printed int    `json:"printed"` // of which have their PDF now
+	Pending int    `json:"pending"` // of which still do not
+	Made    int    `json:"made"`    // PDFs made by this run
+	// Err is why the run stopped before every PDF was made.
+	Err error `json:"-"`
+}
+
+// PrintFailure is the bilingual reason printing stopped, for reports.
+type PrintFailure struct {
+	Code string `json:"code"`
+	Zh   string `json:"zh"`
+	En   string `json:"en"`
+}
+
+// PrintFailureOf words why printing stopped, for a report; nil for nil.
+func PrintFailureOf(err error) *PrintFailure { return failureOf(err) }
+
+// failureOf words err for a report.
+func failureOf(err error) *PrintFailure {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return &PrintFailure{Code: "print_interrupted", Zh: "打印被中断", En: "printing was interrupted"}
+	}
+	if e, ok := AsError(err); ok {
+		return &PrintFailure{Code: e.Code, Zh: e.Zh, En: e.En}
+	}
+	return &PrintFailure{Code: "print_failed", Zh: "生成PDF失败：" + err.Error(), En: "making a PDF failed: " + err.Error()}
+}
+
+// institutionVersion returns version ver of institution id: a certificate
+// is printed with the name, seal and print settings in force when it was
+// issued, however late its PDF is made.
+func (s *Service) institutionVersion(ctx context.Context, id string, ver int) (Institution, error) {
+	all, err := s.store.InstitutionVersions(ctx, id)
+	if err != nil {
+		return Institution{}, err
+	}
+	for _, in := range all {
+		if in.Version == ver {
+			return in, nil
+		}
+	}
+	if len(all) > 0 && ver == 0 {
+		return all[len(all)-1], nil
+	}
+	return Institution{}, Errorf(ErrNotFound, "institution_version_unknown", "认定机构%s没有第%d版备案", "institution %s has no version %d", id, ver)
+}
+
+// printJob makes every PDF a batch's job still lacks, chunk by chunk, and
+// stores each with PutPrinted. It stops at the first failure or when ctx
+// ends; what was stored stays stored, and the rest stays pending.
+func (s *Service) printJob(ctx context.Context, batchID string, progress PrintProgress, stored func(number string, pdf []byte)) PrintOutcome {
+	out := PrintOutcome{BatchID: batchID}
+	j, err := s.store.PrintJob(ctx, batchID)
+	if err != nil {
+		out.Err = err
+		return out
+	}
+	out.Total, out.Pending, out.Printed = j.Items, j.Pending, j.Items-j.Pending
+	if j.Pending == 0 {
+		return out
+	}
+	if s.Printer == nil {
+		out.Err = errNoPrinter()
+		return out
+	}
+	if progress != nil {
+		progress(batchID, out.Printed, out.Total)
+	}
+	versions := map[int]Institution{}
+	after := ""
+	for {
+		if err := ctx.Err(); err != nil {
+			out.Err = err
+			return out
+		}
+		items, err := s.store.PendingPrints(ctx, batchID, after, printChunk)
+		if err != nil {
+			out.Err = err
+			return out
+		}
+		if len(items) == 0 {
+			return out
+		}
+		after = items[len(items)-1].Number
+		n, err := s.printItems(ctx, j, items, versions, stored)
+		out.Printed += n
+		out.Pending -= n
+		out.Made += n
+		if progress != nil && n > 0 {
+			progress(batchID, out.Printed, out.Total)
+		}
+		if err != nil {
+			out.Err = err
+			return out
+		}
+	}
+}
+
+// printItems renders one chunk of a job's items and stores each PDF,
+// returning how many were stored.
+func (s *Service) printItems(ctx context.Context, j PrintJob, items []PrintItem, versions map[int]Institution, stored func(string, []byte)) (int, error) {
+	numbers := make([]string, len(items))
+	for i, it := range items {
+		numbers[i] = it.Number
+	}
+	certs, err := s.store.Certificates(ctx, CertificateFilter{Numbers: numbers})
+	if err != nil {
+		return 0, err
+	}
+	byNumber := make(map[string]Certificate, len(certs))
+	for _, c := range certs {
+		byNumber[c.Number] = c
+	}
+	// One renderer per institution version (a batch has one).
+	type group struct {
+		in    Institution
+		items []PrintItem
+		views []render.Certificate
+	}
+	groups := map[int]*group{}
+	var order []int
+	for _, it := range items {
+		c, ok := byNumber[it.Number]
+		if !ok {
+			return 0, fmt.Errorf("print job %s: certificate %s not found", j.BatchID, it.Number)
+		}
+		g := groups[c.InstitutionVer]
+		if g == nil {
+			in, ok := versions[c.InstitutionVer]
+			if !ok {
+				if in, err = s.institutionVersion(ctx, c.InstitutionID, c.InstitutionVer); err != nil {
+					return 0, err
+				}
+				versions[c.InstitutionVer] = in
+			}
+			g = &group{in: in}
+			groups[c.InstitutionVer] = g
+			order = append(order, c.InstitutionVer)
+		}
+		g.items = append(g.items, it)
+		g.views = append(g.views, s.Printer.viewAt(j.PublicURL, g.in, asIssued(c), it.Photo))
+	}
+	n := 0
+	for _, v := range order {
+		g := groups[v]
+		r, err := s.Printer.renderer(g.in.Print)
+		if err != nil {
+			return n, err
+		}
+		pdfs, err := r.RenderAll(g.views)
+		if err != nil {
+			return n, err
+		}
+		nums := make([]string, len(g.items))
+		for i, it := range g.items {
+			nums[i] = it.Number
+		}
+		if err := stagePDFs(s.store, nums, pdfs); err != nil {
+			return n, err
+		}
+		for i, it := range g.items {
+			if err := s.store.PutPrinted(ctx, it.Number, pdfs[i]); err != nil {
+				return n, err
+			}
+			if stored != nil {
+				stored(it.Number, pdfs[i])
+			}
+			n++
+		}
+	}
+	return n, nil
+}
+
+// FinishPrinting makes the PDFs a batch's print job still lacks, with the
+// job's own inputs. A batch without a job (issued before jobs existed)
+// reports nothing to do.
+func (s *Service) FinishPrinting(ctx context.Context, actor Actor, batchID string, progress PrintProgress) (PrintOutcome, error) {
+	b, err := s.Batch(ctx, actor, batchID)
+	if err != nil {
+		return PrintOutcome{}, err
+	}
+	if err := actor.MayActFor(b.InstitutionID); err != nil {
+		return PrintOutcome{}, err
+	}
+	out := s.printJob(ctx, b.ID, progress, nil)
+	if Is(out.Err, ErrNotFound) && out.Total == 0 {
+		out.Err = nil
+	}
+	return out, nil
+}
+
+// PendingPrinting lists the print jobs not yet finished that the actor may
+// see.
+func (s *Service) PendingPrinting(ctx context.Context, actor Actor) ([]PrintJob, error) {
+	jobs, err := s.store.PendingPrintJobs(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := jobs[:0]
+	for _, j := range jobs {
+		if actor.MayRead(j.InstitutionID) == nil {
+			out = append(out, j)
+		}
+	}
+	return out, nil
+}
+
+// ResumePrinting finishes every print job the actor may act for, oldest
+// first, as a server does at start: it goes on to the next job when one
+// fails, and returns what happened to each.
+func (s *Service) ResumePrinting(ctx context.Context, actor Actor, progress PrintProgress) ([]PrintOutcome, error) {
+	jobs, err := s.PendingPrinting(ctx, actor)
+	if err != nil {
+		return nil, err
+	}
+	var outs []PrintOutcome
+	for _, j := range jobs {
+		if actor.MayActFor(j.InstitutionID) != nil {
+			continue
+		}
+		o := s.printJob(ctx, j.BatchID, progress, nil)
+		if o.Err != nil {
+			s.log().Error("print job not finished", "batch", j.BatchID, "printed", o.Printed, "pending", o.Pending, "error", o.Err)
+		} else {
+			s.log().Info("print job finished", "batch", j.BatchID, "count", o.Total)
+		}
+		outs = append(outs, o)
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	return outs, nil
+}
+
+// printPending makes the PDF of one certificate of a print job, with the
+// job's photo and public address, and stores it as the one issued. ok is
+// false when the certificate is in no pending job.
+func (s *Service) printPending(ctx context.Context, c Certificate) ([]byte, bool, error) {
+	it, err := s.store.PendingPrint(ctx, c.Number)
+	if Is(err, ErrNotFound) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, true, err
+	}
+	if s.Printer == nil {
+		return nil, true, errNoPrinter()
+	}
+	j, err := s.store.PrintJob(ctx, it.BatchID)
+	if err != nil {
+		return nil, true, err
+	}
+	in, err := s.institutionVersion(ctx, c.InstitutionID, c.InstitutionVer)
+	if err != nil {
+		return nil, true, err
+	}
+	r, err := s.Printer.renderer(in.Print)
+	if err != nil {
+		return nil, true, err
+	}
+	pdf, err := r.Render(s.Printer.viewAt(j.PublicURL, in, asIssued(c), it.Photo))
+	if err != nil {
+		return nil, true, err
+	}
+	if err := s.store.PutPrinted(ctx, c.Number, pdf); err != nil {
+		return nil, true, err
+	}
+	return pdf, true, nil
+}
+
+// asIssued is c as it was issued: a print job stores the PDF of issue,
+// clean, even when the certificate was revoked or corrected before its PDF
+// was made (a copy asked for after that is marked void by pdfOf, fresh).
+func asIssued(c Certificate) Certificate {
+	c.Status, c.Revocation, c.SupersededBy = Valid, nil, ""
+	return c
+}
+
+// stagePDFs lets a store that keeps PDFs as files write a batch of them in
+// one go before they are recorded one by one (see storeutil.PDFDir.Stage).
+func stagePDFs(st Store, numbers []string, pdfs [][]byte) error {
+	if sp, ok := st.(interface {
+		StagePDFs([]string, [][]byte) error
+	}); ok {
+		return sp.StagePDFs(numbers, pdfs)
+	}
+	return nil
+}
