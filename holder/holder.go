@@ -77,6 +77,7 @@ type handlers struct {
 	aead    cipher.AEAD
 	csrfKey []byte
 	secure  bool
+	csp     string
 }
 
 // Mount adds the holder pages to app.
@@ -94,10 +95,19 @@ func Mount(app *fiber.App, d Deps) error {
 	if err != nil {
 		return err
 	}
-	css, err := fs.ReadFile(assets.Static, "static/verify.css")
+	// The public pages' style sheet and the holder pages' own additions,
+	// inlined as one and pinned by its hash in these pages' CSP (the public
+	// pages do not carry the additions).
+	base, err := fs.ReadFile(assets.Static, "static/verify.css")
 	if err != nil {
 		return err
 	}
+	more, err := fs.ReadFile(assets.Static, "static/holder.css")
+	if err != nil {
+		return err
+	}
+	css := append(base, more...)
+	sum := sha256.Sum256(css)
 	tmpl, err := template.New("").Funcs(template.FuncMap{"t": t}).ParseFS(assets.Holder, "holder/*.html")
 	if err != nil {
 		return err
@@ -116,7 +126,10 @@ func Mount(app *fiber.App, d Deps) error {
 	h := &handlers{svc: d.Service, lookup: d.Lookup, base: strings.TrimRight(d.PublicURL, "/"), trusted: trusted, log: d.Log,
 		now: d.Now, tmpl: tmpl,
 		css:  template.CSS(css), // #nosec G203 -- our own embedded style sheet, pinned by its hash in the public pages' CSP
-		aead: aead, csrfKey: mac.Sum(nil), secure: strings.HasPrefix(strings.ToLower(d.PublicURL), "https://")}
+		aead: aead, csrfKey: mac.Sum(nil), secure: strings.HasPrefix(strings.ToLower(d.PublicURL), "https://"),
+		// No script; images (the share link's QR code) and forms only from
+		// here.
+		csp: "default-src 'none'; style-src 'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) + "'; img-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"}
 	app.Get("/me", h.home)
 	app.Get("/me/add", h.addForm)
 	app.Post("/me/sign-in", h.signIn)
@@ -303,6 +316,9 @@ func (h *handlers) render(c *fiber.Ctx, status int, name string, p *page) error 
 	}
 	// Personal data, per browser: never cached anywhere.
 	c.Set("Cache-Control", "no-store")
+	c.Set("Content-Security-Policy", h.csp)
+	c.Set("Referrer-Policy", "no-referrer")
+	c.Set("X-Frame-Options", "DENY")
 	c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
 	return c.Status(status).SendString(b.String())
 }
@@ -555,9 +571,29 @@ func (h *handlers) credential(c *fiber.Ctx) error {
 	if err != nil {
 		return h.fail(c, w, "error", err)
 	}
+	// pick: the holder chose what to disclose (the d boxes of the form);
+	// the download is a presentation with only those disclosures. Without
+	// it, the whole credential, for the holder's own wallet.
+	if c.Query("pick") != "" {
+		args := c.Context().QueryArgs().PeekMulti("d")
+		if len(args) > len(issuer.DisclosableClaims) {
+			return h.fail(c, w, "error", verify.ErrInputTooLong)
+		}
+		has := issuer.CredentialClaims(b)
+		var picks []string
+		for _, a := range args {
+			// A claim this credential lacks (no photo) is nothing to hide.
+			if slices.Contains(has, string(a)) {
+				picks = append(picks, string(a))
+			}
+		}
+		if b, err = issuer.PresentCredential(b, picks...); err != nil {
+			return h.fail(c, w, "error", err)
+		}
+	}
 	c.Set("Cache-Control", "no-store")
-	c.Set(fiber.HeaderContentType, "application/dc+sd-jwt")
-	c.Set(fiber.HeaderContentDisposition, `attachment; filename="`+number+`.sd-jwt"`)
+	c.Set(fiber.HeaderContentType, issuer.CredentialContentType)
+	c.Set(fiber.HeaderContentDisposition, `attachment; filename="`+issuer.CredentialFile(number)+`"`)
 	return c.Send(b)
 }
 

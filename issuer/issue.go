@@ -18,6 +18,7 @@ import (
 	"certd/issuer/render"
 	"certd/issuer/roster"
 	"certd/issuer/statuslist"
+	"certd/issuer/tlog"
 )
 
 // IssueRequest is one roster to issue.
@@ -345,13 +346,26 @@ func (s *Service) issue(ctx context.Context, actor Actor, in Institution, certs 
 	hashes := hashDocs(certs, photos)
 	now := s.now()
 	b := Batch{ID: newID("B"), InstitutionID: in.ID, Fingerprint: fingerprint, Source: source, Count: len(certs), CreatedAt: now, CreatedBy: actor.Name}
+	_, logged := s.logStore()
 	seal := func(c *Certificate) (AuditEvent, error) {
 		c.BatchID, c.IssuedAt, c.KID, c.VerifyCode, c.Status = b.ID, now, key.KID, newVerifyCode(), Valid
 		h := hashes[c.Key()]
 		if err := s.sign(in, c, h.doc, h.photo, priv); err != nil {
 			return AuditEvent{}, err
 		}
-		return s.event(actor, "certificate.issue", in.ID, c.Number, map[string]any{"batch": b.ID, "occupation": c.Occupation, "level": int(c.Level)}), nil
+		ev := s.event(actor, "certificate.issue", in.ID, c.Number, map[string]any{"batch": b.ID, "occupation": c.Occupation, "level": int(c.Level)})
+		if logged {
+			salt, err := tlog.NewSalt()
+			if err != nil {
+				return AuditEvent{}, err
+			}
+			it, err := certItem(tlog.Issued, c, salt, tlog.Hash{}, now)
+			if err != nil {
+				return AuditEvent{}, err
+			}
+			ev.Log = []LogItem{it}
+		}
+		return ev, nil
 	}
 	job := &PrintJob{CreatedAt: now, Photo: photos.For}
 	if s.Printer != nil {
@@ -511,6 +525,17 @@ func (s *Service) Revoke(ctx context.Context, actor Actor, number string, reason
 	}
 	rv := Revocation{Reason: reason, Note: note, At: s.now(), By: actor.Name}
 	ev := s.event(actor, "certificate.revoke", c.InstitutionID, number, map[string]any{"reason": reason, "note": note})
+	if ls, ok := s.logStore(); ok {
+		salt, err := saltFor(ctx, ls, number)
+		if err != nil {
+			return c, err
+		}
+		it, err := certItem(tlog.Revoked, &c, salt, tlog.Hash{}, rv.At)
+		if err != nil {
+			return c, err
+		}
+		ev.Log = []LogItem{it}
+	}
 	if err := s.store.Revoke(ctx, number, rv, ev); err != nil {
 		if Is(err, ErrConflict) {
 			cur, _ := s.store.Certificate(ctx, number)
@@ -603,6 +628,17 @@ func (s *Service) Reissue(ctx context.Context, actor Actor, number string, fix C
 	h := credential.HashDoc(string(repl.Holder.DocType), repl.Holder.DocNumber)
 	now := s.now()
 	b := Batch{ID: newID("R"), InstitutionID: in.ID, Fingerprint: "reissue:" + number, Source: "reissue of " + number, Count: 1, CreatedAt: now, CreatedBy: actor.Name}
+	ls, logged := s.logStore()
+	var replaces tlog.Hash
+	if logged {
+		oldSalt, err := saltFor(ctx, ls, number)
+		if err != nil {
+			return old, err
+		}
+		if replaces, err = tlog.CommitNumber(oldSalt, number); err != nil {
+			return old, err
+		}
+	}
 	seal := func(c *Certificate) (AuditEvent, error) {
 		c.BatchID, c.IssuedAt, c.KID, c.VerifyCode, c.Status, c.Supersedes = b.ID, now, key.KID, newVerifyCode(), Valid, number
 		// The photo is not carried over from the PDF into a reissue, so
@@ -610,7 +646,19 @@ func (s *Service) Reissue(ctx context.Context, actor Actor, number string, fix C
 		if err := s.sign(in, c, h, "", priv); err != nil {
 			return AuditEvent{}, err
 		}
-		return s.event(actor, "certificate.reissue", in.ID, c.Number, map[string]any{"supersedes": number, "reason": fix.Reason}), nil
+		ev := s.event(actor, "certificate.reissue", in.ID, c.Number, map[string]any{"supersedes": number, "reason": fix.Reason})
+		if logged {
+			salt, err := tlog.NewSalt()
+			if err != nil {
+				return AuditEvent{}, err
+			}
+			it, err := certItem(tlog.Reissued, c, salt, replaces, now)
+			if err != nil {
+				return AuditEvent{}, err
+			}
+			ev.Log = []LogItem{it}
+		}
+		return ev, nil
 	}
 	out, err := s.store.Reissue(ctx, number, b, in.Prefix, repl, seal)
 	if err != nil {

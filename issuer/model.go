@@ -351,6 +351,11 @@ type AuditEvent struct {
 	InstitutionID string
 	Subject       string // certificate number, batch id, key id...
 	Detail        string // JSON, never containing private keys or full ID numbers
+	// Log are the entries of the public log this change makes. The store
+	// writes them to the log outbox in the same transaction as the change
+	// and the event, so nothing is committed without being logged; the
+	// sequencer appends them to the log afterwards (see LogStore).
+	Log []LogItem
 }
 
 // StatusListSize is the number of entries of an institution's status list

@@ -315,7 +315,7 @@ func (s *Service) putVersion(ctx context.Context, actor Actor, cur *Institution,
 			return Institution{}, err
 		}
 	}
-	_, apriv, err := s.authorityKey(ctx)
+	a, apriv, err := s.authorityKey(ctx)
 	if err != nil {
 		return Institution{}, err
 	}
@@ -328,7 +328,13 @@ func (s *Service) putVersion(ctx context.Context, actor Actor, cur *Institution,
 	}
 	in.Token = tok
 	detail["version"] = in.Version
-	if err := s.store.PutInstitution(ctx, in, newKeys, s.event(actor, action, in.ID, in.ID, detail)); err != nil {
+	ev := s.event(actor, action, in.ID, in.ID, detail)
+	if _, ok := s.logStore(); ok {
+		if ev.Log, err = registrationItems(in, a.KID, newKeys, now); err != nil {
+			return Institution{}, err
+		}
+	}
+	if err := s.store.PutInstitution(ctx, in, newKeys, ev); err != nil {
 		return Institution{}, err
 	}
 	return in, nil
@@ -662,7 +668,7 @@ func (s *Service) TrustBundle(ctx context.Context) (credential.TrustBundle, erro
 	if err != nil {
 		return credential.TrustBundle{}, err
 	}
-	tb := credential.TrustBundle{Format: credential.TrustFormat, GeneratedAt: s.now(),
+	tb := credential.TrustBundle{Format: credential.TrustFormat, GeneratedAt: s.now(), LogPolicy: s.LogPolicy,
 		Authority: credential.Authority{ID: credential.AuthorityID, Name: a.Name, JWK: credential.NewJWK(a.PublicKey)}}
 	all, err := s.store.Institutions(ctx)
 	if err != nil {

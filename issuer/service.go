@@ -56,6 +56,9 @@ type Service struct {
 	// nothing is ever printed with a missing character.
 	Printer *Printer
 	Log     *slog.Logger
+	// LogPolicy is the public log's tlog-policy, exported in the trust
+	// bundle (empty when the deployment runs no log).
+	LogPolicy string
 	// StatusBase is the address under which institutions' status lists
 	// are published (the public URL + "/status"); an institution's list is
 	// StatusBase/ID. When set, every record signed carries a

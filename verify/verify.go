@@ -133,6 +133,8 @@ const (
 	CheckStatus       = "status"
 	// CheckPDF is made only for an uploaded PDF: the file is the one issued.
 	CheckPDF = "pdf_identical"
+	// CheckLog: the certificate is recorded in the public log (issue 11).
+	CheckLog = "public_log"
 )
 
 var checkLabels = map[string][2]string{
@@ -144,6 +146,7 @@ var checkLabels = map[string][2]string{
 	CheckScope:        {"职业、工种和等级在备案范围内", "occupation, 工种 and level within registered scope"},
 	CheckStatus:       {"证书状态（未撤销、未更正）", "certificate status (not revoked or superseded)"},
 	CheckPDF:          {"与签发的PDF文件完全一致", "file identical to the issued PDF"},
+	CheckLog:          {"已记入公开日志", "recorded in the public log"},
 }
 
 // StatusInfo is the register's word on a certificate.
@@ -325,6 +328,9 @@ type Verifier struct {
 	Registry *Registry
 	Status   StatusSource // nil: offline, status is "could not check"
 	Now      func() time.Time
+	// PublicLog, when set, adds the check that the certificate is in the
+	// public log (CheckLog) to every stored record verified (Records).
+	PublicLog LogSource
 	// Lists, when Status is nil, are the institutions' status lists an
 	// offline verifier reads the status from (by institution id); MaxAge
 	// is how old a list may be (0: its own ttl). A list that is stale, or

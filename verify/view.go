@@ -59,6 +59,11 @@ type Record struct {
 	// BuiltAt is when the view was read from the register (unix seconds);
 	// in an [Record.Unconfirmed] copy, when its status was last known.
 	BuiltAt int64 `json:"built_at"`
+	// LogPending: the public log could not vouch for the record yet (in
+	// the seconds after issuing, before a cosigned checkpoint covers it).
+	// Such a view is answered but not cached, so the next lookup checks
+	// again.
+	LogPending bool `json:"-"`
 }
 
 // Facts are the certificate's printed facts as signed.
@@ -141,6 +146,11 @@ func buildRecord(v *Verifier, c issuer.Certificate, now time.Time) *Record {
 	vv := *v
 	vv.Status = fixedStatus{st}
 	res := vv.VerifyToken(context.Background(), c.Token)
+	if v.PublicLog != nil && res.Claims != nil {
+		ch := v.PublicLog.LogCheck(context.Background(), c)
+		res = res.With(ch)
+		rec.LogPending = ch.Outcome == Unknown
+	}
 	rec.Verdict, rec.Checks = res.Verdict, res.Checks
 	// A record whose number differs from the row it was stored under is
 	// not this certificate, however well it verifies.

@@ -4,6 +4,7 @@
 //	benchtool bare -addr 127.0.0.1:8181          a bare Fiber handler returning a fixed 2 KB body
 //	benchtool seed -db URL -n 100000             an authority, the college "bench" and n certificates
 //	benchtool attack -url URL -rate 10 -d 30s    the costliest public inputs at a fixed rate (attack.sh)
+//	benchtool share -db URL -number N            a 30-day share link of certificate N; prints its token (share.sh)
 //
 // It is a tool, not part of certd.
 package main
@@ -42,6 +43,8 @@ func main() {
 		profile(os.Args[2:])
 	case "attack":
 		attack(os.Args[2:])
+	case "share":
+		share(os.Args[2:])
 	default:
 		fmt.Fprintf(os.Stderr, "unknown command %q\n", os.Args[1])
 		os.Exit(2)
@@ -146,4 +149,27 @@ func seed(args []string) {
 		done += batch
 		fmt.Fprintf(os.Stderr, "issued %d (%v)\n", done, time.Since(start).Round(time.Second))
 	}
+}
+
+// share makes a share link of one seeded certificate, as its holder would,
+// and prints the token.
+func share(args []string) {
+	fs := flag.NewFlagSet("share", flag.ExitOnError)
+	db := fs.String("db", "", "PostgreSQL URL")
+	number := fs.String("number", "Y000022000001263000001", "certificate number")
+	_ = fs.Parse(args)
+	ctx := context.Background()
+	st, err := postgres.Open(ctx, *db)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer st.Close()
+	kek, _ := keys.NewKEK(bytes.Repeat([]byte{9}, 32))
+	svc := issuer.New(st, kek)
+	svc.Log = slog.New(slog.DiscardHandler)
+	tok, _, err := svc.CreateShareLink(ctx, issuer.HolderActor(*number), *number, issuer.ShareSpec{Label: "bench", Days: 30, Reveal: issuer.RevealMasked})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(tok)
 }

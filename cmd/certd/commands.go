@@ -762,6 +762,9 @@ func cmdTrust(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	defer e.close()
+	if _, err := e.logPolicy(ctx, false); err != nil {
+		return err
+	}
 	tb, err := e.svc.TrustBundle(ctx)
 	if err != nil {
 		return err

@@ -24,6 +24,7 @@ import (
 	"certd/issuer/store/postgres"
 	"certd/issuer/store/sqlite"
 	"certd/verify"
+	"certd/verify/cache"
 )
 
 // Config is every setting certd takes. Each has a flag and a CERTD_*
@@ -48,6 +49,13 @@ type Config struct {
 	MetricsAddr string
 	// PDFDir is where certificate PDFs are kept as files; see PDFDirPath.
 	PDFDir string
+	// LogDir holds the public log's files (default <data>/log); LogOrigin
+	// names the log (default <public host>/log; fixed once the log key
+	// exists); LogWitnesses is a tlog-policy file naming the witnesses (with
+	// their URLs) and the quorum, empty for a local witness.
+	LogDir       string
+	LogOrigin    string
+	LogWitnesses string
 	// StatusTTL is the ttl of published status lists (a Go duration).
 	StatusTTL string
 	// ReplicaURLs are PostgreSQL streaming replicas for the public read
@@ -78,7 +86,7 @@ var settings = []struct {
 }{
 	{"data", "CERTD_DATA", "./data", "data directory (SQLite database, key-encryption key, PDFs)", func(c *Config) *string { return &c.Data }},
 	{"database-url", "CERTD_DATABASE_URL", "", "PostgreSQL URL (postgres://...); empty means the embedded SQLite database in --data", func(c *Config) *string { return &c.DatabaseURL }},
-	{"redis-url", "CERTD_REDIS_URL", "", "Redis URL (redis://...) for the shared verification cache; empty means in-process only", func(c *Config) *string { return &c.RedisURL }},
+	{"redis-url", "CERTD_REDIS_URL", "", "Redis URL for the shared verification cache: redis://, rediss://, redis+sentinel://...?master_name=NAME or redis+cluster://...?addr=...; empty means in-process only", func(c *Config) *string { return &c.RedisURL }},
 	{"addr", "CERTD_ADDR", "127.0.0.1:8080", "address the HTTP server listens on", func(c *Config) *string { return &c.Addr }},
 	{"public-url", "CERTD_PUBLIC_URL", "http://127.0.0.1:8080", "public base address printed in QR codes", func(c *Config) *string { return &c.PublicURL }},
 	{"kek-file", "CERTD_KEK_FILE", "", "file holding the key-encryption key (must exist); empty means <data>/kek, created if missing", func(c *Config) *string { return &c.KEKFile }},
@@ -88,6 +96,9 @@ var settings = []struct {
 	{"cache-mb", "CERTD_CACHE_MB", "256", "memory for the in-process verification cache, in MiB (approximate)", func(c *Config) *string { return &c.CacheMB }},
 	{"metrics-addr", "CERTD_METRICS_ADDR", "127.0.0.1:9090", "address serving Prometheus metrics (GET /metrics), apart from the public one; keep it private; empty serves none", func(c *Config) *string { return &c.MetricsAddr }},
 	{"pdf-dir", "CERTD_PDF_DIR", "", "directory keeping the certificate PDFs as files, outside the database; empty: <data>/pdfs with SQLite, in the database with PostgreSQL (several instances need one shared directory)", func(c *Config) *string { return &c.PDFDir }},
+	{"log-dir", "CERTD_LOG_DIR", "", "directory of the public log's files (tiles, checkpoint); empty means <data>/log. Several instances on one PostgreSQL database must share it", func(c *Config) *string { return &c.LogDir }},
+	{"log-origin", "CERTD_LOG_ORIGIN", "", "the public log's name (checkpoint origin); empty means <public-url host>/log. Fixed once the log key is made", func(c *Config) *string { return &c.LogOrigin }},
+	{"log-witnesses", "CERTD_LOG_WITNESSES", "", "tlog-policy file naming the log's witnesses (witness NAME VKEY URL), groups and the quorum; empty runs a local witness in <data>/witness", func(c *Config) *string { return &c.LogWitnesses }},
 	{"status-ttl", "CERTD_STATUS_TTL", "10m", "how long a published status list may be relied on (its ttl, also its cache lifetime); lists are re-signed at half of it", func(c *Config) *string { return &c.StatusTTL }},
 	{"replica-max-lag", "CERTD_REPLICA_MAX_LAG", "1s", "a read replica lagging more than this leaves the rotation until it catches up", func(c *Config) *string { return &c.ReplicaMaxLag }},
 	{"font", "CERTD_FONT", "/usr/share/fonts/truetype/lxgw-wenkai/LXGWWenKai-Regular.ttf", "TrueType font (.ttf or .ttc) for certificates", func(c *Config) *string { return &c.FontPath }},
@@ -131,9 +142,8 @@ func (c *Config) validate() error {
 		}
 	}
 	if c.RedisURL != "" {
-		u, err := url.Parse(c.RedisURL)
-		if err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") {
-			bad = append(bad, "--redis-url 应为 redis:// 地址 / --redis-url must be a redis:// URL")
+		if _, _, err := cache.ParseRedisURL(c.RedisURL); err != nil {
+			bad = append(bad, err.Error())
 		}
 	}
 	u, err := url.Parse(c.PublicURL)
@@ -196,6 +206,7 @@ func (e usageError) Error() string { return e.msg }
 type backend interface {
 	issuer.Store
 	verify.Store
+	issuer.LogStore
 }
 
 // env is what a command works with once the config is validated.
@@ -211,6 +222,8 @@ type env struct {
 	// metrics, when set, is where the server's metrics are registered
 	// (serve sets it; tests may leave it nil).
 	metrics *prometheus.Registry
+	// publog is the public log, when serve runs it.
+	publog *logRuntime
 	// closers run at close, before the store's own Close.
 	closers []func() error
 }
@@ -331,6 +344,15 @@ func (c *Config) loadKEK(log *slog.Logger) (*keys.KEK, error) {
 func (e *env) close() {
 	if e == nil {
 		return
+	}
+	if e.store != nil {
+		// What a command committed reaches the public log before it exits
+		// (unless a server is running to take it).
+		ctx, cancel := context.WithTimeout(context.Background(), 45*time.Second)
+		if err := e.flushLog(ctx); err != nil {
+			e.log.Warn("public log: entries left for the server to append", "error", err)
+		}
+		cancel()
 	}
 	for _, c := range e.closers {
 		_ = c()

@@ -76,6 +76,10 @@ func TestConsoleEndToEnd(t *testing.T) {
 	if _, _, err := as.Create(ctx, cliUser(), account.NewUser{Name: "other.op", DisplayName: "他校经办", Role: account.CollegeOperator, InstitutionID: "other", Password: otherPW}); err != nil {
 		t.Fatal(err)
 	}
+	const otherAdminPW = "birch-lantern-campus-26"
+	if _, _, err := as.Create(ctx, cliUser(), account.NewUser{Name: "other.head", DisplayName: "他校管理员", Role: account.CollegeAdmin, InstitutionID: "other", Password: otherAdminPW}); err != nil {
+		t.Fatal(err)
+	}
 	app, err := newApp(e)
 	if err != nil {
 		t.Fatal(err)
@@ -472,6 +476,25 @@ func TestConsoleEndToEnd(t *testing.T) {
 	if in, _ := e.svc.Institution(ctx, authorityActor(), "jlqc"); in.Status != issuer.Active {
 		t.Fatal("suspended before the confirmation")
 	}
+	run("catalogue", chromedp.Navigate(base+"/console/catalogue"), chromedp.WaitVisible(chromedp.CSS(`a[href="/console/catalogue/template.xlsx"]`)))
+	shot("catalogue")
+	logout()
+
+	// 10. A college administrator publishes a fee in the table that names
+	// each occupation and level of its scope.
+	login("other.head", otherAdminPW)
+	run("fees",
+		chromedp.Navigate(base+"/console/settings"),
+		chromedp.WaitVisible(chromedp.CSS(`input[name="amount:4-04-05-05|3"]`)),
+		chromedp.SendKeys(chromedp.CSS(`input[name="amount:4-04-05-05|3"]`), "380"),
+		chromedp.SendKeys(chromedp.CSS(`input[name="basis:4-04-05-05|3"]`), "吉发改收费〔2026〕12号"),
+		chromedp.Submit(chromedp.CSS(`input[name="amount:4-04-05-05|3"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`.notice.ok`)),
+	)
+	if in, _ := e.svc.Institution(ctx, authorityActor(), "other"); len(in.Fees) != 1 || in.Fees[0].AmountFen != 38000 {
+		t.Fatalf("published fees: %+v", in.Fees)
+	}
+	shot("fees")
 	t.Logf("end-to-end run took %v", time.Since(start).Round(time.Millisecond))
 }
 

@@ -43,6 +43,8 @@ func init() {
 		{"backup", "--out FILE [--trust trust.json]", "在线备份内置数据库并核对副本 / back up the embedded database online and check the copy", cmdBackup},
 		{"restore", "--from FILE --data DIR [--trust trust.json]", "把备份恢复到空的数据目录 / restore a backup into an empty data directory", cmdRestore},
 		{"check", "[--trust trust.json]", "核对每张证书的签名、状态、PDF与审计日志 / check every certificate's signature, status, PDF and audit trail", cmdCheck},
+		{"witness", "--name NAME (--trust trust.json | --log-keys VKEY,...) [--listen ADDR]", "运行公开日志见证人 / run a witness of a public log", cmdWitness},
+		{"log", "audit [--state FILE] | monitor --url URL --trust trust.json [--state FILE]", "审计或监视公开日志 / audit or monitor the public log", cmdLog},
 		{"user", "add LOGIN --role ROLE [--institution ID] --name NAME | list | disable LOGIN | enable LOGIN | passwd LOGIN | tokens | revoke-token ID | reset-totp LOGIN", "控制台账号 / console accounts", cmdUser},
 		{"totp-code", "KEY", "由两步验证密钥算出当前验证码（演示、无手机时） / the current two-step code for a key (demos, no phone at hand)", cmdTOTPCode},
 	}

@@ -45,6 +45,13 @@ func cmdServe(ctx context.Context, args []string, out io.Writer) error {
 			return err
 		}
 	}
+	rt, err := e.logPolicy(ctx, true)
+	if err != nil {
+		return fmt.Errorf("无法启动公开日志 / cannot start the public log: %w", err)
+	}
+	defer rt.close()
+	rt.startSequencer(ctx)
+	e.publog = rt
 	e.metrics = prometheus.NewRegistry()
 	app, err := newApp(e)
 	if err != nil {
@@ -151,11 +158,16 @@ func newApp(e *env) (*fiber.App, error) {
 	}
 	rl, _ := strconv.Atoi(e.cfg.RateLimit)
 	mb, _ := strconv.Atoi(e.cfg.CacheMB)
-	lookup, err := web.Mount(app, web.Deps{
+	deps := web.Deps{
 		Store: pub, PublicURL: e.cfg.PublicURL, RedisURL: e.cfg.RedisURL, Log: e.log,
 		TrustedProxies: strings.Split(e.cfg.TrustedProxies, ","), RateLimit: rl, AccessLog: os.Stderr, Metrics: e.metrics,
 		Options: cache.Options{L1Bytes: int64(mb) << 20},
-	})
+	}
+	if rt := e.publog; rt != nil {
+		deps.LogFiles, deps.Proofs = rt.reader.Public, rt.prover
+		deps.Options.LogPolicy, deps.Options.PublicLog = rt.public, rt.logSource()
+	}
+	lookup, err := web.Mount(app, deps)
 	if err != nil {
 		return nil, err
 	}
@@ -196,6 +208,7 @@ var uploadBody = map[string]int{
 	"/console/issue":         console.MaxUpload, // a roster and a ZIP of photos
 	"/console/catalogue":     8<<20 + 1<<20,     // the occupation catalogue (console's readUpload limit)
 	"/console/settings/seal": 1<<20 + 64<<10,    // the seal image
+	"/console/settings/fees": 1<<20 + 64<<10,    // the fee sheet (console's readUpload limit)
 }
 
 // apiRosterBody is POST /api/console/v1/rosters: the roster as the body.

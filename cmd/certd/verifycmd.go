@@ -12,13 +12,16 @@ import (
 
 	"certd/issuer"
 	"certd/issuer/credential"
+	"certd/issuer/publog"
 	"certd/issuer/statuslist"
+	"certd/issuer/tlog"
 	"certd/verify"
 )
 
 func cmdVerify(ctx context.Context, args []string, out io.Writer) error {
 	f := newFlags("verify", true)
 	trust := f.String("trust", "", "trust bundle (certd trust export) for offline verification; without it the data directory is used")
+	proofFile := f.String("proof", "", "the certificate's public log proof (GET /api/v1/certificates/NUMBER/proof), checked offline against the trust bundle's logPolicy")
 	maxAge := f.Duration("max-age", 0, "offline: how old a status list may be and still count (default: the list's own ttl)")
 	nowFlag := f.String("now", "", "offline: judge as of this time (RFC 3339), not the clock's")
 	listFile := f.String("status-list", "", "offline: a status list (/status/ID) fetched later than the trust bundle; the newer list counts")
@@ -27,7 +30,7 @@ func cmdVerify(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	if len(pos) != 1 {
-		return usageError{"usage: certd verify TOKEN-or-FILE [--trust trust.json [--status-list FILE] [--max-age 24h] [--now TIME]] [--json] (a signed record, a certificate PDF, or a holder credential NUMBER.sd-jwt)"}
+		return usageError{"usage: certd verify TOKEN-or-FILE [--trust trust.json [--proof proof.txt] [--status-list FILE] [--max-age 24h] [--now TIME]] [--json] (a signed record, a certificate PDF, or a holder credential NUMBER.sd-jwt)"}
 	}
 	if *trust == "" && (*maxAge != 0 || *nowFlag != "" || *listFile != "") {
 		return usageError{"--max-age、--now 和 --status-list 只用于离线验证（--trust） / --max-age, --now and --status-list are for offline verification (--trust)"}
@@ -47,6 +50,9 @@ func cmdVerify(ctx context.Context, args []string, out io.Writer) error {
 	}
 	v := &verify.Verifier{Now: func() time.Time { return now }, MaxAge: *maxAge}
 	var inputs []verify.Input
+	// logCheck makes the check "recorded in the public log", once the
+	// record's own checks are known.
+	var logCheck func() verify.Check
 	if *trust != "" {
 		b, err := os.ReadFile(*trust)
 		if err != nil {
@@ -58,6 +64,9 @@ func cmdVerify(ctx context.Context, args []string, out io.Writer) error {
 		}
 		if v.Registry, err = verify.NewRegistry(tb); err != nil {
 			return fmt.Errorf("信任包无效 / the trust bundle is invalid: %w", err)
+		}
+		if logCheck, err = offlineLogCheck(tb, *proofFile, token); err != nil {
+			return err
 		}
 		inputs = append(inputs, verify.Input{What: "trust_bundle", Zh: "信任包生成时间", En: "trust bundle generated", Time: tb.GeneratedAt})
 		v.Lists = v.Registry.StatusLists(tb)
@@ -86,8 +95,34 @@ func cmdVerify(ctx context.Context, args []string, out io.Writer) error {
 			return err
 		}
 		v.Status = verify.StoreStatus{Store: e.store}
+		if err := e.flushLog(ctx); err != nil {
+			e.log.Warn("public log: pending entries not appended", "error", err)
+		}
+		rt, err := e.logPolicy(ctx, false)
+		if err != nil {
+			return err
+		}
+		logCheck = func() verify.Check {
+			if *proofFile != "" {
+				p, err := os.ReadFile(*proofFile)
+				if err != nil {
+					return verify.Check{ID: verify.CheckLog, Outcome: verify.Unknown, Zh: "已记入公开日志", En: "recorded in the public log", DetailZh: "无法读取证明文件", DetailEn: "cannot read the proof file"}
+				}
+				return verify.CheckLogProof(publog.PublicPolicy(rt.policy), p, token)
+			}
+			num := ""
+			if c, err := numberOf(token); err == nil {
+				num = c
+			}
+			return rt.logSource().LogCheck(ctx, issuer.Certificate{Number: num, Token: token})
+		}
 	}
 	res := v.VerifyPresented(ctx, token)
+	// The log records signed records; a holder credential is checked
+	// against the register, not the log.
+	if logCheck != nil && res.Claims != nil && !verify.IsCredential(token) {
+		res = res.With(logCheck())
+	}
 	inputs = append(inputs, res.Inputs...)
 	inputs = append(inputs, verify.Input{What: "clock", Zh: "核验时间", En: "checked at", Time: now})
 	if f.json {
@@ -179,4 +214,35 @@ func readToken(arg string) (string, []byte, error) {
 		return tok, b, err
 	}
 	return strings.TrimSpace(string(b)), nil, nil
+}
+
+// offlineLogCheck is the log check of an offline verification: the proof
+// file against the bundle's logPolicy. Without --proof no log check is made
+// (nil): an offline verifier holds what the holder or the issuer gave it,
+// and the check is asked for by giving the proof.
+func offlineLogCheck(tb *credential.TrustBundle, proofFile, token string) (func() verify.Check, error) {
+	if proofFile == "" {
+		return nil, nil
+	}
+	if tb.LogPolicy == "" {
+		return nil, usageError{"信任包中没有公开日志策略（logPolicy），无法检查 --proof / the trust bundle has no logPolicy to check --proof against"}
+	}
+	pol, err := tlog.ParsePolicy([]byte(tb.LogPolicy))
+	if err != nil {
+		return nil, fmt.Errorf("信任包的公开日志策略无效 / the trust bundle's logPolicy is invalid: %w", err)
+	}
+	p, err := os.ReadFile(proofFile) // #nosec G304 G703 -- a path the operator gave on the command line
+	if err != nil {
+		return nil, usageError{fmt.Sprintf("无法读取证明文件 / cannot read the proof: %v", err)}
+	}
+	return func() verify.Check { return verify.CheckLogProof(pol, p, token) }, nil
+}
+
+// numberOf reads the certificate number of an unverified record.
+func numberOf(token string) (string, error) {
+	var c credential.CertificateClaims
+	if _, err := credential.Decode(token, credential.TypeCertificate, &c); err != nil {
+		return "", err
+	}
+	return c.CredentialSubject.Achievement.Number, nil
 }

@@ -1,6 +1,7 @@
 package console
 
 import (
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -354,6 +355,9 @@ func (c *Console) institutionRotate(fc *fiber.Ctx, rc *reqCtx) error {
 type catalogueData struct {
 	Occupations []occupation.Occupation
 	Err         *formErr
+	// The single-entry form, given back after a refusal.
+	Entry occupation.Occupation
+	Specs string
 }
 
 func (c *Console) cataloguePage(fc *fiber.Ctx, rc *reqCtx) error {
@@ -367,11 +371,17 @@ func (c *Console) cataloguePage(fc *fiber.Ctx, rc *reqCtx) error {
 func (c *Console) catalogueImport(fc *fiber.Ctx, rc *reqCtx) error {
 	fh, err := fc.FormFile("catalogue")
 	if err != nil {
-		err = errf(issuer.ErrInvalid, "catalogue_missing", "请选择职业目录文件（JSON）", "choose the catalogue file (JSON)")
+		err = errf(issuer.ErrInvalid, "catalogue_missing", "请选择职业目录表格（.xlsx，按模板填写）或JSON文件", "choose the catalogue sheet (.xlsx, as the template) or a JSON file")
 	} else {
 		var b []byte
 		if b, err = readUpload(fh, 8<<20); err == nil {
-			_, err = c.svc.ImportCatalogue(fc.UserContext(), rc.actor, b)
+			// A spreadsheet (the template's columns) or the JSON file.
+			if ext := strings.ToLower(filepath.Ext(fh.Filename)); ext == ".xlsx" || ext == ".csv" {
+				b, _, err = catalogueFromSheet(fc.UserContext(), fh.Filename, b)
+			}
+			if err == nil {
+				_, err = c.svc.ImportCatalogue(fc.UserContext(), rc.actor, b)
+			}
 		}
 	}
 	if err != nil {

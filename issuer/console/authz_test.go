@@ -62,6 +62,7 @@ var matrix = []struct {
 	{"POST", "/console/settings/print", "LDDODDOD"},
 	{"POST", "/console/settings/seal", "LDDODDOD"},
 	{"POST", "/console/settings/fees", "LDDODDOD"},
+	{"GET", "/console/settings/fees-template.xlsx", "LDDODDOD"},
 	{"GET", "/console/settings/calibration.pdf", "LDDODDOD"},
 
 	{"GET", "/console/users", "LODODDOD"},
@@ -82,6 +83,8 @@ var matrix = []struct {
 	{"POST", "/console/institutions/alpha/rotate", "LODDDDDD"},
 	{"GET", "/console/catalogue", "LOODDDDD"},
 	{"POST", "/console/catalogue", "LODDDDDD"},
+	{"POST", "/console/catalogue/entry", "LODDDDDD"},
+	{"GET", "/console/catalogue/template.xlsx", "LOODDDDD"},
 	{"GET", "/console/audit", "LOOODOOD"},
 	{"GET", "/console/audit/export.xlsx", "LOOODOOD"},
 	{"GET", "/console/dashboard", "LOODDDDD"},

@@ -132,7 +132,7 @@ func TestBadForms(t *testing.T) {
 		{"ledger date wrong type", "GET", "/console/certificates?from=yesterday", nil, 400, "应为YYYY-MM-DD"},
 		{"offset wrong type", "POST", "/console/settings/print", url.Values{"layout": {"full"}, "offset_x": {"abc"}}, 400, "打印偏移"},
 		{"offset out of range", "POST", "/console/settings/print", url.Values{"layout": {"full"}, "offset_x": {"500"}}, 400, "打印偏移"},
-		{"fees invalid", "POST", "/console/settings/fees", url.Values{"fees": {"9-99-99-99,7,abc,x"}}, 400, "收费标准第1项无效"},
+		{"fees invalid", "POST", "/console/settings/fees", url.Values{"form": {"fees"}, "amount:4-04-05-05|3": {"abc"}}, 400, "收费标准第1项无效"},
 		{"user name too long", "POST", "/console/users", url.Values{"name": {strings.Repeat("a", 40)}, "display_name": {"x"}, "role": {"college_operator"}}, 400, "登录名应为"},
 		{"user role unknown", "POST", "/console/users", url.Values{"name": {"newbie"}, "display_name": {"x"}, "role": {"root"}}, 400, "角色无效"},
 		{"revoke without reason", "POST", "/console/certificates/" + w.certA + "/revoke", url.Values{}, 400, "请选择撤销原因"},

@@ -105,6 +105,7 @@ func Routes() []Route {
 		{p, "/console/settings/print", permCollegeAdm, false, (*Console).settingsPrint},
 		{p, "/console/settings/seal", permCollegeAdm, false, (*Console).settingsSeal},
 		{p, "/console/settings/fees", permCollegeAdm, false, (*Console).settingsFees},
+		{g, "/console/settings/fees-template.xlsx", permCollegeAdm, false, (*Console).feesTemplate},
 		{g, "/console/settings/calibration.pdf", permCollegeAdm, false, (*Console).settingsCalibration},
 
 		{g, "/console/users", permUsers, false, (*Console).usersPage},
@@ -125,6 +126,8 @@ func Routes() []Route {
 		{p, "/console/institutions/:id/rotate", permAuthority, false, (*Console).institutionRotate},
 		{g, "/console/catalogue", permProvince, false, (*Console).cataloguePage},
 		{p, "/console/catalogue", permAuthority, false, (*Console).catalogueImport},
+		{p, "/console/catalogue/entry", permAuthority, false, (*Console).catalogueEntry},
+		{g, "/console/catalogue/template.xlsx", permProvince, false, (*Console).catalogueTemplate},
 		{g, "/console/audit", permAudit, false, (*Console).auditPage},
 		{g, "/console/audit/export.xlsx", permAudit, false, (*Console).auditExport},
 		{g, "/console/dashboard", permProvince, false, (*Console).dashboardPage},

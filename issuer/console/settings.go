@@ -2,7 +2,6 @@ package console
 
 import (
 	"bytes"
-	"encoding/csv"
 	"image/png"
 	"strconv"
 	"strings"
@@ -14,9 +13,9 @@ import (
 )
 
 type settingsData struct {
-	In      issuer.Institution
-	FeesCSV string
-	Err     *formErr
+	In   issuer.Institution
+	Fees []feeRow
+	Err  *formErr
 }
 
 // own is the caller's institution; settings pages are for college
@@ -25,24 +24,24 @@ func (c *Console) own(fc *fiber.Ctx, rc *reqCtx) (issuer.Institution, error) {
 	return c.svc.Institution(fc.UserContext(), rc.actor, rc.user.InstitutionID)
 }
 
-func feesCSV(fees []issuer.Fee) string {
-	var b strings.Builder
-	for _, f := range fees {
-		b.WriteString(f.Occupation + "," + f.Level.String() + "," + yuan(f.AmountFen) + "," + f.Basis + "\n")
-	}
-	return b.String()
-}
-
 func (c *Console) settingsView(fc *fiber.Ctx, rc *reqCtx, status int, ferr error) error {
 	in, err := c.own(fc, rc)
 	if err != nil {
 		return c.fail(fc, rc, err)
 	}
-	d := settingsData{In: in, FeesCSV: feesCSV(in.Fees)}
+	rows, err := c.feeRows(fc, in)
+	if err != nil {
+		return c.fail(fc, rc, err)
+	}
+	d := settingsData{In: in, Fees: rows}
 	if ferr != nil {
 		d.Err = c.formError(ferr)
-		if v := fc.FormValue("fees"); v != "" {
-			d.FeesCSV = v
+		// Give back what was typed into the table form.
+		if fc.FormValue("form") == "fees" {
+			for i := range d.Fees {
+				d.Fees[i].Amount = fc.FormValue("amount:" + d.Fees[i].Key)
+				d.Fees[i].Basis = fc.FormValue("basis:" + d.Fees[i].Key)
+			}
 		}
 	}
 	return c.renderStatus(fc, rc, status, "settings", d)
@@ -122,30 +121,29 @@ func (c *Console) settingsSeal(fc *fiber.Ctx, rc *reqCtx) error {
 
 // settingsFees reads the fee schedule as CSV lines:
 // occupation code, level, amount in yuan, basis.
+// settingsFees publishes the fee schedule from the table form (an amount
+// per occupation and level of the scope) or from an uploaded sheet in the
+// template's columns.
 func (c *Console) settingsFees(fc *fiber.Ctx, rc *reqCtx) error {
 	in, err := c.own(fc, rc)
 	if err != nil {
 		return c.fail(fc, rc, err)
 	}
-	raw := fc.FormValue("fees")
-	if len(raw) > 64<<10 {
-		return c.settingsDone(fc, rc, errf(issuer.ErrInvalid, "fees_long", "收费标准过长", "the fee schedule is too long"), "")
-	}
-	r := csv.NewReader(strings.NewReader(raw))
-	r.FieldsPerRecord = -1
-	recs, err := r.ReadAll()
-	if err != nil {
-		return c.settingsDone(fc, rc, errf(issuer.ErrInvalid, "fees_csv", "收费标准格式有误：每行为 职业编码,等级,金额,依据", "each fee line must be: occupation code, level, amount, basis"), "")
-	}
 	var specs []issuer.FeeSpec
-	for _, rec := range recs {
-		if len(rec) == 1 && strings.TrimSpace(rec[0]) == "" {
-			continue
+	if fh, ferr := fc.FormFile("sheet"); ferr == nil {
+		var b []byte
+		if b, err = readUpload(fh, 1<<20); err == nil {
+			specs, err = feesFromSheet(fc.UserContext(), fh.Filename, b)
 		}
-		for len(rec) < 4 {
-			rec = append(rec, "")
+		if err != nil {
+			return c.settingsDone(fc, rc, err, "")
 		}
-		specs = append(specs, issuer.FeeSpec{Occupation: rec[0], Level: strings.TrimSpace(rec[1]), Amount: rec[2], Basis: strings.Join(rec[3:], ",")})
+	} else {
+		rows, err := c.feeRows(fc, in)
+		if err != nil {
+			return c.fail(fc, rc, err)
+		}
+		specs = feesFromForm(fc, rows)
 	}
 	next, err := c.svc.SetFees(fc.UserContext(), rc.actor, in.ID, specs)
 	return c.saved(fc, rc, in.Version, next, err, "fees")

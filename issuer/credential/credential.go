@@ -362,6 +362,10 @@ type TrustBundle struct {
 	GeneratedAt   time.Time `json:"generatedAt"`
 	Authority     Authority `json:"authority"`
 	Registrations []string  `json:"registrations"`
+	// LogPolicy is the public log's C2SP tlog-policy (docs/tlog.md): the
+	// log key, the witnesses' keys and the quorum a checkpoint needs. A
+	// verifier holding it checks a certificate's tlog-proof offline.
+	LogPolicy string `json:"logPolicy,omitempty"`
 	// StatusLists are the latest status list of each institution when the
 	// bundle was made (certd trust export), so that an offline verifier
 	// can tell revoked from not revoked as of their time. Verifiers check

@@ -72,7 +72,7 @@ func (s *Service) reloadDirectory(ctx context.Context) error {
 	}
 	// GeneratedAt stays zero, so that the published bundle (and its ETag)
 	// changes only when the registry does.
-	tb := credential.TrustBundle{Format: credential.TrustFormat,
+	tb := credential.TrustBundle{Format: credential.TrustFormat, LogPolicy: s.opt.LogPolicy,
 		Authority: credential.Authority{ID: credential.AuthorityID, Name: a.Name, JWK: credential.NewJWK(a.PublicKey)}}
 	d := &Directory{Institutions: all, byID: map[string]issuer.Institution{},
 		versions: map[string][]issuer.Institution{}, occupations: map[string]string{}}

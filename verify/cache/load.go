@@ -250,7 +250,7 @@ func (s *Service) loadBatch(ctx context.Context, batch []loadReq) {
 	// Every record read is verified again, signature included (see
 	// verify.Verifier.Records): that is what catches a record edited in
 	// the database.
-	v := &verify.Verifier{Registry: d.Registry, Now: s.opt.Now}
+	v := &verify.Verifier{Registry: d.Registry, Now: s.opt.Now, PublicLog: s.opt.PublicLog}
 	found, batchOK := v.Records(certs)
 	if !batchOK {
 		s.m.batchFallbacks.Inc()
@@ -289,7 +289,7 @@ func (s *Service) settle(batch []loadReq, idx []int, recs []*verify.Record, keys
 	for _, i := range idx {
 		r := batch[i]
 		e := &Entry{rec: recs[i], knownAt: knownAt}
-		if keep {
+		if keep && !recs[i].LogPending {
 			if fromDB != nil && s.remote != nil {
 				ttl := s.opt.TTL
 				if !recs[i].Found {

@@ -3,7 +3,6 @@ package cache
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -27,7 +26,12 @@ const maxPending = 100_000
 // cache is trusted again, so that a revocation that happened while Redis was
 // away cannot come back from a stale entry.
 type Remote struct {
-	rdb     *redis.Client
+	rdb redis.UniversalClient
+	// cluster: keys of one command may live on different nodes, so
+	// multi-key commands (MGET, DEL, UNLINK) are sent key by key in one
+	// pipeline, which go-redis splits per node.
+	cluster bool
+	form    RedisForm
 	prefix  string
 	log     *slog.Logger
 	timeout time.Duration
@@ -57,12 +61,17 @@ func (quiet) Printf(context.Context, string, ...any) {}
 
 var quietOnce sync.Once
 
-// Open parses a redis:// URL and starts the reconnect probe. It does not
-// fail when Redis is down: the cache starts in the down state.
+// Open parses a Redis URL in any of the forms ParseRedisURL reads (one
+// server, Sentinel, Cluster), connects through go-redis's universal client
+// and starts the reconnect probe. It does not fail when Redis is down: the
+// cache starts in the down state. A Sentinel failover or a Cluster
+// resharding shows as a short outage: the database answers meanwhile, the
+// outage is logged once, and the cache is used again once the new master
+// answers.
 func Open(url string, o RemoteOptions) (*Remote, error) {
-	opt, err := redis.ParseURL(url)
+	opt, form, err := ParseRedisURL(url)
 	if err != nil {
-		return nil, fmt.Errorf("redis URL: %w", err)
+		return nil, err
 	}
 	quietOnce.Do(func() { redis.SetLogger(quiet{}) })
 	if o.Timeout == 0 {
@@ -83,7 +92,7 @@ func Open(url string, o RemoteOptions) (*Remote, error) {
 	// fallback, so fail fast instead.
 	opt.MaxRetries = -1
 	opt.PoolTimeout = o.Timeout
-	r := &Remote{rdb: redis.NewClient(opt), prefix: o.Prefix, log: o.Log, timeout: o.Timeout, pending: map[string]struct{}{},
+	r := &Remote{rdb: redis.NewUniversalClient(opt), cluster: form == RedisCluster, form: form, prefix: o.Prefix, log: o.Log, timeout: o.Timeout, pending: map[string]struct{}{},
 		stop: make(chan struct{}), done: make(chan struct{})}
 	ctx, cancel := context.WithTimeout(context.Background(), o.Timeout)
 	defer cancel()
@@ -129,6 +138,25 @@ func (r *Remote) getMany(ctx context.Context, keys []string) [][]byte {
 	for i, k := range keys {
 		full[i] = r.prefix + k
 	}
+	if r.cluster {
+		cmds := make([]*redis.StringCmd, len(full))
+		_, _ = r.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for i, k := range full {
+				cmds[i] = p.Get(ctx, k)
+			}
+			return nil
+		})
+		// Each command says whether it failed: the pipeline's own error is
+		// only the first, and may be a miss.
+		for i, c := range cmds {
+			b, err := c.Bytes()
+			if r.failed(ctx, err) {
+				return make([][]byte, len(keys))
+			}
+			out[i] = b
+		}
+		return out
+	}
 	vals, err := r.rdb.MGet(ctx, full...).Result()
 	if r.failed(ctx, err) {
 		return out
@@ -139,6 +167,22 @@ func (r *Remote) getMany(ctx context.Context, keys []string) [][]byte {
 		}
 	}
 	return out
+}
+
+// unlink deletes full keys through c: in one command on a single server,
+// key by key in one pipeline on a Cluster (or on one of its nodes, whose
+// keys may still be in different slots).
+func unlink(ctx context.Context, c redis.Cmdable, cluster bool, full []string) error {
+	if !cluster {
+		return c.Unlink(ctx, full...).Err()
+	}
+	_, err := c.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for _, k := range full {
+			p.Unlink(ctx, k)
+		}
+		return nil
+	})
+	return err
 }
 
 // kv is one value to write.
@@ -177,7 +221,7 @@ func (r *Remote) del(keys ...string) {
 	for {
 		if !r.down.Load() {
 			ctx, cancel := context.WithTimeout(context.Background(), r.timeout)
-			err := r.rdb.Del(ctx, full...).Err()
+			err := unlink(ctx, r.rdb, r.cluster, full)
 			cancel()
 			if err == nil {
 				return
@@ -212,12 +256,24 @@ func (r *Remote) remember(keys []string) bool {
 // sweep deletes every key under prefix+sub; used when the set of stale
 // keys is unknown.
 func (r *Remote) sweep(ctx context.Context, sub string) error {
-	iter := r.rdb.Scan(ctx, 0, r.prefix+sub+"*", 1000).Iterator()
+	pattern := r.prefix + sub + "*"
+	if cc, ok := r.rdb.(*redis.ClusterClient); ok {
+		// SCAN walks one node: walk every master.
+		return cc.ForEachMaster(ctx, func(ctx context.Context, c *redis.Client) error {
+			return sweepNode(ctx, c, pattern, true)
+		})
+	}
+	return sweepNode(ctx, r.rdb, pattern, false)
+}
+
+// sweepNode deletes the keys matching pattern on one server.
+func sweepNode(ctx context.Context, c redis.Cmdable, pattern string, cluster bool) error {
+	iter := c.Scan(ctx, 0, pattern, 1000).Iterator()
 	var batch []string
 	for iter.Next(ctx) {
 		batch = append(batch, iter.Val())
 		if len(batch) == 1000 {
-			if err := r.rdb.Unlink(ctx, batch...).Err(); err != nil {
+			if err := unlink(ctx, c, cluster, batch); err != nil {
 				return err
 			}
 			batch = batch[:0]
@@ -227,7 +283,7 @@ func (r *Remote) sweep(ctx context.Context, sub string) error {
 		return err
 	}
 	if len(batch) > 0 {
-		return r.rdb.Unlink(ctx, batch...).Err()
+		return unlink(ctx, c, cluster, batch)
 	}
 	return nil
 }
@@ -252,7 +308,7 @@ func (r *Remote) flush(ctx context.Context) error {
 	}
 	for i := 0; i < len(keys); i += 1000 {
 		end := min(i+1000, len(keys))
-		if err := r.rdb.Unlink(ctx, keys[i:end]...).Err(); err != nil {
+		if err := unlink(ctx, r.rdb, r.cluster, keys[i:end]); err != nil {
 			return err
 		}
 	}

@@ -60,6 +60,11 @@ type Options struct {
 	// flood of different numbers then costs evictions, not gigabytes.
 	L1Bytes int64
 	Now     func() time.Time
+	// LogPolicy is the public log's tlog-policy, published in the trust
+	// bundle; PublicLog checks that each certificate is in the log (nil:
+	// no such check, as in a deployment without a log).
+	LogPolicy string
+	PublicLog verify.LogSource
 }
 
 // DefaultFreshness is the design's promise: a revocation is answered by

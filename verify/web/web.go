@@ -46,6 +46,7 @@ import (
 
 	"certd/assets"
 	"certd/issuer/clientip"
+	"certd/issuer/tlog"
 	"certd/verify"
 	"certd/verify/cache"
 )
@@ -91,6 +92,11 @@ type Deps struct {
 	// Options of the lookup service (poll interval, TTLs, memory); Store,
 	// Redis, Log and Metrics are filled from the fields above.
 	Options cache.Options
+	// LogFiles serves the public log's files at /log/... (tlog.Reader's
+	// Public) and Proofs gives certificates' tlog-proofs at
+	// /api/v1/certificates/{number}/proof; nil serves neither.
+	LogFiles func(path string) (tlog.Resource, error)
+	Proofs   verify.Prover
 }
 
 // DefaultDeadline is the time a costly public request may take. The
@@ -168,6 +174,8 @@ type handlers struct {
 	misses   failures   // failed confirmations per certificate and client (confirm.go)
 	missLim  []*limiter // the limiters behind misses, with Redis
 	deadline time.Duration
+	logFiles func(path string) (tlog.Resource, error)
+	proofs   verify.Prover
 	// lists reads published status lists (nil when the store has none);
 	// status caches what was read (status.go).
 	lists  StatusStore
@@ -196,6 +204,7 @@ func newHandlers(svc *cache.Service, remote *cache.Remote, m *metrics, d Deps, t
 	h := &handlers{svc: svc, m: m, log: d.Log, base: strings.TrimRight(d.PublicURL, "/"), trusted: trusted, tmpl: tmpl,
 		css: styles, share: share, openapi: cache.NewBlob(openAPI(d.PublicURL)),
 		hsts: strings.HasPrefix(d.PublicURL, "https://"), deadline: d.Deadline, store: d.Store,
+		logFiles: d.LogFiles, proofs: d.Proofs,
 		// Nothing but the inlined style sheet and our own images and forms:
 		// a page that is all about trust runs no script at all.
 		csp: "default-src 'none'; style-src 'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) + "'; img-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
@@ -275,7 +284,15 @@ func (h *handlers) routes(app *fiber.App) {
 		c.Set(fiber.HeaderContentType, "image/png")
 		return c.Send(h.share)
 	})
+	if h.logFiles != nil {
+		// Static, immutable files with their own cache lifetimes, for
+		// mirrors and monitors: outside the per-client rate limit.
+		app.Get("/log/*", h.logFile)
+	}
 	app.Use(h.rateLimit)
+	if h.proofs != nil {
+		app.Get("/api/v1/certificates/:number/proof", h.proof)
+	}
 	app.Get("/", h.home)
 	app.Get("/v/lookup", h.lookupForm)
 	app.Get("/v/:number", h.page)

@@ -212,6 +212,7 @@ func issue(ctx context.Context, tx pgx.Tx, b issuer.Batch, prefix string, certs 
 
 	certRows := make([][]any, len(certs))
 	auditRows := make([][]any, len(certs))
+	var logRows [][]any
 	for i := range certs {
 		c := &certs[i]
 		prepare(c, b, supersedes)
@@ -221,11 +222,17 @@ func issue(ctx context.Context, tx pgx.Tx, b issuer.Batch, prefix string, certs 
 		}
 		certRows[i] = certRow(c)
 		auditRows[i] = auditRow(ev)
+		for _, it := range ev.Log {
+			logRows = append(logRows, logRow(it, ev.At))
+		}
 	}
 	if err := copyRows(ctx, tx, "certificates", certColumnList, certRows); err != nil {
 		return err
 	}
-	return copyRows(ctx, tx, "audit", auditColumns, auditRows)
+	if err := copyRows(ctx, tx, "audit", auditColumns, auditRows); err != nil {
+		return err
+	}
+	return copyRows(ctx, tx, "tlog_outbox", logColumns, logRows)
 }
 
 // copyRows inserts rows with COPY when there are enough of them to pay for

@@ -285,13 +285,18 @@ func auditRow(ev issuer.AuditEvent) []any {
 }
 
 func appendAudit(ctx context.Context, tx pgx.Tx, ev issuer.AuditEvent) error {
-	_, err := tx.Exec(ctx, insertAudit, auditRow(ev)...)
-	return err
+	if _, err := tx.Exec(ctx, insertAudit, auditRow(ev)...); err != nil {
+		return err
+	}
+	return appendLog(ctx, tx, ev)
 }
 
 // AppendAudit appends an event on its own. A zero At is stamped with the
 // current time.
 func (s *Store) AppendAudit(ctx context.Context, ev issuer.AuditEvent) error {
+	if len(ev.Log) > 0 {
+		return s.write(ctx, "append audit", func(tx pgx.Tx) error { return appendAudit(ctx, tx, ev) })
+	}
 	_, err := s.pool.Exec(ctx, insertAudit, auditRow(ev)...)
 	return classify("append audit", err)
 }

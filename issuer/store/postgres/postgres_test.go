@@ -22,6 +22,10 @@ func TestConformance(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) issuer.Store { return open(t) })
 }
 
+func TestLogOutbox(t *testing.T) {
+	storetest.RunLogOutbox(t, func(t *testing.T) storetest.LogOutboxStore { return open(t) })
+}
+
 func TestUnreachable(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()

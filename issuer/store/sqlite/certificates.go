@@ -209,6 +209,7 @@ func issue(ctx context.Context, tx *sql.Tx, b issuer.Batch, prefix string, certs
 		return err
 	}
 	defer insAudit.Close()
+	var insLog *sql.Stmt
 	for i := range certs {
 		c := &certs[i]
 		prepare(c, b, supersedes)
@@ -225,6 +226,17 @@ func issue(ctx context.Context, tx *sql.Tx, b issuer.Batch, prefix string, certs
 		}
 		if _, err := insAudit.ExecContext(ctx, auditArgs(ev)...); err != nil {
 			return err
+		}
+		for _, it := range ev.Log {
+			if insLog == nil {
+				if insLog, err = tx.PrepareContext(ctx, insertLog); err != nil {
+					return err
+				}
+				defer insLog.Close()
+			}
+			if _, err := insLog.ExecContext(ctx, logArgs(it, ev.At)...); err != nil {
+				return err
+			}
 		}
 	}
 	return nil

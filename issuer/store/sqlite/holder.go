@@ -17,35 +17,41 @@ func (s *Store) HolderCodes(ctx context.Context, numbers []string) (map[string]i
 	const chunk = 500
 	for start := 0; start < len(numbers); start += chunk {
 		part := numbers[start:min(start+chunk, len(numbers))]
-		args := make([]any, len(part))
-		for i, n := range part {
-			args[i] = n
-		}
-		rows, err := s.r.QueryContext(ctx, `SELECT number, generation, code_hash, claimed_at FROM holder_codes
-			WHERE number IN (?`+strings.Repeat(",?", len(part)-1)+`)`, args...)
-		if err != nil {
-			return nil, storeutil.Unavailable("holder codes", err)
-		}
-		for rows.Next() {
-			var hc issuer.HolderCode
-			var claimed sql.NullString
-			if err := rows.Scan(&hc.Number, &hc.Generation, &hc.CodeHash, &claimed); err != nil {
-				rows.Close()
-				return nil, storeutil.Unavailable("holder codes", err)
-			}
-			if hc.ClaimedAt, err = parseInstant(claimed); err != nil {
-				rows.Close()
-				return nil, err
-			}
-			out[hc.Number] = hc
-		}
-		err = rows.Err()
-		rows.Close()
-		if err != nil {
-			return nil, storeutil.Unavailable("holder codes", err)
+		if err := s.holderCodesPart(ctx, part, out); err != nil {
+			return nil, err
 		}
 	}
 	return out, nil
+}
+
+// holderCodesPart reads the rows of up to 500 numbers into out.
+func (s *Store) holderCodesPart(ctx context.Context, part []string, out map[string]issuer.HolderCode) error {
+	args := make([]any, len(part))
+	for i, n := range part {
+		args[i] = n
+	}
+	// #nosec G202 -- only "?" placeholders are joined in; the numbers are arguments
+	q := `SELECT number, generation, code_hash, claimed_at FROM holder_codes WHERE number IN (?` + strings.Repeat(",?", len(part)-1) + `)`
+	rows, err := s.r.QueryContext(ctx, q, args...)
+	if err != nil {
+		return storeutil.Unavailable("holder codes", err)
+	}
+	defer func() { _ = rows.Close() }()
+	for rows.Next() {
+		var hc issuer.HolderCode
+		var claimed sql.NullString
+		if err := rows.Scan(&hc.Number, &hc.Generation, &hc.CodeHash, &claimed); err != nil {
+			return storeutil.Unavailable("holder codes", err)
+		}
+		if hc.ClaimedAt, err = parseInstant(claimed); err != nil {
+			return err
+		}
+		out[hc.Number] = hc
+	}
+	if err := rows.Err(); err != nil {
+		return storeutil.Unavailable("holder codes", err)
+	}
+	return nil
 }
 
 // SetHolderCode stores a reset holder code; see issuer.Store.

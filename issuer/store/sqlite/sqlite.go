@@ -294,8 +294,10 @@ func auditArgs(ev issuer.AuditEvent) []any {
 }
 
 func appendAudit(ctx context.Context, tx *sql.Tx, ev issuer.AuditEvent) error {
-	_, err := tx.ExecContext(ctx, insertAudit, auditArgs(ev)...)
-	return err
+	if _, err := tx.ExecContext(ctx, insertAudit, auditArgs(ev)...); err != nil {
+		return err
+	}
+	return appendLog(ctx, tx, ev)
 }
 
 // AppendAudit appends an event on its own. An event whose At is zero is

@@ -29,6 +29,10 @@ func TestConformance(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) issuer.Store { return open(t) })
 }
 
+func TestLogOutbox(t *testing.T) {
+	storetest.RunLogOutbox(t, func(t *testing.T) storetest.LogOutboxStore { return open(t) })
+}
+
 // TestReopen closes a store and opens the same file again: the data and the
 // migration history survive, and the second Open applies nothing.
 func TestReopen(t *testing.T) {
