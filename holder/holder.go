@@ -571,9 +571,29 @@ func (h *handlers) credential(c *fiber.Ctx) error {
 	if err != nil {
 		return h.fail(c, w, "error", err)
 	}
+	// pick: the holder chose what to disclose (the d boxes of the form);
+	// the download is a presentation with only those disclosures. Without
+	// it, the whole credential, for the holder's own wallet.
+	if c.Query("pick") != "" {
+		args := c.Context().QueryArgs().PeekMulti("d")
+		if len(args) > len(issuer.DisclosableClaims) {
+			return h.fail(c, w, "error", verify.ErrInputTooLong)
+		}
+		has := issuer.CredentialClaims(b)
+		var picks []string
+		for _, a := range args {
+			// A claim this credential lacks (no photo) is nothing to hide.
+			if slices.Contains(has, string(a)) {
+				picks = append(picks, string(a))
+			}
+		}
+		if b, err = issuer.PresentCredential(b, picks...); err != nil {
+			return h.fail(c, w, "error", err)
+		}
+	}
 	c.Set("Cache-Control", "no-store")
-	c.Set(fiber.HeaderContentType, "application/dc+sd-jwt")
-	c.Set(fiber.HeaderContentDisposition, `attachment; filename="`+number+`.sd-jwt"`)
+	c.Set(fiber.HeaderContentType, issuer.CredentialContentType)
+	c.Set(fiber.HeaderContentDisposition, `attachment; filename="`+issuer.CredentialFile(number)+`"`)
 	return c.Send(b)
 }
 

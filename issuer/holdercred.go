@@ -154,7 +154,13 @@ func (s *Service) HolderCredential(ctx context.Context, actor Actor, number stri
 			return nil, err
 		}
 	}
-	if err := s.store.AppendAudit(ctx, s.event(actor, "credential.download", c.InstitutionID, c.Number, nil)); err != nil {
+	// The holder's downloads are holder actions (issue 14 point 5); an
+	// operator's are the college's.
+	action := "credential.download"
+	if actor.Holder != "" {
+		action = "holder.credential_download"
+	}
+	if err := s.store.AppendAudit(ctx, s.event(actor, action, c.InstitutionID, c.Number, nil)); err != nil {
 		return nil, err
 	}
 	return []byte(cred), nil
@@ -224,6 +230,23 @@ func PresentCredential(sdJWT []byte, claims ...string) ([]byte, error) {
 		return nil, Errorf(ErrInvalid, "credential_malformed", "不是本系统签发的持证人凭证", "not a certd holder credential: %v", err)
 	}
 	return []byte(out), nil
+}
+
+// CredentialClaims lists which of DisclosableClaims a holder credential
+// can disclose (a credential without a photo has no photoDigest), in the
+// order of DisclosableClaims.
+func CredentialClaims(sdJWT []byte) []string {
+	var out []string
+	for _, d := range DisclosableClaims {
+		names := []string{d.Name}
+		if d.Name == "documentHash" {
+			names = append(names, "documentType")
+		}
+		if _, err := sdjwt.Present(strings.TrimSpace(string(sdJWT)), names...); err == nil {
+			out = append(out, d.Name)
+		}
+	}
+	return out
 }
 
 // CredentialFile is the file name a holder credential or presentation is

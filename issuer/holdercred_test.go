@@ -162,7 +162,11 @@ func TestHolderCredentialAccess(t *testing.T) {
 		t.Error("a holder actor acts for the institution")
 	}
 	credentialOf(t, f, issuer.HolderActor(cs[0].Number), cs[0].Number)
-	evs, err := f.store.Audit(f.ctx, issuer.AuditFilter{Action: "credential.download"})
+	credentialOf(t, f, clerk, cs[0].Number)
+	if evs := mustAudit(t, f, issuer.AuditFilter{Action: "credential.download"}); len(evs) != 1 || evs[0].Actor != clerk.Name {
+		t.Errorf("operator download audit: %+v", evs)
+	}
+	evs, err := f.store.Audit(f.ctx, issuer.AuditFilter{Action: "holder.credential_download"})
 	if err != nil || len(evs) != 1 || evs[0].Subject != cs[0].Number || evs[0].Actor != "holder:"+cs[0].Number {
 		t.Fatalf("download audit: %v %+v", err, evs)
 	}
