@@ -58,12 +58,12 @@ func (s *Store) FillStatusIndexes(ctx context.Context, inst string) (int, error)
 		for rows.Next() {
 			var c issuer.Certificate
 			if err := rows.Scan(&c.Number); err != nil {
-				rows.Close()
+				_ = rows.Close()
 				return err
 			}
 			certs = append(certs, c)
 		}
-		rows.Close()
+		_ = rows.Close()
 		if err := rows.Err(); err != nil {
 			return err
 		}

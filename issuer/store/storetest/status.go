@@ -116,7 +116,7 @@ func testStatusListVersions(t *testing.T, s issuer.Store) {
 	setup(t, s)
 	_, err := s.StatusList(ctx, "alpha", 0)
 	wantErr(t, err, issuer.ErrNotFound, "")
-	v1 := issuer.StatusList{InstitutionID: "alpha", Version: 1, ValidFrom: t0.Truncate(time.Millisecond), TTL: 10 * time.Minute, Size: statuslist.MinBits, Revoked: 0, Token: "eyJ.v1.sig"}
+	v1 := issuer.StatusList{InstitutionID: "alpha", Version: 1, ValidFrom: t0.Truncate(time.Millisecond), TTL: 10 * time.Minute, Size: statuslist.MinBits, Revoked: 0, Token: "eyJ.v1.sig"} // #nosec G101 -- a stand-in token, not a credential
 	v2 := v1
 	v2.Version, v2.ValidFrom, v2.Revoked, v2.Token = 2, v1.ValidFrom.Add(1500*time.Millisecond), 1, "eyJ.v2.sig"
 	wantErr(t, s.PutStatusList(ctx, v2), issuer.ErrConflict, "status_list_version_conflict")
