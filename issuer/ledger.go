@@ -50,6 +50,12 @@ const ledgerPage = 2000
 // text: ID numbers must not turn into floats, and nothing a college wrote
 // may run as a formula (typed text in XLSX, DefuseFormula in CSV).
 func (s *Service) WriteLedger(ctx context.Context, actor Actor, f CertificateFilter, format string, w io.Writer) (int, error) {
+	return s.WriteLedgerProgress(ctx, actor, f, format, w, nil)
+}
+
+// WriteLedgerProgress is WriteLedger telling progress, after each page of
+// rows, how many rows are written.
+func (s *Service) WriteLedgerProgress(ctx context.Context, actor Actor, f CertificateFilter, format string, w io.Writer, progress func(rows int)) (int, error) {
 	var (
 		writeRow func([]string) error
 		finish   func() error
@@ -125,6 +131,9 @@ func (s *Service) WriteLedger(ctx context.Context, actor Actor, f CertificateFil
 				return n, fmt.Errorf("ledger row %d: %w", n+1, err)
 			}
 			n++
+		}
+		if progress != nil {
+			progress(n)
 		}
 		if len(page) < ledgerPage {
 			break

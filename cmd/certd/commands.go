@@ -447,7 +447,13 @@ func cmdIssue(ctx context.Context, args []string, out io.Writer) error {
 		defer photos.Close()
 	}
 	start := time.Now()
-	rep, err := e.svc.Issue(ctx, authorityActor(), issuer.IssueRequest{InstitutionID: *inst, Roster: data, Filename: filepath.Base(*path), DryRun: *dry, Photos: photos})
+	prog := newProgress("打印证书PDF printing PDFs")
+	if !*dry {
+		prog.note("正在检查名单并签发", "checking the roster and signing")
+	}
+	rep, err := e.svc.Issue(ctx, authorityActor(), issuer.IssueRequest{InstitutionID: *inst, Roster: data, Filename: filepath.Base(*path), DryRun: *dry, Photos: photos,
+		Progress: func(_ string, printed, total int) { prog.set(printed, total) }})
+	prog.end()
 	if err != nil {
 		return err
 	}

@@ -32,7 +32,10 @@ func cmdExport(ctx context.Context, args []string, out io.Writer) error {
 	}
 	actor := authorityActor()
 	var buf bytes.Buffer
-	n, err := e.svc.WriteLedger(ctx, actor, issuer.CertificateFilter{InstitutionID: *inst}, *format, &buf)
+	prog := newProgress("导出台账 exporting the ledger")
+	n, err := e.svc.WriteLedgerProgress(ctx, actor, issuer.CertificateFilter{InstitutionID: *inst}, *format, &buf,
+		func(rows int) { prog.set(rows, 0) })
+	prog.end()
 	if err != nil {
 		return err
 	}

@@ -127,15 +127,34 @@ func cmdRender(ctx context.Context, args []string, out io.Writer) error {
 func finishPrinting(ctx context.Context, e *env, batchID string, out io.Writer) error {
 	actor := authorityActor()
 	var outs []issuer.PrintOutcome
+	// One progress report per batch, in turn.
+	var prog *progress
+	current := ""
+	show := func(batch string, printed, total int) {
+		if batch != current {
+			if prog != nil {
+				prog.end()
+			}
+			prog, current = newProgress("批次 batch "+batch+" 打印PDF printing"), batch
+		}
+		prog.set(printed, total)
+	}
 	if batchID != "" {
-		o, err := e.svc.FinishPrinting(ctx, actor, batchID, nil)
+		o, err := e.svc.FinishPrinting(ctx, actor, batchID, show)
+		if prog != nil {
+			prog.end()
+		}
 		if err != nil {
 			return err
 		}
 		outs = append(outs, o)
 	} else {
 		var err error
-		if outs, err = e.svc.ResumePrinting(ctx, actor, nil); err != nil {
+		outs, err = e.svc.ResumePrinting(ctx, actor, show)
+		if prog != nil {
+			prog.end()
+		}
+		if err != nil {
 			return err
 		}
 	}
