@@ -476,6 +476,11 @@ func TestConsoleEndToEnd(t *testing.T) {
 	if in, _ := e.svc.Institution(ctx, authorityActor(), "jlqc"); in.Status != issuer.Active {
 		t.Fatal("suspended before the confirmation")
 	}
+	run("coverage", chromedp.Navigate(base+"/console/dashboard"), chromedp.WaitVisible(chromedp.CSS("table.colleges")))
+	if s := value("colleges", chromedp.Text(chromedp.CSS("table.colleges"))); !strings.Contains(s, "吉林汽车工业职业技术学院") || !strings.Contains(s, "尚未发证") {
+		t.Fatalf("coverage colleges: %.800s", s)
+	}
+	shot("coverage")
 	run("catalogue", chromedp.Navigate(base+"/console/catalogue"), chromedp.WaitVisible(chromedp.CSS(`a[href="/console/catalogue/template.xlsx"]`)))
 	shot("catalogue")
 	logout()

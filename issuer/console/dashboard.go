@@ -33,6 +33,25 @@ type dashTarget struct {
 	Active, Suspended int
 	Withdrawn         int
 	Expiring          int // active registrations ending within 90 days
+	DaysLeft          int // to the end of Year (吉人社联〔2026〕9号); negative once past
+	Issuing           int // active colleges of the kind that have issued at least one certificate
+}
+
+// dashCollege is one college's line: its registration and its ledger.
+type dashCollege struct {
+	ID, Name, City, Kind       string
+	Status                     issuer.InstitutionStatus
+	Since                      time.Time
+	Valid, Revoked, Superseded int
+	LastIssued                 time.Time
+}
+
+// dashMonth is one calendar month (China time) of the trend.
+type dashMonth struct {
+	Label             string
+	Issued, Revoked   int
+	Registered        int // colleges whose registration began that month
+	IssuedBar, RevBar int // bar widths in percent of the busiest month
 }
 
 type dashboard struct {
@@ -44,6 +63,8 @@ type dashboard struct {
 	Revoked     int
 	Superseded  int
 	Levels      []occupation.Level
+	Colleges    []dashCollege
+	Months      []dashMonth
 }
 
 // dashboardData is computed at most once a minute: it reads the whole
@@ -64,6 +85,48 @@ func (c *Console) dashboardData(ctx context.Context, actor issuer.Actor) (*dashb
 		d.Targets = append(d.Targets, dashTarget{Zh: k.Zh, En: k.En, Year: k.Year})
 	}
 	soon := issuer.Day(c.now()).AddDate(0, 0, 90)
+	today := issuer.Day(c.now())
+	for i := range d.Targets {
+		end := time.Date(d.Targets[i].Year+1, 1, 1, 0, 0, 0, 0, issuer.ChinaTime)
+		d.Targets[i].DaysLeft = int(end.Sub(today).Hours() / 24)
+	}
+	// The trend covers the last 12 months, this one included.
+	var months []time.Time
+	first := time.Date(today.In(issuer.ChinaTime).Year(), today.In(issuer.ChinaTime).Month(), 1, 0, 0, 0, 0, issuer.ChinaTime).AddDate(0, -11, 0)
+	for i := 0; i < 12; i++ {
+		m := first.AddDate(0, i, 0)
+		months = append(months, m)
+		d.Months = append(d.Months, dashMonth{Label: m.Format("2006-01")})
+	}
+	monthOf := func(t time.Time) int {
+		if t.IsZero() {
+			return -1
+		}
+		t = t.In(issuer.ChinaTime)
+		for i := len(months) - 1; i >= 0; i-- {
+			if !t.Before(months[i]) {
+				if i == len(months)-1 && t.After(months[i].AddDate(0, 1, 0)) {
+					return -1
+				}
+				return i
+			}
+		}
+		return -1
+	}
+	colleges := map[string]*dashCollege{}
+	kindIndex := map[string]int{}
+	for _, in := range all {
+		dc := &dashCollege{ID: in.ID, Name: in.Name, City: in.City, Kind: kindOf(in.Kind), Status: in.Status, Since: in.ValidFrom}
+		colleges[in.ID] = dc
+		if i := monthOf(in.ValidFrom); i >= 0 {
+			d.Months[i].Registered++
+		}
+		for i, k := range Kinds {
+			if kindOf(in.Kind) == k.Zh {
+				kindIndex[in.ID] = i
+			}
+		}
+	}
 	for _, in := range all {
 		city := in.City
 		if city == "" {
@@ -116,6 +179,27 @@ func (c *Console) dashboardData(ctx context.Context, actor issuer.Actor) (*dashb
 			return nil, err
 		}
 		for _, ct := range page {
+			if dc := colleges[ct.InstitutionID]; dc != nil {
+				switch ct.Status {
+				case issuer.Valid:
+					dc.Valid++
+				case issuer.Revoked:
+					dc.Revoked++
+				case issuer.Superseded:
+					dc.Superseded++
+				}
+				if ct.IssuedOn.After(dc.LastIssued) {
+					dc.LastIssued = ct.IssuedOn
+				}
+			}
+			if i := monthOf(ct.IssuedOn); i >= 0 {
+				d.Months[i].Issued++
+			}
+			if ct.Revocation != nil {
+				if i := monthOf(ct.Revocation.At); i >= 0 {
+					d.Months[i].Revoked++
+				}
+			}
 			switch ct.Status {
 			case issuer.Valid:
 				d.Valid++
@@ -145,6 +229,27 @@ func (c *Console) dashboardData(ctx context.Context, actor issuer.Actor) (*dashb
 	for _, o := range occ {
 		d.Occupations = append(d.Occupations, *o)
 	}
+	for id, dc := range colleges {
+		d.Colleges = append(d.Colleges, *dc)
+		if dc.Status == issuer.Active && !dc.LastIssued.IsZero() {
+			d.Targets[kindIndex[id]].Issuing++
+		}
+	}
+	sort.Slice(d.Colleges, func(i, j int) bool {
+		a, b := d.Colleges[i], d.Colleges[j]
+		if a.City != b.City {
+			return cityOrder(a.City) < cityOrder(b.City)
+		}
+		return a.Name < b.Name
+	})
+	busiest := 1
+	for _, m := range d.Months {
+		busiest = max(busiest, m.Issued, m.Revoked)
+	}
+	for i := range d.Months {
+		d.Months[i].IssuedBar = d.Months[i].Issued * 100 / busiest
+		d.Months[i].RevBar = d.Months[i].Revoked * 100 / busiest
+	}
 	sort.Slice(d.Occupations, func(i, j int) bool {
 		if d.Occupations[i].Total != d.Occupations[j].Total {
 			return d.Occupations[i].Total > d.Occupations[j].Total
@@ -161,4 +266,14 @@ func (c *Console) dashboardPage(fc *fiber.Ctx, rc *reqCtx) error {
 		return c.fail(fc, rc, err)
 	}
 	return c.render(fc, rc, "dashboard", d)
+}
+
+// cityOrder sorts cities as the registration form lists them.
+func cityOrder(c string) int {
+	for i, x := range Cities {
+		if x == c {
+			return i
+		}
+	}
+	return len(Cities)
 }

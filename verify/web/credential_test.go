@@ -2,6 +2,7 @@ package web
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"mime/multipart"
 	"net/url"
@@ -95,5 +96,42 @@ func TestHolderCredentialAccepted(t *testing.T) {
 	verifytest.Eventually(t, 10*time.Second, "the credential shows revoked", func() bool {
 		_, body := a.do(t, "POST", "/api/v1/verify", bytes.NewReader(hidden), "Content-Type", "text/plain")
 		return strings.Contains(body, `"verdict":"revoked"`)
+	})
+}
+
+// legacyStore issues as certd did before holder credentials: records only.
+type legacyStore struct{ verifytest.Store }
+
+func (s legacyStore) IssueBatch(ctx context.Context, b issuer.Batch, prefix string, certs []issuer.Certificate, seal func(*issuer.Certificate) (issuer.AuditEvent, error), job *issuer.PrintJob) error {
+	return s.Store.IssueBatch(ctx, b, prefix, certs, func(c *issuer.Certificate) (issuer.AuditEvent, error) {
+		ev, err := seal(c)
+		c.Credential = ""
+		return ev, err
+	}, job)
+}
+
+// TestLegacyCredentialReachesTheCache: a certificate issued before holder
+// credentials, whose verdict is already cached, gets its credential on the
+// holder's first request; the public service then accepts it (the
+// register's change reaches the cache like a revocation), where before it
+// would have said the credential is not the register's.
+func TestLegacyCredentialReachesTheCache(t *testing.T) {
+	st := openSQLite(t)
+	w := verifytest.NewWorld(t, legacyStore{st}, 0)
+	c := w.Issue(1, 0)[0]
+	if c.Credential != "" {
+		t.Fatal("the legacy store kept a credential")
+	}
+	a := newApp(t, st, Deps{})
+	if _, body := a.do(t, "GET", "/api/v1/certificates/"+c.Number, nil); !strings.Contains(body, `"verdict":"valid"`) {
+		t.Fatalf("cached verdict: %s", body)
+	}
+	cred, err := w.Iss.HolderCredential(w.Ctx, issuer.HolderActor(c.Number), c.Number)
+	if err != nil {
+		t.Fatal(err)
+	}
+	verifytest.Eventually(t, 10*time.Second, "the backfilled credential verifies", func() bool {
+		_, body := a.do(t, "POST", "/api/v1/verify", bytes.NewReader(cred), "Content-Type", issuer.CredentialContentType)
+		return strings.Contains(body, `"verdict":"valid"`)
 	})
 }
