@@ -156,6 +156,28 @@ func TestStatusListDoneWhen(t *testing.T) {
 		t.Errorf("certd verify with the old bundle past its ttl: exit %d\n%s", code, out)
 	}
 
+	// The old bundle with the latest list fetched since (--status-list):
+	// revoked again, the list's time named.
+	_, tok = latest()
+	listFile := filepath.Join(dir, "jlvtc-status.jwt")
+	writeTestFile(t, listFile, tok)
+	code, out, _ = c.run("verify", files["revoked"], "--trust", oldBundle, "--status-list", listFile)
+	if code != 1 || !strings.Contains(out, "已撤销") || !strings.Contains(out, "状态列表（"+listFile) {
+		t.Errorf("certd verify with the old bundle and a newer list: exit %d\n%s", code, out)
+	}
+	// Bad command lines: exit 2 with both languages.
+	for _, args := range [][]string{
+		{"verify", files["valid"], "--max-age", "1h"},
+		{"verify", files["valid"], "--trust", newBundle, "--now", "tomorrow"},
+		{"verify", files["valid"], "--trust", newBundle, "--max-age", "-1h"},
+		{"verify", files["valid"], "--trust", newBundle, "--status-list", files["valid"]},
+	} {
+		code, _, errs := c.run(args...)
+		if code != 2 || !strings.Contains(errs, " / ") {
+			t.Errorf("certd %s: exit %d, %s", strings.Join(args, " "), code, errs)
+		}
+	}
+
 	// The examples of docs/verifying.md, against the running server.
 	examples := map[string]func(file string) *exec.Cmd{}
 	if dir := os.Getenv("CERTD_JOSE_DIR"); dir != "" && fileExists(filepath.Join(dir, "node_modules/jose/package.json")) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -75,4 +76,28 @@ func TestFailedConfirmationConformance(t *testing.T) {
 
 func TestDeploymentValueConformance(t *testing.T) {
 	storetest.RunDeploymentValues(t, func(t *testing.T) storetest.DeploymentStore { return open(t) })
+}
+
+func TestPDFDir(t *testing.T) {
+	storetest.RunPDFDir(t, func(t *testing.T) storetest.PDFDirStores {
+		url := pgtest.URL(t)
+		var st storetest.PDFDirStores
+		for _, keep := range []bool{false, true} {
+			s, err := postgres.Open(t.Context(), url)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = s.Close() })
+			if keep {
+				st.PDFDir = filepath.Join(t.TempDir(), "pdfs")
+				if err := s.KeepPDFsIn(st.PDFDir); err != nil {
+					t.Fatal(err)
+				}
+				st.Dir = s
+			} else {
+				st.Plain = s
+			}
+		}
+		return st
+	})
 }
