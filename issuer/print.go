@@ -166,6 +166,13 @@ func (p *Printer) RenderAndStore(ctx context.Context, st Store, in Institution, 
 		if len(pdfs) != len(part) {
 			return fmt.Errorf("render: %d PDFs for %d certificates", len(pdfs), len(part))
 		}
+		nums := make([]string, len(part))
+		for i := range part {
+			nums[i] = part[i].Number
+		}
+		if err := stagePDFs(st, nums, pdfs); err != nil {
+			return err
+		}
 		for i := range part {
 			c, pdf := &part[i], pdfs[i]
 			if err := st.PutPDF(ctx, c.Number, pdf); err != nil {

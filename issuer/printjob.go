@@ -187,6 +187,13 @@ func (s *Service) printItems(ctx context.Context, j PrintJob, items []PrintItem,
 		if err != nil {
 			return n, err
 		}
+		nums := make([]string, len(g.items))
+		for i, it := range g.items {
+			nums[i] = it.Number
+		}
+		if err := stagePDFs(s.store, nums, pdfs); err != nil {
+			return n, err
+		}
 		for i, it := range g.items {
 			if err := s.store.PutPrinted(ctx, it.Number, pdfs[i]); err != nil {
 				return n, err
@@ -303,4 +310,15 @@ func (s *Service) printPending(ctx context.Context, c Certificate) ([]byte, bool
 func asIssued(c Certificate) Certificate {
 	c.Status, c.Revocation, c.SupersededBy = Valid, nil, ""
 	return c
+}
+
+// stagePDFs lets a store that keeps PDFs as files write a batch of them in
+// one go before they are recorded one by one (see storeutil.PDFDir.Stage).
+func stagePDFs(st Store, numbers []string, pdfs [][]byte) error {
+	if sp, ok := st.(interface {
+		StagePDFs([]string, [][]byte) error
+	}); ok {
+		return sp.StagePDFs(numbers, pdfs)
+	}
+	return nil
 }

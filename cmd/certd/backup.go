@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"certd/issuer"
@@ -47,8 +48,19 @@ func cmdBackup(ctx context.Context, args []string, out io.Writer) error {
 	if err := e.store.(*sqlite.Store).Backup(ctx, *dest); err != nil {
 		return err
 	}
+	// PDFs kept as files are copied after the database's snapshot: every
+	// PDF the copy records was written before it. Files are never changed
+	// in place (a re-rendering renames a new file over the name), so a
+	// hard link is a faithful copy and costs no space.
+	pdfCopy := ""
+	if dir := f.cfg.PDFDirPath(); dir != "" {
+		pdfCopy = *dest + ".pdfs"
+		if err := copyTree(dir, pdfCopy, true); err != nil {
+			return err
+		}
+	}
 	took := time.Since(start)
-	rep, err := checkCopy(ctx, *dest, tb)
+	rep, err := checkCopy(ctx, *dest, pdfCopy, tb)
 	if err != nil {
 		return err
 	}
@@ -56,6 +68,9 @@ func cmdBackup(ctx context.Context, args []string, out io.Writer) error {
 		return writeJSON(out, map[string]any{"file": *dest, "seconds": took.Seconds(), "check": rep})
 	}
 	fmt.Fprintf(out, "已备份到 %s（%.1f 秒）/ backed up to %s in %.1f s\n", *dest, took.Seconds(), *dest, took.Seconds())
+	if pdfCopy != "" {
+		fmt.Fprintf(out, "证书PDF在 %s / the certificate PDFs are in %s\n", pdfCopy, pdfCopy)
+	}
 	printCheck(out, rep)
 	fmt.Fprintln(out, "注意：备份不含密钥加密密钥（KEK），请另行保管 / note: the backup does not hold the key-encryption key (KEK); keep it separately")
 	if !rep.OK() {
@@ -103,7 +118,11 @@ func cmdRestore(ctx context.Context, args []string, out io.Writer) error {
 			return err
 		}
 	}
-	rep, err := checkCopy(ctx, tmp, tb)
+	pdfFrom := *from + ".pdfs"
+	if _, err := os.Stat(pdfFrom); err != nil {
+		pdfFrom = ""
+	}
+	rep, err := checkCopy(ctx, tmp, pdfFrom, tb)
 	if err != nil {
 		return err
 	}
@@ -111,6 +130,15 @@ func cmdRestore(ctx context.Context, args []string, out io.Writer) error {
 		printCheck(out, rep)
 		fmt.Fprintln(out, "未恢复：备份有问题；确认后可加 --accept-problems / not restored: the copy has problems; add --accept-problems to restore it anyway")
 		return errSilent{exitFailed}
+	}
+	if pdfFrom != "" {
+		dir := f.cfg.PDFDirPath()
+		if dir == "" {
+			return usageError{"备份含PDF文件，请用 --pdf-dir 指定存放目录 / the backup holds PDF files: name their directory with --pdf-dir"}
+		}
+		if err := copyTree(pdfFrom, dir, false); err != nil {
+			return err
+		}
 	}
 	if err := os.Rename(tmp, final); err != nil {
 		return err
@@ -198,12 +226,17 @@ func readTrust(path string) (*credential.TrustBundle, error) {
 // checkCopy opens a database file on its own and checks it: SQLite's
 // structural check, then every record. Without a trust bundle, the copy's
 // own registry is used.
-func checkCopy(ctx context.Context, path string, tb *credential.TrustBundle) (*integrity.Report, error) {
+func checkCopy(ctx context.Context, path, pdfDir string, tb *credential.TrustBundle) (*integrity.Report, error) {
 	st, err := sqlite.Open(ctx, path)
 	if err != nil {
 		return nil, err
 	}
 	defer st.Close()
+	if pdfDir != "" {
+		if err := st.KeepPDFsIn(pdfDir); err != nil {
+			return nil, err
+		}
+	}
 	if err := st.IntegrityCheck(ctx); err != nil {
 		return nil, err
 	}
@@ -251,4 +284,30 @@ func printCheck(out io.Writer, r *integrity.Report) {
 	for _, p := range r.Problems {
 		fmt.Fprintf(out, "  %s %s: %s / %s\n", p.Number, p.Kind, p.Zh, p.En)
 	}
+}
+
+// copyTree copies the files under src into dst (created 0700), hard-linking
+// them when link is set and the filesystem allows. It refuses to replace a
+// file that exists with other content.
+func copyTree(src, dst string, link bool) error {
+	return filepath.WalkDir(src, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(src, p)
+		if err != nil {
+			return err
+		}
+		to := filepath.Join(dst, rel)
+		if d.IsDir() {
+			return os.MkdirAll(to, 0o700)
+		}
+		if strings.HasPrefix(d.Name(), ".tmp-") {
+			return nil // a write in progress
+		}
+		if link && os.Link(p, to) == nil {
+			return nil
+		}
+		return copyFile(p, to)
+	})
 }

@@ -28,8 +28,14 @@ func TestBackupRestoreCheck(t *testing.T) {
 
 	copy := filepath.Join(dir, "backup.db")
 	out := src.must("backup", "--out", copy, "--trust", trust)
-	if !strings.Contains(out, "12 certificates") || !strings.Contains(out, "check passed") {
+	if !strings.Contains(out, "12 certificates") || !strings.Contains(out, "12 PDFs match") || !strings.Contains(out, "check passed") {
 		t.Errorf("backup: %s", out)
+	}
+	// The PDFs are files beside the database, and go with the backup.
+	for _, d := range []string{filepath.Join(src.data, "pdfs"), copy + ".pdfs"} {
+		if n := countFiles(t, d); n != 12 {
+			t.Errorf("%s holds %d files, want 12 PDFs", d, n)
+		}
 	}
 	if fi, err := os.Stat(copy); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Errorf("the backup holds personal data: mode %v, want 0600 (%v)", fi.Mode().Perm(), err)
@@ -57,7 +63,7 @@ func TestBackupRestoreCheck(t *testing.T) {
 		t.Fatal(err)
 	}
 	out = dst.must("check", "--trust", trust)
-	if !strings.Contains(out, "check passed") || !strings.Contains(out, "the KEK opens") {
+	if !strings.Contains(out, "12 PDFs match") || !strings.Contains(out, "check passed") || !strings.Contains(out, "the KEK opens") {
 		t.Errorf("check: %s", out)
 	}
 	// The restored deployment signs again.
@@ -74,4 +80,19 @@ func TestBackupRestoreCheck(t *testing.T) {
 	if code, out, _ := other.run("check"); code != 1 || !strings.Contains(out, "wrong key-encryption key") {
 		t.Errorf("check with a foreign KEK: exit %d %s", code, out)
 	}
+}
+
+func countFiles(t *testing.T, dir string) int {
+	t.Helper()
+	n := 0
+	err := filepath.WalkDir(dir, func(_ string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			n++
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
 }

@@ -47,6 +47,8 @@ type Config struct {
 	// MetricsAddr is where the Prometheus metrics are served, apart from
 	// the public port; empty serves none.
 	MetricsAddr string
+	// PDFDir is where certificate PDFs are kept as files; see PDFDirPath.
+	PDFDir string
 	// LogDir holds the public log's files (default <data>/log); LogOrigin
 	// names the log (default <public host>/log; fixed once the log key
 	// exists); LogWitnesses is a tlog-policy file naming the witnesses (with
@@ -93,6 +95,7 @@ var settings = []struct {
 	{"rate-limit", "CERTD_RATE_LIMIT", "600", "public verification requests per minute per client; -1 disables", func(c *Config) *string { return &c.RateLimit }},
 	{"cache-mb", "CERTD_CACHE_MB", "256", "memory for the in-process verification cache, in MiB (approximate)", func(c *Config) *string { return &c.CacheMB }},
 	{"metrics-addr", "CERTD_METRICS_ADDR", "127.0.0.1:9090", "address serving Prometheus metrics (GET /metrics), apart from the public one; keep it private; empty serves none", func(c *Config) *string { return &c.MetricsAddr }},
+	{"pdf-dir", "CERTD_PDF_DIR", "", "directory keeping the certificate PDFs as files, outside the database; empty: <data>/pdfs with SQLite, in the database with PostgreSQL (several instances need one shared directory)", func(c *Config) *string { return &c.PDFDir }},
 	{"log-dir", "CERTD_LOG_DIR", "", "directory of the public log's files (tiles, checkpoint); empty means <data>/log. Several instances on one PostgreSQL database must share it", func(c *Config) *string { return &c.LogDir }},
 	{"log-origin", "CERTD_LOG_ORIGIN", "", "the public log's name (checkpoint origin); empty means <public-url host>/log. Fixed once the log key is made", func(c *Config) *string { return &c.LogOrigin }},
 	{"log-witnesses", "CERTD_LOG_WITNESSES", "", "tlog-policy file naming the log's witnesses (witness NAME VKEY URL), groups and the quorum; empty runs a local witness in <data>/witness", func(c *Config) *string { return &c.LogWitnesses }},
@@ -231,6 +234,20 @@ func (c *Config) logger() *slog.Logger {
 	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lvl}))
 }
 
+// PDFDirPath is the directory PDFs are kept in, or "" for the database:
+// --pdf-dir if given; with SQLite, <data>/pdfs, so that the database file
+// holds records only; with PostgreSQL the database, because several
+// instances share no directory unless the operator mounts one and names it.
+func (c *Config) PDFDirPath() string {
+	switch {
+	case c.PDFDir != "":
+		return c.PDFDir
+	case c.DatabaseURL == "":
+		return filepath.Join(c.Data, "pdfs")
+	}
+	return ""
+}
+
 // open validates the config and opens the store and the KEK.
 func (c *Config) open(ctx context.Context) (*env, error) {
 	if err := c.validate(); err != nil {
@@ -252,6 +269,12 @@ func (c *Config) open(ctx context.Context) (*env, error) {
 	}
 	if err != nil {
 		return nil, err
+	}
+	if dir := c.PDFDirPath(); dir != "" {
+		if err := st.(interface{ KeepPDFsIn(string) error }).KeepPDFsIn(dir); err != nil {
+			_ = st.Close()
+			return nil, err
+		}
 	}
 	svc := issuer.New(st, kek)
 	svc.Log = log

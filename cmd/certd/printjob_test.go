@@ -141,12 +141,12 @@ func TestKilledPrintingFinishes(t *testing.T) {
 	// 1. SIGKILL mid-print, then the same roster again.
 	first := writeRoster(t, dir, n, 0)
 	cmd, out := c.child("issue", "--institution", "jlvtc", "--roster", first, "--photos", filepath.Join(dir, "photos"))
-	waitFor(t, "the first PDFs", time.Minute, func() bool { return c.count(`SELECT COUNT(*) FROM pdfs`) > 0 })
+	waitFor(t, "the first PDFs", time.Minute, func() bool { return c.count(`SELECT COUNT(*) FROM certificates WHERE pdf_sha256 IS NOT NULL`) > 0 })
 	if err := cmd.Process.Kill(); err != nil {
 		t.Fatal(err)
 	}
 	_ = cmd.Wait()
-	certs, pdfs := c.count(`SELECT COUNT(*) FROM certificates`), c.count(`SELECT COUNT(*) FROM pdfs`)
+	certs, pdfs := c.count(`SELECT COUNT(*) FROM certificates`), c.count(`SELECT COUNT(*) FROM certificates WHERE pdf_sha256 IS NOT NULL`)
 	t.Logf("killed: %d certificates, %d PDFs (%s)", certs, pdfs, strings.TrimSpace(out.String()))
 	if certs != n || pdfs >= n {
 		t.Fatalf("after the kill: %d certificates, %d PDFs; want %d and fewer", certs, pdfs, n)
@@ -155,14 +155,14 @@ func TestKilledPrintingFinishes(t *testing.T) {
 	if code != 0 || !strings.Contains(stdout, "本次补齐") || !strings.Contains(stdout, fmt.Sprintf("%d PDFs made (with the photos given at issue); all %d PDFs", n-pdfs, n)) {
 		t.Fatalf("the same roster again: exit %d\n%s%s", code, stdout, stderr)
 	}
-	if got := c.count(`SELECT COUNT(*) FROM pdfs`); got != n {
+	if got := c.count(`SELECT COUNT(*) FROM certificates WHERE pdf_sha256 IS NOT NULL`); got != n {
 		t.Fatalf("%d PDFs after the re-import, want %d", got, n)
 	}
 
 	// 2. Ctrl-C mid-print: an honest report and exit 4; then serve.
 	second := otherRoster(t, dir, n, n)
 	cmd, out = c.child("issue", "--institution", "jlvtc", "--roster", second, "--photos", filepath.Join(dir, "photos"))
-	waitFor(t, "the second batch's first PDFs", time.Minute, func() bool { return c.count(`SELECT COUNT(*) FROM pdfs`) > n })
+	waitFor(t, "the second batch's first PDFs", time.Minute, func() bool { return c.count(`SELECT COUNT(*) FROM certificates WHERE pdf_sha256 IS NOT NULL`) > n })
 	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
 		t.Fatal(err)
 	}
@@ -185,7 +185,7 @@ func TestKilledPrintingFinishes(t *testing.T) {
 	})
 	_ = srv.Process.Signal(syscall.SIGTERM)
 	_ = srv.Wait()
-	if certs, pdfs := c.count(`SELECT COUNT(*) FROM certificates`), c.count(`SELECT COUNT(*) FROM pdfs`); certs != 2*n || pdfs != 2*n {
+	if certs, pdfs := c.count(`SELECT COUNT(*) FROM certificates`), c.count(`SELECT COUNT(*) FROM certificates WHERE pdf_sha256 IS NOT NULL`); certs != 2*n || pdfs != 2*n {
 		t.Fatalf("after serve: %d certificates, %d PDFs, want %d of each\n%s", certs, pdfs, 2*n, sout)
 	}
 	if c.count(`SELECT COUNT(*) FROM print_items`) != 0 {
@@ -198,6 +198,9 @@ func TestKilledPrintingFinishes(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
+	if err := st.KeepPDFsIn(filepath.Join(c.data, "pdfs")); err != nil {
+		t.Fatal(err)
+	}
 	p, err := issuer.NewPrinter(render.Config{}, "http://127.0.0.1:8080")
 	if err != nil {
 		t.Fatal(err)

@@ -223,3 +223,10 @@ func (rt *logRuntime) close() {
 		_ = rt.lw.Close()
 	}
 }
+
+// institutionLog is the console's view of one college's entries, replayed
+// from the public files and checked as a monitor would.
+func (rt *logRuntime) institutionLog(ctx context.Context, id string) (*publog.InstitutionLog, error) {
+	m := &tlog.Monitor{Policy: publog.PublicPolicy(rt.policy), Origin: rt.origin, Fetch: rt.reader.Fetch}
+	return publog.OfInstitution(ctx, rt.store, m, id)
+}

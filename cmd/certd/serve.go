@@ -23,6 +23,7 @@ import (
 	"certd/issuer/console"
 	"certd/issuer/ident"
 	"certd/issuer/occupation"
+	"certd/issuer/publog"
 	"certd/issuer/roster"
 	"certd/verify/cache"
 	"certd/verify/web"
@@ -50,6 +51,12 @@ func cmdServe(ctx context.Context, args []string, out io.Writer) error {
 		return fmt.Errorf("无法启动公开日志 / cannot start the public log: %w", err)
 	}
 	defer rt.close()
+	// Certificates from before the log get their entries once.
+	if n, err := publog.Backfill(ctx, e.store); err != nil {
+		return fmt.Errorf("无法补记公开日志 / cannot backfill the public log: %w", err)
+	} else if n > 0 {
+		e.log.Warn("public log: certificates issued before the log were logged now (the log dates them from now)", "certificates", n)
+	}
 	rt.startSequencer(ctx)
 	e.publog = rt
 	e.metrics = prometheus.NewRegistry()

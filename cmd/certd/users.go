@@ -231,8 +231,12 @@ func mountConsole(app *fiber.App, e *env) error {
 	}
 	// Roster uploads in progress go to disk next to the database, not to
 	// a /tmp that may be memory.
-	_, err = console.Mount(app, console.Deps{Service: e.svc, Accounts: as, KEK: e.svc.KEK, Log: e.log,
-		PublicURL: e.cfg.PublicURL, TrustedProxies: strings.Split(e.cfg.TrustedProxies, ","), UploadDir: filepath.Join(e.cfg.Data, "uploads")})
+	d := console.Deps{Service: e.svc, Accounts: as, KEK: e.svc.KEK, Log: e.log,
+		PublicURL: e.cfg.PublicURL, TrustedProxies: strings.Split(e.cfg.TrustedProxies, ","), UploadDir: filepath.Join(e.cfg.Data, "uploads")}
+	if rt := e.publog; rt != nil {
+		d.PublicLog = rt.institutionLog
+	}
+	_, err = console.Mount(app, d)
 	return err
 }
 

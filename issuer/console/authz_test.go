@@ -86,6 +86,7 @@ var matrix = []struct {
 	{"POST", "/console/catalogue/entry", "LODDDDDD"},
 	{"GET", "/console/catalogue/template.xlsx", "LOODDDDD"},
 	{"GET", "/console/audit", "LOOODOOD"},
+	{"GET", "/console/log", "LOOOOOOO"}, // each college its own entries; the authority picks one
 	{"GET", "/console/audit/export.xlsx", "LOOODOOD"},
 	{"GET", "/console/dashboard", "LOODDDDD"},
 

@@ -43,6 +43,7 @@ import (
 	"certd/issuer/account"
 	"certd/issuer/clientip"
 	"certd/issuer/keys"
+	"certd/issuer/publog"
 )
 
 // MaxUpload is the largest request the console accepts: a roster
@@ -72,6 +73,9 @@ type Deps struct {
 	// an IPv6 /64; it slows password spraying across accounts, which the
 	// per-account lockout alone does not.
 	LoginLimit int
+	// PublicLog replays the public log for one institution (nil: the
+	// deployment runs no log; the page says so).
+	PublicLog func(ctx context.Context, institutionID string) (*publog.InstitutionLog, error)
 }
 
 // Console is the mounted console.

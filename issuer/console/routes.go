@@ -129,6 +129,7 @@ func Routes() []Route {
 		{p, "/console/catalogue/entry", permAuthority, false, (*Console).catalogueEntry},
 		{g, "/console/catalogue/template.xlsx", permProvince, false, (*Console).catalogueTemplate},
 		{g, "/console/audit", permAudit, false, (*Console).auditPage},
+		{g, "/console/log", permLedger, false, (*Console).logPage},
 		{g, "/console/audit/export.xlsx", permAudit, false, (*Console).auditExport},
 		{g, "/console/dashboard", permProvince, false, (*Console).dashboardPage},
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync"
 
 	"certd/issuer"
 	"certd/issuer/credential"
@@ -23,13 +24,28 @@ var (
 type Prover struct {
 	Store  issuer.LogStore
 	Reader *tlog.Reader
+
+	mu    sync.Mutex
+	cache map[string][]byte // number → proof built on the archived first checkpoint
 }
+
+// proofCacheSize bounds the proofs kept in memory (about 1.5 KB each). A
+// proof built on the first checkpoint that covered its entry never changes,
+// so a kept one is always right; the cache only saves the database read and
+// the tile reads of a popular certificate.
+const proofCacheSize = 8192
 
 // Proof returns the C2SP tlog-proof of the certificate's issuance entry,
 // with the salt (and, for a reissue, the superseded certificate's number
 // commitment) in its extra line. ErrNotLogged when there is no entry;
 // tlog.ErrNotPublished while no published checkpoint covers it yet.
 func (p *Prover) Proof(ctx context.Context, number string) ([]byte, error) {
+	p.mu.Lock()
+	proof, ok := p.cache[number]
+	p.mu.Unlock()
+	if ok {
+		return proof, nil
+	}
 	rs, err := p.Store.LogRecords(ctx, issuer.LogFilter{Subject: number})
 	if err != nil {
 		return nil, err
@@ -49,7 +65,17 @@ func (p *Prover) Proof(ctx context.Context, number string) ([]byte, error) {
 		if e.Kind == tlog.Reissued {
 			extra = append(extra, e.Replaces[:]...)
 		}
-		return p.Reader.Prove(ctx, r.Index, extra)
+		first, err := p.Reader.FirstCheckpoint(r.Index)
+		if err != nil {
+			// Not archived (yet, or the archive was lost): the latest.
+			return p.Reader.Prove(ctx, r.Index, extra)
+		}
+		proof, err := p.Reader.ProveAt(ctx, r.Index, first, extra)
+		if err != nil {
+			return nil, err
+		}
+		p.keep(number, proof)
+		return proof, nil
 	}
 	return nil, ErrNotLogged
 }
@@ -101,4 +127,19 @@ func VerifyRecord(p *tlog.Policy, proof []byte, token string) (*tlog.Inclusion, 
 		return nil, errors.Join(tlog.ErrInclusion, err)
 	}
 	return pr.Verify(p, entry)
+}
+
+func (p *Prover) keep(number string, proof []byte) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.cache == nil {
+		p.cache = make(map[string][]byte)
+	}
+	if len(p.cache) >= proofCacheSize {
+		for k := range p.cache { // evict one, any: map order is random
+			delete(p.cache, k)
+			break
+		}
+	}
+	p.cache[number] = proof
 }

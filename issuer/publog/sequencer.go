@@ -158,6 +158,9 @@ func (s *Sequencer) hold(ctx context.Context, lost <-chan struct{}) error {
 // sequencer appended before it died without recording them. Entries of the
 // log with no pending row are reported (the auditor names them).
 func Recover(ctx context.Context, st issuer.LogStore, l *tlog.Log, log *slog.Logger) error {
+	if log == nil {
+		log = slog.Default()
+	}
 	max, err := st.MaxLogIndex(ctx)
 	if err != nil {
 		return err
@@ -213,10 +216,16 @@ func Recover(ctx context.Context, st issuer.LogStore, l *tlog.Log, log *slog.Log
 	return nil
 }
 
+// Test hooks around an append (the crash test kills the process there).
+var testHookBeforeAppend, testHookAfterAppend func()
+
 // Drain appends every pending row, a batch at a time, and records the
 // indexes; it returns how many were appended. A row whose entry is not a
 // canonical entry (nothing certd writes) is left pending and reported.
 func Drain(ctx context.Context, st issuer.LogStore, l *tlog.Log, batch int, log *slog.Logger) (int, error) {
+	if log == nil {
+		log = slog.Default()
+	}
 	n := 0
 	after := int64(0)
 	for {
@@ -238,9 +247,15 @@ func Drain(ctx context.Context, st issuer.LogStore, l *tlog.Log, batch int, log 
 		if len(entries) == 0 {
 			continue
 		}
+		if testHookBeforeAppend != nil {
+			testHookBeforeAppend()
+		}
 		got, err := l.AppendBatch(ctx, entries)
 		if err != nil {
 			return n, err
+		}
+		if testHookAfterAppend != nil {
+			testHookAfterAppend()
 		}
 		idx := make(map[int64]uint64, len(got))
 		for i, x := range got {

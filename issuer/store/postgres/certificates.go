@@ -468,18 +468,33 @@ func (s *Store) Reissue(ctx context.Context, old string, b issuer.Batch, prefix 
 }
 
 // PutPDF stores the rendered PDF and its SHA-256, replacing an earlier one.
+// With a PDF directory (KeepPDFsIn) the bytes go to a file, written before
+// the hash is recorded: a crash between the two leaves a file no record
+// points to, which the next rendering replaces.
 func (s *Store) PutPDF(ctx context.Context, number string, pdf []byte) error {
+	if s.pdfs != nil {
+		if err := s.pdfs.Put(number, pdf); err != nil {
+			return err
+		}
+	}
 	sum := sha256.Sum256(pdf)
-	return s.write(ctx, "put pdf", func(tx pgx.Tx) error { return putPDF(ctx, tx, number, pdf, sum) })
+	return s.write(ctx, "put pdf", func(tx pgx.Tx) error { return s.putPDF(ctx, tx, number, pdf, sum) })
 }
 
-func putPDF(ctx context.Context, tx pgx.Tx, number string, pdf []byte, sum [32]byte) error {
+// putPDF records a PDF's hash and, without a PDF directory, its bytes.
+func (s *Store) putPDF(ctx context.Context, tx pgx.Tx, number string, pdf []byte, sum [32]byte) error {
 	tag, err := tx.Exec(ctx, `UPDATE certificates SET pdf_sha256 = $1 WHERE number = $2`, hex.EncodeToString(sum[:]), number)
 	if err != nil {
 		return err
 	}
 	if tag.RowsAffected() == 0 {
 		return storeutil.NotFound(storeutil.Certificate, number)
+	}
+	if s.pdfs != nil {
+		// The file is the PDF now; an older copy in the database would be
+		// a second, stale truth.
+		_, err = tx.Exec(ctx, `DELETE FROM pdfs WHERE number = $1`, number)
+		return err
 	}
 	_, err = tx.Exec(ctx, `INSERT INTO pdfs (number, bytes) VALUES ($1, $2)
 		ON CONFLICT (number) DO UPDATE SET bytes = excluded.bytes`, number, pdf)
@@ -491,6 +506,11 @@ func putPDF(ctx context.Context, tx pgx.Tx, number string, pdf []byte, sum [32]b
 // two PDFs of a batch at once, the second sees the first's item done and
 // closes the job (neither could see the other's uncommitted update).
 func (s *Store) PutPrinted(ctx context.Context, number string, pdf []byte) error {
+	if s.pdfs != nil {
+		if err := s.pdfs.Put(number, pdf); err != nil {
+			return err
+		}
+	}
 	sum := sha256.Sum256(pdf)
 	return s.write(ctx, "put printed", func(tx pgx.Tx) error {
 		var batch string
@@ -499,7 +519,7 @@ func (s *Store) PutPrinted(ctx context.Context, number string, pdf []byte) error
 		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 			return err
 		}
-		if err := putPDF(ctx, tx, number, pdf, sum); err != nil {
+		if err := s.putPDF(ctx, tx, number, pdf, sum); err != nil {
 			return err
 		}
 		if batch == "" {
@@ -624,8 +644,30 @@ func (s *Store) SetCredential(ctx context.Context, number, cred string, ev issue
 	return out, err
 }
 
-// PDF returns the stored PDF.
+// PDF returns the stored PDF. With a PDF directory the file is read and
+// must match the recorded hash; a PDF stored in the database before the
+// directory was configured is still found there.
 func (s *Store) PDF(ctx context.Context, number string) ([]byte, error) {
+	if s.pdfs != nil {
+		var sha *string
+		err := s.pool.QueryRow(ctx, `SELECT pdf_sha256 FROM certificates WHERE number = $1`, number).Scan(&sha)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil, storeutil.NotFound(storeutil.PDF, number)
+		}
+		if err != nil {
+			return nil, storeutil.Unavailable("pdf", err)
+		}
+		b, ok, err := s.pdfs.Get(number)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			if !storeutil.Matches(b, str(sha)) {
+				return nil, issuer.Errorf(issuer.ErrUnavailable, "pdf_mismatch", "证书 %s 的 PDF 文件与记录的哈希值不符（文件被改动或损坏）", "the PDF file of certificate %s does not match its recorded hash (altered or damaged)", number)
+			}
+			return b, nil
+		}
+	}
 	var pdf []byte
 	err := s.pool.QueryRow(ctx, `SELECT bytes FROM pdfs WHERE number = $1`, number).Scan(&pdf)
 	if errors.Is(err, pgx.ErrNoRows) {

@@ -57,6 +57,19 @@ var migrations embed.FS
 // Store is an issuer.Store on a PostgreSQL database.
 type Store struct {
 	pool *pgxpool.Pool
+	pdfs *storeutil.PDFDir // nil: PDFs in the database
+}
+
+// KeepPDFsIn keeps PDFs rendered from now on as files in dir instead of in
+// the database; see storeutil.PDFDir. With several instances dir must be
+// one shared filesystem. Call it before the store is used.
+func (s *Store) KeepPDFsIn(dir string) error {
+	d, err := storeutil.OpenPDFDir(dir)
+	if err != nil {
+		return err
+	}
+	s.pdfs = d
+	return nil
 }
 
 var _ issuer.Store = (*Store)(nil)
@@ -354,4 +367,14 @@ func (s *Store) Audit(ctx context.Context, f issuer.AuditFilter) ([]issuer.Audit
 		out = append(out, ev)
 	}
 	return out, storeutil.Unavailable("audit", rows.Err())
+}
+
+// StagePDFs writes a batch's PDFs to the PDF directory ahead of the
+// PutPDF or PutPrinted calls that record them, so that they reach the disk
+// in one flush; without a PDF directory it does nothing.
+func (s *Store) StagePDFs(numbers []string, pdfs [][]byte) error {
+	if s.pdfs == nil {
+		return nil
+	}
+	return s.pdfs.Stage(numbers, pdfs)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -71,4 +72,28 @@ func BenchmarkIssueBatch10k(b *testing.B) {
 
 func TestFailedConfirmationConformance(t *testing.T) {
 	storetest.RunFailedConfirmations(t, func(t *testing.T) storetest.ConfirmationStore { return open(t) })
+}
+
+func TestPDFDir(t *testing.T) {
+	storetest.RunPDFDir(t, func(t *testing.T) storetest.PDFDirStores {
+		url := pgtest.URL(t)
+		var st storetest.PDFDirStores
+		for _, keep := range []bool{false, true} {
+			s, err := postgres.Open(t.Context(), url)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = s.Close() })
+			if keep {
+				st.PDFDir = filepath.Join(t.TempDir(), "pdfs")
+				if err := s.KeepPDFsIn(st.PDFDir); err != nil {
+					t.Fatal(err)
+				}
+				st.Dir = s
+			} else {
+				st.Plain = s
+			}
+		}
+		return st
+	})
 }

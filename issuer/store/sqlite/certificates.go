@@ -475,12 +475,21 @@ func (s *Store) Reissue(ctx context.Context, old string, b issuer.Batch, prefix 
 }
 
 // PutPDF stores the rendered PDF and its SHA-256, replacing an earlier one.
+// With a PDF directory (KeepPDFsIn) the bytes go to a file, written before
+// the hash is recorded: a crash between the two leaves a file no record
+// points to, which the next rendering replaces.
 func (s *Store) PutPDF(ctx context.Context, number string, pdf []byte) error {
+	if s.pdfs != nil {
+		if err := s.pdfs.Put(number, pdf); err != nil {
+			return err
+		}
+	}
 	sum := sha256.Sum256(pdf)
-	return s.write(ctx, "put pdf", func(tx *sql.Tx) error { return putPDF(ctx, tx, number, pdf, sum) })
+	return s.write(ctx, "put pdf", func(tx *sql.Tx) error { return s.putPDF(ctx, tx, number, pdf, sum) })
 }
 
-func putPDF(ctx context.Context, tx *sql.Tx, number string, pdf []byte, sum [32]byte) error {
+// putPDF records a PDF's hash and, without a PDF directory, its bytes.
+func (s *Store) putPDF(ctx context.Context, tx *sql.Tx, number string, pdf []byte, sum [32]byte) error {
 	res, err := tx.ExecContext(ctx, `UPDATE certificates SET pdf_sha256 = ? WHERE number = ?`, hex.EncodeToString(sum[:]), number)
 	if err != nil {
 		return err
@@ -490,6 +499,12 @@ func putPDF(ctx context.Context, tx *sql.Tx, number string, pdf []byte, sum [32]
 	} else if n == 0 {
 		return storeutil.NotFound(storeutil.Certificate, number)
 	}
+	if s.pdfs != nil {
+		// The file is the PDF now; an older copy in the database would be
+		// a second, stale truth.
+		_, err = tx.ExecContext(ctx, `DELETE FROM pdfs WHERE number = ?`, number)
+		return err
+	}
 	_, err = tx.ExecContext(ctx, `INSERT INTO pdfs (number, bytes) VALUES (?, ?)
 		ON CONFLICT (number) DO UPDATE SET bytes = excluded.bytes`, number, pdf)
 	return err
@@ -498,9 +513,14 @@ func putPDF(ctx context.Context, tx *sql.Tx, number string, pdf []byte, sum [32]
 // PutPrinted stores a PDF and marks its print item done; see issuer.Store.
 // The single writer makes "was this the last pending item" race-free.
 func (s *Store) PutPrinted(ctx context.Context, number string, pdf []byte) error {
+	if s.pdfs != nil {
+		if err := s.pdfs.Put(number, pdf); err != nil {
+			return err
+		}
+	}
 	sum := sha256.Sum256(pdf)
 	return s.write(ctx, "put printed", func(tx *sql.Tx) error {
-		if err := putPDF(ctx, tx, number, pdf, sum); err != nil {
+		if err := s.putPDF(ctx, tx, number, pdf, sum); err != nil {
 			return err
 		}
 		var batch string
@@ -630,8 +650,30 @@ func (s *Store) SetCredential(ctx context.Context, number, cred string, ev issue
 	return out, err
 }
 
-// PDF returns the stored PDF.
+// PDF returns the stored PDF. With a PDF directory the file is read and
+// must match the recorded hash; a PDF stored in the database before the
+// directory was configured is still found there.
 func (s *Store) PDF(ctx context.Context, number string) ([]byte, error) {
+	if s.pdfs != nil {
+		var sha sql.NullString
+		err := s.r.QueryRowContext(ctx, `SELECT pdf_sha256 FROM certificates WHERE number = ?`, number).Scan(&sha)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, storeutil.NotFound(storeutil.PDF, number)
+		}
+		if err != nil {
+			return nil, storeutil.Unavailable("pdf", err)
+		}
+		b, ok, err := s.pdfs.Get(number)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			if !storeutil.Matches(b, sha.String) {
+				return nil, issuer.Errorf(issuer.ErrUnavailable, "pdf_mismatch", "证书 %s 的 PDF 文件与记录的哈希值不符（文件被改动或损坏）", "the PDF file of certificate %s does not match its recorded hash (altered or damaged)", number)
+			}
+			return b, nil
+		}
+	}
 	var pdf []byte
 	err := s.r.QueryRowContext(ctx, `SELECT bytes FROM pdfs WHERE number = ?`, number).Scan(&pdf)
 	if errors.Is(err, sql.ErrNoRows) {

@@ -51,6 +51,18 @@ type Store struct {
 	w    *sql.DB // exactly one connection: the writer
 	r    *sql.DB // query-only readers
 	path string
+	pdfs *storeutil.PDFDir // nil: PDFs in the database
+}
+
+// KeepPDFsIn keeps PDFs rendered from now on as files in dir instead of in
+// the database; see storeutil.PDFDir. Call it before the store is used.
+func (s *Store) KeepPDFsIn(dir string) error {
+	d, err := storeutil.OpenPDFDir(dir)
+	if err != nil {
+		return err
+	}
+	s.pdfs = d
+	return nil
 }
 
 var _ issuer.Store = (*Store)(nil)
@@ -425,4 +437,14 @@ func (s *Store) IntegrityCheck(ctx context.Context) error {
 		return issuer.Errorf(issuer.ErrInvalid, "sqlite_corrupt", "数据库文件已损坏：%s", "the database file is damaged: %s", strings.Join(msgs, "; "))
 	}
 	return nil
+}
+
+// StagePDFs writes a batch's PDFs to the PDF directory ahead of the
+// PutPDF or PutPrinted calls that record them, so that they reach the disk
+// in one flush; without a PDF directory it does nothing.
+func (s *Store) StagePDFs(numbers []string, pdfs [][]byte) error {
+	if s.pdfs == nil {
+		return nil
+	}
+	return s.pdfs.Stage(numbers, pdfs)
 }

@@ -80,3 +80,28 @@ func BenchmarkIssueBatch10k(b *testing.B) {
 func TestFailedConfirmationConformance(t *testing.T) {
 	storetest.RunFailedConfirmations(t, func(t *testing.T) storetest.ConfirmationStore { return open(t) })
 }
+
+func TestPDFDir(t *testing.T) {
+	storetest.RunPDFDir(t, func(t *testing.T) storetest.PDFDirStores {
+		dir := t.TempDir()
+		path := filepath.Join(dir, "certd.db")
+		var st storetest.PDFDirStores
+		for _, keep := range []bool{false, true} {
+			s, err := sqlite.Open(t.Context(), path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = s.Close() })
+			if keep {
+				st.PDFDir = filepath.Join(dir, "pdfs")
+				if err := s.KeepPDFsIn(st.PDFDir); err != nil {
+					t.Fatal(err)
+				}
+				st.Dir = s
+			} else {
+				st.Plain = s
+			}
+		}
+		return st
+	})
+}
