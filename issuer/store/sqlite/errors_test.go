@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"certd/issuer"
+	"certd/issuer/store/storetest"
 )
 
 // TestEngineFailuresNamed: what an operator must act on is named, with what
@@ -85,3 +86,52 @@ func want(t *testing.T, what string, err error, code, zh, en string) {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// TestPrintJobSurvivesFullDisk: a PDF that does not fit on a full disk is
+// not stored, its print item stays pending with its photo and the error
+// names the full disk; once space is freed the job finishes and drops the
+// photos. (The engine's own SQLITE_FULL, from a database capped with
+// max_page_count.)
+func TestPrintJobSurvivesFullDisk(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(ctx, filepath.Join(t.TempDir(), "certd.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	storetest.Seed(t, s)
+	numbers := storetest.IssueWithPrintJob(t, s, "b1", 1, 3)
+	var pages int
+	if err := s.w.QueryRowContext(ctx, "PRAGMA page_count").Scan(&pages); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.w.ExecContext(ctx, "PRAGMA max_page_count = "+itoa(pages+2)); err != nil {
+		t.Fatal(err)
+	}
+	pdf := []byte("%PDF-1.7 " + strings.Repeat("x", 400_000))
+	want(t, "PutPrinted on a full disk", s.PutPrinted(ctx, numbers[0], pdf), "disk_full", "磁盘已满", "disk is full")
+	if _, err := s.PDF(ctx, numbers[0]); !issuer.Is(err, issuer.ErrNotFound) {
+		t.Fatalf("a PDF was stored on a full disk: %v", err)
+	}
+	it, err := s.PendingPrint(ctx, numbers[0])
+	if err != nil || string(it.Photo) != "photo of "+numbers[0] {
+		t.Fatalf("the item or its photo was lost: %+v %v", it, err)
+	}
+	if j, err := s.PrintJob(ctx, "b1"); err != nil || j.Pending != 3 {
+		t.Fatalf("job after the failure: %+v %v", j, err)
+	}
+	if _, err := s.w.ExecContext(ctx, "PRAGMA max_page_count = 1073741823"); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range numbers {
+		if err := s.PutPrinted(ctx, n, pdf); err != nil {
+			t.Fatalf("after space was freed: %v", err)
+		}
+	}
+	if j, err := s.PrintJob(ctx, "b1"); err != nil || j.Pending != 0 || j.DoneAt.IsZero() {
+		t.Fatalf("job after freeing space: %+v %v", j, err)
+	}
+	if items, _ := s.PendingPrints(ctx, "b1", "", 10); len(items) != 0 {
+		t.Fatal("photos kept after the job finished")
+	}
+}

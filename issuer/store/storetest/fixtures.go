@@ -244,3 +244,23 @@ func RevokeNow(t testing.TB, s issuer.Store, number string) {
 		t.Fatalf("revoke %s: %v", number, err)
 	}
 }
+
+// IssueWithPrintJob issues persons first to first+n-1 of alpha as batch id
+// with a print job whose photo for person i is "photo of <number>", and
+// returns their numbers (after Seed).
+func IssueWithPrintJob(t testing.TB, s issuer.Store, id string, first, n int) []string {
+	t.Helper()
+	certs := make([]issuer.Certificate, n)
+	for i := range certs {
+		certs[i] = cert("alpha", first+i, "6-18-02-04", 3, june30)
+	}
+	job := &issuer.PrintJob{PublicURL: "https://verify.example.cn", Photo: func(c issuer.Certificate) []byte { return []byte("photo of " + c.Number) }}
+	if err := s.IssueBatch(context.Background(), batch(id, "alpha", id), prefixA, certs, seal, job); err != nil {
+		t.Fatalf("IssueBatch(%s): %v", id, err)
+	}
+	numbers := make([]string, n)
+	for i, c := range certs {
+		numbers[i] = c.Number
+	}
+	return numbers
+}
