@@ -73,6 +73,13 @@ func holderClaims(rc *credential.CertificateClaims, birthDate, photoDigest strin
 		"validFrom": rc.ValidFrom,
 		"issuer":    map[string]any{"name": rc.Issuer.Name, "uscc": rc.Issuer.USCC},
 	}
+	// The record's status-list entry, the same one, always visible: an
+	// offline verifier checks the credential's revocation bit like the
+	// record's. (Not SD-JWT VC's own "status" claim, which names a Token
+	// Status List; certd publishes W3C Bitstring Status Lists.)
+	if e := rc.CredentialStatus; e != nil {
+		visible["credentialStatus"] = e
+	}
 	s := rc.CredentialSubject
 	disclosable := map[string]any{"name": s.Name, "documentType": s.DocType, "documentHash": s.DocHash}
 	if birthDate != "" {

@@ -179,14 +179,15 @@ func (v *Verifier) VerifyCredential(ctx context.Context, presentation string) Re
 		b.skipRest(CheckSignature)
 		return finish(res, b)
 	}
-	for _, name := range alwaysVisible {
+	for _, name := range append(alwaysVisible, "credentialStatus") {
 		if r.IsDisclosed(name) {
 			return formatFail("凭证把始终公开的字段"+name+"作为可选披露项", "the credential makes the always-visible claim "+name+" selectively disclosable")
 		}
 	}
 	// From here on only the verified claims count.
 	verified, ok := claimsOf(r.Claims)
-	if !ok || verified.CredentialSubject.Achievement != claims.CredentialSubject.Achievement || verified.Issuer != claims.Issuer {
+	if !ok || verified.CredentialSubject.Achievement != claims.CredentialSubject.Achievement || verified.Issuer != claims.Issuer ||
+		(verified.CredentialStatus == nil) != (claims.CredentialStatus == nil) {
 		return formatFail("凭证字段类型不正确", "the credential's claims have the wrong types")
 	}
 	d := &Disclosed{Claims: make([]string, 0, len(r.Disclosed))}
@@ -259,6 +260,22 @@ func claimsOf(m map[string]any) (*credential.CertificateClaims, bool) {
 	c.Issuer = iss
 	c.CredentialSubject.Achievement = a
 	c.RegisteredClaims = jwt.RegisteredClaims{Issuer: iss.ID, ID: c.ID, IssuedAt: jwt.NewNumericDate(time.Unix(iat, 0))}
+	if raw, ok := m["credentialStatus"]; ok {
+		// The record's status-list entry (optional: records signed before
+		// status lists have none); judged by the status check.
+		em, ok := raw.(map[string]any)
+		if !ok {
+			return nil, false
+		}
+		var e credential.StatusEntry
+		for dst, k := range map[*string]string{&e.ID: "id", &e.Type: "type", &e.StatusPurpose: "statusPurpose",
+			&e.StatusListIndex: "statusListIndex", &e.StatusListCredential: "statusListCredential"} {
+			if *dst, ok = em[k].(string); !ok {
+				return nil, false
+			}
+		}
+		c.CredentialStatus = &e
+	}
 	return &c, true
 }
 

@@ -153,6 +153,11 @@ func TestOfflineStatusFromLists(t *testing.T) {
 		{"list that is not gzip", certs[0].Token, withList(notGzip), now, 0, verify.Undecided, verify.Unknown, "encoding"},
 		{"index outside the list", outside, withList(after.Token), now, 0, verify.Invalid, verify.Fail, "outside the list"},
 		{"entry pointing at another institution's list", foreignList, withList(after.Token), now, 0, verify.Invalid, verify.Fail, "another institution"},
+		// The holder credential carries the record's entry: the same answers.
+		{"holder credential", certs[0].Credential, withList(after.Token), now, 0, verify.Valid, verify.Pass, "not revoked"},
+		{"holder credential, nothing disclosed", presentation(t, certs[0].Credential), withList(after.Token), now, 0, verify.Valid, verify.Pass, "not revoked"},
+		{"holder credential, revoked", certs[1].Credential, withList(after.Token), now, 0, verify.Revoked, verify.Fail, "revoked or superseded"},
+		{"holder credential, list before the revocation", certs[1].Credential, withList(before.Token), now, time.Hour, verify.Valid, verify.Pass, ""},
 	}
 	// A bundle older than the certificate: its list predates the record.
 	later := w.Issue(1, 10)[0]
@@ -169,7 +174,7 @@ func TestOfflineStatusFromLists(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			v := &verify.Verifier{Registry: reg, Lists: tc.lists, MaxAge: tc.maxAge, Now: func() time.Time { return tc.now }}
-			res := v.VerifyToken(w.Ctx, tc.token)
+			res := v.VerifyPresented(w.Ctx, tc.token)
 			b, _ := json.Marshal(res.Checks)
 			if res.Verdict != tc.want || res.Outcome(verify.CheckStatus) != tc.outcome {
 				t.Fatalf("verdict %s, status %s, want %s, %s: %s", res.Verdict, res.Outcome(verify.CheckStatus), tc.want, tc.outcome, b)
@@ -182,4 +187,13 @@ func TestOfflineStatusFromLists(t *testing.T) {
 			}
 		})
 	}
+}
+
+func presentation(t *testing.T, cred string, claims ...string) string {
+	t.Helper()
+	p, err := issuer.PresentCredential([]byte(cred), claims...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(p)
 }

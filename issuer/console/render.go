@@ -81,7 +81,7 @@ var actionLabels = map[string][2]string{
 	"holder.share_extend": {"持证人延长分享链接", "holder extended a share link"}, "holder.share_end": {"持证人结束分享链接", "holder ended a share link"},
 	"holder.share_end_all": {"持证人结束全部分享链接", "holder ended every share link"}, "holder.pdf_download": {"持证人下载PDF", "holder downloaded the PDF"},
 	"holder.credential_download": {"持证人下载可验证凭证", "holder downloaded the verifiable credential"},
-	"credential.download": {"下载持证人凭证", "holder credential downloaded"}, "certificate.credential": {"补发持证人凭证", "holder credential made for an earlier certificate"}, "batch.slips": {"下载领取凭条", "claim slips downloaded"},
+	"credential.download":        {"下载持证人凭证", "holder credential downloaded"}, "certificate.credential": {"补发持证人凭证", "holder credential made for an earlier certificate"}, "batch.slips": {"下载领取凭条", "claim slips downloaded"},
 	"batch.print": {"下载打印文件", "print file downloaded"}, "batch.download": {"下载证书包", "certificates downloaded"},
 	"ledger.export": {"导出台账", "ledger exported"}, "roster.check": {"检查名单", "roster checked"},
 	"institution.register": {"机构备案", "college registered"}, "institution.update": {"修改备案", "registration changed"},
