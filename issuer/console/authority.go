@@ -310,6 +310,9 @@ type statusConfirmData struct {
 	In     issuer.Institution
 	Status issuer.InstitutionStatus
 	Note   string
+	// Valid is how many of its certificates are valid (from the coverage
+	// figures, at most a minute old); -1 when they could not be read.
+	Valid int
 }
 
 // institutionStatus changes a college's status after a page that states
@@ -336,7 +339,15 @@ func (c *Console) institutionStatus(fc *fiber.Ctx, rc *reqCtx) error {
 		if err != nil {
 			return c.institutionDone(fc, rc, err, "")
 		}
-		return c.render(fc, rc, "status_confirm", statusConfirmData{In: in, Status: st, Note: note})
+		d := statusConfirmData{In: in, Status: st, Note: note, Valid: -1}
+		if dash, err := c.dashboardData(fc.UserContext(), rc.actor); err == nil {
+			for _, dc := range dash.Colleges {
+				if dc.ID == in.ID {
+					d.Valid = dc.Valid
+				}
+			}
+		}
+		return c.render(fc, rc, "status_confirm", d)
 	}
 	_, err := c.svc.SetStatus(fc.UserContext(), rc.actor, fc.Params("id"), st, note)
 	return c.institutionDone(fc, rc, err, "status")

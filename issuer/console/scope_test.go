@@ -78,7 +78,7 @@ func TestScopeEditorConfirms(t *testing.T) {
 	}
 	// Suspending states its consequences and waits for the confirmation.
 	r = w.do("POST", "/console/institutions/alpha/status", ck, url.Values{"_csrf": {csrf}, "status": {"suspended"}, "note": {"年检不合格"}}, nil)
-	if r.status != 200 || !strings.Contains(r.body, "立即不能发证") || !strings.Contains(r.body, "已发的证书仍然有效") || !strings.Contains(r.body, `name="confirm" value="1"`) {
+	if r.status != 200 || !strings.Contains(r.body, "立即不能发证") || !strings.Contains(r.body, "已发的证书仍然有效（目前有效证书 <strong>3</strong> 张）") || !strings.Contains(r.body, `name="confirm" value="1"`) {
 		t.Fatalf("suspend review: %d %.2000s", r.status, r.body)
 	}
 	if cur, _ := w.svc.Institution(ctx, issuer.Actor{Name: "t", Authority: true}, "alpha"); cur.Status != issuer.Active {
