@@ -156,7 +156,7 @@ func TestHolderEndToEnd(t *testing.T) {
 		chromedp.Submit(chromedp.CSS("#name")),
 		chromedp.WaitVisible(chromedp.CSS(`form[action^="/me/c/`+c.Number+`/links"] #label`)),
 	)
-	if s := text(holderCtx); !strings.Contains(s, "有效") || !strings.Contains(s, c.Holder.Name) || !strings.Contains(s, "下载可验证凭证") {
+	if s := text(holderCtx); !strings.Contains(s, "有效") || !strings.Contains(s, c.Holder.Name) || !strings.Contains(s, "可验证凭证") {
 		t.Fatalf("certificate page: %.800s", s)
 	}
 	shot(holderCtx, "certificate")

@@ -95,10 +95,13 @@ func readBundle(path string) (*credential.TrustBundle, error) {
 // cmdLog is "certd log audit" (the authority, with the database) and
 // "certd log monitor" (anyone, from the public /log files only).
 func cmdLog(ctx context.Context, args []string, out io.Writer) error {
-	if len(args) == 0 || (args[0] != "audit" && args[0] != "monitor") {
-		return usageError{"usage: certd log audit [--state FILE] [--json] | certd log monitor --url URL/log --trust trust.json [--state FILE] [--json]"}
+	if len(args) == 0 || (args[0] != "audit" && args[0] != "monitor" && args[0] != "proof") {
+		return usageError{"usage: certd log audit [--state FILE] [--json] | certd log monitor --url URL/log --trust trust.json [--state FILE] [--json] | certd log proof NUMBER"}
 	}
 	sub := args[0]
+	if sub == "proof" {
+		return cmdLogProof(ctx, args[1:], out)
+	}
 	f := newFlags("log "+sub, true)
 	state := f.String("state", "", "file keeping the last checkpoint accepted, so the next run checks the log only grew")
 	var logURL, trust *string
@@ -227,4 +230,41 @@ func printCounts(out io.Writer, rep *tlog.Report) {
 	for _, i := range rep.Malformed {
 		fmt.Fprintf(out, "✗ 条目 %d 不是 certd 条目 / entry %d is not a certd entry\n", i, i)
 	}
+}
+
+// cmdLogProof prints a certificate's tlog-proof (what GET
+// /api/v1/certificates/NUMBER/proof serves), to hand over with the record
+// for offline verification (certd verify --trust --proof).
+func cmdLogProof(ctx context.Context, args []string, out io.Writer) error {
+	f := newFlags("log proof", false)
+	pos, err := f.parse(args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usageError{"usage: certd log proof NUMBER > proof.txt"}
+	}
+	e, err := f.cfg.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer e.close()
+	if err := e.flushLog(ctx); err != nil {
+		return err
+	}
+	rt, err := e.logPolicy(ctx, false)
+	if err != nil {
+		return err
+	}
+	p, err := rt.prover.Proof(ctx, strings.TrimSpace(pos[0]))
+	switch {
+	case errors.Is(err, publog.ErrNotLogged):
+		return fmt.Errorf("%w", err)
+	case errors.Is(err, tlog.ErrNotPublished):
+		return fmt.Errorf("%w（可能没有服务在运行以追加日志 / is a server running to append it?）", err)
+	case err != nil:
+		return err
+	}
+	_, err = out.Write(p)
+	return err
 }

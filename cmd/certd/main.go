@@ -45,7 +45,7 @@ func init() {
 		{"restore", "--from FILE --data DIR [--trust trust.json]", "把备份恢复到空的数据目录 / restore a backup into an empty data directory", cmdRestore},
 		{"check", "[--trust trust.json]", "核对每张证书的签名、状态、PDF与审计日志 / check every certificate's signature, status, PDF and audit trail", cmdCheck},
 		{"witness", "--name NAME (--trust trust.json | --log-keys VKEY,...) [--listen ADDR]", "运行公开日志见证人 / run a witness of a public log", cmdWitness},
-		{"log", "audit [--state FILE] | monitor --url URL --trust trust.json [--state FILE]", "审计或监视公开日志 / audit or monitor the public log", cmdLog},
+		{"log", "audit [--state FILE] | monitor --url URL --trust trust.json [--state FILE] | proof NUMBER", "审计、监视公开日志，或输出证书的日志证明 / audit or monitor the public log, or print a certificate's proof", cmdLog},
 		{"user", "add LOGIN --role ROLE [--institution ID] --name NAME | list | disable LOGIN | enable LOGIN | passwd LOGIN | tokens | revoke-token ID | reset-totp LOGIN", "控制台账号 / console accounts", cmdUser},
 		{"totp-code", "KEY", "由两步验证密钥算出当前验证码（演示、无手机时） / the current two-step code for a key (demos, no phone at hand)", cmdTOTPCode},
 	}

@@ -171,6 +171,22 @@ func TestCommandLine(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "有效 valid") || !strings.Contains(out, "状态列表") || !strings.Contains(out, "信任包生成时间") {
 		t.Errorf("offline verify: exit %d\n%s", code, out)
 	}
+	// With the certificate's public log proof, offline too: the check passes;
+	// a proof of another certificate fails it (issue 11).
+	proof := filepath.Join(dir, "proof.txt")
+	_ = os.WriteFile(proof, []byte(c.must("log", "proof", rep.Numbers[0])), 0o600)
+	code, out, _ = c.run("verify", tokFile, "--trust", trust, "--proof", proof)
+	if code != 0 || !strings.Contains(out, "✓ 通过 pass                    已记入公开日志") {
+		t.Errorf("offline verify with the log proof: exit %d\n%s", code, out)
+	}
+	other := filepath.Join(dir, "other.txt")
+	_ = os.WriteFile(other, []byte(c.must("log", "proof", rep.Numbers[1])), 0o600)
+	if code, out, _ := c.run("verify", tokFile, "--trust", trust, "--proof", other); code != 1 || !strings.Contains(out, "the inclusion proof does not verify") {
+		t.Errorf("offline verify with another certificate's proof: exit %d\n%s", code, out)
+	}
+	if out := c.must("log", "audit"); !strings.Contains(out, "the database and the public log agree") {
+		t.Errorf("log audit: %s", out)
+	}
 	// Past the list's ttl, the same bundle cannot tell.
 	later := time.Now().Add(issuer.DefaultStatusTTL + time.Minute).Format(time.RFC3339)
 	code, out, _ = c.run("verify", tokFile, "--trust", trust, "--now", later)

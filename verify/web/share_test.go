@@ -124,6 +124,27 @@ func TestShareLinks(t *testing.T) {
 		return res.StatusCode == 200 && strings.Contains(body, "已撤销") && strings.Contains(body, "share-band")
 	})
 
+	// A superseded certificate's link shows it superseded, under the old
+	// number; it does not follow to the replacement.
+	c2 := w.Certs[1]
+	sup, _, err := w.Iss.CreateShareLink(w.Ctx, issuer.HolderActor(c2.Number), c2.Number, issuer.ShareSpec{Reveal: issuer.RevealHidden})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a1.do(t, "GET", "/s/"+sup, nil)
+	nc, err := w.Iss.Reissue(w.Ctx, verifytest.Authority, c2.Number, issuer.Correction{Reason: "姓名有误", Name: "张三"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	verifytest.Eventually(t, 2*time.Second, "superseded through the link", func() bool {
+		res, body := a1.do(t, "GET", "/s/"+sup, nil, "Accept-Language", "zh-CN")
+		return res.StatusCode == 200 && strings.Contains(body, "已更正") && strings.Contains(body, c2.Number) && !strings.Contains(body, "张三<")
+	})
+	if _, _, err := w.Iss.CreateShareLink(w.Ctx, issuer.HolderActor(c2.Number), c2.Number, issuer.ShareSpec{Reveal: issuer.RevealHidden}); !issuer.Is(err, issuer.ErrConflict) {
+		t.Fatalf("a superseded certificate was shared anew: %v", err)
+	}
+	_ = nc
+
 	// Views are counted (a1 saw the masked link three times before it
 	// expired), never attributed.
 	verifytest.Eventually(t, 5*time.Second, "views stored", func() bool {
