@@ -264,6 +264,52 @@ func resultRows(items []item, res []itemResult) [][]string {
 	return rows
 }
 
+// bulkSummary is a bulk check as the page shows it: how many rows can be
+// accepted, how many need action and why, and one line per row (no names).
+type bulkSummary struct {
+	Total, Accept, Review int
+	Reasons               []bulkReason
+	Rows                  []bulkRow
+}
+
+type bulkReason struct {
+	Label string
+	Count int
+}
+
+type bulkRow struct {
+	Row                       int
+	Number, Conclusion, Error string
+	OK                        bool
+}
+
+func summarize(en bool, res []itemResult) *bulkSummary {
+	s := &bulkSummary{Total: len(res)}
+	counts := map[string]int{}
+	var order []string
+	for i, r := range res {
+		label := t(en, r.ConclusionZh, r.ConclusionEn)
+		if label == "" {
+			label = t(en, "无法核验", "could not check")
+		}
+		ok := r.Confirmed && r.Conclusion == verify.ConclusionValid
+		if ok {
+			s.Accept++
+		} else {
+			s.Review++
+			if counts[label] == 0 {
+				order = append(order, label)
+			}
+			counts[label]++
+		}
+		s.Rows = append(s.Rows, bulkRow{Row: i + 1, Number: r.Number, Conclusion: label, Error: r.Error, OK: ok})
+	}
+	for _, l := range order {
+		s.Reasons = append(s.Reasons, bulkReason{l, counts[l]})
+	}
+	return s
+}
+
 // bulkTemplate is the empty sheet a credit office fills in: the header the
 // parser reads (证书编号, 姓名, 证件号码), with a BOM so that Excel opens it
 // as UTF-8.
@@ -310,6 +356,11 @@ func (h *handlers) bulkUpload(c *fiber.Ctx) error {
 	if err != nil {
 		e, _ := issuer.AsError(err)
 		return bad(e)
+	}
+	if c.FormValue("view") == "page" {
+		d := h.pageData(c, "/bulk", en, t(en, "批量核验证书", "Bulk certificate check"), "")
+		d.Bulk = summarize(en, res)
+		return h.renderPage(c, fiber.StatusOK, "bulk", d)
 	}
 	rows := resultRows(items, res)
 	if isXLSX {

@@ -113,6 +113,8 @@ type pageData struct {
 
 	// Cred is the verdict on a holder credential checked on /bulk.
 	Cred *verify.TokenResult
+	// Bulk is a bulk check's results shown on the page (bulk.go).
+	Bulk *bulkSummary
 
 	Institutions []instRow
 	Inst         *instPage

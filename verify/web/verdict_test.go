@@ -1,7 +1,9 @@
 package web
 
 import (
+	"bytes"
 	"encoding/json"
+	"mime/multipart"
 	"net/url"
 	"strings"
 	"testing"
@@ -169,5 +171,32 @@ func TestBulkTemplate(t *testing.T) {
 	items, err := parseSheet(t.Context(), []byte(tmpl+c.Number+","+c.Holder.Name+",\r\n"), false)
 	if err != nil || len(items) != 1 || items[0].Number != c.Number || items[0].Name != c.Holder.Name {
 		t.Errorf("the filled template reads as %+v, %v", items, err)
+	}
+}
+
+// TestBulkOnThePage: /bulk can show its results on the page: how many rows
+// can be accepted, how many need action and why, one line a row, and no
+// names. Before, /bulk only sent a file back (issue 13 point 9, part).
+func TestBulkOnThePage(t *testing.T) {
+	w := verifytest.NewWorld(t, openSQLite(t), 2)
+	a := newApp(t, w.Store, Deps{})
+	sheet := "证书编号,姓名\n" + w.Certs[0].Number + "," + w.Certs[0].Holder.Name + "\n" + w.Certs[1].Number + ",错名字\n"
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	_ = mw.WriteField("view", "page")
+	fw, _ := mw.CreateFormFile("file", "list.csv")
+	_, _ = fw.Write([]byte(sheet))
+	_ = mw.Close()
+	resp, page := a.do(t, "POST", "/bulk?lang=zh", &body, "Content-Type", mw.FormDataContentType())
+	if resp.StatusCode != 200 || !strings.Contains(page, `id="bulk-summary"`) {
+		t.Fatalf("bulk page: %d", resp.StatusCode)
+	}
+	for _, s := range []string{"<b>2</b> 行", "<b>1</b> 行可以采信", "<b>1</b> 行需要处理", "姓名不符：1"} {
+		if !strings.Contains(page, s) {
+			t.Errorf("the summary lacks %q", s)
+		}
+	}
+	if strings.Contains(page, w.Certs[0].Holder.Name) {
+		t.Error("the page shows a name")
 	}
 }
