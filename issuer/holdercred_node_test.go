@@ -50,7 +50,11 @@ func TestHolderCredentialNodeCrossCheck(t *testing.T) {
 	}
 
 	f := newFixture(t)
+	f.svc.StatusBase = statusBase // credentials carry the record's credentialStatus
 	cs := f.issue(clerk, roster(3)).Issued
+	if !strings.Contains(cs[0].Credential, ".") || parts1(t, cs[0].Credential)["credentialStatus"] == nil {
+		t.Fatal("the credential carries no credentialStatus")
+	}
 	f.register("other", "Y000022000002")
 	priv := f.institutionKey("jlvtc")
 	jwk := map[string]any{"kty": "OKP", "crv": "Ed25519", "x": base64.RawURLEncoding.EncodeToString(priv.Public().(ed25519.PublicKey))}
@@ -148,4 +152,10 @@ func TestHolderCredentialNodeCrossCheck(t *testing.T) {
 		}
 	}
 	t.Logf("@sd-jwt/sd-jwt-vc agreed on %d credentials and presentations", len(cases))
+}
+
+// parts1 is the payload of an issued credential.
+func parts1(t *testing.T, cred string) map[string]any {
+	_, p, _ := parts(t, cred)
+	return p
 }

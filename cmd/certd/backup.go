@@ -302,10 +302,10 @@ func copyTree(src, dst string, link bool) error {
 		if d.IsDir() {
 			return os.MkdirAll(to, 0o700)
 		}
-		if strings.HasPrefix(d.Name(), ".tmp-") {
-			return nil // a write in progress
+		if strings.HasPrefix(d.Name(), ".tmp-") || !d.Type().IsRegular() {
+			return nil // a write in progress, or not a PDF certd wrote (a symlink is never followed)
 		}
-		if link && os.Link(p, to) == nil {
+		if link && os.Link(p, to) == nil { // #nosec G122 -- certd's own PDF directory; only regular files, symlinks skipped above
 			return nil
 		}
 		return copyFile(p, to)

@@ -138,3 +138,42 @@ func TestTOTPSignIn(t *testing.T) {
 		t.Fatalf("expired password step: %d %.300s", res.StatusCode, body)
 	}
 }
+
+// TestGeneratedPasswordThenTOTP: the demo's path. An authority
+// administrator with a generated password changes it first, and is then
+// sent to set up the second factor, not into the console.
+func TestGeneratedPasswordThenTOTP(t *testing.T) {
+	w := newWorld(t, backends[0].open)
+	root := account.User{ID: "setup", Name: "setup", Role: account.AuthorityAdmin}
+	u, pw, err := w.acc.Create(context.Background(), root, account.NewUser{Name: "admin2", DisplayName: "主管", Role: account.AuthorityAdmin})
+	if err != nil || pw == "" {
+		t.Fatal(err)
+	}
+	w.users["admin2"] = u
+	ck, csrf := w.session("admin2")
+	if r := w.do("GET", "/console/institutions", ck, nil, nil); r.loc != "/console/account?must=1" {
+		t.Fatalf("with a generated password: %d %q", r.status, r.loc)
+	}
+	req := httptest.NewRequest("POST", "/console/account/password", strings.NewReader(url.Values{"_csrf": {csrf}, "current": {pw}, "new": {"blue-kettle-river-stamp"}, "repeat": {"blue-kettle-river-stamp"}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.AddCookie(ck)
+	res, err := w.app.Test(req, -1)
+	if err != nil || res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("password change: %v %d", err, res.StatusCode)
+	}
+	var sess *http.Cookie
+	for _, c := range res.Cookies() {
+		if c.Name == w.c.sessionCookie() && c.Value != "" {
+			sess = c
+		}
+	}
+	if sess == nil {
+		t.Fatal("no new session after the password change")
+	}
+	if r := w.do("GET", res.Header.Get("Location"), sess, nil, nil); r.status != http.StatusSeeOther || r.loc != "/console/account/totp?must=1" {
+		t.Fatalf("after the password change: %d %q", r.status, r.loc)
+	}
+	if r := w.do("GET", "/console/account/totp?must=1", sess, nil, nil); r.status != 200 || !strings.Contains(r.body, "totp-secret") {
+		t.Fatalf("set-up page: %d", r.status)
+	}
+}

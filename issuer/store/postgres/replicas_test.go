@@ -35,7 +35,7 @@ func TestReplicaRouting(t *testing.T) {
 	storetest.Seed(t, primary)
 	nums := storetest.IssueN(t, primary, "b0", 0, 400)
 
-	waitFor(t, 10*time.Second, "replica in rotation", func() bool { return r.Replicas()[0].InUse })
+	waitFor(t, 30*time.Second, "replica in rotation", func() bool { return r.Replicas()[0].InUse })
 	var after int64
 	tail := func() {
 		evs, err := r.Audit(ctx, issuer.AuditFilter{AfterSeq: after})
@@ -91,7 +91,7 @@ func TestReplicaRouting(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	waitFor(t, 5*time.Second, "lagging replica out of rotation", func() bool {
+	waitFor(t, 30*time.Second, "lagging replica out of rotation", func() bool {
 		s := r.Replicas()[0]
 		return !s.InUse && strings.Contains(s.Err, "lag")
 	})
@@ -99,11 +99,11 @@ func TestReplicaRouting(t *testing.T) {
 		t.Errorf("readiness while lagging: %v", ready)
 	}
 	c.ResumeReplay()
-	waitFor(t, 10*time.Second, "replica back after replay resumed", func() bool { return r.Replicas()[0].InUse })
+	waitFor(t, 30*time.Second, "replica back after replay resumed", func() bool { return r.Replicas()[0].InUse })
 
 	// Stopped replica: reads go on from the primary; it comes back.
 	c.StopReplica()
-	waitFor(t, 5*time.Second, "stopped replica reported", func() bool { return !r.Replicas()[0].Up })
+	waitFor(t, 30*time.Second, "stopped replica reported", func() bool { return !r.Replicas()[0].Up })
 	for i := 260; i < 280; i++ {
 		storetest.RevokeNow(t, primary, nums[i])
 		tail()
@@ -116,7 +116,7 @@ func TestReplicaRouting(t *testing.T) {
 		t.Errorf("readiness while down: %v", ready)
 	}
 	c.StartReplica()
-	waitFor(t, 20*time.Second, "restarted replica back in rotation", func() bool { return r.Replicas()[0].InUse })
+	waitFor(t, 60*time.Second, "restarted replica back in rotation", func() bool { return r.Replicas()[0].InUse })
 	before := r.Replicas()[0].Reads
 	if _, err := r.Certificates(ctx, issuer.CertificateFilter{Numbers: nums[300:310]}); err != nil {
 		t.Fatal(err)
