@@ -233,6 +233,15 @@ func (s *Service) SetPrintSettings(ctx context.Context, actor Actor, id string, 
 	return s.putVersion(ctx, actor, &cur, in, nil, "institution.print_settings", map[string]any{"layout": ps.Layout, "seal_bytes": len(ps.Seal), "offset_x": ps.OffsetX, "offset_y": ps.OffsetY})
 }
 
+// errNoPrinter is why nothing can be printed: the reason the process gave
+// (Service.NoPrinter), else the font.
+func (s *Service) errNoPrinter() error {
+	if s.NoPrinter != nil {
+		return s.NoPrinter
+	}
+	return errNoPrinter()
+}
+
 func errNoPrinter() error {
 	return Errorf(ErrUnavailable, "no_printer", "未配置可用的证书字体，无法生成PDF", "no usable certificate font is configured; PDFs cannot be made")
 }
@@ -263,7 +272,7 @@ func (s *Service) pdfOf(ctx context.Context, actor Actor, c Certificate) ([]byte
 		// each time (without the photo, which certd does not keep) and
 		// never stored: the stored file and its hash stay the issued ones.
 		if s.Printer == nil {
-			return nil, errNoPrinter()
+			return nil, s.errNoPrinter()
 		}
 		in, err := s.store.Institution(ctx, c.InstitutionID)
 		if err != nil {
@@ -281,7 +290,7 @@ func (s *Service) pdfOf(ctx context.Context, actor Actor, c Certificate) ([]byte
 			"the PDF of certificate %s has not been made yet; an operator of the college must open it first", c.Number)
 	}
 	if s.Printer == nil {
-		return nil, errNoPrinter()
+		return nil, s.errNoPrinter()
 	}
 	if pdf, ok, err := s.printPending(ctx, c); ok || err != nil {
 		return pdf, err
@@ -341,7 +350,7 @@ func (s *Service) PrintBatch(ctx context.Context, actor Actor, batchID string, p
 		return err
 	}
 	if s.Printer == nil {
-		return errNoPrinter()
+		return s.errNoPrinter()
 	}
 	in, err := s.store.Institution(ctx, b.InstitutionID)
 	if err != nil {
@@ -358,7 +367,7 @@ func (s *Service) Calibration(ctx context.Context, actor Actor, id string) ([]by
 		return nil, err
 	}
 	if s.Printer == nil {
-		return nil, errNoPrinter()
+		return nil, s.errNoPrinter()
 	}
 	return s.Printer.Calibration(in)
 }

@@ -55,7 +55,10 @@ type Service struct {
 	// that the font has every character of every printed field, so that
 	// nothing is ever printed with a missing character.
 	Printer *Printer
-	Log     *slog.Logger
+	// NoPrinter, when Printer is nil, says why (a public address that
+	// may not be printed, say); nil: no usable font.
+	NoPrinter error
+	Log       *slog.Logger
 	// LogPolicy is the public log's tlog-policy, exported in the trust
 	// bundle (empty when the deployment runs no log).
 	LogPolicy string

@@ -35,7 +35,7 @@ func bodyLimitServer(t *testing.T) (e *env, base string, as *account.Service, ad
 		t.Fatal(err)
 	}
 	base = "http://" + ln.Addr().String()
-	cfg := &Config{Data: filepath.Join(dir, "data"), Addr: ln.Addr().String(), PublicURL: base, LogLevel: "error",
+	cfg := &Config{Data: filepath.Join(dir, "data"), Addr: ln.Addr().String(), PublicURL: base, Demo: true, LogLevel: "error",
 		RateLimit: "-1", CacheMB: "16", FontPath: "/nonexistent.ttf"}
 	e, err = cfg.open(ctx)
 	if err != nil {

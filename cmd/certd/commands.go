@@ -53,6 +53,10 @@ func (f *flags) parse(args []string) ([]string, error) {
 		}
 		args = f.Args()
 		if len(args) == 0 {
+			_, inEnv := os.LookupEnv("CERTD_PUBLIC_URL")
+			given := inEnv
+			f.Visit(func(fl *flag.Flag) { given = given || fl.Name == "public-url" })
+			f.cfg.PublicURLDefaulted = !given
 			return pos, nil
 		}
 		pos = append(pos, args[0])
@@ -435,6 +439,11 @@ func cmdIssue(ctx context.Context, args []string, out io.Writer) error {
 		if *outDir != "" {
 			return usageError{"--out 与 --no-pdf 不能同时使用 / --out and --no-pdf cannot be combined"}
 		}
+		// The records sign the status address and the print job keeps the
+		// QR address: both must be the deployment's, PDFs or not.
+		if _, err := e.printURL(); err != nil {
+			return err
+		}
 		e.svc.Printer = nil
 	} else if err := e.needPrinter(); err != nil {
 		return err
@@ -714,7 +723,9 @@ func cmdReissue(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	defer e.close()
-	if err := e.loadPrinter(); err != nil {
+	if err := e.loadPrinter(); e.urlErr != nil {
+		return e.urlErr // a corrected certificate must not be printed with the wrong address
+	} else if err != nil {
 		e.log.Warn("the corrected certificate is issued without a PDF; run certd render after fixing the font", "error", err)
 	}
 	c, err := e.svc.Reissue(ctx, authorityActor(), pos[0], fix)

@@ -35,10 +35,17 @@ type Config struct {
 	RedisURL    string
 	Addr        string
 	PublicURL   string
-	KEKFile     string
-	KEK         string // the key itself (CERTD_KEK only, never a flag: flags show in ps)
-	LogLevel    string
-	FontPath    string
+	// PublicURLDefaulted is set when PublicURL is the built-in default,
+	// given neither as a flag nor in the environment: the deployment's
+	// recorded address is used then (publicurl.go).
+	PublicURLDefaulted bool
+	// Demo is serve --demo: a loopback public address may be recorded and
+	// printed.
+	Demo     bool
+	KEKFile  string
+	KEK      string // the key itself (CERTD_KEK only, never a flag: flags show in ps)
+	LogLevel string
+	FontPath string
 	// TrustedProxies and RateLimit guard the public verification routes.
 	TrustedProxies string
 	RateLimit      string
@@ -207,6 +214,9 @@ type backend interface {
 	issuer.Store
 	verify.Store
 	issuer.LogStore
+	// The deployment's named values: the public address (publicurl.go).
+	DeploymentValue(ctx context.Context, name string) (string, error)
+	SetDeploymentValue(ctx context.Context, name, value string, at time.Time, ev *issuer.AuditEvent) (string, error)
 }
 
 // env is what a command works with once the config is validated.
@@ -219,6 +229,9 @@ type env struct {
 	// svc.Printer is nil then.
 	printErr    error
 	warnedPrint bool
+	// urlErr says why this command may not print: the public address
+	// differs from the deployment's, or is loopback outside the demo.
+	urlErr error
 	// metrics, when set, is where the server's metrics are registered
 	// (serve sets it; tests may leave it nil).
 	metrics *prometheus.Registry
@@ -278,6 +291,13 @@ func (c *Config) open(ctx context.Context) (*env, error) {
 	}
 	svc := issuer.New(st, kek)
 	svc.Log = log
+	// The deployment's recorded public address stands unless one was
+	// given (publicurl.go decides whether that one may be used).
+	if c.PublicURLDefaulted {
+		if u, err := st.DeploymentValue(ctx, publicURLKey); err == nil && u != "" {
+			c.PublicURL = u
+		}
+	}
 	// Every record signed from here on says where its revocation bit is.
 	svc.StatusBase = c.PublicURL + "/status"
 	svc.PublicURL = strings.TrimRight(c.PublicURL, "/")
@@ -285,9 +305,13 @@ func (c *Config) open(ctx context.Context) (*env, error) {
 }
 
 // printerOrWarn loads the printer for the server: without a usable font
-// the service still verifies, and says once why it cannot print.
+// the service still verifies, and says once why it cannot print. The
+// server's public address is resolved first (serverURL).
 func (e *env) printerOrWarn() {
-	if e.loadPrinter() != nil && !e.warnedPrint {
+	if e.loadPrinter() != nil && e.urlErr != nil && !e.warnedPrint {
+		e.warnedPrint = true
+		e.log.Warn("certificates cannot be printed until the public address is set", "error", e.urlErr)
+	} else if e.printErr != nil && !e.warnedPrint {
 		e.warnedPrint = true
 		e.log.Warn("certificates cannot be printed until the font is fixed", "font", e.cfg.FontPath, "error", e.printErr)
 	}
@@ -295,10 +319,22 @@ func (e *env) printerOrWarn() {
 
 // loadPrinter loads the certificate font, once. Only commands that print
 // call it: the others (show, verify, list...) do not pay for parsing a
-// 15 MB font at start.
+// 15 MB font at start. The QR codes point to the deployment's public
+// address (printURL): a command whose address differs from it, or is
+// loopback outside the demo, prints nothing (urlErr).
 func (e *env) loadPrinter() error {
+	if e.urlErr != nil {
+		return e.urlErr
+	}
 	if e.svc.Printer == nil && e.printErr == nil {
-		p, err := issuer.NewPrinter(render.Config{FontPath: e.cfg.FontPath}, e.cfg.PublicURL)
+		u, err := e.printURL()
+		if err != nil {
+			e.urlErr = err
+			e.svc.NoPrinter = err
+			return err
+		}
+		e.svc.PublicURL, e.svc.StatusBase = u, u+"/status" // the ledger's links and the records' status too
+		p, err := issuer.NewPrinter(render.Config{FontPath: e.cfg.FontPath}, u)
 		if err != nil {
 			e.printErr = err
 		} else {

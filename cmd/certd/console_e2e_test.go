@@ -48,7 +48,7 @@ func TestConsoleEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	base := "http://" + ln.Addr().String()
-	cfg := &Config{Data: filepath.Join(dir, "data"), Addr: ln.Addr().String(), PublicURL: base, LogLevel: "error",
+	cfg := &Config{Data: filepath.Join(dir, "data"), Addr: ln.Addr().String(), PublicURL: base, Demo: true, LogLevel: "error",
 		RateLimit: "-1", CacheMB: "64", FontPath: "/usr/share/fonts/truetype/lxgw-wenkai/LXGWWenKai-Regular.ttf"}
 	e, err := cfg.open(ctx)
 	if err != nil {

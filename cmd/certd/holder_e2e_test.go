@@ -39,7 +39,7 @@ func TestHolderEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	base := "http://" + ln.Addr().String()
-	cfg := &Config{Data: filepath.Join(dir, "data"), Addr: ln.Addr().String(), PublicURL: base, LogLevel: "error",
+	cfg := &Config{Data: filepath.Join(dir, "data"), Addr: ln.Addr().String(), PublicURL: base, Demo: true, LogLevel: "error",
 		RateLimit: "-1", CacheMB: "64", FontPath: "/usr/share/fonts/truetype/lxgw-wenkai/LXGWWenKai-Regular.ttf"}
 	e, err := cfg.open(ctx)
 	if err != nil {
@@ -156,7 +156,7 @@ func TestHolderEndToEnd(t *testing.T) {
 		chromedp.Submit(chromedp.CSS("#name")),
 		chromedp.WaitVisible(chromedp.CSS(`form[action^="/me/c/`+c.Number+`/links"] #label`)),
 	)
-	if s := text(holderCtx); !strings.Contains(s, "有效") || !strings.Contains(s, c.Holder.Name) || !strings.Contains(s, "下载可验证凭证") {
+	if s := text(holderCtx); !strings.Contains(s, "有效") || !strings.Contains(s, c.Holder.Name) || !strings.Contains(s, "可验证凭证") {
 		t.Fatalf("certificate page: %.800s", s)
 	}
 	shot(holderCtx, "certificate")

@@ -32,6 +32,7 @@ func init() {
 		{"template", "[--out FILE]", "生成空白名单模板 / write the empty roster workbook", cmdTemplate},
 		{"issue", "--institution ID --roster FILE [--photos DIR|ZIP] [--out DIR] [--dry-run] [--json] [--marked FILE]", "按名单发证 / issue certificates from a roster", cmdIssue},
 		{"render", "NUMBER [--out FILE.pdf] | --pending | --batch ID", "输出证书PDF，或补齐未完成的打印任务 / write a certificate's PDF, or finish unfinished print jobs", cmdRender},
+		{"public-url", "[NEW-ADDRESS]", "查看或迁移本部署的公开地址 / show or move the deployment's public address", cmdPublicURL},
 		{"show", "NUMBER", "查看证书、签名记录与审计 / show a certificate, its signed record and history", cmdShow},
 		{"revoke", "NUMBER --reason error|misconduct|request|other [--note TEXT]", "撤销证书 / revoke a certificate", cmdRevoke},
 		{"reissue", "NUMBER [--name ...] [--doc-number ...] [--level ...] ...", "更正补发 / reissue with corrected fields", cmdReissue},

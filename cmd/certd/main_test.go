@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -21,11 +22,35 @@ import (
 type cli struct {
 	t    *testing.T
 	data string
+	// bare runs commands as given; otherwise a --public-url (the
+	// deployment's, recorded at the first print) is added unless given.
+	bare bool
 }
+
+// markDemo makes the data directory a demo's, as serve --demo does: its
+// QR codes may point to a loopback address, for a test's own server.
+func (c *cli) markDemo() {
+	c.t.Helper()
+	cfg := &Config{Data: c.data, LogLevel: "error", PublicURL: testPublicURL, RateLimit: "-1", CacheMB: "16", FontPath: "/nonexistent.ttf"}
+	e, err := cfg.open(c.t.Context())
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	defer e.close()
+	if _, err := e.store.SetDeploymentValue(c.t.Context(), demoKey, "true", time.Now(), nil); err != nil {
+		c.t.Fatal(err)
+	}
+}
+
+// testPublicURL is the public address the command-line tests print with.
+const testPublicURL = "https://cert.example.edu.cn"
 
 func (c *cli) run(args ...string) (int, string, string) {
 	c.t.Helper()
 	var out, errb bytes.Buffer
+	if !c.bare && !slices.Contains(args, "--public-url") && os.Getenv("CERTD_PUBLIC_URL") == "" && len(args) > 0 && args[0] != "help" {
+		args = append(args, "--public-url", testPublicURL)
+	}
 	code := run(context.Background(), append(args, "--data", c.data), &out, &errb)
 	return code, out.String(), errb.String()
 }
@@ -288,4 +313,84 @@ func TestPrintOutputs(t *testing.T) {
 	if code, _, errs := c.run("institution", "seal", "jlvtc", "testdata/institution.yaml"); code != 1 || !strings.Contains(errs, "印章") {
 		t.Errorf("a seal that is not an image: exit %d %s", code, errs)
 	}
+}
+
+// TestPublicURLIsTheDeployments: the address in QR codes is recorded with
+// the deployment at the first print and used after; a command whose
+// --public-url differs, or that would print the built-in loopback default
+// outside the demo, prints nothing and says why in both languages. Before,
+// certd issue printed QR codes for 127.0.0.1:8080 silently (issue 13
+// point 5).
+func TestPublicURLIsTheDeployments(t *testing.T) {
+	if _, err := os.Stat("/usr/share/fonts/truetype/lxgw-wenkai/LXGWWenKai-Regular.ttf"); err != nil && os.Getenv("CI") != "true" {
+		t.Skip("fonts-lxgw-wenkai not installed")
+	}
+	t.Setenv("CERTD_PUBLIC_URL", "")
+	os.Unsetenv("CERTD_PUBLIC_URL")
+	dir := t.TempDir()
+	c := &cli{t: t, data: filepath.Join(dir, "data"), bare: true}
+	c.must("init")
+	c.must("institution", "add", "testdata/institution.yaml")
+	roster := writeRoster(t, dir, 2, 0)
+	code, _, errs := c.run("issue", "--institution", "jlvtc", "--roster", roster, "--out", filepath.Join(dir, "x"))
+	if code == 0 || !strings.Contains(errs, "本机地址") || !strings.Contains(errs, "loopback") || !strings.Contains(errs, "--public-url") {
+		t.Fatalf("issue with the loopback default: exit %d\n%s", code, errs)
+	}
+	if out := c.must("audit"); strings.Contains(out, "certificate.issue") {
+		t.Fatalf("certificates were issued with a loopback address: %s", out)
+	}
+	const a, b = "https://a.example.edu.cn", "https://b.example.edu.cn"
+	outDir := filepath.Join(dir, "out")
+	out := c.must("issue", "--institution", "jlvtc", "--roster", roster, "--out", outDir, "--json", "--public-url", a)
+	var rep struct{ Numbers []string }
+	if err := json.Unmarshal([]byte(out), &rep); err != nil || len(rep.Numbers) != 2 {
+		t.Fatalf("issue: %v %s", err, out)
+	}
+	if txt := pdfToText(t, mustRead(t, filepath.Join(outDir, rep.Numbers[0]+".pdf"))); !strings.Contains(txt, a+"/v/"+rep.Numbers[0]) {
+		t.Errorf("the QR address printed is not %s:\n%.300s", a, txt)
+	}
+	// Another address is refused, naming both; the default uses the recorded one.
+	c.must("revoke", rep.Numbers[1], "--reason", "error")
+	code, _, errs = c.run("render", rep.Numbers[1], "--out", filepath.Join(dir, "r.pdf"), "--public-url", b)
+	if code == 0 || !strings.Contains(errs, a) || !strings.Contains(errs, b) || !strings.Contains(errs, "certd public-url") {
+		t.Fatalf("render with another address: exit %d\n%s", code, errs)
+	}
+	c.must("render", rep.Numbers[1], "--out", filepath.Join(dir, "r.pdf"))
+	if txt := pdfToText(t, mustRead(t, filepath.Join(dir, "r.pdf"))); !strings.Contains(txt, a+"/v/"+rep.Numbers[1]) {
+		t.Errorf("render without --public-url did not use the recorded address:\n%.300s", txt)
+	}
+	// Moving the deployment is deliberate, audited, and refuses loopback.
+	if out := c.must("public-url"); !strings.Contains(out, a) {
+		t.Errorf("public-url shows %s", out)
+	}
+	if code, _, errs := c.run("public-url", "http://localhost:8080"); code == 0 || !strings.Contains(errs, "本机地址") {
+		t.Errorf("public-url to loopback: exit %d %s", code, errs)
+	}
+	c.must("public-url", b)
+	c.must("render", rep.Numbers[1], "--out", filepath.Join(dir, "r2.pdf"), "--public-url", b)
+	if txt := pdfToText(t, mustRead(t, filepath.Join(dir, "r2.pdf"))); !strings.Contains(txt, b+"/v/"+rep.Numbers[1]) {
+		t.Errorf("after the move the void copy does not point to %s", b)
+	}
+	if out := c.must("audit"); !strings.Contains(out, "deployment.public_url") {
+		t.Errorf("the move is not in the audit log:\n%.500s", out)
+	}
+	// A server configured with another address does not start.
+	cfg := &Config{Data: c.data, Addr: "127.0.0.1:0", PublicURL: a, LogLevel: "error", RateLimit: "-1", CacheMB: "16", FontPath: "/nonexistent.ttf"}
+	e, err := cfg.open(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.close()
+	if _, err := newApp(e); err == nil || !strings.Contains(err.Error(), b) {
+		t.Errorf("a server with another public address started: %v", err)
+	}
+}
+
+func mustRead(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path) // #nosec G304 -- a test's own file
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }

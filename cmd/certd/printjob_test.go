@@ -37,6 +37,9 @@ func TestMain(m *testing.M) {
 func (c *cli) child(args ...string) (*exec.Cmd, *bytes.Buffer) {
 	cmd := exec.Command(os.Args[0], append(args, "--data", c.data)...) // #nosec G204 -- the test binary itself
 	cmd.Env = append(os.Environ(), "CERTD_TEST_AS_CERTD=1", "CERTD_LOG_LEVEL=warn")
+	if !c.bare {
+		cmd.Env = append(cmd.Env, "CERTD_PUBLIC_URL="+testPublicURL) // as run adds --public-url
+	}
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
@@ -201,7 +204,7 @@ func TestKilledPrintingFinishes(t *testing.T) {
 	if err := st.KeepPDFsIn(filepath.Join(c.data, "pdfs")); err != nil {
 		t.Fatal(err)
 	}
-	p, err := issuer.NewPrinter(render.Config{}, "http://127.0.0.1:8080")
+	p, err := issuer.NewPrinter(render.Config{}, testPublicURL)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,6 +16,9 @@ func (e *env) needPrinter() error {
 	if e.loadPrinter() == nil {
 		return nil
 	}
+	if e.urlErr != nil {
+		return e.urlErr
+	}
 	why := &issuer.Error{Zh: e.printErr.Error(), En: e.printErr.Error()}
 	if fe, ok := issuer.AsError(e.printErr); ok {
 		why = fe

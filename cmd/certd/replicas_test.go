@@ -37,7 +37,7 @@ func TestServeWithReplica(t *testing.T) {
 	}
 	base := "http://" + ln.Addr().String()
 	cfg := &Config{Data: cl.data, DatabaseURL: c.PrimaryURL, ReplicaURLs: stringList{c.ReplicaURL}, ReplicaMaxLag: "1s",
-		Addr: ln.Addr().String(), PublicURL: base, LogLevel: "error", RateLimit: "-1", CacheMB: "16", FontPath: "/nonexistent.ttf"}
+		Addr: ln.Addr().String(), PublicURL: testPublicURL, LogLevel: "error", RateLimit: "-1", CacheMB: "16", FontPath: "/nonexistent.ttf"}
 	if err := cfg.validate(); err != nil {
 		t.Fatal(err)
 	}

@@ -40,12 +40,18 @@ func cmdServe(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	defer e.close()
-	e.printerOrWarn()
 	if *demo {
+		// Only a data directory the demo filled is a demo: --demo on one
+		// with data of its own does not make loopback addresses printable.
+		e.cfg.Demo = true
 		if err := seedDemo(ctx, e, out); err != nil {
 			return err
 		}
+		if e.cfg.Demo, err = e.isDemo(ctx); err != nil {
+			return err
+		}
 	}
+	e.printerOrWarn()
 	rt, err := e.logPolicy(ctx, true)
 	if err != nil {
 		return fmt.Errorf("无法启动公开日志 / cannot start the public log: %w", err)
@@ -136,6 +142,15 @@ func (m *metricsServer) Close() error {
 
 // newApp builds the HTTP application.
 func newApp(e *env) (*fiber.App, error) {
+	// The pages, the API and the console speak of the deployment's one
+	// public address; a server configured with another does not start.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	u, err := e.resolveURL(ctx, false)
+	cancel()
+	if err != nil {
+		return nil, err
+	}
+	e.cfg.PublicURL, e.svc.PublicURL, e.svc.StatusBase = u, u, u+"/status"
 	e.printerOrWarn()
 	app := fiber.New(fiber.Config{
 		// Strings from a request must outlive the handler (cache keys, logs).
@@ -327,6 +342,12 @@ func seedDemo(ctx context.Context, e *env, out io.Writer) error {
 	if err != nil {
 		return err
 	}
+	// The deployment is a demo from now on: its QR codes may point to
+	// this machine, for every later command too.
+	if _, err := e.store.SetDeploymentValue(ctx, demoKey, "true", time.Now(), nil); err != nil {
+		return err
+	}
+	e.printerOrWarn()
 	occ, err := e.svc.Occupations(ctx)
 	if err != nil {
 		return err

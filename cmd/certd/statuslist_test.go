@@ -38,6 +38,7 @@ func TestStatusListDoneWhen(t *testing.T) {
 	t.Setenv("CERTD_PUBLIC_URL", base)
 	c := &cli{t: t, data: filepath.Join(dir, "data")}
 	c.must("init")
+	c.markDemo() // its QR and status addresses are this loopback server's
 	c.must("institution", "add", "testdata/institution.yaml")
 	var rep struct {
 		Numbers []string `json:"numbers"`

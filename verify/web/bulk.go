@@ -264,6 +264,16 @@ func resultRows(items []item, res []itemResult) [][]string {
 	return rows
 }
 
+// bulkTemplate is the empty sheet a credit office fills in: the header the
+// parser reads (证书编号, 姓名, 证件号码), with a BOM so that Excel opens it
+// as UTF-8.
+func (h *handlers) bulkTemplate(c *fiber.Ctx) error {
+	c.Set("Cache-Control", "public, max-age=86400")
+	c.Set(fiber.HeaderContentDisposition, `attachment; filename="bulk-check-template.csv"`)
+	c.Set(fiber.HeaderContentType, "text/csv; charset=utf-8")
+	return c.SendString("\xef\xbb\xbf证书编号,姓名,证件号码（选填）\r\n")
+}
+
 func (h *handlers) bulkForm(c *fiber.Ctx) error {
 	en := wantsEnglish(c)
 	d := h.pageData(c, "/bulk", en, t(en, "批量核验证书", "Bulk certificate check"), t(en, "上传CSV或XLSX批量核验职业技能等级证书", "Check skill certificates in bulk from a CSV or XLSX file"))

@@ -93,19 +93,6 @@ func (l *limiter) count(key string) int64 {
 	return 0
 }
 
-// full reports whether key has used its whole budget this window.
-func (l *limiter) full(key string) bool {
-	if l.limit < 0 {
-		return false
-	}
-	win := time.Now().UnixNano() / int64(l.window)
-	s := l.shard(key)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	c := s.m[key]
-	return c != nil && c.win == win && c.others+c.mine >= l.limit
-}
-
 func (l *limiter) run() {
 	defer close(l.done)
 	t := time.NewTicker(200 * time.Millisecond)

@@ -152,3 +152,22 @@ func TestConclude(t *testing.T) {
 		}
 	}
 }
+
+// TestBulkTemplate: the bulk page offers an empty template, and the
+// template, filled in, is read back by the bulk check (issue 13 point 9).
+func TestBulkTemplate(t *testing.T) {
+	w := verifytest.NewWorld(t, openSQLite(t), 1)
+	a := newApp(t, w.Store, Deps{})
+	if _, page := a.do(t, "GET", "/bulk?lang=zh", nil); !strings.Contains(page, `href="/bulk/template.csv"`) {
+		t.Error("the bulk page offers no template")
+	}
+	resp, tmpl := a.do(t, "GET", "/bulk/template.csv", nil)
+	if resp.StatusCode != 200 || !strings.HasPrefix(tmpl, "\xef\xbb\xbf证书编号,姓名,证件号码") {
+		t.Fatalf("template: %d %q", resp.StatusCode, tmpl)
+	}
+	c := w.Certs[0]
+	items, err := parseSheet(t.Context(), []byte(tmpl+c.Number+","+c.Holder.Name+",\r\n"), false)
+	if err != nil || len(items) != 1 || items[0].Number != c.Number || items[0].Name != c.Holder.Name {
+		t.Errorf("the filled template reads as %+v, %v", items, err)
+	}
+}

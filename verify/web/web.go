@@ -303,6 +303,7 @@ func (h *handlers) routes(app *fiber.App) {
 	app.Get("/api/v1/certificates/:number", h.apiCertificate)
 	app.Post("/api/v1/verify", h.costly(h.apiVerify))
 	app.Get("/bulk", h.bulkForm)
+	app.Get("/bulk/template.csv", h.bulkTemplate)
 	app.Post("/bulk", h.costly(h.bulkUpload))
 	app.Post("/bulk/credential", h.costly(h.bulkCredential))
 	app.Get("/api/openapi.json", func(c *fiber.Ctx) error {

@@ -81,6 +81,10 @@ func TestFailedConfirmationConformance(t *testing.T) {
 	storetest.RunFailedConfirmations(t, func(t *testing.T) storetest.ConfirmationStore { return open(t) })
 }
 
+func TestDeploymentValueConformance(t *testing.T) {
+	storetest.RunDeploymentValues(t, func(t *testing.T) storetest.DeploymentStore { return open(t) })
+}
+
 func TestPDFDir(t *testing.T) {
 	storetest.RunPDFDir(t, func(t *testing.T) storetest.PDFDirStores {
 		dir := t.TempDir()
