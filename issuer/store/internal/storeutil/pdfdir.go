@@ -216,4 +216,3 @@ func Matches(pdf []byte, sha string) bool {
 	s := sha256.Sum256(pdf)
 	return hex.EncodeToString(s[:]) == sha
 }
-
