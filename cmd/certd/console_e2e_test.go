@@ -380,6 +380,21 @@ func TestConsoleEndToEnd(t *testing.T) {
 		t.Fatalf("the forged-paper page says: %.400s", s)
 	}
 	shot("public-wrong-code")
+
+	// 6c. A credit office's sheet on /bulk, results on the page: the
+	// revoked row and a wrong name need action, the valid one is accepted.
+	sheet := filepath.Join(dir, "bulk.csv")
+	if err := os.WriteFile(sheet, []byte("证书编号,姓名\n"+second+",学生甲甲\n"+number+",学生甲\n"+second+",错名字\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	run("bulk sheet", chromedp.Navigate(base+"/bulk?lang=zh"), chromedp.WaitVisible(chromedp.CSS("#f")),
+		chromedp.SetUploadFiles(chromedp.CSS("#f"), []string{sheet}),
+		chromedp.Click(chromedp.CSS(`button[name="view"][value="page"]`)),
+		chromedp.WaitVisible(chromedp.CSS("#bulk-summary")))
+	if s := value("bulk summary", chromedp.Text(chromedp.CSS("#bulk-summary"))); !strings.Contains(s, "3 行") || !strings.Contains(s, "1 行可以采信") || !strings.Contains(s, "姓名不符") || !strings.Contains(s, "已撤销") {
+		t.Fatalf("the bulk summary says: %.600s", s)
+	}
+	shot("public-bulk")
 	run("back to the console", chromedp.Navigate(base+"/console/certificates"), chromedp.WaitVisible(chromedp.CSS("footer")))
 	logout()
 
