@@ -45,16 +45,25 @@ func TestClusterUnderFaults(t *testing.T) {
 	dir := t.TempDir()
 	bin := buildCertd(t, dir)
 	kek := hex.EncodeToString(bytes.Repeat([]byte{0x5a}, 32))
-	env := append(os.Environ(), "CERTD_KEK="+kek, "CERTD_LOG_LEVEL=error", "CERTD_METRICS_ADDR=", "CERTD_RATE_LIMIT=-1")
+	// The deployment's public address: what its QR codes carry (never a
+	// loopback address outside the demo); nothing here fetches it.
+	env := append(os.Environ(), "CERTD_KEK="+kek, "CERTD_LOG_LEVEL=error", "CERTD_METRICS_ADDR=", "CERTD_RATE_LIMIT=-1",
+		"CERTD_PUBLIC_URL=https://cert.example.edu.cn",
+		// One data directory for the deployment (a shared volume): the
+		// public log, which whichever instance holds the sequencer's lock
+		// writes and every instance serves, and its local witness.
+		"CERTD_DATA="+filepath.Join(dir, "shared"))
 
 	// The register: the authority, one college, 400 certificates.
 	certd := func(args ...string) []byte {
 		t.Helper()
-		cmd := exec.Command(bin, append(args, "--database-url", pg.PrimaryURL, "--data", filepath.Join(dir, "cli"))...) // #nosec G204 -- the test's own binary
+		cmd := exec.Command(bin, append(args, "--database-url", pg.PrimaryURL)...) // #nosec G204 -- the test's own binary
 		cmd.Env = env
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
 		out, err := cmd.Output()
 		if err != nil {
-			t.Fatalf("certd %s: %v\n%s", strings.Join(args, " "), err, out)
+			t.Fatalf("certd %s: %v\n%s\n%s", strings.Join(args, " "), err, out, stderr.String())
 		}
 		return out
 	}
@@ -77,9 +86,9 @@ func TestClusterUnderFaults(t *testing.T) {
 	for i := range 3 {
 		port := freePort(t)
 		p := &proc{t: t, name: fmt.Sprintf("certd-%d", i+1), env: env, ready: "http://127.0.0.1:" + port + "/readyz",
-			argv: []string{bin, "serve", "--data", filepath.Join(dir, fmt.Sprintf("i%d", i)), "--addr", "127.0.0.1:" + port,
+			argv: []string{bin, "serve", "--addr", "127.0.0.1:" + port,
 				"--database-url", pg.PrimaryURL, "--database-replica-url", pg.ReplicaURL, "--redis-url", "redis://127.0.0.1:" + redisPort + "/0",
-				"--public-url", "http://127.0.0.1:" + front, "--trusted-proxies", "127.0.0.1"}}
+				"--trusted-proxies", "127.0.0.1"}}
 		p.start()
 		t.Cleanup(p.kill)
 		instances = append(instances, p)

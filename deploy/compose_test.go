@@ -214,6 +214,20 @@ func TestComposeReplica(t *testing.T) {
 	}
 
 	// Both instances read from the replica.
+	// One data volume for both instances: the public log and its local
+	// witness must be one, or no checkpoint meets either instance's quorum
+	// and every certificate verifies as invalid (TestClusterUnderFaults).
+	sources := map[string]bool{}
+	for _, name := range certdServices {
+		for _, v := range p.Services[name].Volumes {
+			if v.Target == "/var/lib/certd" {
+				sources[v.Source] = true
+			}
+		}
+	}
+	if len(sources) != 1 {
+		t.Errorf("the certd instances mount %d different data volumes, want one shared: %v", len(sources), sources)
+	}
 	for _, name := range []string{"certd-1", "certd-2"} {
 		svc, ok := p.Services[name]
 		if !ok {
