@@ -31,14 +31,14 @@ type progress struct {
 	label string
 	every time.Duration
 
-	mu        sync.Mutex
-	start     time.Time
-	last      time.Time
-	first     int // done at the first update: a resumed job's rate counts only this run
-	done      int
-	total     int
-	started   bool
-	drawn     bool
+	mu      sync.Mutex
+	start   time.Time
+	last    time.Time
+	first   int // done at the first update: a resumed job's rate counts only this run
+	done    int
+	total   int
+	started bool
+	drawn   bool
 }
 
 func isTerminal(w io.Writer) bool {

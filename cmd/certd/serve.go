@@ -17,7 +17,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/valyala/fasthttp"
 
-	"certd/holder"
 	"certd/issuer"
 	"certd/issuer/account"
 	"certd/issuer/console"
@@ -26,6 +25,7 @@ import (
 	"certd/issuer/publog"
 	"certd/issuer/roster"
 	"certd/verify/cache"
+	"certd/verify/holder"
 	"certd/verify/web"
 )
 

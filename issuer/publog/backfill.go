@@ -94,4 +94,3 @@ func Backfill(ctx context.Context, st BackfillStore) (int, error) {
 	}
 	return n, flush()
 }
-
