@@ -439,11 +439,8 @@ func cmdIssue(ctx context.Context, args []string, out io.Writer) error {
 		if *outDir != "" {
 			return usageError{"--out 与 --no-pdf 不能同时使用 / --out and --no-pdf cannot be combined"}
 		}
-		// The records sign the status address and the print job keeps the
-		// QR address: both must be the deployment's, PDFs or not.
-		if _, err := e.printURL(); err != nil {
-			return err
-		}
+		// Nothing is printed now: the address is checked when the print
+		// job is finished (certd render --pending, or certd serve).
 		e.svc.Printer = nil
 	} else if err := e.needPrinter(); err != nil {
 		return err

@@ -264,6 +264,65 @@ func resultRows(items []item, res []itemResult) [][]string {
 	return rows
 }
 
+// resultXLSX is the result sheet as a clerk works with it: column widths, a
+// frozen header row with a filter, and each row coloured by whether it can
+// be accepted (green) or needs action (red), so that the 结论 column can be
+// filtered and the rows to act on stand out.
+func resultXLSX(rows [][]string, res []itemResult) (*excelize.File, error) {
+	f := excelize.NewFile()
+	fail := func(err error) (*excelize.File, error) { _ = f.Close(); return nil, err }
+	const sheet = "Sheet1"
+	head, err := f.NewStyle(&excelize.Style{Font: &excelize.Font{Bold: true}, Fill: excelize.Fill{Type: "pattern", Pattern: 1, Color: []string{"D0D5DD"}}})
+	if err != nil {
+		return fail(err)
+	}
+	okStyle, err := f.NewStyle(&excelize.Style{Fill: excelize.Fill{Type: "pattern", Pattern: 1, Color: []string{"ECFDF3"}}})
+	if err != nil {
+		return fail(err)
+	}
+	actStyle, err := f.NewStyle(&excelize.Style{Fill: excelize.Fill{Type: "pattern", Pattern: 1, Color: []string{"FEE4E2"}}})
+	if err != nil {
+		return fail(err)
+	}
+	sw, err := f.NewStreamWriter(sheet)
+	if err != nil {
+		return fail(err)
+	}
+	for col, w := range []float64{26, 12, 14, 22, 12, 14, 16, 40, 24, 14, 12, 24, 30} {
+		if err := sw.SetColWidth(col+1, col+1, w); err != nil {
+			return fail(err)
+		}
+	}
+	if err := sw.SetPanes(&excelize.Panes{Freeze: true, YSplit: 1, TopLeftCell: "A2", ActivePane: "bottomLeft"}); err != nil {
+		return fail(err)
+	}
+	for i, r := range rows {
+		cells := make([]any, len(r))
+		for j, v := range r {
+			cells[j] = v
+		}
+		style := head
+		if i > 0 {
+			style = actStyle
+			if x := res[i-1]; x.Confirmed && x.Conclusion == verify.ConclusionValid {
+				style = okStyle
+			}
+		}
+		cell, _ := excelize.CoordinatesToCellName(1, i+1)
+		if err := sw.SetRow(cell, cells, excelize.RowOpts{StyleID: style}); err != nil {
+			return fail(err)
+		}
+	}
+	if err := sw.Flush(); err != nil {
+		return fail(err)
+	}
+	last, _ := excelize.CoordinatesToCellName(len(resultHeader), len(rows))
+	if err := f.AutoFilter(sheet, "A1:"+last, nil); err != nil {
+		return fail(err)
+	}
+	return f, nil
+}
+
 // bulkSummary is a bulk check as the page shows it: how many rows can be
 // accepted, how many need action and why, and one line per row (no names).
 type bulkSummary struct {
@@ -364,25 +423,11 @@ func (h *handlers) bulkUpload(c *fiber.Ctx) error {
 	}
 	rows := resultRows(items, res)
 	if isXLSX {
-		f := excelize.NewFile()
-		defer f.Close()
-		sw, err := f.NewStreamWriter("Sheet1")
+		f, err := resultXLSX(rows, res)
 		if err != nil {
 			return err
 		}
-		for i, r := range rows {
-			cells := make([]any, len(r))
-			for j, v := range r {
-				cells[j] = v
-			}
-			cell, _ := excelize.CoordinatesToCellName(1, i+1)
-			if err := sw.SetRow(cell, cells); err != nil {
-				return err
-			}
-		}
-		if err := sw.Flush(); err != nil {
-			return err
-		}
+		defer f.Close()
 		var buf bytes.Buffer
 		if _, err := f.WriteTo(&buf); err != nil {
 			return err

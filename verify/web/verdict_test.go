@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/xuri/excelize/v2"
+
 	"certd/issuer"
 	"certd/issuer/ident"
 	"certd/verify"
@@ -198,5 +200,56 @@ func TestBulkOnThePage(t *testing.T) {
 	}
 	if strings.Contains(page, w.Certs[0].Holder.Name) {
 		t.Error("the page shows a name")
+	}
+}
+
+// TestResultSheetIsWorkable: the XLSX result sheet has a frozen header with
+// a filter, set column widths, and rows to act on coloured apart from rows
+// that can be accepted. Before, it was bare cells (issue 13 point 9, part).
+func TestResultSheetIsWorkable(t *testing.T) {
+	w := verifytest.NewWorld(t, openSQLite(t), 2)
+	a := newApp(t, w.Store, Deps{})
+	in := excelize.NewFile()
+	_ = in.SetSheetRow("Sheet1", "A1", &[]any{"证书编号", "姓名"})
+	_ = in.SetSheetRow("Sheet1", "A2", &[]any{w.Certs[0].Number, w.Certs[0].Holder.Name})
+	_ = in.SetSheetRow("Sheet1", "A3", &[]any{w.Certs[1].Number, "错名字"})
+	var x bytes.Buffer
+	if _, err := in.WriteTo(&x); err != nil {
+		t.Fatal(err)
+	}
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	fw, _ := mw.CreateFormFile("file", "list.xlsx")
+	_, _ = fw.Write(x.Bytes())
+	_ = mw.Close()
+	resp, out := a.do(t, "POST", "/bulk", &body, "Content-Type", mw.FormDataContentType())
+	if resp.StatusCode != 200 {
+		t.Fatalf("bulk: %d %.300s", resp.StatusCode, out)
+	}
+	f, err := excelize.OpenReader(strings.NewReader(out))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	panes, err := f.GetPanes("Sheet1")
+	if err != nil || !panes.Freeze || panes.YSplit != 1 {
+		t.Errorf("header not frozen: %+v %v", panes, err)
+	}
+	if w, _ := f.GetColWidth("Sheet1", "A"); w < 20 {
+		t.Errorf("number column width %v", w)
+	}
+	if !strings.Contains(out, "autoFilter") && !bytes.Contains([]byte(out), []byte("_xlnm._FilterDatabase")) {
+		// The filter lives in the sheet XML (compressed): check through the API.
+		if dn := f.GetDefinedName(); len(dn) == 0 {
+			t.Error("no filter on the header")
+		}
+	}
+	okS, _ := f.GetCellStyle("Sheet1", "C2")
+	badS, _ := f.GetCellStyle("Sheet1", "C3")
+	if okS == badS {
+		t.Error("the row to act on is not coloured apart")
+	}
+	if v, _ := f.GetCellValue("Sheet1", "C3"); v != "姓名不符" {
+		t.Errorf("结论 of the wrong name: %q", v)
 	}
 }
