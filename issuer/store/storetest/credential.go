@@ -76,7 +76,7 @@ func testConcurrentCredential(t *testing.T, s issuer.Store) {
 	var wg sync.WaitGroup
 	for i := range callers {
 		wg.Go(func() {
-			outs[i], errs[i] = s.SetCredential(ctx, n, string(rune('a'+i))+"~", event("certificate.credential", "alpha", n))
+			outs[i], errs[i] = s.SetCredential(ctx, n, "abcdef"[i:i+1]+"~", event("certificate.credential", "alpha", n))
 		})
 	}
 	wg.Wait()

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"context"
+	"crypto/sha256"
 	"fmt"
 	"sync"
 	"testing"
@@ -40,7 +41,7 @@ func RunLogOutbox(t *testing.T, open func(t *testing.T) LogOutboxStore) {
 
 // logItem is a fake entry: the store treats entries as opaque bytes.
 func logItem(kind, inst, subject string) issuer.LogItem {
-	return issuer.LogItem{Kind: kind, InstitutionID: inst, Subject: subject, Salt: bytesOf(byte(len(subject)), 32),
+	return issuer.LogItem{Kind: kind, InstitutionID: inst, Subject: subject, Salt: bytesOf(sha256.Sum256([]byte(subject))[0], 32),
 		Entry: []byte("entry " + kind + " " + inst + " " + subject + "\n")}
 }
 
