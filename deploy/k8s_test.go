@@ -43,6 +43,7 @@ type manifests struct {
 	secrets     []*corev1.Secret
 	pdbs        []*policyv1.PodDisruptionBudget
 	hpas        []*autoscalingv2.HorizontalPodAutoscaler
+	pvcs        []*corev1.PersistentVolumeClaim
 	kinds       []string // "apiVersion/kind name", in order
 }
 
@@ -84,6 +85,9 @@ func (m *manifests) decode(where string, b []byte) error {
 		case "PodDisruptionBudget":
 			o := new(policyv1.PodDisruptionBudget)
 			m.pdbs, obj, want = append(m.pdbs, o), o, "policy/v1"
+		case "PersistentVolumeClaim":
+			o := new(corev1.PersistentVolumeClaim)
+			m.pvcs, obj, want = append(m.pvcs, o), o, "v1"
 		case "HorizontalPodAutoscaler":
 			o := new(autoscalingv2.HorizontalPodAutoscaler)
 			m.hpas, obj, want = append(m.hpas, o), o, "autoscaling/v2"
@@ -362,6 +366,26 @@ func checkManifests(t *testing.T, m *manifests) {
 	// private SQLite register.
 	if vm, ok := mounts[cm.Data["CERTD_DATA"]]; !ok || !vm.ReadOnly {
 		t.Errorf("the data directory %q must be mounted read-only", cm.Data["CERTD_DATA"])
+	}
+	// The public log and its local witness are one for all pods: both
+	// directories come, writable, from one ReadWriteMany claim of the base.
+	for _, dir := range []string{"log", "witness"} {
+		p := filepath.Join(cm.Data["CERTD_DATA"], dir)
+		vm, ok := mounts[p]
+		v := vols[vm.Name]
+		if !ok || vm.ReadOnly || v.PersistentVolumeClaim == nil {
+			t.Errorf("%s must be a writable mount of the shared claim", p)
+			continue
+		}
+		found := false
+		for _, pvc := range m.pvcs {
+			if pvc.Name == v.PersistentVolumeClaim.ClaimName && slices.Contains(pvc.Spec.AccessModes, corev1.ReadWriteMany) {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("%s: claim %s is not a ReadWriteMany claim of the base", p, v.PersistentVolumeClaim.ClaimName)
+		}
 	}
 	if !strings.Contains(readFile(t, filepath.Join(k8sBase, "configmap.yaml")), "SQLite") {
 		t.Error("configmap.yaml should say why several replicas need PostgreSQL rather than SQLite")
