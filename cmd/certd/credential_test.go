@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestCredentialCommand: certd credential writes a holder credential or a
@@ -51,13 +52,25 @@ func TestCredentialCommand(t *testing.T) {
 		t.Errorf("verify the presentation: %v\n%s", err, out)
 	}
 
+	// A list speaks for a record only if it was made at least a second
+	// after the record was signed (statuslists.go): wait, so that the
+	// bundle's list is one that can.
+	time.Sleep(1100 * time.Millisecond)
 	trust := filepath.Join(dir, "trust.json")
 	if err := os.WriteFile(trust, []byte(c.must("trust", "export")), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	// Offline, the bundle's signed status list answers for the credential's
+	// credentialStatus while it is fresh; past its ttl the answer is
+	// "cannot determine", never "not revoked".
 	code, out, _ := c.run("verify", full, "--trust", trust)
+	if code != 0 || !strings.Contains(out, "有效 valid") || !strings.Contains(out, "状态列表") {
+		t.Errorf("offline with a fresh status list: exit %d\n%s", code, out)
+	}
+	later := time.Now().Add(24 * time.Hour).UTC().Format(time.RFC3339)
+	code, out, _ = c.run("verify", full, "--trust", trust, "--now", later)
 	if code != 1 || !strings.Contains(out, "无法确认") || !strings.Contains(out, "✓ 通过 pass") {
-		t.Errorf("offline: exit %d\n%s", code, out)
+		t.Errorf("offline with a stale status list: exit %d\n%s", code, out)
 	}
 
 	segs := strings.Split(pres, "~")
