@@ -70,7 +70,7 @@ func (h *handlers) statusList(c *fiber.Ctx) error {
 	if !statusIDPattern.MatchString(id) || !d.Registry.Known(id) || h.lists == nil {
 		return h.fail(c, errStatusListUnknown)
 	}
-	l, err := h.status.get(c.Context(), h.lists, id, version)
+	l, err := h.status.get(c.UserContext(), h.lists, id, version)
 	if issuer.Is(err, issuer.ErrNotFound) {
 		return h.fail(c, errStatusListUnknown)
 	}
