@@ -137,43 +137,4 @@ func (p *StatusPublisher) refresh(ctx context.Context, ttl time.Duration) {
 	}
 }
 
-// lastAuditSeq finds the newest audit seq with O(log n) one-row reads, as
-// the store offers no "latest" query.
-func (s *Service) lastAuditSeq(ctx context.Context) (int64, error) {
-	after := func(x int64) (int64, error) {
-		evs, err := s.store.Audit(ctx, AuditFilter{AfterSeq: x, Limit: 1})
-		if err != nil || len(evs) == 0 {
-			return 0, err
-		}
-		return evs[0].Seq, nil
-	}
-	lo, err := after(0)
-	if err != nil || lo == 0 {
-		return 0, err
-	}
-	step := int64(1)
-	for {
-		n, err := after(lo + step)
-		if err != nil {
-			return 0, err
-		}
-		if n == 0 {
-			break
-		}
-		lo, step = n, step*2
-	}
-	hi := lo + step
-	for lo < hi {
-		mid := lo + (hi-lo)/2
-		n, err := after(mid)
-		if err != nil {
-			return 0, err
-		}
-		if n != 0 {
-			lo = n
-		} else {
-			hi = mid
-		}
-	}
-	return lo, nil
-}
+func (s *Service) lastAuditSeq(ctx context.Context) (int64, error) { return LastAuditSeq(ctx, s.store) }

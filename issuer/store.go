@@ -245,3 +245,48 @@ type PrintItem struct {
 	BatchID string
 	Photo   []byte
 }
+
+// LastAuditSeq finds the newest audit seq of src with O(log n) one-row
+// reads, as the stores offer no "latest" query and the log can be long.
+// Whatever tails the audit log (the public cache, the status-list
+// publisher) starts from it.
+func LastAuditSeq(ctx context.Context, src interface {
+	Audit(ctx context.Context, f AuditFilter) ([]AuditEvent, error)
+}) (int64, error) {
+	after := func(x int64) (int64, error) {
+		evs, err := src.Audit(ctx, AuditFilter{AfterSeq: x, Limit: 1})
+		if err != nil || len(evs) == 0 {
+			return 0, err
+		}
+		return evs[0].Seq, nil
+	}
+	lo, err := after(0)
+	if err != nil || lo == 0 {
+		return 0, err
+	}
+	step := int64(1)
+	for {
+		n, err := after(lo + step)
+		if err != nil {
+			return 0, err
+		}
+		if n == 0 {
+			break
+		}
+		lo, step = n, step*2
+	}
+	hi := lo + step
+	for lo < hi {
+		mid := lo + (hi-lo)/2
+		n, err := after(mid)
+		if err != nil {
+			return 0, err
+		}
+		if n != 0 {
+			lo = n
+		} else {
+			hi = mid
+		}
+	}
+	return lo, nil
+}

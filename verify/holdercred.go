@@ -129,35 +129,11 @@ func (v *Verifier) VerifyCredential(ctx context.Context, presentation string) Re
 		return formatFail(zh, en)
 	}
 	kid, _ := tok.Header["kid"].(string)
-	instID := strings.TrimPrefix(claims.Issuer.ID, "urn:certd:institution:")
-	reg, ok := v.Registry.At(instID, claims.IssuedAt.Unix())
+	reg, key, pub, ok := v.issuerKey(&b, claims, kid)
 	if !ok {
-		b.set(CheckFormat, Pass, "", "")
-		if v.Registry.Known(instID) {
-			b.set(CheckIssuer, Fail, "签名时该机构尚未备案", "the institution was not registered when this was signed")
-		} else {
-			b.set(CheckIssuer, Fail, "发证机构不在主管部门的备案目录中", "the issuer is not in the authority's register")
-		}
-		b.skipRest(CheckIssuer)
 		return finish(res, b)
 	}
 	res.Registration = &reg
-	var key credential.KeyWindow
-	var pub ed25519.PublicKey
-	for _, k := range reg.Keys {
-		if k.JWK.Kid == kid && kid != "" {
-			key = k
-			pub, err = k.JWK.PublicKey()
-			break
-		}
-	}
-	if pub == nil || err != nil {
-		// Another college's key, or one nobody registered.
-		b.set(CheckFormat, Pass, "", "")
-		b.set(CheckIssuer, Fail, "签名密钥不属于该机构备案的密钥", "the signing key is not one the institution registered")
-		b.skipRest(CheckIssuer)
-		return finish(res, b)
-	}
 	r, err := sdjwt.Verify(presentation, func(k string) (ed25519.PublicKey, error) {
 		if k != kid {
 			return nil, sdjwt.ErrUnknownKey

@@ -385,36 +385,11 @@ func (v *Verifier) VerifyToken(ctx context.Context, token string) Result {
 		b.skipRest(CheckFormat)
 		return finish(res, b)
 	}
-	instID := strings.TrimPrefix(claims.Issuer.ID, "urn:certd:institution:")
-	signedAt := claims.IssuedAt.Unix()
-	reg, ok := v.Registry.At(instID, signedAt)
+	reg, key, pub, ok := v.issuerKey(&b, &claims, u.Header.Kid)
 	if !ok {
-		// Format is fine so far; the issuer is the problem.
-		b.set(CheckFormat, Pass, "", "")
-		if v.Registry.Known(instID) {
-			b.set(CheckIssuer, Fail, "签名时该机构尚未备案", "the institution was not registered when this was signed")
-		} else {
-			b.set(CheckIssuer, Fail, "发证机构不在主管部门的备案目录中", "the issuer is not in the authority's register")
-		}
-		b.skipRest(CheckIssuer)
 		return finish(res, b)
 	}
 	res.Registration = &reg
-	var key credential.KeyWindow
-	var pub ed25519.PublicKey
-	for _, k := range reg.Keys {
-		if k.JWK.Kid == u.Header.Kid {
-			key = k
-			pub, err = k.JWK.PublicKey()
-			break
-		}
-	}
-	if pub == nil || err != nil {
-		b.set(CheckFormat, Pass, "", "")
-		b.set(CheckIssuer, Fail, "签名密钥不属于该机构备案的密钥", "the signing key is not one the institution registered")
-		b.skipRest(CheckIssuer)
-		return finish(res, b)
-	}
 	if v.batch != nil {
 		v.batch.Add(u, pub)
 	} else if err := u.Verify(pub); err != nil {
@@ -426,6 +401,41 @@ func (v *Verifier) VerifyToken(ctx context.Context, token string) Result {
 	}
 	res.Claims = &claims
 	return v.registered(ctx, res, b, reg, key, func(st StatusInfo) (bool, bool) { return st.Token != "", st.Token == token })
+}
+
+// issuerKey finds the registration in force when claims were signed and its
+// key kid, which a record and a holder credential are both checked
+// against. When there is none it records why (the issuer or the key is the
+// problem, the format was fine) and skips the rest; ok is false then.
+func (v *Verifier) issuerKey(b *builder, claims *credential.CertificateClaims, kid string) (reg credential.Registration, key credential.KeyWindow, pub ed25519.PublicKey, ok bool) {
+	instID := strings.TrimPrefix(claims.Issuer.ID, "urn:certd:institution:")
+	reg, ok = v.Registry.At(instID, claims.IssuedAt.Unix())
+	if !ok {
+		b.set(CheckFormat, Pass, "", "")
+		if v.Registry.Known(instID) {
+			b.set(CheckIssuer, Fail, "签名时该机构尚未备案", "the institution was not registered when this was signed")
+		} else {
+			b.set(CheckIssuer, Fail, "发证机构不在主管部门的备案目录中", "the issuer is not in the authority's register")
+		}
+		b.skipRest(CheckIssuer)
+		return reg, key, nil, false
+	}
+	var err error
+	for _, k := range reg.Keys {
+		if k.JWK.Kid == kid && kid != "" {
+			key = k
+			pub, err = k.JWK.PublicKey()
+			break
+		}
+	}
+	if pub == nil || err != nil {
+		// Another college's key, or one nobody registered.
+		b.set(CheckFormat, Pass, "", "")
+		b.set(CheckIssuer, Fail, "签名密钥不属于该机构备案的密钥", "the signing key is not one the institution registered")
+		b.skipRest(CheckIssuer)
+		return reg, key, nil, false
+	}
+	return reg, key, pub, true
 }
 
 // registered makes the checks after a verified signature, which a record

@@ -9,45 +9,9 @@ import (
 	"certd/issuer"
 )
 
-// lastSeq finds the newest audit seq with O(log n) one-row reads, since the
-// store offers no "latest" query and the log can be long.
+// lastSeq is where the tail starts: the newest audit seq.
 func (s *Service) lastSeq(ctx context.Context) (int64, error) {
-	after := func(x int64) (int64, error) {
-		evs, err := s.store.Audit(ctx, issuer.AuditFilter{AfterSeq: x, Limit: 1})
-		if err != nil || len(evs) == 0 {
-			return 0, err
-		}
-		return evs[0].Seq, nil
-	}
-	lo, err := after(0)
-	if err != nil || lo == 0 {
-		return 0, err
-	}
-	step := int64(1)
-	for {
-		n, err := after(lo + step)
-		if err != nil {
-			return 0, err
-		}
-		if n == 0 {
-			break
-		}
-		lo, step = n, step*2
-	}
-	hi := lo + step
-	for lo < hi {
-		mid := lo + (hi-lo)/2
-		n, err := after(mid)
-		if err != nil {
-			return 0, err
-		}
-		if n != 0 {
-			lo = n
-		} else {
-			hi = mid
-		}
-	}
-	return lo, nil
+	return issuer.LastAuditSeq(ctx, s.store)
 }
 
 // holeTTL is how long a missing seq is waited for: a transaction that takes
