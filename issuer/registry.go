@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"regexp"
 	"slices"
@@ -132,21 +133,63 @@ func parseDate(s string) (time.Time, bool) {
 	return t, err == nil
 }
 
-// fieldErrors collects every problem in a spec so the authority fixes all
-// of them at once; each language keeps its own list.
-type fieldErrors struct{ zh, en []string }
+// FieldProblem is one problem of a submitted record, tied to the field it
+// is about (the form's input name: "id", "name", "uscc", "prefix",
+// "filing_no", "valid_from", "valid_until", "city", "kind", "contact",
+// "scope", "fees"), so that a form can say it beside that field.
+type FieldProblem struct{ Field, Zh, En string }
 
-func (f *fieldErrors) add(zh, en string, args ...any) {
-	f.zh = append(f.zh, fmt.Sprintf(zh, args...))
-	f.en = append(f.en, fmt.Sprintf(en, args...))
+// FieldsError is every problem of a record at once. It wraps the *Error
+// that lists them all, a line each (what the command line prints), and
+// keeps them by field for the console's form.
+type FieldsError struct {
+	Err    *Error
+	Fields []FieldProblem
 }
 
-// err is nil without problems, else one error listing them, a line each.
+func (f *FieldsError) Error() string { return f.Err.Error() }
+func (f *FieldsError) Unwrap() error { return f.Err }
+
+// FieldsOf returns the problems of err by field, nil when err carries none.
+func FieldsOf(err error) []FieldProblem {
+	var fe *FieldsError
+	if errors.As(err, &fe) {
+		return fe.Fields
+	}
+	return nil
+}
+
+// fieldErrors collects every problem in a spec so the authority fixes all
+// of them at once, each with the field it is about.
+type fieldErrors struct {
+	list []FieldProblem
+	// conflicts counts the problems that clash with what is stored (an id
+	// or prefix already taken) rather than break a rule.
+	conflicts int
+}
+
+func (f *fieldErrors) add(zh, en string, args ...any) { f.addTo("", zh, en, args...) }
+
+func (f *fieldErrors) addTo(field, zh, en string, args ...any) {
+	f.list = append(f.list, FieldProblem{field, fmt.Sprintf(zh, args...), fmt.Sprintf(en, args...)})
+}
+
+// err is nil without problems, else one error listing them, a line each;
+// ErrConflict when every problem is a clash with what is stored.
 func (f *fieldErrors) err(code string) error {
-	if len(f.zh) == 0 {
+	if len(f.list) == 0 {
 		return nil
 	}
-	return &Error{Kind: ErrInvalid, Code: code, Zh: "机构信息有误：\n  " + strings.Join(f.zh, "\n  "), En: "the institution record has problems:\n  " + strings.Join(f.en, "\n  ")}
+	var zh, en []string
+	for _, p := range f.list {
+		zh, en = append(zh, p.Zh), append(en, p.En)
+	}
+	kind := ErrInvalid
+	if f.conflicts == len(f.list) {
+		kind = ErrConflict
+	}
+	return &FieldsError{Err: &Error{Kind: kind, Code: code, Zh: "机构信息有误：\n  " + strings.Join(zh, "\n  "), En: "the institution record has problems:\n  " + strings.Join(en, "\n  ")},
+		Fields: slices.Clone(f.list)}
 }
 
 // AddInstitution registers a new institution with a fresh signing key.
@@ -154,7 +197,7 @@ func (s *Service) AddInstitution(ctx context.Context, actor Actor, spec Institut
 	if err := actor.mayAdminister(); err != nil {
 		return Institution{}, err
 	}
-	in, err := s.buildInstitution(ctx, spec)
+	in, err := s.buildNew(ctx, spec)
 	if err != nil {
 		return Institution{}, err
 	}
@@ -176,33 +219,78 @@ func (s *Service) AddInstitution(ctx context.Context, actor Actor, spec Institut
 }
 
 func (s *Service) buildInstitution(ctx context.Context, spec InstitutionSpec) (Institution, error) {
-	var fe fieldErrors
+	in, fe, err := s.build(ctx, spec)
+	if err != nil {
+		return in, err
+	}
+	return in, fe.err("institution_invalid")
+}
+
+// Field bounds of a registration (runes).
+const (
+	maxInstNameRunes   = 100
+	maxFilingNoRunes   = 100
+	maxContactRunes    = 100
+	maxCityOrKindRunes = 20
+)
+
+// build reads spec into an institution and collects every problem of it,
+// each with its field; err is only for a failure to read the catalogue.
+// The messages say what to enter, never what a check character should be:
+// a code that fails its check is compared with the original document.
+func (s *Service) build(ctx context.Context, spec InstitutionSpec) (Institution, *fieldErrors, error) {
+	fe := &fieldErrors{}
 	in := Institution{
 		ID: strings.TrimSpace(spec.ID), Name: strings.TrimSpace(spec.Name), USCC: strings.ToUpper(strings.TrimSpace(spec.USCC)),
 		Prefix: strings.TrimSpace(spec.Prefix), FilingNo: strings.TrimSpace(spec.FilingNo),
 		Contact: strings.TrimSpace(spec.Contact), City: strings.TrimSpace(spec.City), Kind: strings.TrimSpace(spec.Kind),
 	}
-	if !idPattern.MatchString(in.ID) {
-		fe.add("机构标识“%s”应为2至32位小写字母、数字或连字符", "institution id %q must be 2-32 lower-case letters, digits or hyphens", in.ID)
+	switch {
+	case in.ID == "":
+		fe.addTo("id", "请填写机构标识（如 jlzy，用于网址和账号，备案后不能修改）", "enter an id (such as jlzy; used in addresses and accounts, it cannot change later)")
+	case !idPattern.MatchString(in.ID):
+		fe.addTo("id", "机构标识只能由2至32位小写字母、数字或连字符（-）组成，并以字母或数字开头，如 jlzy", "the id may only have 2-32 lower-case letters, digits or hyphens (-), starting with a letter or digit, such as jlzy")
 	}
-	if in.Name == "" || utf8.RuneCountInString(in.Name) > 100 {
-		fe.add("机构名称不能为空且不超过100字", "registered name must be 1-100 characters")
+	switch n := utf8.RuneCountInString(in.Name); {
+	case n == 0:
+		fe.addTo("name", "请填写机构名称（与备案通知一致，将印在证书上）", "enter the registered name (as in the registration notice; it is printed on certificates)")
+	case n > maxInstNameRunes:
+		fe.addTo("name", "机构名称最多%d字（现为%d字）", "the registered name may have at most %d characters (it has %d)", maxInstNameRunes, n)
 	}
-	if e, ok := AsError(ident.CheckUSCC(in.USCC)); ok {
-		fe.zh, fe.en = append(fe.zh, "统一社会信用代码："+e.Zh), append(fe.en, "unified social credit code: "+e.En)
+	if in.USCC == "" {
+		fe.addTo("uscc", "请填写统一社会信用代码（18位，见事业单位法人证书或营业执照）", "enter the unified social credit code (18 characters, on the legal-person certificate or business licence)")
+	} else if e, ok := AsError(ident.CheckUSCC(in.USCC)); ok {
+		fe.list = append(fe.list, FieldProblem{"uscc", e.Zh, e.En})
 	}
-	if !certno.ValidPrefix(in.Prefix) {
-		fe.add("证书编号前缀“%s”应为1个大写字母加12位数字", "certificate prefix %q must be a capital letter and 12 digits", in.Prefix)
+	switch {
+	case in.Prefix == "":
+		fe.addTo("prefix", "请填写证书编号前缀（1个大写字母加12位数字，见备案通知）", "enter the certificate number prefix (a capital letter and 12 digits, from the registration notice)")
+	case !certno.ValidPrefix(in.Prefix):
+		fe.addTo("prefix", "证书编号前缀应为1个大写字母加12位数字（共13位，如 Y000022000001），请与备案通知核对", "the certificate number prefix is a capital letter and 12 digits (13 in all, such as Y000022000001); compare it with the registration notice")
 	}
-	if in.FilingNo == "" {
-		fe.add("备案编号不能为空", "filing number (备案编号) is empty")
+	switch n := utf8.RuneCountInString(in.FilingNo); {
+	case n == 0:
+		fe.addTo("filing_no", "请填写备案编号（见备案通知）", "enter the filing number (from the registration notice)")
+	case n > maxFilingNoRunes:
+		fe.addTo("filing_no", "备案编号最多%d字", "the filing number may have at most %d characters", maxFilingNoRunes)
+	}
+	if utf8.RuneCountInString(in.Contact) > maxContactRunes {
+		fe.addTo("contact", "联系方式最多%d字", "the contact may have at most %d characters", maxContactRunes)
+	}
+	if utf8.RuneCountInString(in.City) > maxCityOrKindRunes {
+		fe.addTo("city", "请选择市州", "choose the city")
+	}
+	if utf8.RuneCountInString(in.Kind) > maxCityOrKindRunes {
+		fe.addTo("kind", "请选择类型", "choose the kind")
 	}
 	today := Day(s.now())
 	in.ValidFrom = today
+	fromOK, untilOK := true, true
 	if spec.ValidFrom != "" {
 		d, ok := parseDate(spec.ValidFrom)
 		if !ok {
-			fe.add("备案有效期起始日期“%s”应为YYYY-MM-DD", "valid_from %q must be YYYY-MM-DD", spec.ValidFrom)
+			fromOK = false
+			fe.addTo("valid_from", "备案有效期起始日期应为有效日期，写作YYYY-MM-DD（如 2026-09-01）", "the start date must be a real date written YYYY-MM-DD (such as 2026-09-01)")
 		}
 		in.ValidFrom = d
 	}
@@ -210,23 +298,25 @@ func (s *Service) buildInstitution(ctx context.Context, spec InstitutionSpec) (I
 	if spec.ValidUntil != "" {
 		d, ok := parseDate(spec.ValidUntil)
 		if !ok {
-			fe.add("备案有效期截止日期“%s”应为YYYY-MM-DD", "valid_until %q must be YYYY-MM-DD", spec.ValidUntil)
+			untilOK = false
+			fe.addTo("valid_until", "备案有效期截止日期应为有效日期，写作YYYY-MM-DD；留空则为起始日期起三年", "the end date must be a real date written YYYY-MM-DD; leave it empty for three years from the start")
 		}
 		in.ValidUntil = d
 	}
-	if in.ValidUntil.Before(in.ValidFrom) {
-		fe.add("备案有效期截止日期早于起始日期", "valid_until is before valid_from")
+	if fromOK && untilOK && in.ValidUntil.Before(in.ValidFrom) {
+		fe.addTo("valid_until", "备案有效期截止日期（%s）早于起始日期（%s），请与备案通知核对", "the end date (%s) is before the start date (%s); compare them with the registration notice",
+			in.ValidUntil.Format(DateLayout), in.ValidFrom.Format(DateLayout))
 	}
 	cat, err := s.catalogue(ctx)
 	if err != nil {
-		return in, err
+		return in, fe, err
 	}
 	seen := map[string]bool{}
 	for i, sc := range spec.Scope {
 		code := occupation.NormalizeCode(sc.Occupation)
 		occ, ok := cat[code]
 		if !ok {
-			fe.add("认定范围第%d项：职业编码%s不在职业目录中", "scope line %d: occupation %s is not in the catalogue", i+1, sc.Occupation)
+			fe.addTo("scope", "认定范围第%d项：职业编码“%s”不在职业目录中，请在职业目录中核对编码", "scope line %d: occupation code %q is not in the catalogue; look it up in the catalogue", i+1, sc.Occupation)
 			continue
 		}
 		spec := strings.TrimSpace(sc.Specialty)
@@ -234,19 +324,19 @@ func (s *Service) buildInstitution(ctx context.Context, spec InstitutionSpec) (I
 			spec = ""
 		}
 		if _, ok := occ.LevelsFor(spec); !ok {
-			fe.add("认定范围第%d项：%s没有工种“%s”", "scope line %d: %s has no 工种 %q", i+1, occ.Name, spec)
+			fe.addTo("scope", "认定范围第%d项：职业目录中%s没有工种“%s”", "scope line %d: under %s the catalogue lists no 工种 %q", i+1, occ.Name, spec)
 			continue
 		}
 		key := code + "/" + spec
 		if seen[key] {
-			fe.add("认定范围第%d项：%s %s重复", "scope line %d: %s %s is listed twice", i+1, occ.Name, spec)
+			fe.addTo("scope", "认定范围第%d项：%s重复", "scope line %d: %s is listed twice", i+1, occ.Name+specSuffix(spec))
 		}
 		seen[key] = true
 		entry := ScopeEntry{Occupation: code, Specialty: spec}
 		for _, ls := range sc.Levels {
 			l, ok := occupation.ParseLevel(ls)
 			if !ok || !occ.HasLevel(spec, l) {
-				fe.add("认定范围第%d项：等级“%s”对%s无效", "scope line %d: level %q is not defined for %s", i+1, ls, occ.Name)
+				fe.addTo("scope", "认定范围第%d项：职业目录中%s没有等级“%s”", "scope line %d: the catalogue defines no level %q for %s", i+1, occ.Name+specSuffix(spec), ls)
 				continue
 			}
 			if !slices.Contains(entry.Levels, l) {
@@ -254,25 +344,33 @@ func (s *Service) buildInstitution(ctx context.Context, spec InstitutionSpec) (I
 			}
 		}
 		if len(entry.Levels) == 0 {
-			fe.add("认定范围第%d项：未列出等级", "scope line %d: no levels", i+1)
+			fe.addTo("scope", "认定范围第%d项：%s未选等级", "scope line %d: no level is chosen for %s", i+1, occ.Name+specSuffix(spec))
 		}
 		slices.Sort(entry.Levels)
 		in.Scope = append(in.Scope, entry)
 	}
 	if len(spec.Scope) == 0 {
-		fe.add("认定范围不能为空", "the scope is empty")
+		fe.addTo("scope", "请至少选择一个职业（工种）及其等级", "choose at least one occupation (or 工种) and its levels")
 	}
 	for i, f := range spec.Fees {
 		code := occupation.NormalizeCode(f.Occupation)
 		l, ok := occupation.ParseLevel(f.Level)
 		fen, okAmt := parseYuan(f.Amount)
 		if !ok || !okAmt || !ValidCodeIn(cat, code) {
-			fe.add("收费标准第%d项无效（职业、等级或金额）", "fee line %d is invalid (occupation, level or amount)", i+1)
+			fe.addTo("fees", "收费标准第%d项无效（职业、等级或金额）", "fee line %d is invalid (occupation, level or amount)", i+1)
 			continue
 		}
 		in.Fees = append(in.Fees, Fee{Occupation: code, Level: l, AmountFen: fen, Basis: strings.TrimSpace(f.Basis)})
 	}
-	return in, fe.err("institution_invalid")
+	return in, fe, nil
+}
+
+// specSuffix names a 工种 after its occupation's name, nothing when none.
+func specSuffix(spec string) string {
+	if spec == "" {
+		return ""
+	}
+	return "（" + spec + "）"
 }
 
 // ValidCodeIn reports whether code is in the catalogue.
@@ -734,14 +832,30 @@ func (s *Service) PreviewRegistration(ctx context.Context, actor Actor, spec Ins
 	if err := actor.mayAdminister(); err != nil {
 		return Institution{}, err
 	}
-	in, err := s.buildInstitution(ctx, spec)
+	return s.buildNew(ctx, spec)
+}
+
+// buildNew checks a new registration: every problem of the spec, and in the
+// same list an id or certificate prefix another institution already has,
+// so that one submission shows them all.
+func (s *Service) buildNew(ctx context.Context, spec InstitutionSpec) (Institution, error) {
+	in, fe, err := s.build(ctx, spec)
 	if err != nil {
-		return Institution{}, err
+		return in, err
 	}
-	if _, err := s.store.Institution(ctx, in.ID); err == nil {
-		return Institution{}, Errorf(ErrConflict, "institution_exists", "机构标识“%s”已被使用", "the id %q is taken", in.ID)
-	} else if !Is(err, ErrNotFound) {
-		return Institution{}, err
+	all, err := s.store.Institutions(ctx)
+	if err != nil {
+		return in, err
 	}
-	return in, nil
+	for _, o := range all {
+		if in.ID != "" && o.ID == in.ID {
+			fe.addTo("id", "机构标识“%s”已由“%s”使用，请另取一个", "the id %q is already used by %s; choose another", in.ID, o.Name)
+			fe.conflicts++
+		}
+		if in.Prefix != "" && o.Prefix == in.Prefix {
+			fe.addTo("prefix", "证书编号前缀%s已由“%s”使用：每个机构的前缀不同，请与备案通知核对", "the certificate prefix %s is already used by %s: each college has its own; compare it with the registration notice", in.Prefix, o.Name)
+			fe.conflicts++
+		}
+	}
+	return in, fe.err("institution_invalid")
 }

@@ -71,6 +71,9 @@ type instFormData struct {
 	Today    string
 }
 
+// FieldErr is the problem of one field of the form, nil when it has none.
+func (d instFormData) FieldErr(name string) *issuer.FieldProblem { return d.Err.Field(name) }
+
 func chosenOf(scope []issuer.ScopeEntry) map[string]bool {
 	m := map[string]bool{}
 	for _, s := range scope {
@@ -121,11 +124,8 @@ func (c *Console) specFromForm(fc *fiber.Ctx) (issuer.InstitutionSpec, map[strin
 	spec := issuer.InstitutionSpec{ID: fc.FormValue("id"), Name: fc.FormValue("name"), USCC: fc.FormValue("uscc"), Prefix: fc.FormValue("prefix"),
 		FilingNo: fc.FormValue("filing_no"), ValidFrom: fc.FormValue("valid_from"), ValidUntil: fc.FormValue("valid_until"),
 		Contact: fc.FormValue("contact"), City: fc.FormValue("city"), Kind: fc.FormValue("kind")}
-	for _, v := range []string{spec.ID, spec.Name, spec.USCC, spec.Prefix, spec.FilingNo, spec.ValidFrom, spec.ValidUntil, spec.Contact, spec.City, spec.Kind} {
-		if utf8.RuneCountInString(v) > 200 {
-			return spec, nil, errf(issuer.ErrInvalid, "field_long", "填写的内容过长（每项最多200字）", "a field is too long (at most 200 characters)")
-		}
-	}
+	// Each field's bound is checked by the service with the other
+	// problems, so that one submission reports them all.
 	values := formValues(fc, "scope")
 	if len(values) > 5000 {
 		return spec, nil, errf(issuer.ErrInvalid, "scope_long", "认定范围过多", "too many scope lines")

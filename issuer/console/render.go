@@ -222,14 +222,37 @@ func (c *Console) fail(fc *fiber.Ctx, rc *reqCtx, err error) error {
 	return c.renderStatus(fc, rc, status, "error", errorData{Zh: zh, En: en, Back: fc.Get(fiber.HeaderReferer)})
 }
 
-// formErr re-renders a form page with the error above it.
+// formErr re-renders a form page with the error above it. When the error
+// names fields (issuer.FieldsError), Fields lists every problem, each shown
+// beside its field and summed up above the form.
 type formErr struct {
 	Zh, En string
+	Fields []issuer.FieldProblem
 }
 
 func (c *Console) formError(err error) *formErr {
 	zh, en, _ := c.userError(err)
-	return &formErr{zh, en}
+	return &formErr{zh, en, issuer.FieldsOf(err)}
+}
+
+// Field returns the problems of one field, joined, or nil.
+func (f *formErr) Field(name string) *issuer.FieldProblem {
+	if f == nil {
+		return nil
+	}
+	var out *issuer.FieldProblem
+	for _, p := range f.Fields {
+		if p.Field != name {
+			continue
+		}
+		if out == nil {
+			out = &issuer.FieldProblem{Field: name, Zh: p.Zh, En: p.En}
+		} else {
+			out.Zh += "；" + p.Zh
+			out.En += "; " + p.En
+		}
+	}
+	return out
 }
 
 func (c *Console) redirect(fc *fiber.Ctx, to, msg string) error {
