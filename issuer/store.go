@@ -192,8 +192,11 @@ type CertificateFilter struct {
 	Status        Status
 	Occupation    string
 	Level         occupation.Level
-	Name          string // exact holder name
-	DocNumber     string // exact document number
+	// Name finds holders whose name contains it, ignoring spaces, case
+	// and full-width forms (see ident.NormalizeName): "李 四", "李四" and
+	// "四" all find 李四. Callers bound the answer with Limit.
+	Name      string
+	DocNumber string // exact document number
 	// Numbers, when not empty, keeps only these certificate numbers: the
 	// public lookup reads a batch of cache misses in one query.
 	Numbers    []string

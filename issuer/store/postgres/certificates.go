@@ -333,8 +333,8 @@ func (s *Store) Certificates(ctx context.Context, f issuer.CertificateFilter) ([
 	if f.Level != 0 {
 		add("level = $%d", int(f.Level))
 	}
-	if f.Name != "" {
-		add("holder_name = $%d", f.Name)
+	if like := storeutil.NameLike(f.Name); like != "" {
+		add(`lower(replace(holder_name, ' ', '')) LIKE $%d ESCAPE '\'`, like)
 	}
 	if f.DocNumber != "" {
 		add("doc_number = $%d", f.DocNumber)

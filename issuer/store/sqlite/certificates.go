@@ -322,8 +322,8 @@ func (s *Store) Certificates(ctx context.Context, f issuer.CertificateFilter) ([
 	if f.Level != 0 {
 		add("level = ?", int(f.Level))
 	}
-	if f.Name != "" {
-		add("holder_name = ?", f.Name)
+	if like := storeutil.NameLike(f.Name); like != "" {
+		add(`lower(replace(holder_name, ' ', '')) LIKE ? ESCAPE '\'`, like)
 	}
 	if f.DocNumber != "" {
 		add("doc_number = ?", f.DocNumber)

@@ -280,6 +280,7 @@ func ledger(t *testing.T, s issuer.Store) map[string]string {
 	c := cert("alpha", 4, net, 4, july15)
 	c.Holder.Name = "李四"
 	d := cert("alpha", 5, weld, 3, july15)
+	d.Holder.Name = "John SMITH"
 	bb := issue(t, s, batch("b2", "alpha", "fp2"), prefixA, c, d)
 	e := issue(t, s, batch("b3", "beta", "fp1"), prefixB, cert("beta", 6, weld, 3, dec2025))
 	must(t, s.Revoke(t.Context(), a[1], issuer.Revocation{Reason: issuer.ReasonError, At: t0, By: "admin"}, event("certificate.revoke", "alpha", a[1])))
@@ -290,6 +291,8 @@ func testCertificateFilter(t *testing.T, s issuer.Store) {
 	m := ledger(t, s)
 	all := []string{m["e1"], m["a1"], m["a2"], m["b2"], m["a3"], m["b1"]}
 	slices.Sort(all)
+	zhang := []string{m["e1"], m["a1"], m["a2"], m["a3"]}
+	slices.Sort(zhang)
 	cases := []struct {
 		name string
 		f    issuer.CertificateFilter
@@ -303,7 +306,14 @@ func testCertificateFilter(t *testing.T, s issuer.Store) {
 		{"occupation", issuer.CertificateFilter{Occupation: "4-04-05-04"}, []string{m["b1"]}},
 		{"level", issuer.CertificateFilter{Level: 4}, []string{m["a3"], m["b1"]}},
 		{"name", issuer.CertificateFilter{Name: "李四"}, []string{m["b1"]}},
-		{"name is exact", issuer.CertificateFilter{Name: "李"}, []string{}},
+		{"part of a name", issuer.CertificateFilter{Name: "四"}, []string{m["b1"]}},
+		{"name with spaces", issuer.CertificateFilter{Name: " 李　四 "}, []string{m["b1"]}},
+		{"foreign name, any case, full-width", issuer.CertificateFilter{Name: "ｓｍｉｔｈ"}, []string{m["b2"]}},
+		{"name with spaces inside", issuer.CertificateFilter{Name: "johnsm"}, []string{m["b2"]}},
+		{"name part and institution", issuer.CertificateFilter{Name: "张", InstitutionID: "beta"}, []string{m["e1"]}},
+		{"name wildcards are literal", issuer.CertificateFilter{Name: "%"}, []string{}},
+		{"name underscore is literal", issuer.CertificateFilter{Name: "张_0"}, []string{}},
+		{"name part, limited", issuer.CertificateFilter{Name: "张", Limit: 2}, zhang[:2]},
 		{"doc number", issuer.CertificateFilter{DocNumber: "220101199001010006"}, []string{m["e1"]}},
 		{"issued from", issuer.CertificateFilter{IssuedFrom: july15}, []string{m["b2"], m["b1"]}},
 		{"issued to is inclusive", issuer.CertificateFilter{IssuedTo: june30}, []string{m["e1"], m["a1"], m["a2"], m["a3"]}},
