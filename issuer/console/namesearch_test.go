@@ -18,7 +18,7 @@ func TestLedgerNameSearch(t *testing.T) {
 			part := string([]rune(full)[1:])
 			prefixA, prefixB := w.certA[:13], w.certB[:13]
 			cases := []struct {
-				user, q     string
+				user, q      string
 				wantA, wantB bool
 			}{
 				{"aop", full, true, false},
