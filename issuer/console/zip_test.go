@@ -44,11 +44,19 @@ func TestBatchZipHasEveryCertificate(t *testing.T) {
 	if r.status != 200 || err != nil || len(zr.File) != len(certs) {
 		t.Fatalf("ZIP with every PDF made: %d %v", r.status, err)
 	}
+	// Named for handing out: 学号_姓名_编号.pdf, flagged UTF-8 (general
+	// purpose bit 11) so that Windows Explorer and macOS show the Chinese.
 	names := map[string]bool{}
 	for _, f := range zr.File {
 		names[f.Name] = true
+		if f.Flags&0x800 == 0 {
+			t.Errorf("entry %q is not flagged UTF-8", f.Name)
+		}
 	}
-	if !names[missing+".pdf"] || !names[w.certA+".pdf"] {
-		t.Errorf("ZIP entries %v", names)
+	for _, c := range certs {
+		want := c.Holder.StudentNo + "_" + c.Holder.Name + "_" + c.Number + ".pdf"
+		if !names[want] {
+			t.Errorf("no entry %q among %v", want, names)
+		}
 	}
 }
