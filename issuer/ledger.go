@@ -56,54 +56,11 @@ func (s *Service) WriteLedger(ctx context.Context, actor Actor, f CertificateFil
 // WriteLedgerProgress is WriteLedger telling progress, after each page of
 // rows, how many rows are written.
 func (s *Service) WriteLedgerProgress(ctx context.Context, actor Actor, f CertificateFilter, format string, w io.Writer, progress func(rows int)) (int, error) {
-	var (
-		writeRow func([]string) error
-		finish   func() error
-	)
-	switch format {
-	case "csv":
-		if _, err := io.WriteString(w, "\ufeff"); err != nil {
-			return 0, err
-		}
-		cw := csv.NewWriter(w)
-		writeRow = func(vals []string) error {
-			cells := make([]string, len(vals))
-			for i, v := range vals {
-				cells[i] = DefuseFormula(v)
-			}
-			return cw.Write(cells)
-		}
-		finish = func() error { cw.Flush(); return cw.Error() }
-	case "xlsx":
-		x := excelize.NewFile()
-		defer x.Close()
-		sheet := "台账 Ledger"
-		if err := x.SetSheetName("Sheet1", sheet); err != nil {
-			return 0, err
-		}
-		sw, err := x.NewStreamWriter(sheet)
-		if err != nil {
-			return 0, err
-		}
-		row := 0
-		writeRow = func(vals []string) error {
-			row++
-			cells := make([]any, len(vals))
-			for i, v := range vals {
-				cells[i] = v
-			}
-			cell, _ := excelize.CoordinatesToCellName(1, row)
-			return sw.SetRow(cell, cells)
-		}
-		finish = func() error {
-			if err := sw.Flush(); err != nil {
-				return err
-			}
-			return x.Write(w)
-		}
-	default:
-		return 0, Errorf(ErrInvalid, "ledger_format", "台账格式应为xlsx或csv", "the ledger format must be xlsx or csv")
+	writeRow, finish, closeSheet, err := sheetWriter(format, "台账 Ledger", w)
+	if err != nil {
+		return 0, err
 	}
+	defer closeSheet()
 	if err := writeRow(LedgerColumns); err != nil {
 		return 0, err
 	}
@@ -149,4 +106,91 @@ func (s *Service) publicURL() string {
 		return s.Printer.publicURL
 	}
 	return s.PublicURL
+}
+
+// sheetWriter writes rows of text as "xlsx" (one sheet of that name) or
+// "csv" (UTF-8 with a BOM, formulas defused) to w; finish completes the
+// file, closeSheet frees what the workbook holds.
+func sheetWriter(format, sheet string, w io.Writer) (writeRow func([]string) error, finish func() error, closeSheet func(), err error) {
+	switch format {
+	case "csv":
+		if _, err := io.WriteString(w, "\ufeff"); err != nil {
+			return nil, nil, nil, err
+		}
+		cw := csv.NewWriter(w)
+		writeRow = func(vals []string) error {
+			cells := make([]string, len(vals))
+			for i, v := range vals {
+				cells[i] = DefuseFormula(v)
+			}
+			return cw.Write(cells)
+		}
+		return writeRow, func() error { cw.Flush(); return cw.Error() }, func() {}, nil
+	case "xlsx":
+		x := excelize.NewFile()
+		if err := x.SetSheetName("Sheet1", sheet); err != nil {
+			_ = x.Close()
+			return nil, nil, nil, err
+		}
+		sw, err := x.NewStreamWriter(sheet)
+		if err != nil {
+			_ = x.Close()
+			return nil, nil, nil, err
+		}
+		row := 0
+		writeRow = func(vals []string) error {
+			row++
+			cells := make([]any, len(vals))
+			for i, v := range vals {
+				cells[i] = v
+			}
+			cell, _ := excelize.CoordinatesToCellName(1, row)
+			return sw.SetRow(cell, cells)
+		}
+		finish = func() error {
+			if err := sw.Flush(); err != nil {
+				return err
+			}
+			return x.Write(w)
+		}
+		return writeRow, finish, func() { _ = x.Close() }, nil
+	}
+	return nil, nil, nil, Errorf(ErrInvalid, "ledger_format", "文件格式应为xlsx或csv", "the format must be xlsx or csv")
+}
+
+// BatchListColumns is the list of a batch's new numbers that a college
+// hands on (to its registrar, to the classes): who got which number.
+var BatchListColumns = []string{"证书编号 Number", "学号 Student no", "姓名 Name", "职业编码 Occupation code", "职业名称 Occupation", "工种 Specialty", "等级 Level"}
+
+// BatchListRow is one certificate as a row of the batch list.
+func BatchListRow(c Certificate) []string {
+	spec := c.Specialty
+	if spec == "" {
+		spec = "--"
+	}
+	return []string{c.Number, c.Holder.StudentNo, c.Holder.Name, c.Occupation, c.OccupationName, spec, c.Level.Chinese()}
+}
+
+// WriteBatchList writes the list of a batch's certificates (BatchListColumns),
+// in number order, as "xlsx" or "csv", for an actor who may read the batch;
+// it returns how many rows it wrote.
+func (s *Service) WriteBatchList(ctx context.Context, actor Actor, batchID, format string, w io.Writer) (int, error) {
+	_, certs, err := s.batchCertificates(ctx, actor, batchID)
+	if err != nil {
+		return 0, err
+	}
+	writeRow, finish, closeSheet, err := sheetWriter(format, "证书编号 Numbers", w)
+	if err != nil {
+		return 0, err
+	}
+	defer closeSheet()
+	if err := writeRow(BatchListColumns); err != nil {
+		return 0, err
+	}
+	for _, c := range certs {
+		if err := writeRow(BatchListRow(c)); err != nil {
+			return 0, err
+		}
+	}
+	return len(certs), finish()
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 	"sync"
 
 	"certd/issuer/render"
@@ -308,8 +309,9 @@ func (s *Service) pdfOf(ctx context.Context, actor Actor, c Certificate) ([]byte
 	return pdf, nil
 }
 
-// BatchZip writes every certificate of a batch, each its own PDF named
-// NUMBER.pdf (see PDF), into a ZIP for the college to hand out. A
+// BatchZip writes every certificate of a batch, each its own PDF named so
+// that a clerk can hand it out (HandOutName: 学号_姓名_编号.pdf), into a ZIP
+// for the college. A
 // certificate whose PDF cannot be had fails the whole archive rather than
 // going missing from it.
 func (s *Service) BatchZip(ctx context.Context, actor Actor, batchID string, w io.Writer) error {
@@ -323,7 +325,7 @@ func (s *Service) BatchZip(ctx context.Context, actor Actor, batchID string, w i
 		if err != nil {
 			return err
 		}
-		entries = append(entries, render.ZipEntry{Name: c.Number + ".pdf", Data: pdf})
+		entries = append(entries, render.ZipEntry{Name: HandOutName(c) + ".pdf", Data: pdf})
 	}
 	// The claim slips go with the certificates for those who hand both
 	// out; an auditor's copy has none (the holder codes are not theirs).
@@ -335,6 +337,22 @@ func (s *Service) BatchZip(ctx context.Context, actor Actor, batchID string, w i
 		entries = append(entries, slips...)
 	}
 	return render.WriteZip(w, b.CreatedAt, entries)
+}
+
+// HandOutName is the base of a certificate's file name in a batch ZIP:
+// 学号_姓名_编号, or 姓名_编号 without a student number, each part made safe
+// for file systems (render.SafeFileName). The number keeps names unique and
+// leads back to the record. archive/zip flags a name that is not ASCII as
+// UTF-8, so Windows Explorer and macOS Archive Utility show the Chinese.
+func HandOutName(c Certificate) string {
+	var parts []string
+	if sno := render.SafeFileName(c.Holder.StudentNo); sno != "" {
+		parts = append(parts, sno)
+	}
+	if name := render.SafeFileName(c.Holder.Name); name != "" {
+		parts = append(parts, name)
+	}
+	return strings.Join(append(parts, c.Number), "_")
 }
 
 // PrintBatch writes a batch's print file to w: one PDF with a page per

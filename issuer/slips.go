@@ -87,7 +87,7 @@ func (s *Service) slipsOf(ctx context.Context, institutionID string, certs []Cer
 	return out, nil
 }
 
-// slipZipEntries are the claim slips of certs as NUMBER-slip.pdf entries
+// slipZipEntries are the claim slips of certs as 学号_姓名_编号_领取凭条.pdf entries
 // of the batch ZIP, for an actor who may hand them out.
 func (s *Service) slipZipEntries(ctx context.Context, institutionID string, certs []Certificate) ([]render.ZipEntry, error) {
 	if s.Printer == nil {
@@ -103,7 +103,7 @@ func (s *Service) slipZipEntries(ctx context.Context, institutionID string, cert
 		if err := s.Printer.base.Slips([]render.Slip{sl}, &buf); err != nil {
 			return nil, err
 		}
-		out[i] = render.ZipEntry{Name: sl.Number + "-slip.pdf", Data: buf.Bytes()}
+		out[i] = render.ZipEntry{Name: HandOutName(certs[i]) + "_领取凭条.pdf", Data: buf.Bytes()}
 	}
 	return out, nil
 }

@@ -46,6 +46,8 @@ var matrix = []struct {
 	{"GET", "/console/batches/{batch}/print.pdf", "LOOOOONN"},
 	{"GET", "/console/batches/{batch}/certificates.zip", "LOOOOONN"},
 	{"GET", "/console/batches/{batch}/slips.pdf", "LDDOODNN"}, // holder codes: the college's operators only
+	{"GET", "/console/batches/{batch}/numbers.xlsx", "LOOOOONN"},
+	{"GET", "/console/batches/{batch}/numbers.csv", "LOOOOONN"},
 
 	{"GET", "/console/certificates", "LOOOOOOO"},
 	{"GET", "/console/certificates/export.xlsx", "LOOOOOOO"},

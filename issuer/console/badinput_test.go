@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+	"github.com/xuri/excelize/v2"
 
 	"certd/issuer"
 )
@@ -207,6 +208,44 @@ func TestRosterWorkflow(t *testing.T) {
 			}
 			if cs, _ := w.svc.Certificates(context.Background(), w.users["aop"].Actor(), issuer.CertificateFilter{}); len(cs) != 8 {
 				t.Fatalf("after issuing: %d certificates, want 8", len(cs))
+			}
+			// The done page lists the new numbers, each linked to its
+			// certificate, with 学号, name and level; the list downloads.
+			issued, _ := w.svc.Certificates(context.Background(), w.users["aop"].Actor(), issuer.CertificateFilter{Name: personName(0)})
+			var batch string
+			for _, c := range issued {
+				if c.BatchID != w.batchA {
+					batch = c.BatchID
+				}
+			}
+			fresh, _ := w.svc.Certificates(context.Background(), w.users["aop"].Actor(), issuer.CertificateFilter{BatchID: batch})
+			if len(fresh) != 5 {
+				t.Fatalf("new batch %q has %d certificates", batch, len(fresh))
+			}
+			for _, c := range fresh {
+				for _, want := range []string{`href="/console/certificates/` + c.Number + `"`, c.Holder.StudentNo, c.Holder.Name} {
+					if !strings.Contains(page.body, want) {
+						t.Errorf("done page lacks %q", want)
+					}
+				}
+			}
+			x := w.do("GET", "/console/batches/"+batch+"/numbers.xlsx", ck, nil, nil)
+			f, err := excelize.OpenReader(strings.NewReader(x.body))
+			if x.status != 200 || err != nil {
+				t.Fatalf("numbers.xlsx: %d %v", x.status, err)
+			}
+			rows, _ := f.GetRows(f.GetSheetList()[0])
+			if len(rows) != 6 || rows[1][0] != fresh[0].Number || rows[1][1] != fresh[0].Holder.StudentNo || rows[1][2] != fresh[0].Holder.Name || rows[1][6] != "三级/高级工" {
+				t.Errorf("numbers.xlsx rows %v", rows)
+			}
+			csv := w.do("GET", "/console/batches/"+batch+"/numbers.csv", ck, nil, nil)
+			if csv.status != 200 || !strings.HasPrefix(csv.body, "\ufeff证书编号") || strings.Count(csv.body, "\n") != 6 || !strings.Contains(csv.body, fresh[4].Number+","+fresh[4].Holder.StudentNo+","+fresh[4].Holder.Name) {
+				t.Errorf("numbers.csv: %d %q", csv.status, csv.body)
+			}
+			// Another college learns nothing of the list.
+			bck, _ := w.session("bop")
+			if r := w.do("GET", "/console/batches/"+batch+"/numbers.csv", bck, nil, nil); r.status != 404 || strings.Contains(r.body, fresh[0].Number) {
+				t.Errorf("beta reading alpha's list: %d", r.status)
 			}
 		})
 	}

@@ -396,7 +396,15 @@ type jobData struct {
 	UnprintedZh, UnprintedEn   string
 	Elapsed                    int
 	Photos                     int
+	// Issued lists the batch's new numbers on the done page (at most
+	// maxDoneRows; the download has them all).
+	Issued     []issuer.Certificate
+	MoreIssued int
 }
+
+// maxDoneRows bounds the list of new numbers on a done page: the list to
+// download has every one.
+const maxDoneRows = 1000
 
 // cut shortens s for the page and counts it against the budget.
 func cut(s string, budget *int) string {
@@ -488,6 +496,16 @@ func (c *Console) issueJob(fc *fiber.Ctx, rc *reqCtx) error {
 	if d.State == "running" {
 		// The page polls itself: no script needed.
 		fc.Set("Refresh", "1")
+	}
+	if d.State == "done" && d.BatchID != "" {
+		certs, err := c.svc.Certificates(fc.UserContext(), rc.actor, issuer.CertificateFilter{InstitutionID: j.InstitutionID, BatchID: d.BatchID, Limit: maxDoneRows + 1})
+		if err != nil {
+			return c.fail(fc, rc, err)
+		}
+		if len(certs) > maxDoneRows {
+			certs = certs[:maxDoneRows]
+		}
+		d.Issued, d.MoreIssued = certs, max(d.Count-len(certs), 0)
 	}
 	return c.render(fc, rc, "job", d)
 }

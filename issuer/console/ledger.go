@@ -115,6 +115,32 @@ func (c *Console) batchZip(fc *fiber.Ctx, rc *reqCtx) error {
 	return fc.Send(buf.Bytes())
 }
 
+func (c *Console) batchNumbersXLSX(fc *fiber.Ctx, rc *reqCtx) error {
+	return c.batchNumbers(fc, rc, "xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+}
+
+func (c *Console) batchNumbersCSV(fc *fiber.Ctx, rc *reqCtx) error {
+	return c.batchNumbers(fc, rc, "csv", "text/csv; charset=utf-8")
+}
+
+// batchNumbers sends the list of a batch's new numbers (who got which) as
+// a spreadsheet.
+func (c *Console) batchNumbers(fc *fiber.Ctx, rc *reqCtx, format, mime string) error {
+	b, err := c.batch(fc, rc)
+	if err != nil {
+		return c.fail(fc, rc, err)
+	}
+	var buf bytes.Buffer
+	n, err := c.svc.WriteBatchList(fc.UserContext(), rc.actor, b.ID, format, &buf)
+	if err != nil {
+		return c.fail(fc, rc, err)
+	}
+	c.audit(fc, rc, "batch.list", b.InstitutionID, b.ID, map[string]any{"rows": n, "format": format})
+	fc.Set(fiber.HeaderContentType, mime)
+	fc.Set(fiber.HeaderContentDisposition, `attachment; filename="`+b.ID+`-numbers.`+format+`"`)
+	return fc.Send(buf.Bytes())
+}
+
 // audit records what the caller took away or was refused; a failure to
 // record is logged, and does not take the page away from the caller.
 func (c *Console) audit(fc *fiber.Ctx, rc *reqCtx, action, inst, subject string, detail map[string]any) {

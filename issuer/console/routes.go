@@ -89,6 +89,8 @@ func Routes() []Route {
 		{g, "/console/batches/:id/print.pdf", permLedger, false, (*Console).batchPrint},
 		{g, "/console/batches/:id/certificates.zip", permLedger, false, (*Console).batchZip},
 		{g, "/console/batches/:id/slips.pdf", permIssue, false, (*Console).batchSlips},
+		{g, "/console/batches/:id/numbers.xlsx", permLedger, false, (*Console).batchNumbersXLSX},
+		{g, "/console/batches/:id/numbers.csv", permLedger, false, (*Console).batchNumbersCSV},
 
 		{g, "/console/certificates", permLedger, false, (*Console).ledger},
 		{g, "/console/certificates/export.xlsx", permLedger, false, (*Console).ledgerExport},
