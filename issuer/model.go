@@ -321,6 +321,11 @@ type StatusList struct {
 	Size          int // entries
 	Revoked       int // bits set
 	Token         string
+	// BitsDigest names the bits the list carries (StatusBitsDigest); a
+	// version whose digest equals the latest's is a re-signing, and the
+	// store keeps only the first and the latest of a run of those. Empty
+	// for versions stored before digests were kept.
+	BitsDigest string
 }
 
 // StatusBits is what a status list is made from: which indexes are set

@@ -2,6 +2,9 @@ package issuer
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
 	"time"
 
 	"certd/issuer/credential"
@@ -56,6 +59,9 @@ func (s *Service) PublishStatusList(ctx context.Context, id string, ttl time.Dur
 		case !Is(err, ErrNotFound):
 			return StatusList{}, err
 		}
+		// The list speaks for the time it is dated: taken before the bits
+		// are read, every change committed by then is in them.
+		validFrom := s.statusClock()
 		bits, err := s.store.StatusBits(ctx, id)
 		if err != nil {
 			return StatusList{}, err
@@ -66,12 +72,13 @@ func (s *Service) PublishStatusList(ctx context.Context, id string, ttl time.Dur
 			return StatusList{}, err
 		}
 		c := &statuslist.Credential{ID: s.StatusListURL(id), Issuer: credential.InstitutionURN(id),
-			ValidFrom: s.statusClock(), TTL: ttl, List: list}
+			ValidFrom: validFrom, TTL: ttl, List: list}
 		tok, err := c.Sign(priv)
 		if err != nil {
 			return StatusList{}, err
 		}
-		l := StatusList{InstitutionID: id, Version: version, ValidFrom: c.ValidFrom, TTL: ttl, Size: size, Revoked: len(bits.Set), Token: tok}
+		l := StatusList{InstitutionID: id, Version: version, ValidFrom: c.ValidFrom, TTL: ttl, Size: size, Revoked: len(bits.Set), Token: tok,
+			BitsDigest: StatusBitsDigest(size, bits.Set)}
 		err = s.store.PutStatusList(ctx, l)
 		if err == nil {
 			return l, nil
@@ -80,6 +87,19 @@ func (s *Service) PublishStatusList(ctx context.Context, id string, ttl time.Dur
 			return StatusList{}, err
 		}
 	}
+}
+
+// StatusBitsDigest names a list's content, its size and the indexes set
+// (in ascending order, as StatusBits returns them), so that a re-signing of
+// unchanged bits can be told from a change without decoding stored lists.
+func StatusBitsDigest(size int, set []int) string {
+	h := sha256.New()
+	var b [binary.MaxVarintLen64]byte
+	h.Write(b[:binary.PutUvarint(b[:], uint64(size))]) // #nosec G115 -- sizes and indexes are never negative
+	for _, i := range set {
+		h.Write(b[:binary.PutUvarint(b[:], uint64(i))]) // #nosec G115
+	}
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 // StatusList returns version v of institution id's published list, the

@@ -3,6 +3,7 @@ package issuer_test
 import (
 	"context"
 	"crypto/ed25519"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -161,5 +162,115 @@ func TestStatusPublisherWithinASecond(t *testing.T) {
 	cancel()
 	if err := <-done; err != context.Canceled {
 		t.Fatalf("Run returned %v", err)
+	}
+}
+
+// TestStatusListResignsDoNotPileUp: re-signing unchanged bits every half
+// ttl kept a version each time (288 a day per institution). A run of
+// re-signings now keeps its first version, which dates the change, and its
+// latest; every version that changed bits stays readable as it was.
+func TestStatusListResignsDoNotPileUp(t *testing.T) {
+	each(t, func(t *testing.T, f *fixture) {
+		f.svc.StatusBase = statusBase
+		rep := f.issue(clerk, roster(3))
+		publish := func() issuer.StatusList {
+			t.Helper()
+			f.now = f.now.Add(5 * time.Minute)
+			l, err := f.svc.PublishStatusList(f.ctx, "jlvtc", 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return l
+		}
+		kept := func(want ...int) {
+			t.Helper()
+			latest, err := f.svc.StatusList(f.ctx, "jlvtc", 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []int
+			for v := 1; v <= latest.Version; v++ {
+				switch _, err := f.svc.StatusList(f.ctx, "jlvtc", v); {
+				case err == nil:
+					got = append(got, v)
+				case !issuer.Is(err, issuer.ErrNotFound):
+					t.Fatal(err)
+				}
+			}
+			if !slices.Equal(got, want) {
+				t.Fatalf("versions kept %v, want %v", got, want)
+			}
+		}
+		first := publish()
+		for range 10 {
+			publish()
+		}
+		kept(1, 11)
+		if _, err := f.svc.Revoke(f.ctx, clerk, rep.Issued[0].Number, issuer.ReasonMisconduct, ""); err != nil {
+			t.Fatal(err)
+		}
+		changed := publish()
+		if changed.Revoked != 1 || changed.BitsDigest == first.BitsDigest {
+			t.Fatalf("after a revocation: %d bits set, digest %s (before %s)", changed.Revoked, changed.BitsDigest, first.BitsDigest)
+		}
+		kept(1, 11, 12)
+		for range 5 {
+			publish()
+		}
+		latest := publish()
+		kept(1, 11, 12, 18)
+		if got := f.listOf(latest); !got.ValidFrom.Equal(f.now.Truncate(time.Millisecond)) {
+			t.Fatalf("the latest list is dated %v, want %v", got.ValidFrom, f.now)
+		}
+		if old, err := f.svc.StatusList(f.ctx, "jlvtc", changed.Version); err != nil || old != changed {
+			t.Fatalf("the version that revoked changed: %+v %v", old, err)
+		}
+	})
+}
+
+// bitsThen runs after once StatusBits has read the bits: a change
+// committed between reading the bits and dating the list.
+type bitsThen struct {
+	issuer.Store
+	after func()
+}
+
+func (b *bitsThen) StatusBits(ctx context.Context, id string) (issuer.StatusBits, error) {
+	bits, err := b.Store.StatusBits(ctx, id)
+	if b.after != nil {
+		b.after()
+		b.after = nil
+	}
+	return bits, err
+}
+
+// TestStatusListDatedBeforeItsBits: a list says "as of validFrom"; a
+// revocation committed before that instant must be in it. The list was
+// dated after its bits were read, so a revocation in between was missing
+// from a list that claimed to be newer than it.
+func TestStatusListDatedBeforeItsBits(t *testing.T) {
+	f := newFixture(t)
+	f.svc.StatusBase = statusBase
+	rep := f.issue(clerk, roster(2))
+	var revokedAt time.Time
+	hook := &bitsThen{Store: f.store, after: func() {
+		f.now = f.now.Add(time.Second)
+		revokedAt = f.now
+		if _, err := f.svc.Revoke(f.ctx, clerk, rep.Issued[1].Number, issuer.ReasonRequest, ""); err != nil {
+			t.Error(err)
+		}
+	}}
+	svc := issuer.New(hook, f.kek)
+	svc.Now, svc.Log, svc.StatusBase = f.svc.Now, f.svc.Log, statusBase
+	l, err := svc.PublishStatusList(f.ctx, "jlvtc", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := f.listOf(l).Check(entryOf(t, rep.Issued[1].Token), l.ValidFrom, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !l.ValidFrom.Before(revokedAt) && got != statuslist.Revoked {
+		t.Fatalf("a list dated %v says %v for a certificate revoked at %v", l.ValidFrom, got, revokedAt)
 	}
 }

@@ -111,37 +111,51 @@ func (s *Store) StatusBits(ctx context.Context, inst string) (issuer.StatusBits,
 }
 
 // PutStatusList stores a new version of an institution's list; its
-// Version must be exactly one more than the latest (1 for the first).
+// Version must be exactly one more than the latest (1 for the first). A
+// version with the latest's bits is a re-signing; if the latest was one
+// too, it is deleted, so unchanged lists do not pile up.
 func (s *Store) PutStatusList(ctx context.Context, l issuer.StatusList) error {
 	return s.write(ctx, "put status list", func(tx pgx.Tx) error {
 		var latest int
-		if err := tx.QueryRow(ctx, `SELECT coalesce(max(version), 0) FROM status_lists WHERE institution_id = $1`, l.InstitutionID).Scan(&latest); err != nil {
+		var digest string
+		var latestResign bool
+		err := tx.QueryRow(ctx, `SELECT version, bits_digest, resign FROM status_lists
+			WHERE institution_id = $1 ORDER BY version DESC LIMIT 1`, l.InstitutionID).Scan(&latest, &digest, &latestResign)
+		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 			return err
 		}
 		if l.Version != latest+1 {
 			return storeutil.StatusListVersionConflict(l.InstitutionID, l.Version, latest)
 		}
-		_, err := tx.Exec(ctx, `INSERT INTO status_lists (institution_id, version, valid_from, ttl_ms, size, revoked, token)
-			VALUES ($1, $2, $3, $4, $5, $6, $7)`, l.InstitutionID, l.Version, instant(l.ValidFrom), l.TTL.Milliseconds(), l.Size, l.Revoked, l.Token)
+		resign := latest > 0 && l.BitsDigest != "" && l.BitsDigest == digest
+		_, err = tx.Exec(ctx, `INSERT INTO status_lists (institution_id, version, valid_from, ttl_ms, size, revoked, token, bits_digest, resign)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`, l.InstitutionID, l.Version, instant(l.ValidFrom), l.TTL.Milliseconds(), l.Size, l.Revoked, l.Token, l.BitsDigest, resign)
 		if c, code := pgConstraint(err); code == "23505" && c == "status_lists_pkey" {
 			return storeutil.StatusListVersionConflict(l.InstitutionID, l.Version, l.Version)
 		}
-		return err
+		if err != nil {
+			return err
+		}
+		if resign && latestResign {
+			_, err := tx.Exec(ctx, `DELETE FROM status_lists WHERE institution_id = $1 AND version = $2`, l.InstitutionID, latest)
+			return err
+		}
+		return nil
 	})
 }
 
 // StatusList returns version v of inst's list, or the latest for v 0.
 func (s *Store) StatusList(ctx context.Context, inst string, v int) (issuer.StatusList, error) {
 	l := issuer.StatusList{InstitutionID: inst}
-	q := `SELECT version, valid_from, ttl_ms, size, revoked, token FROM status_lists WHERE institution_id = $1 AND version = $2`
+	q := `SELECT version, valid_from, ttl_ms, size, revoked, token, bits_digest FROM status_lists WHERE institution_id = $1 AND version = $2`
 	args := []any{inst, v}
 	if v == 0 {
-		q = `SELECT version, valid_from, ttl_ms, size, revoked, token FROM status_lists WHERE institution_id = $1 ORDER BY version DESC LIMIT 1`
+		q = `SELECT version, valid_from, ttl_ms, size, revoked, token, bits_digest FROM status_lists WHERE institution_id = $1 ORDER BY version DESC LIMIT 1`
 		args = args[:1]
 	}
 	var from time.Time
 	var ttl int64
-	err := s.pool.QueryRow(ctx, q, args...).Scan(&l.Version, &from, &ttl, &l.Size, &l.Revoked, &l.Token)
+	err := s.pool.QueryRow(ctx, q, args...).Scan(&l.Version, &from, &ttl, &l.Size, &l.Revoked, &l.Token, &l.BitsDigest)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return issuer.StatusList{}, storeutil.NotFound(storeutil.StatusList, inst)
 	}

@@ -110,34 +110,46 @@ func (s *Store) StatusBits(ctx context.Context, inst string) (issuer.StatusBits,
 }
 
 // PutStatusList stores a new version of an institution's list; its
-// Version must be exactly one more than the latest (1 for the first).
+// Version must be exactly one more than the latest (1 for the first). A
+// version with the latest's bits is a re-signing; if the latest was one
+// too, it is deleted, so unchanged lists do not pile up.
 func (s *Store) PutStatusList(ctx context.Context, l issuer.StatusList) error {
 	return s.write(ctx, "put status list", func(tx *sql.Tx) error {
-		var latest int
-		if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(version), 0) FROM status_lists WHERE institution_id = ?`, l.InstitutionID).Scan(&latest); err != nil {
+		var latest, latestResign int
+		var digest string
+		err := tx.QueryRowContext(ctx, `SELECT version, bits_digest, resign FROM status_lists
+			WHERE institution_id = ? ORDER BY version DESC LIMIT 1`, l.InstitutionID).Scan(&latest, &digest, &latestResign)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return err
 		}
 		if l.Version != latest+1 {
 			return storeutil.StatusListVersionConflict(l.InstitutionID, l.Version, latest)
 		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO status_lists (institution_id, version, valid_from, ttl_ms, size, revoked, token)
-			VALUES (?, ?, ?, ?, ?, ?, ?)`, l.InstitutionID, l.Version, instant(l.ValidFrom), l.TTL.Milliseconds(), l.Size, l.Revoked, l.Token)
-		return err
+		resign := latest > 0 && l.BitsDigest != "" && l.BitsDigest == digest
+		if _, err := tx.ExecContext(ctx, `INSERT INTO status_lists (institution_id, version, valid_from, ttl_ms, size, revoked, token, bits_digest, resign)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, l.InstitutionID, l.Version, instant(l.ValidFrom), l.TTL.Milliseconds(), l.Size, l.Revoked, l.Token, l.BitsDigest, resign); err != nil {
+			return err
+		}
+		if resign && latestResign != 0 {
+			_, err := tx.ExecContext(ctx, `DELETE FROM status_lists WHERE institution_id = ? AND version = ?`, l.InstitutionID, latest)
+			return err
+		}
+		return nil
 	})
 }
 
 // StatusList returns version v of inst's list, or the latest for v 0.
 func (s *Store) StatusList(ctx context.Context, inst string, v int) (issuer.StatusList, error) {
 	l := issuer.StatusList{InstitutionID: inst}
-	q := `SELECT version, valid_from, ttl_ms, size, revoked, token FROM status_lists WHERE institution_id = ? AND version = ?`
+	q := `SELECT version, valid_from, ttl_ms, size, revoked, token, bits_digest FROM status_lists WHERE institution_id = ? AND version = ?`
 	args := []any{inst, v}
 	if v == 0 {
-		q = `SELECT version, valid_from, ttl_ms, size, revoked, token FROM status_lists WHERE institution_id = ? ORDER BY version DESC LIMIT 1`
+		q = `SELECT version, valid_from, ttl_ms, size, revoked, token, bits_digest FROM status_lists WHERE institution_id = ? ORDER BY version DESC LIMIT 1`
 		args = args[:1]
 	}
 	var from sql.NullString
 	var ttl int64
-	err := s.r.QueryRowContext(ctx, q, args...).Scan(&l.Version, &from, &ttl, &l.Size, &l.Revoked, &l.Token)
+	err := s.r.QueryRowContext(ctx, q, args...).Scan(&l.Version, &from, &ttl, &l.Size, &l.Revoked, &l.Token, &l.BitsDigest)
 	if errors.Is(err, sql.ErrNoRows) {
 		return issuer.StatusList{}, storeutil.NotFound(storeutil.StatusList, inst)
 	}

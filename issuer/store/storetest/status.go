@@ -3,6 +3,7 @@ package storetest
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -133,4 +134,54 @@ func testStatusListVersions(t *testing.T, s issuer.Store) {
 	wantErr(t, err, issuer.ErrNotFound, "")
 	_, err = s.StatusList(ctx, "beta", 0)
 	wantErr(t, err, issuer.ErrNotFound, "")
+}
+
+// testStatusListResigns: a version whose bits equal the latest's is a
+// re-signing, and a re-signing that follows one replaces it; versions
+// without a digest (stored before digests were kept) are never taken for
+// one; a stale publisher still loses on the version number.
+func testStatusListResigns(t *testing.T, s issuer.Store) {
+	ctx := t.Context()
+	setup(t, s)
+	put := func(v int, digest string) {
+		t.Helper()
+		l := issuer.StatusList{InstitutionID: "alpha", Version: v, ValidFrom: t0.Add(time.Duration(v) * time.Minute).Truncate(time.Millisecond),
+			TTL: 10 * time.Minute, Size: statuslist.MinBits, Token: "eyJ.v" + strconv.Itoa(v) + ".sig", BitsDigest: digest}
+		must(t, s.PutStatusList(ctx, l))
+		got, err := s.StatusList(ctx, "alpha", 0)
+		must(t, err)
+		equal(t, "latest", got, l)
+	}
+	kept := func(want ...int) {
+		t.Helper()
+		var got []int
+		for v := 1; v <= 20; v++ {
+			switch _, err := s.StatusList(ctx, "alpha", v); {
+			case err == nil:
+				got = append(got, v)
+			default:
+				wantErr(t, err, issuer.ErrNotFound, "")
+			}
+		}
+		if !slices.Equal(got, want) {
+			t.Fatalf("versions kept %v, want %v", got, want)
+		}
+	}
+	put(1, "")
+	put(2, "")
+	put(3, "a")
+	put(4, "a")
+	put(5, "a")
+	put(6, "a")
+	kept(1, 2, 3, 6)
+	put(7, "b")
+	put(8, "b")
+	kept(1, 2, 3, 6, 7, 8)
+	put(9, "a")
+	put(10, "a")
+	put(11, "a")
+	kept(1, 2, 3, 6, 7, 8, 9, 11)
+	stale := issuer.StatusList{InstitutionID: "alpha", Version: 11, ValidFrom: t0, TTL: time.Minute, Size: statuslist.MinBits, Token: "eyJ.x.sig", BitsDigest: "a"}
+	wantErr(t, s.PutStatusList(ctx, stale), issuer.ErrConflict, "status_list_version_conflict")
+	kept(1, 2, 3, 6, 7, 8, 9, 11)
 }

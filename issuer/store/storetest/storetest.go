@@ -49,6 +49,7 @@ func Run(t *testing.T, open func(t *testing.T) issuer.Store) {
 		{"StatusIndexes", testStatusIndexes},
 		{"ConcurrentStatusIndexes", testConcurrentStatusIndexes},
 		{"StatusListVersions", testStatusListVersions},
+		{"StatusListResigns", testStatusListResigns},
 		{"HolderCodes", testHolderCodes},
 		{"HolderFailures", testHolderFailures},
 		{"ShareLinks", testShareLinks},
