@@ -389,3 +389,7 @@ func (s *Service) Calibration(ctx context.Context, actor Actor, id string) ([]by
 	}
 	return s.Printer.Calibration(in)
 }
+
+// Receipt prints a verification receipt in the certificate font (the
+// public side's 核验回执): plain A4, no institution's print settings.
+func (p *Printer) Receipt(rc render.Receipt) ([]byte, error) { return p.base.Receipt(rc) }

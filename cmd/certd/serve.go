@@ -185,6 +185,11 @@ func newApp(e *env) (*fiber.App, error) {
 		TrustedProxies: strings.Split(e.cfg.TrustedProxies, ","), RateLimit: rl, AccessLog: os.Stderr, Metrics: e.metrics,
 		Options: cache.Options{L1Bytes: int64(mb) << 20},
 	}
+	// Receipts print in the certificate font; without it they are kept
+	// and shown, and their PDF says why it cannot be made.
+	if e.loadPrinter() == nil && e.svc.Printer != nil {
+		deps.ReceiptPDF = e.svc.Printer.Receipt
+	}
 	if rt := e.publog; rt != nil {
 		deps.LogFiles, deps.Proofs = rt.reader.Public, rt.prover
 		deps.Options.LogPolicy, deps.Options.PublicLog = rt.public, rt.logSource()

@@ -120,6 +120,9 @@ type item struct {
 	Number   string `json:"number"`
 	Name     string `json:"name"`
 	IDNumber string `json:"id_number,omitempty"`
+	// Extra are the clerk's own cells of a sheet row (sheet.Extra), echoed
+	// into the result sheet; never part of the JSON API.
+	Extra []string `json:"-"`
 }
 
 // itemResult is the answer for one item.

@@ -5,8 +5,10 @@ import (
 	"context"
 	"encoding/csv"
 	"errors"
+	"fmt"
 	"io"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/gofiber/fiber/v2"
@@ -48,18 +50,37 @@ var (
 	errSheetEmpty    = issuer.Errorf(issuer.ErrInvalid, "sheet_empty", "文件中没有数据行", "the file has no data rows")
 	errSheetTooMany  = issuer.Errorf(issuer.ErrInvalid, "too_many_items", "一次最多核验%d行", "at most %d rows per file", maxItems)
 	errSheetFormat   = issuer.Errorf(issuer.ErrInvalid, "sheet_format",
-		"无法读取文件：请上传 CSV（UTF-8 或 GB18030）或 XLSX", "cannot read the file: upload CSV (UTF-8 or GB18030) or XLSX")
+		"无法读取文件：请上传表格（CSV：UTF-8 或 GB18030；XLSX）或本系统签发的证书 PDF", "cannot read the file: upload a sheet (CSV in UTF-8 or GB18030, or XLSX) or a certificate PDF this service issued")
 	errNoNumberCol = issuer.Errorf(issuer.ErrInvalid, "sheet_header", "表头中没有“证书编号”列", "the header has no certificate number column")
 	errSheetWide   = issuer.Errorf(issuer.ErrInvalid, "sheet_format", "每行最多%d列", "at most %d columns a row", maxSheetCols)
 )
+
+// sheet is an uploaded bulk check sheet: its items, and the clerk's own
+// columns (any column the check does not read), echoed back beside the
+// results in their original order.
+type sheet struct {
+	Items []item
+	// Extra names the clerk's own columns: the header's text, or 第N列
+	// when the sheet has no header.
+	Extra []string
+}
 
 // parseSheet reads a bulk check sheet: CSV (UTF-8, with or without BOM, or
 // GB18030 as older Excel saves it) or XLSX, one certificate per row with
 // the number, the full name and optionally the ID number. A first row that
 // names its columns (证书编号/姓名/证件号码, or number/name/id_number) is
 // used to find them in any order; otherwise the columns are taken in that
-// order.
+// order. Every other column is the clerk's own (readSheet keeps them).
 func parseSheet(ctx context.Context, data []byte, isXLSX bool) ([]item, error) {
+	s, err := readSheet(ctx, data, isXLSX)
+	if err != nil {
+		return nil, err
+	}
+	return s.Items, nil
+}
+
+// readSheet is parseSheet with the clerk's own columns.
+func readSheet(ctx context.Context, data []byte, isXLSX bool) (*sheet, error) {
 	if len(data) > maxSheet {
 		return nil, errSheetTooLarge
 	}
@@ -74,14 +95,36 @@ func parseSheet(ctx context.Context, data []byte, isXLSX bool) ([]item, error) {
 		return nil, err
 	}
 	col := [3]int{0, 1, 2}
+	var header []string
 	if len(rows) > 0 {
 		if hdr, ok, err := headerColumns(rows[0]); err != nil {
 			return nil, err
 		} else if ok {
-			col, rows = hdr, rows[1:]
+			col, header, rows = hdr, rows[0], rows[1:]
 		}
 	}
-	var items []item
+	// The clerk's columns: every column up to the widest row (or the
+	// header) that is not one the check reads.
+	width := len(header)
+	for _, r := range rows {
+		width = max(width, len(r))
+	}
+	var extra []int
+	s := &sheet{}
+	for i := 0; i < width; i++ {
+		if i == col[0] || i == col[1] || i == col[2] {
+			continue
+		}
+		name := ""
+		if i < len(header) {
+			name = strings.TrimSpace(header[i])
+		}
+		if name == "" {
+			name = fmt.Sprintf("第%d列 Column %d", i+1, i+1)
+		}
+		extra = append(extra, i)
+		s.Extra = append(s.Extra, name)
+	}
 	for _, r := range rows {
 		cell := func(i int) string {
 			if i < 0 || i >= len(r) {
@@ -93,15 +136,24 @@ func parseSheet(ctx context.Context, data []byte, isXLSX bool) ([]item, error) {
 		if it.Number == "" && it.Name == "" && it.IDNumber == "" {
 			continue
 		}
-		items = append(items, it)
-		if len(items) > maxItems {
+		if len(extra) > 0 {
+			it.Extra = make([]string, len(extra))
+			for j, i := range extra {
+				if i < len(r) {
+					// Unchanged: the clerk's cell as read, spaces kept.
+					it.Extra[j] = r[i]
+				}
+			}
+		}
+		s.Items = append(s.Items, it)
+		if len(s.Items) > maxItems {
 			return nil, errSheetTooMany
 		}
 	}
-	if len(items) == 0 {
+	if len(s.Items) == 0 {
 		return nil, errSheetEmpty
 	}
-	return items, nil
+	return s, nil
 }
 
 func headerColumns(r []string) ([3]int, bool, error) {
@@ -211,6 +263,12 @@ func sheetError(err error) error {
 	return e
 }
 
+// The check's own columns after the results: when and under which receipt.
+const (
+	sheetTimeHeader = "核验时间 Checked at"
+	sheetRefHeader  = "核验回执 Receipt"
+)
+
 var resultHeader = []string{"证书编号 Number", "姓名 Name", "结论", "Conclusion", "确认 Confirmed", "姓名一致 Name matches", "证件号码一致 ID matches",
 	"状态说明 Status", "职业 Occupation", "等级 Level", "发证日期 Issued on", "发证机构 Issuer", "错误 Error"}
 
@@ -221,10 +279,37 @@ func yesNo(b bool) string {
 	return "否 no"
 }
 
+// sheetMeta is what a result sheet says about the check as a whole: when
+// it was made, the receipt that records it, and the clerk's own columns.
+type sheetMeta struct {
+	CheckedAt time.Time // shown in China time (Asia/Shanghai), with the zone
+	Ref       string    // the receipt's reference; empty when none was kept
+	RefNote   string    // why there is none (Chinese / English)
+	Extra     []string  // names of the clerk's own columns
+}
+
+// checkedAtText is a check time as the sheet and the receipt show it: in
+// China time, with the zone spelled out, so that a copy read elsewhere
+// cannot mistake it.
+func checkedAtText(t time.Time) string {
+	return t.In(issuer.ChinaTime).Format("2006-01-02 15:04:05 -07:00") + " (Asia/Shanghai)"
+}
+
 // resultRows turns results into the sheet's rows, echoing the names as the
-// uploader gave them.
-func resultRows(items []item, res []itemResult) [][]string {
-	rows := [][]string{resultHeader}
+// uploader gave them, then the check time and the receipt's reference, then
+// the clerk's own columns unchanged (formula-defused, as every cell).
+func resultRows(items []item, res []itemResult, meta sheetMeta) [][]string {
+	header := append(append([]string{}, resultHeader...), sheetTimeHeader, sheetRefHeader)
+	header = append(header, meta.Extra...)
+	for j, v := range header {
+		header[j] = issuer.DefuseFormula(v)
+	}
+	rows := [][]string{header}
+	ref := meta.Ref
+	if ref == "" {
+		ref = meta.RefNote
+	}
+	checked := checkedAtText(meta.CheckedAt)
 	for i, r := range res {
 		// The conclusion, not the verdict: a valid certificate checked
 		// with the wrong name must not read 有效 in the column a clerk
@@ -255,6 +340,14 @@ func resultRows(items []item, res []itemResult) [][]string {
 		}
 		if c := r.Cert; c != nil {
 			row[8], row[9], row[10], row[11] = strings.TrimSpace(c.OccupationName+" "+c.Specialty), c.LevelZh, c.IssuedOn, c.IssuerName
+		}
+		row = append(row, checked, ref)
+		for j := range meta.Extra {
+			v := ""
+			if j < len(items[i].Extra) {
+				v = items[i].Extra[j]
+			}
+			row = append(row, v)
 		}
 		for j, v := range row {
 			row[j] = issuer.DefuseFormula(v)
@@ -288,7 +381,11 @@ func resultXLSX(rows [][]string, res []itemResult) (*excelize.File, error) {
 	if err != nil {
 		return fail(err)
 	}
-	for col, w := range []float64{26, 12, 14, 22, 12, 14, 16, 40, 24, 14, 12, 24, 30} {
+	widths := []float64{26, 12, 14, 22, 12, 14, 16, 40, 24, 14, 12, 24, 30, 34, 28}
+	for col := len(widths); col < len(rows[0]); col++ {
+		widths = append(widths, 16) // the clerk's own columns
+	}
+	for col, w := range widths {
 		if err := sw.SetColWidth(col+1, col+1, w); err != nil {
 			return fail(err)
 		}
@@ -316,7 +413,7 @@ func resultXLSX(rows [][]string, res []itemResult) (*excelize.File, error) {
 	if err := sw.Flush(); err != nil {
 		return fail(err)
 	}
-	last, _ := excelize.CoordinatesToCellName(len(resultHeader), len(rows))
+	last, _ := excelize.CoordinatesToCellName(len(rows[0]), len(rows))
 	if err := f.AutoFilter(sheet, "A1:"+last, nil); err != nil {
 		return fail(err)
 	}
@@ -327,6 +424,8 @@ func resultXLSX(rows [][]string, res []itemResult) (*excelize.File, error) {
 // accepted, how many need action and why, and one line per row (no names).
 type bulkSummary struct {
 	Total, Accept, Review int
+	CheckedAt             string  // checkedAtText
+	Receipt               receipt // the receipt kept of the check (receipt.go)
 	Reasons               []bulkReason
 	Rows                  []bulkRow
 }
@@ -385,6 +484,52 @@ func (h *handlers) bulkForm(c *fiber.Ctx) error {
 	return h.renderPage(c, fiber.StatusOK, "bulk", d)
 }
 
+// What an upload to /bulk is, by its first bytes (never by its name or
+// declared type, which say what the sender claims).
+type uploadKind int
+
+const (
+	uploadCSV uploadKind = iota
+	uploadXLSX
+	uploadPDF
+	uploadImage
+	uploadXLS
+)
+
+func kindOf(data []byte) uploadKind {
+	head := bytes.TrimLeft(data[:min(len(data), 1024)], "\x00\t\r\n ")
+	switch {
+	case bytes.HasPrefix(head, []byte("%PDF-")):
+		return uploadPDF
+	case bytes.HasPrefix(data, []byte("PK\x03\x04")):
+		return uploadXLSX
+	case bytes.HasPrefix(data, []byte("\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1")):
+		return uploadXLS
+	case bytes.HasPrefix(data, []byte("\x89PNG")), bytes.HasPrefix(data, []byte("\xff\xd8\xff")),
+		bytes.HasPrefix(data, []byte("GIF8")), bytes.HasPrefix(data, []byte("II*\x00")), bytes.HasPrefix(data, []byte("MM\x00*")),
+		len(data) >= 12 && string(data[:4]) == "RIFF" && string(data[8:12]) == "WEBP",
+		len(data) >= 12 && string(data[4:8]) == "ftyp" && (string(data[8:12]) == "heic" || string(data[8:12]) == "heix" || string(data[8:12]) == "mif1"):
+		return uploadImage
+	}
+	return uploadCSV
+}
+
+// Errors of an upload that is neither a sheet nor a certificate PDF.
+var (
+	errBulkImage = issuer.Errorf(issuer.ErrInvalid, "image_upload",
+		"图片无法核验：照片或扫描件不含证书的签名记录。请上传发证机构提供的证书 PDF 原件，或扫描证书上的二维码、输入证书编号核验",
+		"a picture cannot be verified: a photo or scan carries no signed record. Upload the certificate PDF the institution issued, or scan the certificate's QR code or enter its number")
+	errBulkXLS = issuer.Errorf(issuer.ErrInvalid, "sheet_format",
+		"无法读取旧版 Excel（.xls）文件：请在 Excel 中另存为 .xlsx 或 CSV 后再上传",
+		"old Excel files (.xls) cannot be read: save the sheet as .xlsx or CSV in Excel and upload it again")
+	errBulkPDFTooLarge = issuer.Errorf(issuer.ErrInvalid, codeTooLarge,
+		"文件过大：表格或证书 PDF 最大 4 MB（证书 PDF 原件通常小于 1 MB）",
+		"the file is too large: a sheet or certificate PDF may be at most 4 MB (an issued certificate PDF is under 1 MB)")
+	errBulkNoRecord = issuer.Errorf(issuer.ErrInvalid, "no_record",
+		"该 PDF 中没有证书签名记录：只有本系统签发的证书 PDF 原件可以在此核验，扫描件、打印后再扫描的文件或其他机构的证书不行。请扫描证书上的二维码或输入证书编号核验",
+		"this PDF carries no signed certificate record: only the original PDF this service issued can be checked here, not a scan, a printed-and-scanned copy or another body's certificate. Scan the certificate's QR code or enter its number instead")
+)
+
 func (h *handlers) bulkUpload(c *fiber.Ctx) error {
 	en := wantsEnglish(c)
 	c.Set("Cache-Control", "private, no-store")
@@ -397,17 +542,28 @@ func (h *handlers) bulkUpload(c *fiber.Ctx) error {
 	if err != nil {
 		return bad(errNoSheet)
 	}
+	// One bound for a sheet and a PDF: the body limit of /bulk
+	// (MaxBulkBody) is chosen before the form says which it is.
 	data, err := readUpload(fh, maxSheet)
 	if err != nil {
-		return bad(errSheetTooLarge)
+		return bad(errBulkPDFTooLarge)
 	}
-	isXLSX := bytes.HasPrefix(data, []byte("PK\x03\x04"))
-	items, err := parseSheet(c.UserContext(), data, isXLSX)
+	switch kindOf(data) {
+	case uploadPDF:
+		return h.bulkPDF(c, en, data)
+	case uploadImage:
+		return bad(errBulkImage)
+	case uploadXLS:
+		return bad(errBulkXLS)
+	}
+	isXLSX := kindOf(data) == uploadXLSX
+	sh, err := readSheet(c.UserContext(), data, isXLSX)
 	if e, ok := issuer.AsError(err); ok {
 		return bad(e)
 	} else if err != nil {
 		return h.failWith(c, err)
 	}
+	items := sh.Items
 	if !h.confirm.allow(h.clientKey(c), int64(len(items))) {
 		return h.limited(c)
 	}
@@ -416,12 +572,16 @@ func (h *handlers) bulkUpload(c *fiber.Ctx) error {
 		e, _ := issuer.AsError(err)
 		return bad(e)
 	}
+	meta := sheetMeta{CheckedAt: time.Now(), Extra: sh.Extra}
+	rc := h.keepBatch(c, meta.CheckedAt, "sheet", res)
+	meta.Ref, meta.RefNote = rc.Ref, t(en, rc.NoteZh, rc.NoteEn)
 	if c.FormValue("view") == "page" {
 		d := h.pageData(c, "/bulk", en, t(en, "批量核验证书", "Bulk certificate check"), "")
 		d.Bulk = summarize(en, res)
+		d.Bulk.CheckedAt, d.Bulk.Receipt = checkedAtText(meta.CheckedAt), rc
 		return h.renderPage(c, fiber.StatusOK, "bulk", d)
 	}
-	rows := resultRows(items, res)
+	rows := resultRows(items, res, meta)
 	if isXLSX {
 		f, err := resultXLSX(rows, res)
 		if err != nil {
@@ -443,6 +603,41 @@ func (h *handlers) bulkUpload(c *fiber.Ctx) error {
 	c.Set(fiber.HeaderContentDisposition, `attachment; filename="verify-results.csv"`)
 	c.Set(fiber.HeaderContentType, "text/csv; charset=utf-8")
 	return c.Send(buf.Bytes())
+}
+
+// bulkPDF answers a certificate PDF uploaded to /bulk on the page, the way
+// a presented credential is: the verdict, the checks (whether the file is
+// exactly the one issued among them), the facts of the record, and a
+// receipt of the check.
+func (h *handlers) bulkPDF(c *fiber.Ctx, en bool, pdf []byte) error {
+	ctx := c.UserContext()
+	d := h.pageData(c, "/bulk", en, t(en, "批量核验证书", "Bulk certificate check"), "")
+	tok, err := verify.TokenFromPDFContext(ctx, pdf)
+	if err != nil {
+		e, ok := issuer.AsError(err)
+		if !ok {
+			return h.failWith(c, err)
+		}
+		if e.Code == verify.ErrNoRecord.Code {
+			e = errBulkNoRecord
+		}
+		if e.Kind != issuer.ErrInvalid {
+			return h.fail(c, e)
+		}
+		d.Notice = t(en, e.Zh, e.En)
+		return h.renderPage(c, statusOf(e), "bulk", d)
+	}
+	chk := verify.PDFCheck(ctx, tok, pdf, h.svc.Fresh)
+	res := h.verifyToken(ctx, tok, &chk, "pdf")
+	if ctx.Err() != nil {
+		return h.fail(c, verify.ErrDeadline)
+	}
+	d.Cred, d.CredKind = &res, "pdf"
+	now := time.Now()
+	d.CheckedAt = checkedAtText(now)
+	rc := h.keepPresented(c, now, "pdf", &res)
+	d.Receipt = &rc
+	return h.renderPage(c, fiber.StatusOK, "bulk", d)
 }
 
 // errNoCredential: the credential form was sent empty.
@@ -476,6 +671,10 @@ func (h *handlers) bulkCredential(c *fiber.Ctx) error {
 	if c.UserContext().Err() != nil {
 		return h.fail(c, verify.ErrDeadline)
 	}
-	d.Cred = &res
+	d.Cred, d.CredKind = &res, "credential"
+	now := time.Now()
+	d.CheckedAt = checkedAtText(now)
+	rc := h.keepPresented(c, now, "credential", &res)
+	d.Receipt = &rc
 	return h.renderPage(c, fiber.StatusOK, "bulk", d)
 }

@@ -74,6 +74,8 @@ var funcs = template.FuncMap{
 		}
 		return s
 	},
+	// dict passes the language and a receipt to the receiptLinks template.
+	"dict": func(en bool, r any) map[string]any { return map[string]any{"En": en, "R": r} },
 	"upperFirst": func(s string) string {
 		if s == "" {
 			return s
@@ -111,8 +113,18 @@ type pageData struct {
 	Limited bool       // the name check was refused (Notice says why)
 	Share   *shareBand // a share link's page (share.go)
 
-	// Cred is the verdict on a holder credential checked on /bulk.
-	Cred *verify.TokenResult
+	// Cred is the verdict on a holder credential or a certificate PDF
+	// checked on /bulk; CredKind says which ("credential", "pdf").
+	Cred     *verify.TokenResult
+	CredKind string
+	// CheckedAt is when a presented record was checked (checkedAtText),
+	// and Receipt the receipt kept of the check (receipt.go).
+	CheckedAt string
+	Receipt   *receipt
+	// ReceiptView is a receipt looked up (receipt.go); ReceiptForm the
+	// verification page's receipt button: what it sends again.
+	ReceiptView *receiptView
+	ReceiptForm *receiptForm
 	// Bulk is a bulk check's results shown on the page (bulk.go).
 	Bulk *bulkSummary
 
@@ -255,6 +267,17 @@ func (h *handlers) page(c *fiber.Ctx) error {
 			}
 		}
 	}
+	if confirming && rec.Found && c.FormValue("receipt") == "1" {
+		// The confirmation with its receipt: the check just made is
+		// what the receipt records.
+		rc := certRecord(rec, codeGiven, codeOK, match, holderOf(match, refused != nil))
+		r, problem := h.keep(c, &receiptRecord{Kind: "certificate", CheckedAt: time.Now(), Cert: rc})
+		if problem != nil {
+			return h.fail(c, problem)
+		}
+		c.Set("Cache-Control", "no-store")
+		return c.Redirect("/receipt/"+r.Ref+langQuery(c), fiber.StatusSeeOther)
+	}
 	h.m.verdicts.WithLabelValues(string(rec.Verdict), "page").Inc()
 	status := fiber.StatusOK
 	if rec.Verdict == verify.NotFound {
@@ -273,6 +296,19 @@ func (h *handlers) page(c *fiber.Ctx) error {
 		v.Checks = failuresFirst(v.Checks)
 		d := h.pageData(c, "/v/"+number, en, pageTitle(en, v), shareDesc(en, v))
 		d.V, d.Explain, d.Match, d.Full = v, explain(en, v), match, access != verify.Public
+		if rec.Found {
+			d.ReceiptForm = &receiptForm{}
+			if codeGiven {
+				d.ReceiptForm.Code = code
+			}
+			// Only the name goes back into the form: no answer carries
+			// a full ID number. A receipt of the ID check is asked for
+			// with the confirmation itself (the form's receipt box).
+			if match != nil {
+				d.ReceiptForm.Name = name
+				d.ReceiptForm.IDAsked = idNumber != ""
+			}
+		}
 		if refused != nil {
 			// The name asked about was not checked: the answer to act on
 			// is "holder not checked", not the certificate's green.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/csv"
 	"mime/multipart"
+	"reflect"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -45,12 +46,12 @@ func TestParseSheet(t *testing.T) {
 		want  []item
 		wantE string
 	}{
-		{name: "CSV with header", data: []byte("证书编号,姓名,证件号码\nY000022000001263000001,张三,220102\n"), want: []item{{"Y000022000001263000001", "张三", "220102"}}},
-		{name: "CSV with BOM, columns reordered", data: []byte("\xef\xbb\xbf姓名,证书编号\n张三,Y000022000001263000001\n\n"), want: []item{{"Y000022000001263000001", "张三", ""}}},
-		{name: "CSV without header", data: []byte("Y000022000001263000001,张三\n"), want: []item{{"Y000022000001263000001", "张三", ""}}},
-		{name: "GB18030 CSV", data: []byte(gb), want: []item{{"Y000022000001263000001", "欧阳娜娜", ""}}},
-		{name: "tab separated", data: []byte("证书编号\t姓名\nY000022000001263000001\t张三\n"), want: []item{{"Y000022000001263000001", "张三", ""}}},
-		{name: "XLSX", xlsx: true, data: xlsxOf(t, [][]string{{"证书编号", "姓名"}, {"Y000022000001263000001", "张三"}}), want: []item{{"Y000022000001263000001", "张三", ""}}},
+		{name: "CSV with header", data: []byte("证书编号,姓名,证件号码\nY000022000001263000001,张三,220102\n"), want: []item{{Number: "Y000022000001263000001", Name: "张三", IDNumber: "220102"}}},
+		{name: "CSV with BOM, columns reordered", data: []byte("\xef\xbb\xbf姓名,证书编号\n张三,Y000022000001263000001\n\n"), want: []item{{Number: "Y000022000001263000001", Name: "张三", IDNumber: ""}}},
+		{name: "CSV without header", data: []byte("Y000022000001263000001,张三\n"), want: []item{{Number: "Y000022000001263000001", Name: "张三", IDNumber: ""}}},
+		{name: "GB18030 CSV", data: []byte(gb), want: []item{{Number: "Y000022000001263000001", Name: "欧阳娜娜", IDNumber: ""}}},
+		{name: "tab separated", data: []byte("证书编号\t姓名\nY000022000001263000001\t张三\n"), want: []item{{Number: "Y000022000001263000001", Name: "张三", IDNumber: ""}}},
+		{name: "XLSX", xlsx: true, data: xlsxOf(t, [][]string{{"证书编号", "姓名"}, {"Y000022000001263000001", "张三"}}), want: []item{{Number: "Y000022000001263000001", Name: "张三", IDNumber: ""}}},
 		{name: "header without number", data: []byte("姓名,证件号码\n张三,1\n"), wantE: "证书编号"},
 		{name: "empty", data: []byte("证书编号,姓名\n"), wantE: "没有数据行"},
 		{name: "too many rows", data: []byte(strings.Repeat("Y000022000001263000001,张三\n", maxItems+1)), wantE: "最多"},
@@ -76,7 +77,7 @@ func TestParseSheet(t *testing.T) {
 				t.Fatalf("got %+v", got)
 			}
 			for i := range got {
-				if got[i] != tt.want[i] {
+				if !reflect.DeepEqual(got[i], tt.want[i]) {
 					t.Errorf("row %d: %+v, want %+v", i, got[i], tt.want[i])
 				}
 			}

@@ -100,7 +100,7 @@ func TestVerdictNeverMisleads(t *testing.T) {
 			t.Errorf("bulk row %d: conclusion %q, want %q", i, res[i].Conclusion, want)
 		}
 	}
-	rows := resultRows([]item{{Name: "x"}, {Name: "y"}, {Name: "z"}}, res)
+	rows := resultRows([]item{{Name: "x"}, {Name: "y"}, {Name: "z"}}, res, sheetMeta{})
 	if rows[2][2] != "姓名不符" || rows[1][2] != "有效" {
 		t.Errorf("the sheet's 结论 column: %q, %q", rows[1][2], rows[2][2])
 	}

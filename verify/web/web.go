@@ -46,6 +46,7 @@ import (
 
 	"certd/assets"
 	"certd/issuer/clientip"
+	"certd/issuer/render"
 	"certd/issuer/tlog"
 	"certd/verify"
 	"certd/verify/cache"
@@ -97,6 +98,13 @@ type Deps struct {
 	// /api/v1/certificates/{number}/proof; nil serves neither.
 	LogFiles func(path string) (tlog.Resource, error)
 	Proofs   verify.Prover
+	// ReceiptPDF prints a verification receipt (issuer.Printer.Receipt);
+	// nil: receipts are kept and shown, but not offered as PDF.
+	ReceiptPDF func(render.Receipt) ([]byte, error)
+	// ReceiptLimit is receipts kept per hour per client (default 120;
+	// negative disables the limit). Receipts are kept only when Store is a
+	// ReceiptStore.
+	ReceiptLimit int
 }
 
 // DefaultDeadline is the time a costly public request may take. The
@@ -182,6 +190,11 @@ type handlers struct {
 	status statusCache
 	store  verify.Store
 	shares *shares // share links (share.go)
+	// receipts keeps verification receipts (nil: none kept), within
+	// receiptLim per client; receiptPrinter makes their PDF (receipt.go).
+	receipts       ReceiptStore
+	receiptLim     *limiter
+	receiptPrinter func(render.Receipt) ([]byte, error)
 
 	secHeaders [][2][]byte
 }
@@ -260,6 +273,13 @@ func newHandlers(svc *cache.Service, remote *cache.Remote, m *metrics, d Deps, t
 		h.misses = storeFailures{st: d.Store, now: time.Now}
 	}
 	h.lists, _ = d.Store.(StatusStore)
+	h.receipts, _ = d.Store.(ReceiptStore)
+	h.receiptPrinter = d.ReceiptPDF
+	rcl := d.ReceiptLimit
+	if rcl == 0 {
+		rcl = defaultReceiptLimit
+	}
+	h.receiptLim = newLimiter("receipt", rcl, time.Hour, remote)
 	return h, nil
 }
 
@@ -267,6 +287,7 @@ func (h *handlers) close() {
 	h.shares.close()
 	h.reqs.close()
 	h.confirm.close()
+	h.receiptLim.close()
 	for _, l := range h.missLim {
 		l.close()
 	}
@@ -306,6 +327,12 @@ func (h *handlers) routes(app *fiber.App) {
 	app.Get("/bulk/template.csv", h.bulkTemplate)
 	app.Post("/bulk", h.costly(h.bulkUpload))
 	app.Post("/bulk/credential", h.costly(h.bulkCredential))
+	app.Post("/v/:number/receipt", h.costly(h.pageReceipt))
+	app.Post("/api/v1/receipts", h.costly(h.apiReceipt))
+	app.Get("/api/v1/receipts/:ref", h.costly(h.apiReceiptLookup))
+	app.Get("/receipt/lookup", h.receiptLookupForm)
+	app.Get("/receipt/:ref", h.costly(h.receiptPage))
+	app.Get("/receipt/:ref/pdf", h.costly(h.receiptPDF))
 	app.Get("/api/openapi.json", func(c *fiber.Ctx) error {
 		return h.sendBlob(c, h.openapi, fiber.MIMEApplicationJSON, "public, max-age=300")
 	})

@@ -101,3 +101,7 @@ func TestPDFDir(t *testing.T) {
 		return st
 	})
 }
+
+func TestReceipts(t *testing.T) {
+	storetest.RunReceipts(t, func(t *testing.T) storetest.ReceiptStore { return open(t) })
+}

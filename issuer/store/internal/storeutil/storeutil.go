@@ -183,3 +183,21 @@ func printDoc(ps issuer.PrintSettings) *issuer.PrintSettings {
 	}
 	return &ps
 }
+
+// ErrReceiptTaken: a receipt's reference is in use already (a random
+// reference met another; the caller draws a new one).
+var ErrReceiptTaken = issuer.Errorf(issuer.ErrConflict, "receipt_ref_taken", "回执编号已被占用", "the receipt reference is taken")
+
+// CheckReceipt refuses a receipt the stores must not keep: no reference,
+// no kind, no expiry after its creation, or a body over the bound.
+func CheckReceipt(r issuer.Receipt) error {
+	switch {
+	case r.Ref == "" || len(r.Ref) > 64 || r.Kind == "" || len(r.Kind) > 32:
+		return issuer.Errorf(issuer.ErrInvalid, "receipt_invalid", "回执缺少编号或类型", "the receipt has no reference or kind")
+	case r.CreatedAt.IsZero() || !r.ExpiresAt.After(r.CreatedAt):
+		return issuer.Errorf(issuer.ErrInvalid, "receipt_invalid", "回执的保存期限无效", "the receipt's expiry is not after its creation")
+	case len(r.Body) == 0 || len(r.Body) > issuer.MaxReceiptBody:
+		return issuer.Errorf(issuer.ErrInvalid, "receipt_too_large", "回执内容为空或过大", "the receipt's body is empty or too large")
+	}
+	return nil
+}
