@@ -1,8 +1,10 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"io"
+	"mime/multipart"
 	"net"
 	"net/http"
 	"os"
@@ -395,6 +397,73 @@ func TestConsoleEndToEnd(t *testing.T) {
 		t.Fatalf("the bulk summary says: %.600s", s)
 	}
 	shot("public-bulk")
+
+	// 6d. The same field takes a certificate PDF: its verdict on the page
+	// (the file is exactly the one issued), with a receipt.
+	status, certPDF := get("/console/certificates/" + second + "/pdf")
+	if status != 200 {
+		t.Fatalf("certificate PDF: %d", status)
+	}
+	pdfFile := filepath.Join(dir, second+".pdf")
+	if err := os.WriteFile(pdfFile, certPDF, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	run("bulk PDF", chromedp.Navigate(base+"/bulk?lang=zh"), chromedp.WaitVisible(chromedp.CSS("#f")),
+		chromedp.SetUploadFiles(chromedp.CSS("#f"), []string{pdfFile}),
+		chromedp.Click(chromedp.CSS(`button[name="view"][value="page"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#credential-result[data-conclusion="valid"]`)))
+	if s := text(); !strings.Contains(s, "证书 PDF 文件的核验结论") || !strings.Contains(s, "与签发的PDF文件完全一致 通过") || !strings.Contains(s, "回执编号") {
+		t.Fatalf("the bulk page on a certificate PDF says: %.900s", s)
+	}
+	shot("public-bulk-pdf")
+
+	// 6e. A sheet with the clerk's own columns: the page, then the result
+	// sheet and the receipt downloaded, and the receipt looked up by its
+	// reference as anyone who has it would.
+	sheet2 := filepath.Join(dir, "bulk2.csv")
+	sheetText := "学号,证书编号,姓名,备注\nS001," + second + ",学生甲甲,转入\nS002," + number + ",学生甲,\n"
+	if err := os.WriteFile(sheet2, []byte(sheetText), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	run("bulk sheet with columns", chromedp.Navigate(base+"/bulk?lang=zh"), chromedp.WaitVisible(chromedp.CSS("#f")),
+		chromedp.SetUploadFiles(chromedp.CSS("#f"), []string{sheet2}),
+		chromedp.Click(chromedp.CSS(`button[name="view"][value="page"]`)),
+		chromedp.WaitVisible(chromedp.CSS("#receipt-made a.btn")))
+	if s := value("bulk summary", chromedp.Text(chromedp.CSS("#bulk-summary"))); !strings.Contains(s, "2 行") || !strings.Contains(s, "核验时间") || !strings.Contains(s, "+08:00") {
+		t.Fatalf("the bulk summary says: %.600s", s)
+	}
+	ref := value("receipt reference", chromedp.Text(chromedp.CSS("#receipt-made a.receipt-ref")))
+	pdfHref, err := chromedp.Run(bctx, chromedp.AttributeValue(chromedp.CSS("#receipt-made a.btn"), "href"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	shot("public-bulk-sheet")
+	if status, rpdf := get(strings.TrimPrefix(pdfHref.Value, base)); status != 200 || !strings.Contains(pdfToText(t, rpdf), ref) || !strings.Contains(pdfToText(t, rpdf), "2 行") {
+		t.Fatalf("the batch receipt PDF: %d", status)
+	}
+	var form bytes.Buffer
+	mw := multipart.NewWriter(&form)
+	fw, _ := mw.CreateFormFile("file", "bulk2.csv")
+	_, _ = fw.Write([]byte(sheetText))
+	_ = mw.Close()
+	res, err := client.Post(base+"/bulk", mw.FormDataContentType(), &form)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resultSheet, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if lines := strings.Split(string(resultSheet), "\n"); res.StatusCode != 200 || !strings.HasSuffix(strings.TrimSpace(lines[0]), "学号,备注") ||
+		!strings.Contains(lines[1], ",S001,转入") || !strings.Contains(lines[1], "+08:00 (Asia/Shanghai)") {
+		t.Fatalf("the result sheet: %d %.500s", res.StatusCode, resultSheet)
+	}
+	run("receipt lookup", chromedp.Navigate(base+"/bulk?lang=zh"), chromedp.WaitVisible(chromedp.CSS("#rref")),
+		chromedp.SendKeys(chromedp.CSS("#rref"), strings.ToLower(ref)),
+		chromedp.Submit(chromedp.CSS("#rref")),
+		chromedp.WaitVisible(chromedp.CSS("#receipt-now")))
+	if s := text(); !strings.Contains(s, ref) || !strings.Contains(s, "核验时记录的结果") || !strings.Contains(s, "证书当前状态") || !strings.Contains(s, "已撤销") || strings.Contains(s, "学生甲") {
+		t.Fatalf("the receipt page says: %.900s", s)
+	}
+	shot("public-receipt")
 	run("back to the console", chromedp.Navigate(base+"/console/certificates"), chromedp.WaitVisible(chromedp.CSS("footer")))
 	logout()
 
