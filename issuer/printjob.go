@@ -2,8 +2,13 @@ package issuer
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
+	"time"
 
 	"certd/issuer/render"
 )
@@ -17,6 +22,41 @@ import (
 // importing the same roster again, by starting the server, by certd render,
 // or by opening the certificate in the console. A certificate of a job is
 // never printed without the job's photo.
+
+// Several processes may share one database (serve instances behind a
+// load balancer, a command-line run beside them), and each finishes
+// pending jobs: a job is printed only by the process holding its lease
+// (Store.ClaimPrintJob), renewed after every chunk. A process that dies
+// holding a lease keeps it until it runs out; then another takes the job
+// over (TakeOverPrinting, which serve runs every DefaultPrintLease).
+
+// DefaultPrintLease is how long a print job's lease lasts unless renewed:
+// far longer than a chunk takes, even on a loaded machine, and short enough
+// that a crashed instance's job is taken over within minutes.
+const DefaultPrintLease = time.Minute
+
+func (s *Service) printLease() time.Duration {
+	if s.PrintLease > 0 {
+		return s.PrintLease
+	}
+	return DefaultPrintLease
+}
+
+// instance names this process in print leases: host, process and a
+// random part, so that two services in one process (tests) differ too.
+func (s *Service) instance() string {
+	s.instanceOnce.Do(func() {
+		host, _ := os.Hostname()
+		b := make([]byte, 4)
+		_, _ = rand.Read(b)
+		s.instanceID = fmt.Sprintf("%s/%d/%s", host, os.Getpid(), hex.EncodeToString(b))
+	})
+	return s.instanceID
+}
+
+func errPrintBusy(batchID string) error {
+	return Errorf(ErrConflict, "print_job_busy", "批次%s正由另一个certd进程打印，完成后即可下载", "batch %s is being printed by another certd process; its PDFs will be there when it is done", batchID)
+}
 
 // printChunk is how many certificates are rendered at once: small enough
 // that an interruption loses little work and progress moves, large enough
@@ -99,15 +139,54 @@ func (s *Service) printJob(ctx context.Context, batchID string, progress PrintPr
 		out.Err = errNoPrinter()
 		return out
 	}
+	owner, lease := s.instance(), s.printLease()
+	claim := func() (bool, error) {
+		now := s.now()
+		return s.store.ClaimPrintJob(ctx, batchID, owner, now, now.Add(lease))
+	}
+	if ok, err := claim(); err != nil || !ok {
+		out.Err = err
+		if err == nil {
+			out.Err = errPrintBusy(batchID)
+		}
+		return out
+	}
+	defer func() {
+		// Released even when ctx ended (Ctrl-C): the next run need not
+		// wait for the lease to run out. Why the run stopped goes with
+		// it, for the console.
+		why := ""
+		if f := failureOf(out.Err); f != nil {
+			b, _ := json.Marshal(f)
+			why = string(b)
+		}
+		if err := s.store.ReleasePrintJob(context.WithoutCancel(ctx), batchID, owner, s.now(), why); err != nil {
+			s.log().Warn("print job lease not released; it runs out by itself", "batch", batchID, "error", err)
+		}
+	}()
 	if progress != nil {
 		progress(batchID, out.Printed, out.Total)
 	}
 	versions := map[int]Institution{}
 	after := ""
-	for {
+	for first := true; ; first = false {
 		if err := ctx.Err(); err != nil {
 			out.Err = err
 			return out
+		}
+		if !first {
+			// Renewed between chunks: a holder that lost its lease (it
+			// was too slow, and another took the job over) stops.
+			if ok, err := claim(); err != nil || !ok {
+				if err == nil {
+					if j, err := s.store.PrintJob(ctx, batchID); err == nil && !j.DoneAt.IsZero() {
+						return out // the last chunk finished the job
+					}
+					err = errPrintBusy(batchID)
+				}
+				out.Err = err
+				return out
+			}
 		}
 		items, err := s.store.PendingPrints(ctx, batchID, after, printChunk)
 		if err != nil {
@@ -243,19 +322,41 @@ func (s *Service) PendingPrinting(ctx context.Context, actor Actor) ([]PrintJob,
 
 // ResumePrinting finishes every print job the actor may act for, oldest
 // first, as a server does at start: it goes on to the next job when one
-// fails, and returns what happened to each.
+// fails, and returns what happened to each. A job another process holds
+// the lease of is left to it (its outcome says print_job_busy).
 func (s *Service) ResumePrinting(ctx context.Context, actor Actor, progress PrintProgress) ([]PrintOutcome, error) {
+	return s.resume(ctx, actor, progress, func(PrintJob) bool { return true })
+}
+
+// TakeOverPrinting finishes, as ResumePrinting does, the jobs whose
+// holder's lease ran out: the process printing them died. A server runs it
+// every DefaultPrintLease, so that a crashed instance's batch is finished
+// by another. Jobs nobody holds (left pending by --no-pdf, or stopped by a
+// failure) are not its business: ResumePrinting takes them at start.
+func (s *Service) TakeOverPrinting(ctx context.Context, actor Actor, progress PrintProgress) ([]PrintOutcome, error) {
+	now := s.now()
+	return s.resume(ctx, actor, progress, func(j PrintJob) bool {
+		return j.LeaseOwner != "" && j.LeaseUntil.Before(now)
+	})
+}
+
+func (s *Service) resume(ctx context.Context, actor Actor, progress PrintProgress, want func(PrintJob) bool) ([]PrintOutcome, error) {
 	jobs, err := s.PendingPrinting(ctx, actor)
 	if err != nil {
 		return nil, err
 	}
 	var outs []PrintOutcome
 	for _, j := range jobs {
-		if actor.MayActFor(j.InstitutionID) != nil {
+		if actor.MayActFor(j.InstitutionID) != nil || !want(j) {
 			continue
 		}
+		if j.LeaseOwner != "" {
+			s.log().Info("taking over a print job whose holder stopped renewing its lease", "batch", j.BatchID, "holder", j.LeaseOwner, "until", j.LeaseUntil)
+		}
 		o := s.printJob(ctx, j.BatchID, progress, nil)
-		if o.Err != nil {
+		if Is(o.Err, ErrConflict) {
+			s.log().Info("print job left to the process printing it", "batch", j.BatchID)
+		} else if o.Err != nil {
 			s.log().Error("print job not finished", "batch", j.BatchID, "printed", o.Printed, "pending", o.Pending, "error", o.Err)
 		} else {
 			s.log().Info("print job finished", "batch", j.BatchID, "count", o.Total)

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"certd/issuer"
 	"certd/issuer/render"
@@ -280,4 +281,129 @@ func TestPendingCertificatePrintsWithItsPhoto(t *testing.T) {
 	if _, err := f.svc.FinishPrinting(f.ctx, other, rep.Batch.ID, nil); err == nil {
 		t.Fatal("another college finished this college's print job")
 	}
+}
+
+// gateStore records which certificates PendingPrints handed to one
+// process, and can hold that process's first PutPrinted until a gate
+// opens: two processes are made to print the same job at the same time
+// without any timing.
+type gateStore struct {
+	issuer.Store
+	mu      sync.Mutex
+	handed  map[string]bool
+	asked   chan struct{} // closed at the first PendingPrints
+	askOnce sync.Once
+	gate    func() // called before the first PutPrinted
+	putOnce sync.Once
+}
+
+func newGateStore(st issuer.Store) *gateStore {
+	return &gateStore{Store: st, handed: map[string]bool{}, asked: make(chan struct{}), gate: func() {}}
+}
+
+func (s *gateStore) PendingPrints(ctx context.Context, batchID, after string, limit int) ([]issuer.PrintItem, error) {
+	items, err := s.Store.PendingPrints(ctx, batchID, after, limit)
+	s.mu.Lock()
+	for _, it := range items {
+		s.handed[it.Number] = true
+	}
+	s.mu.Unlock()
+	s.askOnce.Do(func() { close(s.asked) })
+	return items, err
+}
+
+func (s *gateStore) PutPrinted(ctx context.Context, number string, pdf []byte) error {
+	s.putOnce.Do(s.gate)
+	return s.Store.PutPrinted(ctx, number, pdf)
+}
+
+// TestOneProcessPrintsAJob: two certd processes sharing a database both
+// finish the same pending print job at once (two serve instances resuming
+// at start): only the one holding the job's lease prints it, the other
+// says the job is busy, and no certificate is printed twice. A process
+// that dies holding the lease keeps the job until its lease runs out; then
+// another takes it over (issue 13 point 8, known defect).
+func TestOneProcessPrintsAJob(t *testing.T) {
+	p := newPrinter(t)
+	each(t, func(t *testing.T, f *fixture) {
+		const n = 140 // three chunks
+		rep := f.issue(clerk, roster(n)) // no printer: the job stays pending
+		if rep.Printing == nil || rep.Printing.Pending != n {
+			t.Fatalf("printing after issue = %+v", rep.Printing)
+		}
+		process := func(st issuer.Store) *issuer.Service {
+			s := issuer.New(st, f.kek)
+			s.Now, s.Log, s.Printer = f.svc.Now, f.svc.Log, p
+			return s
+		}
+		a, b := newGateStore(f.store), newGateStore(f.store)
+		bDone := make(chan struct{})
+		// A holds its first chunk until B has asked for items, or B gave up.
+		a.gate = func() {
+			select {
+			case <-b.asked:
+			case <-bDone:
+			}
+		}
+		var bOut issuer.PrintOutcome
+		var bErr error
+		go func() {
+			defer close(bDone)
+			<-a.asked
+			bOut, bErr = process(b).FinishPrinting(f.ctx, clerk, rep.Batch.ID, nil)
+		}()
+		aOut, err := process(a).FinishPrinting(f.ctx, clerk, rep.Batch.ID, nil)
+		<-bDone
+		if err != nil || bErr != nil {
+			t.Fatal(err, bErr)
+		}
+		var twice []string
+		for num := range a.handed {
+			if b.handed[num] {
+				twice = append(twice, num)
+			}
+		}
+		if len(twice) > 0 {
+			t.Fatalf("%d certificates printed by both processes, e.g. %s", len(twice), twice[0])
+		}
+		if aOut.Err != nil || aOut.Made != n || aOut.Pending != 0 {
+			t.Fatalf("holder's outcome = %+v", aOut)
+		}
+		if !issuer.Is(bOut.Err, issuer.ErrConflict) || bOut.Made != 0 || issuer.PrintFailureOf(bOut.Err).Code != "print_job_busy" {
+			t.Fatalf("other's outcome = %+v (%v)", bOut, bOut.Err)
+		}
+
+		// A process dies holding a new job's lease: the job waits for the
+		// lease to run out, then another process takes it over.
+		f.now = f.now.Add(time.Hour)
+		var next strings.Builder
+		next.WriteString(header)
+		for i := range n {
+			next.WriteString(rosterRow(i, "张三", "4-04-05-05", "", "四级/中级工", "毕业年度学生"))
+		}
+		rep2 := f.issue(clerk, []byte(next.String()))
+		if len(rep2.Problems) > 0 || rep2.Batch == nil {
+			t.Fatalf("second roster: %+v", rep2.Problems)
+		}
+		if ok, err := f.store.ClaimPrintJob(f.ctx, rep2.Batch.ID, "dead", f.now, f.now.Add(issuer.DefaultPrintLease)); err != nil || !ok {
+			t.Fatalf("claim = %v, %v", ok, err)
+		}
+		other := process(f.store)
+		outs, err := other.TakeOverPrinting(f.ctx, authority, nil)
+		if err != nil || len(outs) != 0 {
+			t.Fatalf("take-over within the lease = %+v, %v", outs, err)
+		}
+		outs, err = other.ResumePrinting(f.ctx, authority, nil)
+		if err != nil || len(outs) != 1 || !issuer.Is(outs[0].Err, issuer.ErrConflict) || outs[0].Made != 0 {
+			t.Fatalf("resume within the lease = %+v, %v", outs, err)
+		}
+		f.now = f.now.Add(issuer.DefaultPrintLease + time.Second)
+		outs, err = other.TakeOverPrinting(f.ctx, authority, nil)
+		if err != nil || len(outs) != 1 || outs[0].Err != nil || outs[0].Made != n || outs[0].Pending != 0 {
+			t.Fatalf("take-over after the lease ran out = %+v, %v", outs, err)
+		}
+		if j, err := f.store.PrintJob(f.ctx, rep2.Batch.ID); err != nil || j.DoneAt.IsZero() || j.LeaseOwner != "" {
+			t.Fatalf("job after take-over = %+v, %v", j, err)
+		}
+	})
 }

@@ -35,6 +35,7 @@ import (
 	"encoding/base32"
 	"encoding/json"
 	"log/slog"
+	"sync"
 	"time"
 
 	"certd/issuer/keys"
@@ -71,6 +72,12 @@ type Service struct {
 	// PublicURL is the base of the public pages (no trailing slash), for
 	// the links in the ledger; empty: the printer's.
 	PublicURL string
+	// PrintLease is how long this process's lease of a print job lasts
+	// unless renewed; 0 means DefaultPrintLease.
+	PrintLease time.Duration
+
+	instanceOnce sync.Once
+	instanceID   string
 }
 
 // StatusListURL is the stable address of institution id's status list.

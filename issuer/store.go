@@ -122,6 +122,18 @@ type Store interface {
 	// PendingPrint returns the pending print item of one certificate,
 	// ErrNotFound when there is none (printed, or never part of a job).
 	PendingPrint(ctx context.Context, number string) (PrintItem, error)
+	// ClaimPrintJob gives owner the lease of a batch's unfinished print
+	// job until until, and reports whether owner holds it: it does when
+	// the job had no lease, when the lease was owner's own (a renewal), or
+	// when it had run out before now (its holder crashed). Of any number
+	// of concurrent claimers at most one holds a job at a time. Taking a
+	// job (not renewing it) starts a run: RunStarted is now and RunFrom
+	// the items then pending.
+	ClaimPrintJob(ctx context.Context, batchID, owner string, now, until time.Time) (bool, error)
+	// ReleasePrintJob ends owner's lease of a job (nothing when another
+	// holds it) and records why the run stopped: failure is the reason's
+	// JSON (PrintFailure), "" when it did not fail.
+	ReleasePrintJob(ctx context.Context, batchID, owner string, now time.Time, failure string) error
 
 	// HolderCodes returns the holder-code rows of the numbers that have one
 	// (a reset code or a claim); numbers without a row are absent.
@@ -237,6 +249,18 @@ type PrintJob struct {
 	DoneAt        time.Time `json:"done_at,omitzero"`
 	Items         int       `json:"items"`   // certificates of the job
 	Pending       int       `json:"pending"` // of which without their PDF
+	// LeaseOwner is the process printing the job until LeaseUntil (see
+	// ClaimPrintJob); empty when none is.
+	LeaseOwner string    `json:"lease_owner,omitempty"`
+	LeaseUntil time.Time `json:"lease_until,omitzero"`
+	// RunStarted is when the lease's holder took the job, with RunFrom
+	// certificates then pending: the rate of the run in progress.
+	RunStarted time.Time `json:"run_started,omitzero"`
+	RunFrom    int       `json:"run_from,omitempty"`
+	// Failure is why the last run stopped (JSON of a PrintFailure), at
+	// FailedAt; empty when it did not fail.
+	Failure  string    `json:"failure,omitempty"`
+	FailedAt time.Time `json:"failed_at,omitzero"`
 	// Photo gives IssueBatch each holder's photo; it is not stored.
 	Photo func(Certificate) []byte `json:"-"`
 }

@@ -87,9 +87,23 @@ func cmdServe(ctx context.Context, args []string, out io.Writer) error {
 		// Print jobs an interruption left unfinished (a kill, a lost
 		// database, a full disk) are finished at start, with the photos
 		// and address they were issued with; ResumePrinting logs each.
+		// Then, every lease period, the jobs of an instance that died
+		// printing them (their lease ran out) are taken over.
 		go func() {
 			if _, err := e.svc.ResumePrinting(ctx, authorityActor(), nil); err != nil {
 				e.log.Error("cannot list unfinished print jobs", "error", err)
+			}
+			tick := time.NewTicker(issuer.DefaultPrintLease)
+			defer tick.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-tick.C:
+					if _, err := e.svc.TakeOverPrinting(ctx, authorityActor(), nil); err != nil {
+						e.log.Error("cannot list unfinished print jobs", "error", err)
+					}
+				}
 			}
 		}()
 	}

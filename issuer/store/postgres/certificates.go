@@ -541,17 +541,63 @@ func (s *Store) PutPrinted(ctx context.Context, number string, pdf []byte) error
 }
 
 const printJobQuery = `SELECT j.batch_id, j.institution_id, j.public_url, j.items, j.created_at, j.done_at,
-	(SELECT COUNT(*) FROM print_items i WHERE i.batch_id = j.batch_id AND NOT i.done)
+	(SELECT COUNT(*) FROM print_items i WHERE i.batch_id = j.batch_id AND NOT i.done),
+	j.lease_owner, j.lease_until, j.run_started_at, j.run_from, j.failure, j.failed_at
 	FROM print_jobs j`
 
 func scanPrintJob(row pgx.Row) (issuer.PrintJob, error) {
 	var j issuer.PrintJob
-	var created, done *time.Time
-	if err := row.Scan(&j.BatchID, &j.InstitutionID, &j.PublicURL, &j.Items, &created, &done, &j.Pending); err != nil {
+	var created, done, until, started, failed *time.Time
+	var owner, failure *string
+	if err := row.Scan(&j.BatchID, &j.InstitutionID, &j.PublicURL, &j.Items, &created, &done, &j.Pending,
+		&owner, &until, &started, &j.RunFrom, &failure, &failed); err != nil {
 		return j, err
 	}
 	j.CreatedAt, j.DoneAt = fromDB(created), fromDB(done)
+	j.LeaseUntil, j.RunStarted, j.FailedAt = fromDB(until), fromDB(started), fromDB(failed)
+	if owner != nil {
+		j.LeaseOwner = *owner
+	}
+	if failure != nil {
+		j.Failure = *failure
+	}
 	return j, nil
+}
+
+// ClaimPrintJob takes or renews the lease of a job; see issuer.Store. One
+// conditional UPDATE: of two concurrent claimers the second waits for the
+// first's row lock and then re-checks the condition against the committed
+// lease (READ COMMITTED re-evaluates the WHERE of an updated row), so it
+// never takes a lease that is held. The lease is a column with an expiry
+// rather than a lock held for the run, so a crashed holder's job is free
+// again when its lease runs out, whatever became of its connection.
+func (s *Store) ClaimPrintJob(ctx context.Context, batchID, owner string, now, until time.Time) (bool, error) {
+	var n int64
+	err := s.write(ctx, "claim print job", func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE print_jobs SET
+			run_started_at = CASE WHEN lease_owner = $2 AND lease_until >= $3 THEN run_started_at ELSE $3 END,
+			run_from = CASE WHEN lease_owner = $2 AND lease_until >= $3 THEN run_from
+				ELSE (SELECT COUNT(*) FROM print_items i WHERE i.batch_id = $1 AND NOT i.done) END,
+			lease_owner = $2, lease_until = $4
+			WHERE batch_id = $1 AND done_at IS NULL AND (lease_owner IS NULL OR lease_owner = $2 OR lease_until < $3)`,
+			batchID, owner, instant(now), instant(until))
+		n = tag.RowsAffected()
+		return err
+	})
+	return n == 1, err
+}
+
+// ReleasePrintJob ends owner's lease; see issuer.Store.
+func (s *Store) ReleasePrintJob(ctx context.Context, batchID, owner string, now time.Time, failure string) error {
+	return s.write(ctx, "release print job", func(tx pgx.Tx) error {
+		var at any
+		if failure != "" {
+			at = instant(now)
+		}
+		_, err := tx.Exec(ctx, `UPDATE print_jobs SET lease_owner = NULL, lease_until = NULL, failure = $1, failed_at = $2
+			WHERE batch_id = $3 AND lease_owner = $4`, nullString(failure), at, batchID, owner)
+		return err
+	})
 }
 
 // PrintJob returns a batch's print job.

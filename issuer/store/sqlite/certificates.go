@@ -544,21 +544,64 @@ func (s *Store) PutPrinted(ctx context.Context, number string, pdf []byte) error
 }
 
 const printJobQuery = `SELECT j.batch_id, j.institution_id, j.public_url, j.items, j.created_at, j.done_at,
-	(SELECT COUNT(*) FROM print_items i WHERE i.batch_id = j.batch_id AND i.done = 0)
+	(SELECT COUNT(*) FROM print_items i WHERE i.batch_id = j.batch_id AND i.done = 0),
+	j.lease_owner, j.lease_until, j.run_started_at, j.run_from, j.failure, j.failed_at
 	FROM print_jobs j`
 
 func scanPrintJob(row interface{ Scan(...any) error }) (issuer.PrintJob, error) {
 	var j issuer.PrintJob
-	var created, done sql.NullString
-	if err := row.Scan(&j.BatchID, &j.InstitutionID, &j.PublicURL, &j.Items, &created, &done, &j.Pending); err != nil {
+	var created, done, owner, until, started, failure, failed sql.NullString
+	if err := row.Scan(&j.BatchID, &j.InstitutionID, &j.PublicURL, &j.Items, &created, &done, &j.Pending,
+		&owner, &until, &started, &j.RunFrom, &failure, &failed); err != nil {
 		return j, err
 	}
-	var err error
-	if j.CreatedAt, err = parseInstant(created); err != nil {
-		return j, err
+	j.LeaseOwner, j.Failure = owner.String, failure.String
+	for _, t := range []struct {
+		to   *time.Time
+		from sql.NullString
+	}{{&j.CreatedAt, created}, {&j.DoneAt, done}, {&j.LeaseUntil, until}, {&j.RunStarted, started}, {&j.FailedAt, failed}} {
+		var err error
+		if *t.to, err = parseInstant(t.from); err != nil {
+			return j, err
+		}
 	}
-	j.DoneAt, err = parseInstant(done)
-	return j, err
+	return j, nil
+}
+
+// ClaimPrintJob takes or renews the lease of a job; see issuer.Store. The
+// one UPDATE runs in a write transaction, which SQLite runs one at a
+// time, so of two claimers the second sees the first's lease. Instants
+// are stored in one fixed-width UTC layout, so they compare as text.
+func (s *Store) ClaimPrintJob(ctx context.Context, batchID, owner string, now, until time.Time) (bool, error) {
+	var n int64
+	err := s.write(ctx, "claim print job", func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE print_jobs SET
+			run_started_at = CASE WHEN lease_owner = ?2 AND lease_until >= ?3 THEN run_started_at ELSE ?3 END,
+			run_from = CASE WHEN lease_owner = ?2 AND lease_until >= ?3 THEN run_from
+				ELSE (SELECT COUNT(*) FROM print_items i WHERE i.batch_id = ?1 AND i.done = 0) END,
+			lease_owner = ?2, lease_until = ?4
+			WHERE batch_id = ?1 AND done_at IS NULL AND (lease_owner IS NULL OR lease_owner = ?2 OR lease_until < ?3)`,
+			batchID, owner, instant(now), instant(until))
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	return n == 1, err
+}
+
+// ReleasePrintJob ends owner's lease; see issuer.Store.
+func (s *Store) ReleasePrintJob(ctx context.Context, batchID, owner string, now time.Time, failure string) error {
+	return s.write(ctx, "release print job", func(tx *sql.Tx) error {
+		var at any
+		if failure != "" {
+			at = instant(now)
+		}
+		_, err := tx.ExecContext(ctx, `UPDATE print_jobs SET lease_owner = NULL, lease_until = NULL, failure = ?, failed_at = ?
+			WHERE batch_id = ? AND lease_owner = ?`, nullString(failure), at, batchID, owner)
+		return err
+	})
 }
 
 // PrintJob returns a batch's print job.

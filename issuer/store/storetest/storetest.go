@@ -40,6 +40,7 @@ func Run(t *testing.T, open func(t *testing.T) issuer.Store) {
 		{"Reissue", testReissue},
 		{"PDF", testPDF},
 		{"PrintJob", testPrintJob},
+		{"PrintJobLease", testPrintJobLease},
 		{"Credential", testCredential},
 		{"ConcurrentCredential", testConcurrentCredential},
 		{"CertificateFilter", testCertificateFilter},
