@@ -326,7 +326,7 @@ func (s *gateStore) PutPrinted(ctx context.Context, number string, pdf []byte) e
 func TestOneProcessPrintsAJob(t *testing.T) {
 	p := newPrinter(t)
 	each(t, func(t *testing.T, f *fixture) {
-		const n = 140 // three chunks
+		const n = 140                    // three chunks
 		rep := f.issue(clerk, roster(n)) // no printer: the job stays pending
 		if rep.Printing == nil || rep.Printing.Pending != n {
 			t.Fatalf("printing after issue = %+v", rep.Printing)
