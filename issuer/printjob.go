@@ -144,7 +144,14 @@ func (s *Service) printJob(ctx context.Context, batchID string, progress PrintPr
 		now := s.now()
 		return s.store.ClaimPrintJob(ctx, batchID, owner, now, now.Add(lease))
 	}
-	if ok, err := claim(); err != nil || !ok {
+	ok, err := claim()
+	if err == nil && !ok && j.LeaseOwner != "" && s.leaseHolderGone(j.LeaseOwner) {
+		// Its holder was killed on this host: free the job now.
+		if err = s.store.ReleasePrintJob(ctx, batchID, j.LeaseOwner, s.now(), j.Failure); err == nil {
+			ok, err = claim()
+		}
+	}
+	if err != nil || !ok {
 		out.Err = err
 		if err == nil {
 			out.Err = errPrintBusy(batchID)

@@ -1,0 +1,34 @@
+//go:build unix
+
+package issuer
+
+import (
+	"errors"
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+)
+
+// leaseHolderGone reports whether the process named owner (see instance:
+// host/pid/random) is known to be dead: it ran on this host and no process
+// has its pid any more, or it had this very process's pid (a restarted
+// container) and is not this process. Then its lease need not run out
+// before the job is taken over: the same command run again after a kill
+// finishes the job at once. Anything uncertain (another host, a pid now
+// used by another process) says no, and the lease runs out by itself.
+func (s *Service) leaseHolderGone(owner string) bool {
+	host, rest, ok := strings.Cut(owner, "/")
+	if !ok || owner == s.instance() {
+		return false
+	}
+	pidStr, _, _ := strings.Cut(rest, "/")
+	pid, err := strconv.Atoi(pidStr)
+	if me, _ := os.Hostname(); err != nil || pid <= 0 || host != me {
+		return false
+	}
+	if pid == os.Getpid() {
+		return true
+	}
+	return errors.Is(syscall.Kill(pid, 0), syscall.ESRCH)
+}
