@@ -12,11 +12,12 @@ import (
 
 // leaseHolderGone reports whether the process named owner (see instance:
 // host/pid/random) is known to be dead: it ran on this host and no process
-// has its pid any more, or it had this very process's pid (a restarted
-// container) and is not this process. Then its lease need not run out
-// before the job is taken over: the same command run again after a kill
-// finishes the job at once. Anything uncertain (another host, a pid now
-// used by another process) says no, and the lease runs out by itself.
+// has its pid any more. Then its lease need not run out before the job is
+// taken over: the same command run again after a kill finishes the job at
+// once. Anything uncertain says no, and the lease runs out by itself:
+// another host, a pid now used by another process, and this process's own
+// pid (another Service of this process, or a restarted container's
+// previous process: the two cannot be told apart).
 func (s *Service) leaseHolderGone(owner string) bool {
 	host, rest, ok := strings.Cut(owner, "/")
 	if !ok || owner == s.instance() {
@@ -28,7 +29,7 @@ func (s *Service) leaseHolderGone(owner string) bool {
 		return false
 	}
 	if pid == os.Getpid() {
-		return true
+		return false
 	}
 	return errors.Is(syscall.Kill(pid, 0), syscall.ESRCH)
 }
