@@ -198,6 +198,9 @@ func newApp(e *env) (*fiber.App, error) {
 		Store: pub, PublicURL: e.cfg.PublicURL, RedisURL: e.cfg.RedisURL, Log: e.log,
 		TrustedProxies: strings.Split(e.cfg.TrustedProxies, ","), RateLimit: rl, AccessLog: os.Stderr, Metrics: e.metrics,
 		Options: cache.Options{L1Bytes: int64(mb) << 20},
+		// Every instance holds the KEK, so every instance keys client
+		// hashes alike and they count a client together.
+		ClientSecret: e.svc.KEK.Derive("certd public client key v1"),
 	}
 	// Receipts print in the certificate font; without it they are kept
 	// and shown, and their PDF says why it cannot be made.

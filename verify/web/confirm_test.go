@@ -3,8 +3,13 @@ package web
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"hash/fnv"
+	"net/netip"
 	"net/url"
 	"path/filepath"
 	"strings"
@@ -24,8 +29,12 @@ func guess(i int) string { return url.QueryEscape(fmt.Sprintf("欧阳%c", '一'+
 // from names the client of a request (the app trusts 0.0.0.0 as a proxy).
 func from(ip string) []string { return []string{"X-Forwarded-For", ip} }
 
+// testClientSecret is the deployment secret of the test apps: one for all,
+// as the instances of one deployment share theirs.
+var testClientSecret = []byte("certd test client secret")
+
 func proxiedApp(t *testing.T, st verifytest.Store) *testApp {
-	return newApp(t, st, Deps{TrustedProxies: []string{"0.0.0.0/32"}})
+	return newApp(t, st, Deps{TrustedProxies: []string{"0.0.0.0/32"}, ClientSecret: testClientSecret})
 }
 
 // TestStrangerCannotLockACertificate: one client's wrong names lock only
@@ -222,5 +231,48 @@ func TestIDGuessingFromManyClients(t *testing.T) {
 		if resp.StatusCode != 200 || strings.Contains(body, `"id_number":`) || !strings.Contains(body, `"id_number_not_checked":true`) || !strings.Contains(body, `"conclusion":"holder_not_checked"`) {
 			t.Errorf("fresh client %d: %d %s", i, resp.StatusCode, body)
 		}
+	}
+}
+
+// TestStoredClientKeysNeedTheSecret: what stands for a client in the
+// failed-check counts cannot be turned back into its address by hashing
+// every IPv4 address: it is keyed with the deployment's secret. Before it
+// was FNV-1a of the address, computable by anyone who read the table.
+func TestStoredClientKeysNeedTheSecret(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "certd.db")
+	st, err := sqlite.Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	w := verifytest.NewWorld(t, st, 1)
+	a := proxiedApp(t, st)
+	const ip = "198.51.100.7"
+	if resp, body := a.do(t, "GET", "/api/v1/certificates/"+w.Certs[0].Number+"?name="+guess(0), nil, from(ip)...); resp.StatusCode != 200 {
+		t.Fatalf("%d %s", resp.StatusCode, body)
+	}
+	db, err := sql.Open("sqlite", "file:"+path+"?mode=ro")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var client string
+	if err := db.QueryRow(`SELECT client FROM failed_confirmations WHERE client <> ''`).Scan(&client); err != nil {
+		t.Fatal(err)
+	}
+	addr := netip.MustParseAddr(ip)
+	raw, _ := addr.MarshalBinary()
+	unkeyed := fnv.New64a()
+	_, _ = unkeyed.Write(raw)
+	plain := sha256.Sum256(raw)
+	for _, bad := range []string{ip, hex.EncodeToString(unkeyed.Sum(nil)), hex.EncodeToString(plain[:]), hex.EncodeToString(plain[:12])} {
+		if client == bad {
+			t.Fatalf("the stored client %q is computable from the address alone", client)
+		}
+	}
+	other := &handlers{clientSecret: sha256.Sum256([]byte("another deployment"))}
+	same := &handlers{clientSecret: sha256.Sum256(testClientSecret)}
+	if client != same.keyOf(addr) || client == other.keyOf(addr) {
+		t.Fatalf("stored %q; keyed with the deployment's secret %q, another %q", client, same.keyOf(addr), other.keyOf(addr))
 	}
 }

@@ -28,6 +28,7 @@ package web
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"fmt"
@@ -105,6 +106,13 @@ type Deps struct {
 	// negative disables the limit). Receipts are kept only when Store is a
 	// ReceiptStore.
 	ReceiptLimit int
+	// ClientSecret keys the hash that stands for a client's network in
+	// rate-limit counts and failed name checks (in Redis and the
+	// database). Without the key the hash could be reversed by trying
+	// every IPv4 address. Instances of one deployment must share it, or
+	// each counts a client apart (serve derives it from the KEK); empty
+	// makes a random one for this process.
+	ClientSecret []byte
 }
 
 // DefaultDeadline is the time a costly public request may take. The
@@ -197,6 +205,8 @@ type handlers struct {
 	receiptPrinter func(render.Receipt) ([]byte, error)
 
 	secHeaders [][2][]byte
+	// clientSecret keys clientKey (Deps.ClientSecret).
+	clientSecret [32]byte
 }
 
 func newHandlers(svc *cache.Service, remote *cache.Remote, m *metrics, d Deps, trusted []netip.Prefix) (*handlers, error) {
@@ -250,6 +260,11 @@ func newHandlers(svc *cache.Service, remote *cache.Remote, m *metrics, d Deps, t
 		h.deadline = DefaultDeadline
 	}
 	h.shares = newShares(d.Store, d.Log)
+	if len(d.ClientSecret) > 0 {
+		h.clientSecret = sha256.Sum256(d.ClientSecret)
+	} else if _, err := rand.Read(h.clientSecret[:]); err != nil {
+		return nil, err
+	}
 	rl, cl := d.RateLimit, d.ConfirmLimit
 	if rl == 0 {
 		rl = 600
