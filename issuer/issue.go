@@ -559,10 +559,127 @@ type Correction struct {
 	DocNumber  string
 	StudentNo  string
 	Major      string
+	Occupation string // occupation code; checked against the catalogue and the scope
 	Specialty  *string
 	Level      string
 	AssessedOn string
 	Reason     string
+}
+
+// FieldChange is one field a correction changes, as the preview shows it.
+type FieldChange struct {
+	Field    string `json:"field"`
+	Zh       string `json:"zh"`
+	En       string `json:"en"`
+	Old, New string
+}
+
+// ReissuePreview is what a reissue would do, for a confirmation step: the
+// certificate now, the corrected record (not yet numbered or signed) and
+// the fields that differ. Nothing is written to make it.
+type ReissuePreview struct {
+	Old     Certificate
+	New     Certificate
+	Changes []FieldChange
+}
+
+// PreviewReissue checks a correction exactly as Reissue does (the actor,
+// the status, the roster rules, scope, font, duplicates) and says what it
+// would change, without changing anything. A correction that changes no
+// field is refused: it would only make a second number for the same
+// certificate.
+func (s *Service) PreviewReissue(ctx context.Context, actor Actor, number string, fix Correction) (ReissuePreview, error) {
+	p, _, err := s.prepareReissue(ctx, actor, number, fix)
+	return p, err
+}
+
+// prepareReissue is every check of a reissue, and its preview.
+func (s *Service) prepareReissue(ctx context.Context, actor Actor, number string, fix Correction) (ReissuePreview, Institution, error) {
+	old, err := s.Certificate(ctx, actor, number)
+	if err != nil {
+		return ReissuePreview{}, Institution{}, err
+	}
+	p := ReissuePreview{Old: old}
+	if err := actor.MayActFor(old.InstitutionID); err != nil {
+		return p, Institution{}, err
+	}
+	if old.Status != Valid {
+		return p, Institution{}, &Error{Kind: ErrConflict, Code: "not_valid", Zh: fmt.Sprintf("证书%s当前状态为%s，不能补发更正", number, old.Status.Chinese()), En: fmt.Sprintf("certificate %s is %s and cannot be reissued", number, old.Status)}
+	}
+	if utf8.RuneCountInString(fix.Reason) > maxNoteRunes {
+		return p, Institution{}, Errorf(ErrInvalid, "reason_length", "更正原因不能超过%d字", "the reason must be at most %d characters", maxNoteRunes)
+	}
+	in, err := s.store.Institution(ctx, old.InstitutionID)
+	if err != nil {
+		return p, in, err
+	}
+	today := Day(s.now())
+	if err := issuable(in, today); err != nil {
+		return p, in, err
+	}
+	if err := s.namePrintable(in); err != nil {
+		return p, in, err
+	}
+	cat, err := s.catalogue(ctx)
+	if err != nil {
+		return p, in, err
+	}
+	r := roster.Row(fix.onto(old), today)
+	probs := r.Problems
+	var repl Certificate
+	for _, e := range r.Entries { // one, unless the row has problems
+		var pr []roster.Problem
+		repl, pr = s.checkRow(r, e, in, cat, today, nil)
+		probs = append(probs, pr...)
+	}
+	if len(probs) > 0 {
+		return p, in, correctionError(probs)
+	}
+	p.New, p.Changes = repl, changes(old, repl)
+	if !slices.ContainsFunc(p.Changes, func(c FieldChange) bool { return c.Field != "issued_on" }) {
+		return p, in, Errorf(ErrInvalid, "no_change", "更正内容与原证书相同，没有需要更正的项目", "the correction changes nothing on the certificate")
+	}
+	if repl.Key() != old.Key() {
+		held, err := s.store.ValidHoldings(ctx, []HoldingKey{repl.Key()})
+		if err != nil {
+			return p, in, err
+		}
+		for _, n := range held {
+			zh, en := heldElsewhere(in, n)
+			return p, in, &Error{Kind: ErrConflict, Code: "duplicate_holding", Zh: zh, En: en}
+		}
+	}
+	return p, in, nil
+}
+
+// changes lists the printed and recorded fields in which repl differs
+// from old, in the order of the certificate.
+func changes(old, repl Certificate) []FieldChange {
+	dash := func(s string) string {
+		if s == "" {
+			return "--"
+		}
+		return s
+	}
+	all := []FieldChange{
+		{"name", "姓名", "Name", old.Holder.Name, repl.Holder.Name},
+		{"doc_type", "证件类型", "Document type", old.Holder.DocType.Chinese(), repl.Holder.DocType.Chinese()},
+		{"doc_number", "证件号码", "Document number", old.Holder.DocNumber, repl.Holder.DocNumber},
+		{"student_no", "学号", "Student no.", dash(old.Holder.StudentNo), dash(repl.Holder.StudentNo)},
+		{"major", "专业", "Major", dash(old.Holder.Major), dash(repl.Holder.Major)},
+		{"occupation", "职业", "Occupation", old.OccupationName + " " + old.Occupation, repl.OccupationName + " " + repl.Occupation},
+		{"specialty", "工种", "工种", dash(old.Specialty), dash(repl.Specialty)},
+		{"level", "等级", "Level", old.Level.Chinese(), repl.Level.Chinese()},
+		{"assessed_on", "考核日期", "Assessed", old.AssessedOn.Format(DateLayout), repl.AssessedOn.Format(DateLayout)},
+		{"issued_on", "发证日期", "Issued", old.IssuedOn.Format(DateLayout), repl.IssuedOn.Format(DateLayout)},
+	}
+	var out []FieldChange
+	for _, c := range all {
+		if c.Old != c.New {
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 // Reissue replaces a valid certificate with a corrected one: a new number
@@ -570,57 +687,16 @@ type Correction struct {
 // corrected record is checked exactly as a row of a roster is (roster.Row,
 // then the catalogue, scope, font and photo rules of Issue), so a
 // correction can sign nothing an import would refuse: a name the font
-// cannot print, a field over its length.
+// cannot print, a field over its length, an occupation, 工种 or level
+// outside the college's registered scope. The new certificate is recorded
+// with a print job, as a batch is, and printed through it: an interrupted
+// printing is finished like any batch's.
 func (s *Service) Reissue(ctx context.Context, actor Actor, number string, fix Correction) (Certificate, error) {
-	old, err := s.Certificate(ctx, actor, number)
+	p, in, err := s.prepareReissue(ctx, actor, number, fix)
 	if err != nil {
-		return old, err
+		return p.Old, err
 	}
-	if err := actor.MayActFor(old.InstitutionID); err != nil {
-		return old, err
-	}
-	if old.Status != Valid {
-		return old, &Error{Kind: ErrConflict, Code: "not_valid", Zh: fmt.Sprintf("证书%s当前状态为%s，不能补发更正", number, old.Status.Chinese()), En: fmt.Sprintf("certificate %s is %s and cannot be reissued", number, old.Status)}
-	}
-	if utf8.RuneCountInString(fix.Reason) > maxNoteRunes {
-		return old, Errorf(ErrInvalid, "reason_length", "更正原因不能超过%d字", "the reason must be at most %d characters", maxNoteRunes)
-	}
-	in, err := s.store.Institution(ctx, old.InstitutionID)
-	if err != nil {
-		return old, err
-	}
-	today := Day(s.now())
-	if err := issuable(in, today); err != nil {
-		return old, err
-	}
-	if err := s.namePrintable(in); err != nil {
-		return old, err
-	}
-	cat, err := s.catalogue(ctx)
-	if err != nil {
-		return old, err
-	}
-	r := roster.Row(fix.onto(old), today)
-	probs := r.Problems
-	var repl Certificate
-	for _, e := range r.Entries { // one, unless the row has problems
-		var p []roster.Problem
-		repl, p = s.checkRow(r, e, in, cat, today, nil)
-		probs = append(probs, p...)
-	}
-	if len(probs) > 0 {
-		return old, correctionError(probs)
-	}
-	if repl.Key() != old.Key() {
-		held, err := s.store.ValidHoldings(ctx, []HoldingKey{repl.Key()})
-		if err != nil {
-			return old, err
-		}
-		for _, n := range held {
-			zh, en := heldElsewhere(in, n)
-			return old, &Error{Kind: ErrConflict, Code: "duplicate_holding", Zh: zh, En: en}
-		}
-	}
+	old, repl := p.Old, p.New
 	key, priv, err := s.signingKey(ctx, in)
 	if err != nil {
 		return old, err
@@ -646,7 +722,15 @@ func (s *Service) Reissue(ctx context.Context, actor Actor, number string, fix C
 		if err := s.sign(in, c, h, "", priv); err != nil {
 			return AuditEvent{}, err
 		}
-		ev := s.event(actor, "certificate.reissue", in.ID, c.Number, map[string]any{"supersedes": number, "reason": fix.Reason})
+		detail := map[string]any{"supersedes": number, "reason": fix.Reason}
+		if len(p.Changes) > 0 {
+			ch := make(map[string][2]string, len(p.Changes))
+			for _, x := range p.Changes {
+				ch[x.Field] = [2]string{x.Old, x.New}
+			}
+			detail["changes"] = ch
+		}
+		ev := s.event(actor, "certificate.reissue", in.ID, c.Number, detail)
 		if logged {
 			salt, err := tlog.NewSalt()
 			if err != nil {
@@ -660,7 +744,11 @@ func (s *Service) Reissue(ctx context.Context, actor Actor, number string, fix C
 		}
 		return ev, nil
 	}
-	out, err := s.store.Reissue(ctx, number, b, in.Prefix, repl, seal)
+	job := &PrintJob{CreatedAt: now}
+	if s.Printer != nil {
+		job.PublicURL = s.Printer.publicURL
+	}
+	out, err := s.store.Reissue(ctx, number, b, in.Prefix, repl, seal, job)
 	if err != nil {
 		if Is(err, ErrConflict) {
 			return old, Errorf(ErrConflict, "not_valid", "证书%s已被撤销或更正", "certificate %s was revoked or reissued meanwhile", number)
@@ -668,11 +756,13 @@ func (s *Service) Reissue(ctx context.Context, actor Actor, number string, fix C
 		return old, err
 	}
 	if s.Printer != nil {
-		one := []Certificate{out}
-		if err := s.Printer.RenderAndStore(ctx, s.store, in, one, nil); err != nil {
-			s.log().Error("rendering after reissue failed; run certd render", "number", out.Number, "error", err)
+		o := s.printJob(ctx, b.ID, nil, func(_ string, pdf []byte) {
+			sum := sha256.Sum256(pdf)
+			out.PDFSHA256 = hex.EncodeToString(sum[:])
+		})
+		if o.Err != nil {
+			s.log().Error("printing after reissue did not finish; the print job stays pending", "number", out.Number, "batch", b.ID, "error", o.Err)
 		}
-		out = one[0]
 	}
 	return out, nil
 }
@@ -687,7 +777,7 @@ func (fix Correction) onto(old Certificate) map[string]string {
 		"assessment_date": old.AssessedOn.Format(DateLayout),
 	}
 	for field, v := range map[string]string{"name": fix.Name, "doc_type": fix.DocType, "doc_number": fix.DocNumber,
-		"student_no": fix.StudentNo, "major": fix.Major, "level": fix.Level, "assessment_date": fix.AssessedOn} {
+		"student_no": fix.StudentNo, "major": fix.Major, "occupation_code": fix.Occupation, "level": fix.Level, "assessment_date": fix.AssessedOn} {
 		if v != "" {
 			f[field] = v
 		}

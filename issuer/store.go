@@ -83,8 +83,11 @@ type Store interface {
 	// Reissue replaces the valid certificate old with a corrected one, in
 	// one transaction: old becomes superseded (SupersededBy = new number),
 	// repl is numbered and sealed like IssueBatch does and stored with
-	// Supersedes = old. ErrConflict if old is not valid.
-	Reissue(ctx context.Context, old string, b Batch, prefix string, repl Certificate, seal func(*Certificate) (AuditEvent, error)) (Certificate, error)
+	// Supersedes = old, with its print job when job is not nil (as
+	// IssueBatch records a batch's), so that its PDF is made and finished
+	// like any batch's. ErrConflict if old is not valid. A correction filed
+	// under an existing batch comes without a job (ErrInvalid otherwise).
+	Reissue(ctx context.Context, old string, b Batch, prefix string, repl Certificate, seal func(*Certificate) (AuditEvent, error), job *PrintJob) (Certificate, error)
 
 	// PutPDF stores the rendered PDF of a certificate and its SHA-256.
 	PutPDF(ctx context.Context, number string, pdf []byte) error

@@ -433,7 +433,7 @@ func (s *Store) Revoke(ctx context.Context, number string, r issuer.Revocation, 
 // replacement's batch unless a batch with its ID already exists (a caller
 // may file corrections under the original batch); a reissue batch may have
 // an empty Fingerprint, which is exempt from the one-roster-one-batch rule.
-func (s *Store) Reissue(ctx context.Context, old string, b issuer.Batch, prefix string, repl issuer.Certificate, seal func(*issuer.Certificate) (issuer.AuditEvent, error)) (issuer.Certificate, error) {
+func (s *Store) Reissue(ctx context.Context, old string, b issuer.Batch, prefix string, repl issuer.Certificate, seal func(*issuer.Certificate) (issuer.AuditEvent, error), job *issuer.PrintJob) (issuer.Certificate, error) {
 	certs := []issuer.Certificate{repl}
 	if err := storeutil.CheckRoster(certs); err != nil {
 		return issuer.Certificate{}, err
@@ -450,6 +450,9 @@ func (s *Store) Reissue(ctx context.Context, old string, b issuer.Batch, prefix 
 		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM batches WHERE id = $1)`, b.ID).Scan(&exists); err != nil {
 			return err
 		}
+		if exists && job != nil {
+			return storeutil.JobWithOldBatch(b.ID)
+		}
 		if !exists {
 			if err := insertBatch(ctx, tx, b, 1); err != nil {
 				return err
@@ -457,6 +460,11 @@ func (s *Store) Reissue(ctx context.Context, old string, b issuer.Batch, prefix 
 		}
 		if err := issue(ctx, tx, b, prefix, certs, old, seal); err != nil {
 			return err
+		}
+		if job != nil {
+			if err := insertPrintJob(ctx, tx, b, certs, job); err != nil {
+				return err
+			}
 		}
 		_, err = tx.Exec(ctx, `UPDATE certificates SET superseded_by = $1 WHERE number = $2`, certs[0].Number, old)
 		return err

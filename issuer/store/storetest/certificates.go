@@ -118,7 +118,7 @@ func testOneValidPerHolding(t *testing.T, s issuer.Store) {
 	// Nor does a superseded one.
 	repl := cert("alpha", 1, weld, 3, july15)
 	repl.Holder.Name = "张一"
-	newer, err := s.Reissue(ctx, again, batch("r1", "alpha", ""), prefixA, repl, seal)
+	newer, err := s.Reissue(ctx, again, batch("r1", "alpha", ""), prefixA, repl, seal, nil)
 	must(t, err)
 	third := issue(t, s, batch("b5", "alpha", "fp5"), prefixA, cert("alpha", 1, weld, 2, july15))[0]
 	_ = third
@@ -193,12 +193,12 @@ func testReissue(t *testing.T, s issuer.Store) {
 	repl := cert("alpha", 1, weld, 3, june30)
 	repl.Holder.Name = "张壹" // the correction
 
-	_, err := s.Reissue(ctx, "J220100000001263999999", batch("r0", "alpha", ""), prefixA, repl, seal)
+	_, err := s.Reissue(ctx, "J220100000001263999999", batch("r0", "alpha", ""), prefixA, repl, seal, nil)
 	wantErr(t, err, issuer.ErrNotFound, "")
 
 	// A failing seal leaves the old certificate valid and stores nothing.
 	sealer, _, boom := failingSeal(1)
-	_, err = s.Reissue(ctx, n[0], batch("r0", "alpha", ""), prefixA, repl, sealer)
+	_, err = s.Reissue(ctx, n[0], batch("r0", "alpha", ""), prefixA, repl, sealer, &issuer.PrintJob{CreatedAt: t0})
 	if !errors.Is(err, boom) {
 		t.Fatalf("Reissue with failing seal: %v", err)
 	}
@@ -210,8 +210,20 @@ func testReissue(t *testing.T, s issuer.Store) {
 	_, err = s.Batch(ctx, "r0")
 	wantErr(t, err, issuer.ErrNotFound, "")
 
-	got, err := s.Reissue(ctx, n[0], batch("r1", "alpha", ""), prefixA, repl, seal)
+	got, err := s.Reissue(ctx, n[0], batch("r1", "alpha", ""), prefixA, repl, seal, &issuer.PrintJob{CreatedAt: t0, PublicURL: "https://certd.example.cn"})
 	must(t, err)
+	// The correction has its print job, as a batch has: its PDF is made
+	// and finished by the same path.
+	job, err := s.PrintJob(ctx, "r1")
+	must(t, err)
+	if job.Items != 1 || job.Pending != 1 || job.PublicURL != "https://certd.example.cn" || job.InstitutionID != "alpha" {
+		t.Fatalf("reissue print job: %+v", job)
+	}
+	pend, err := s.PendingPrints(ctx, "r1", "", 10)
+	must(t, err)
+	if len(pend) != 1 || pend[0].Number != got.Number || pend[0].Photo != nil {
+		t.Fatalf("reissue print items: %+v", pend)
+	}
 	if want := no(prefixA, "26", 3, 3); got.Number != want {
 		t.Fatalf("replacement number %s, want %s (the counter is shared with batches)", got.Number, want)
 	}
@@ -236,14 +248,17 @@ func testReissue(t *testing.T, s issuer.Store) {
 	}
 
 	// Neither a superseded nor a revoked certificate can be reissued.
-	_, err = s.Reissue(ctx, n[0], batch("r2", "alpha", ""), prefixA, repl, seal)
+	_, err = s.Reissue(ctx, n[0], batch("r2", "alpha", ""), prefixA, repl, seal, nil)
 	wantErr(t, err, issuer.ErrConflict, "not_valid")
 	must(t, s.Revoke(ctx, n[1], issuer.Revocation{Reason: issuer.ReasonError, At: t0, By: "admin"}, event("certificate.revoke", "alpha", n[1])))
-	_, err = s.Reissue(ctx, n[1], batch("r3", "alpha", ""), prefixA, cert("alpha", 2, weld, 3, june30), seal)
+	_, err = s.Reissue(ctx, n[1], batch("r3", "alpha", ""), prefixA, cert("alpha", 2, weld, 3, june30), seal, nil)
 	wantErr(t, err, issuer.ErrConflict, "not_valid")
 
-	// A correction may be filed under an existing batch.
-	again, err := s.Reissue(ctx, got.Number, batch("b1", "alpha", "fp1"), prefixA, repl, seal)
+	// A correction may be filed under an existing batch, without a job of
+	// its own.
+	_, err = s.Reissue(ctx, got.Number, batch("b1", "alpha", "fp1"), prefixA, repl, seal, &issuer.PrintJob{CreatedAt: t0})
+	wantErr(t, err, issuer.ErrInvalid, "print_job_existing_batch")
+	again, err := s.Reissue(ctx, got.Number, batch("b1", "alpha", "fp1"), prefixA, repl, seal, nil)
 	must(t, err)
 	if again.BatchID != "b1" || again.Supersedes != got.Number {
 		t.Fatalf("reissue under existing batch: %+v", again)

@@ -48,7 +48,7 @@ func testStatusIndexes(t *testing.T, s issuer.Store) {
 	must(t, s.Revoke(ctx, certs[3].Number, r, event("certificate.revoke", "alpha", certs[3].Number)))
 	repl := cert("alpha", 7, weld, 3, june30)
 	repl.Holder.Name = "张柒"
-	nc, err := s.Reissue(ctx, certs[7].Number, batch("r1", "alpha", ""), prefixA, repl, seal)
+	nc, err := s.Reissue(ctx, certs[7].Number, batch("r1", "alpha", ""), prefixA, repl, seal, nil)
 	must(t, err)
 	if _, dup := seen[nc.StatusIndex]; dup || nc.StatusIndex < 0 {
 		t.Fatalf("the reissued certificate got index %d, already taken or none", nc.StatusIndex)

@@ -79,7 +79,7 @@ func testLogWrittenWithChange(t *testing.T, s LogOutboxStore) {
 		ev, err := seal(c)
 		ev.Log = []issuer.LogItem{logItem("reissued", c.InstitutionID, c.Number)}
 		return ev, err
-	})
+	}, nil)
 	must(t, err)
 	other := event("test.other", "beta", "x")
 	other.Log = []issuer.LogItem{logItem("registration", "beta", "beta@1")}

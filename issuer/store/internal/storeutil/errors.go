@@ -247,3 +247,10 @@ func causeOf(err error) Cause {
 	}
 	return NoCause
 }
+
+// JobWithOldBatch refuses a print job for a correction filed under an
+// existing batch: a batch's job is recorded once, with the batch.
+func JobWithOldBatch(batchID string) error {
+	return bilingual(issuer.ErrInvalid, "print_job_existing_batch",
+		fmt.Sprintf("批次 %s 已存在，更正补发不能为其另建打印任务", batchID), fmt.Sprintf("batch %s exists; a correction cannot add a print job to it", batchID))
+}
