@@ -43,6 +43,41 @@ var detailNames = []struct{ key, zh, en string }{
 	{"codes", "职业数", "occupations"}, {"minutes", "锁定分钟", "minutes locked"},
 	{"second_factor", "两步验证", "second factor"}, {"locked", "账号锁定中", "while locked"},
 	{"disabled", "账号已停用", "while disabled"}, {"client", "来源地址", "from"},
+	{"changes", "更正内容", "changes"},
+}
+
+// changeFields names the fields a correction's "changes" detail records.
+var changeFields = map[string][2]string{
+	"name": {"姓名", "name"}, "doc_type": {"证件类型", "document type"}, "doc_number": {"证件号码", "document number"},
+	"student_no": {"学号", "student no."}, "major": {"专业", "major"}, "occupation": {"职业", "occupation"},
+	"specialty": {"工种", "工种"}, "level": {"等级", "level"}, "assessed_on": {"考核日期", "assessed"}, "issued_on": {"发证日期", "issued"},
+}
+
+// changesText words a correction's changes: 姓名 张三→张叁, …
+func changesText(m map[string]any, en bool) string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var parts []string
+	for _, k := range keys {
+		name := k
+		if l, ok := changeFields[k]; ok {
+			name = l[0]
+			if en {
+				name = l[1]
+			}
+		}
+		pair, _ := m[k].([]any)
+		if len(pair) == 2 {
+			parts = append(parts, fmt.Sprintf("%s %v→%v", name, pair[0], pair[1]))
+		}
+	}
+	if en {
+		return strings.Join(parts, ", ")
+	}
+	return strings.Join(parts, "，")
 }
 
 var institutionStatusZh = map[string][2]string{
@@ -175,6 +210,10 @@ func detailValue(key string, v any, en bool) string {
 			ss = append(ss, fmt.Sprint(e))
 		}
 		return strings.Join(ss, ", ")
+	case map[string]any:
+		if key == "changes" {
+			return changesText(x, en)
+		}
 	case nil:
 		return ""
 	}

@@ -2,6 +2,9 @@ package console
 
 import (
 	"bytes"
+	"cmp"
+	"encoding/json"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -9,6 +12,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"certd/issuer"
+	"certd/issuer/ident"
 	"certd/issuer/occupation"
 )
 
@@ -295,6 +299,15 @@ type certData struct {
 	Err     *formErr
 	Levels  []occupation.Level
 	Fix     map[string]string
+	// The correction form's choices and its confirmation step.
+	DocTypes         []ident.DocType
+	ScopeOccupations []collegeChoice
+	ScopeSpecialties []string
+	Preview          *issuer.ReissuePreview
+	// The correction that replaced this certificate, or that this one
+	// replaced: when, by whom, why, and what changed.
+	CorrectedTo   *correction
+	CorrectedFrom *correction
 	// The holder's side (issue 14): the public link with the verification
 	// code, for a college that mails links; the holder code and whether the
 	// holder has claimed the certificate, for operators (not auditors).
@@ -302,6 +315,35 @@ type certData struct {
 	HolderCode string
 	Claimed    bool
 	ClaimedAt  string
+}
+
+// correction is one reissue as the certificate pages tell it.
+type correction struct {
+	Old, New string
+	At       time.Time
+	By       string
+	Reason   string
+	Changes  string // in Chinese
+	event    issuer.AuditEvent
+}
+
+// reissueOf finds, among evs, the reissue that made number out of old.
+func reissueOf(evs []issuer.AuditEvent, number, old string) *correction {
+	for _, ev := range evs {
+		if ev.Action != "certificate.reissue" || ev.Subject != number {
+			continue
+		}
+		var d struct {
+			Supersedes string         `json:"supersedes"`
+			Reason     string         `json:"reason"`
+			Changes    map[string]any `json:"changes"`
+		}
+		if json.Unmarshal([]byte(ev.Detail), &d) != nil || d.Supersedes != old {
+			continue
+		}
+		return &correction{Old: old, New: number, At: ev.At, By: ev.Actor, Reason: d.Reason, Changes: changesText(d.Changes, false), event: ev}
+	}
+	return nil
 }
 
 func (c *Console) cert(fc *fiber.Ctx, rc *reqCtx) (issuer.Certificate, error) {
@@ -316,6 +358,23 @@ func (c *Console) certView(fc *fiber.Ctx, rc *reqCtx, page string, status int, c
 	evs, err := c.svc.Audit(fc.UserContext(), rc.actor, issuer.AuditFilter{Subject: ct.Number})
 	if err != nil {
 		return c.fail(fc, rc, err)
+	}
+	// The history of a corrected certificate shows the correction: the
+	// event is filed under the new number, so it is read from there.
+	if ct.Supersedes != "" {
+		d.CorrectedFrom = reissueOf(evs, ct.Number, ct.Supersedes)
+	}
+	if ct.SupersededBy != "" {
+		next, err := c.svc.Audit(fc.UserContext(), rc.actor, issuer.AuditFilter{Subject: ct.SupersededBy, Action: "certificate.reissue"})
+		if err != nil {
+			return c.fail(fc, rc, err)
+		}
+		if d.CorrectedTo = reissueOf(next, ct.SupersededBy, ct.Number); d.CorrectedTo != nil {
+			evs = append(evs, d.CorrectedTo.event)
+			slices.SortStableFunc(evs, func(a, b issuer.AuditEvent) int { return cmp.Compare(a.Seq, b.Seq) })
+		} else {
+			d.CorrectedTo = &correction{New: ct.SupersededBy, Old: ct.Number}
+		}
 	}
 	d.Cert, d.Events, d.HasPDF, d.Reasons = ct, evs, ct.PDFSHA256 != "", issuer.Reasons
 	d.VerifyURL = issuer.VerifyURL(c.d.PublicURL, ct)
@@ -398,37 +457,84 @@ func (c *Console) reissueForm(fc *fiber.Ctx, rc *reqCtx) error {
 	if err != nil {
 		return c.fail(fc, rc, err)
 	}
-	return c.certView(fc, rc, "reissue", fiber.StatusOK, ct, certData{Fix: map[string]string{}})
+	return c.reissueView(fc, rc, fiber.StatusOK, ct, certData{Fix: map[string]string{}})
 }
 
+// reissueFields are the fields of the correction form, as posted.
+var reissueFields = []string{"name", "doc_type", "doc_number", "student_no", "major", "occupation", "specialty", "level", "assessed_on", "reason"}
+
+// reissueView is the correction form (or its confirmation), with the
+// choices the college has: its scope's occupations and 工种.
+func (c *Console) reissueView(fc *fiber.Ctx, rc *reqCtx, status int, ct issuer.Certificate, d certData) error {
+	d.DocTypes = ident.DocTypes
+	if in, err := c.svc.Institution(fc.UserContext(), rc.actor, ct.InstitutionID); err == nil {
+		names := map[string]string{}
+		if occ, err := c.svc.Occupations(fc.UserContext()); err == nil {
+			for _, o := range occ {
+				names[o.Code] = o.Name
+			}
+		}
+		seen, seenSpec := map[string]bool{}, map[string]bool{}
+		for _, e := range in.Scope {
+			if !seen[e.Occupation] {
+				seen[e.Occupation] = true
+				d.ScopeOccupations = append(d.ScopeOccupations, collegeChoice{e.Occupation, names[e.Occupation]})
+			}
+			if e.Specialty != "" && !seenSpec[e.Specialty] {
+				seenSpec[e.Specialty] = true
+				d.ScopeSpecialties = append(d.ScopeSpecialties, e.Specialty)
+			}
+		}
+	}
+	return c.certView(fc, rc, "reissue", status, ct, d)
+}
+
+// reissue takes two posts, as revoking does: the first checks the
+// correction as the service would and shows what it changes and what
+// follows (the preview); the second (confirm=yes) reissues. Going back
+// (op=edit) shows the form again with what was typed.
 func (c *Console) reissue(fc *fiber.Ctx, rc *reqCtx) error {
 	ct, err := c.cert(fc, rc)
 	if err != nil {
 		return c.fail(fc, rc, err)
 	}
 	fix := map[string]string{}
-	for _, k := range []string{"name", "doc_type", "doc_number", "student_no", "major", "specialty", "level", "assessed_on", "reason"} {
+	for _, k := range reissueFields {
 		v := strings.TrimSpace(fc.FormValue(k))
-		if utf8.RuneCountInString(v) > 100 {
-			return c.certView(fc, rc, "reissue", fiber.StatusBadRequest, ct, certData{Fix: fix,
-				Err: c.formError(errf(issuer.ErrInvalid, "field_long", "填写的内容过长（每项最多100字）", "a field is too long (at most 100 characters)"))})
+		if utf8.RuneCountInString(v) > 100 && k != "reason" || utf8.RuneCountInString(v) > 500 {
+			return c.reissueView(fc, rc, fiber.StatusBadRequest, ct, certData{Fix: fix,
+				Err: c.formError(errf(issuer.ErrInvalid, "field_long", "填写的内容过长（每项最多100字，原因最多500字）", "a field is too long (at most 100 characters, the reason 500)"))})
 		}
 		fix[k] = v
 	}
+	if fc.FormValue("op") == "edit" {
+		return c.reissueView(fc, rc, fiber.StatusOK, ct, certData{Fix: fix})
+	}
 	if fix["reason"] == "" {
-		return c.certView(fc, rc, "reissue", fiber.StatusBadRequest, ct, certData{Fix: fix,
+		return c.reissueView(fc, rc, fiber.StatusBadRequest, ct, certData{Fix: fix,
 			Err: c.formError(errf(issuer.ErrInvalid, "reason_required", "请填写更正原因", "give the reason for the correction"))})
 	}
 	corr := issuer.Correction{Name: fix["name"], DocType: fix["doc_type"], DocNumber: fix["doc_number"], StudentNo: fix["student_no"],
-		Major: fix["major"], Level: fix["level"], AssessedOn: fix["assessed_on"], Reason: fix["reason"]}
-	if fc.FormValue("change_specialty") == "1" {
-		s := fix["specialty"]
-		corr.Specialty = &s
+		Major: fix["major"], Occupation: fix["occupation"], Level: fix["level"], AssessedOn: fix["assessed_on"], Reason: fix["reason"]}
+	if sp := fix["specialty"]; sp != "" {
+		// "--" (or 无) clears the 工种; blank keeps it.
+		if sp == "--" || sp == "无" {
+			sp = ""
+		}
+		corr.Specialty = &sp
+	}
+	if fc.FormValue("confirm") != "yes" {
+		p, err := c.svc.PreviewReissue(fc.UserContext(), rc.actor, ct.Number, corr)
+		if err != nil {
+			_, _, status := c.userError(err)
+			return c.reissueView(fc, rc, status, ct, certData{Fix: fix, Err: c.formError(err)})
+		}
+		return c.reissueView(fc, rc, fiber.StatusOK, ct, certData{Fix: fix, Confirm: true, Preview: &p})
 	}
 	out, err := c.svc.Reissue(fc.UserContext(), rc.actor, ct.Number, corr)
 	if err != nil {
 		_, _, status := c.userError(err)
-		return c.certView(fc, rc, "reissue", status, ct, certData{Fix: fix, Err: c.formError(err)})
+		return c.reissueView(fc, rc, status, ct, certData{Fix: fix, Err: c.formError(err)})
 	}
 	return c.redirect(fc, "/console/certificates/"+out.Number, "reissued")
 }
