@@ -698,6 +698,8 @@ func cmdReissue(ctx context.Context, args []string, out io.Writer) error {
 	f.StringVar(&fix.DocNumber, "doc-number", "", "corrected document number")
 	f.StringVar(&fix.StudentNo, "student-no", "", "corrected 学号")
 	f.StringVar(&fix.Major, "major", "", "corrected 专业")
+	f.StringVar(&fix.Occupation, "occupation", "", "corrected occupation code (within the college's scope)")
+	dry := f.Bool("dry-run", false, "check the correction and list what it changes, without reissuing")
 	spec := f.String("specialty", "\x00", "corrected 工种 (-- for none)")
 	f.StringVar(&fix.Level, "level", "", "corrected level")
 	f.StringVar(&fix.AssessedOn, "assessed-on", "", "corrected assessment date YYYY-MM-DD")
@@ -710,7 +712,7 @@ func cmdReissue(ctx context.Context, args []string, out io.Writer) error {
 		fix.Specialty = spec
 	}
 	if len(pos) != 1 {
-		return usageError{"usage: certd reissue NUMBER [--name ...] [--doc-number ...] [--level ...] [--specialty ...] [--assessed-on ...] [--reason TEXT]"}
+		return usageError{"usage: certd reissue NUMBER [--name ...] [--doc-type ...] [--doc-number ...] [--occupation ...] [--specialty ...] [--level ...] [--assessed-on ...] [--reason TEXT] [--dry-run]"}
 	}
 	if fix == (issuer.Correction{Reason: fix.Reason}) {
 		return usageError{"没有给出任何更正字段 / no corrected field given"}
@@ -720,6 +722,20 @@ func cmdReissue(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	defer e.close()
+	if *dry {
+		p, err := e.svc.PreviewReissue(ctx, authorityActor(), pos[0], fix)
+		if err != nil {
+			return err
+		}
+		if f.json {
+			return writeJSON(out, p.Changes)
+		}
+		for _, c := range p.Changes {
+			fmt.Fprintf(out, "%s / %s: %s -> %s\n", c.Zh, c.En, c.Old, c.New)
+		}
+		fmt.Fprintf(out, "未补发（--dry-run）；去掉 --dry-run 后，%s 将标记为已更正并指向新编号 / nothing reissued (--dry-run); without it %s becomes superseded by a new number\n", pos[0], pos[0])
+		return nil
+	}
 	if err := e.loadPrinter(); e.urlErr != nil {
 		return e.urlErr // a corrected certificate must not be printed with the wrong address
 	} else if err != nil {

@@ -202,6 +202,14 @@ func TestCommandLine(t *testing.T) {
 	if code, _, errs := c.run("revoke", rep.Numbers[0], "--reason", "misconduct"); code != 1 || !strings.Contains(errs, "不能撤销") {
 		t.Errorf("second revoke: exit %d %s", code, errs)
 	}
+	// --dry-run lists what would change and changes nothing.
+	out = c.must("reissue", rep.Numbers[1], "--name", "学生乙", "--reason", "姓名有误", "--dry-run")
+	if !strings.Contains(out, "-> 学生乙") || !strings.Contains(out, "--dry-run") {
+		t.Errorf("reissue --dry-run: %s", out)
+	}
+	if shown := c.must("show", rep.Numbers[1]); strings.Contains(shown, "certificate.reissue") || strings.Contains(shown, "superseded") {
+		t.Errorf("reissue --dry-run reissued:\n%s", shown)
+	}
 	out = c.must("reissue", rep.Numbers[1], "--name", "学生乙", "--reason", "姓名有误")
 	if !strings.Contains(out, "superseded") {
 		t.Errorf("reissue: %s", out)
