@@ -9,7 +9,9 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
+	"certd/issuer/ident"
 	"certd/issuer/render"
 )
 
@@ -393,3 +395,53 @@ func (s *Service) Calibration(ctx context.Context, actor Actor, id string) ([]by
 // Receipt prints a verification receipt in the certificate font (the
 // public side's 核验回执): plain A4, no institution's print settings.
 func (p *Printer) Receipt(rc render.Receipt) ([]byte, error) { return p.base.Receipt(rc) }
+
+// sampleScale is the resolution of seal previews, in pixels a millimetre:
+// an A4 page 840×1188, enough to judge a 40 mm seal's size and place.
+const sampleScale = 4
+
+// SamplePNG is a picture of a sample certificate of the institution, as
+// its print settings lay it out, carrying seal (nil: none): what the
+// console shows before a new seal is saved, next to the seal on file.
+func (p *Printer) SamplePNG(in Institution, seal []byte, today time.Time) ([]byte, error) {
+	r, err := p.renderer(in.Print)
+	if err != nil {
+		return nil, err
+	}
+	c := Certificate{
+		Number: in.Prefix + today.Format("06") + "3000000", IssuedOn: Day(today),
+		Holder:     Holder{Name: "张三（样例）", DocType: ident.ResidentID, DocNumber: "110101199003070000"},
+		Occupation: "0-00-00-00", OccupationName: "样例职业", Level: 3, VerifyCode: "SAMPLE",
+	}
+	v := p.view(in, c, nil)
+	v.Seal = seal
+	return r.PreviewPNG(v, sampleScale)
+}
+
+// SealPreview checks a seal image as saving it would and returns two
+// pictures of a sample certificate of the institution: with the seal on
+// file (nil when there is none) and with the new one. Nothing is stored.
+func (s *Service) SealPreview(ctx context.Context, actor Actor, id string, seal []byte) (current, next []byte, err error) {
+	if err := actor.MayActFor(id); err != nil {
+		return nil, nil, err
+	}
+	if s.Printer == nil {
+		return nil, nil, s.errNoPrinter()
+	}
+	in, err := s.store.Institution(ctx, id)
+	if err != nil {
+		return nil, nil, notFoundInstitution(err, id)
+	}
+	ps := in.Print
+	ps.Seal = seal
+	if err := s.Printer.CheckSettings(ps); err != nil {
+		return nil, nil, err
+	}
+	if len(in.Print.Seal) > 0 {
+		if current, err = s.Printer.SamplePNG(in, in.Print.Seal, s.now()); err != nil {
+			return nil, nil, err
+		}
+	}
+	next, err = s.Printer.SamplePNG(in, seal, s.now())
+	return current, next, err
+}

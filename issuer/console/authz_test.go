@@ -63,6 +63,8 @@ var matrix = []struct {
 	{"GET", "/console/settings", "LDDODDOD"},
 	{"POST", "/console/settings/print", "LDDODDOD"},
 	{"POST", "/console/settings/seal", "LDDODDOD"},
+	{"POST", "/console/settings/seal/confirm", "LDDODDOD"},
+	{"GET", "/console/settings/seal.png", "LDDODDOD"}, // the college's own seal (204 while none is on file)
 	{"POST", "/console/settings/fees", "LDDODDOD"},
 	{"GET", "/console/settings/fees-template.xlsx", "LDDODDOD"},
 	{"GET", "/console/settings/calibration.pdf", "LDDODDOD"},

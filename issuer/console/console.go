@@ -93,6 +93,7 @@ type Console struct {
 	jobs     *jobs
 	throttle *throttle
 	now      func() time.Time
+	seals    pendingSeals
 
 	dashMu   sync.Mutex
 	dashAt   time.Time

@@ -106,6 +106,8 @@ func Routes() []Route {
 		{g, "/console/settings", permCollegeAdm, false, (*Console).settingsPage},
 		{p, "/console/settings/print", permCollegeAdm, false, (*Console).settingsPrint},
 		{p, "/console/settings/seal", permCollegeAdm, false, (*Console).settingsSeal},
+		{p, "/console/settings/seal/confirm", permCollegeAdm, false, (*Console).settingsSealConfirm},
+		{g, "/console/settings/seal.png", permCollegeAdm, false, (*Console).settingsSealImage},
 		{p, "/console/settings/fees", permCollegeAdm, false, (*Console).settingsFees},
 		{g, "/console/settings/fees-template.xlsx", permCollegeAdm, false, (*Console).feesTemplate},
 		{g, "/console/settings/calibration.pdf", permCollegeAdm, false, (*Console).settingsCalibration},

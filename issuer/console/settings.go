@@ -2,7 +2,14 @@ package console
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"html/template"
 	"image/png"
+	"net/http"
+	"sync"
+	"time"
 	"strconv"
 	"strings"
 
@@ -97,6 +104,61 @@ func (c *Console) settingsPrint(fc *fiber.Ctx, rc *reqCtx) error {
 	return c.saved(fc, rc, in.Version, next, err, "saved")
 }
 
+// A seal is saved in two steps: the upload is checked and shown on a
+// sample certificate, next to the seal on file, and kept here until the
+// administrator confirms it (or sealTTL passes). One pending seal per
+// college, at most 1 MB each, in memory. (Several certd processes behind a
+// load balancer need sticky sessions for this step, as for a roster's.)
+type pendingSeals struct {
+	mu sync.Mutex
+	m  map[string]pendingSeal // by institution
+}
+
+type pendingSeal struct {
+	token string // hex SHA-256 of the image: the confirmation names it
+	data  []byte
+	at    time.Time
+}
+
+const sealTTL = 30 * time.Minute
+
+func (ps *pendingSeals) put(inst string, data []byte, now time.Time) string {
+	sum := sha256.Sum256(data)
+	tok := hex.EncodeToString(sum[:])
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	if ps.m == nil {
+		ps.m = map[string]pendingSeal{}
+	}
+	for k, v := range ps.m {
+		if now.Sub(v.at) > sealTTL {
+			delete(ps.m, k)
+		}
+	}
+	ps.m[inst] = pendingSeal{token: tok, data: data, at: now}
+	return tok
+}
+
+// take returns and forgets the pending seal of inst named by token.
+func (ps *pendingSeals) take(inst, token string, now time.Time) ([]byte, bool) {
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	p, ok := ps.m[inst]
+	if !ok || p.token != token || now.Sub(p.at) > sealTTL {
+		return nil, false
+	}
+	delete(ps.m, inst)
+	return p.data, true
+}
+
+type sealData struct {
+	In            issuer.Institution
+	Current, Next template.URL // data: URIs of the sample certificates
+	Token         string
+}
+
+// settingsSeal checks an uploaded seal and shows it on a sample
+// certificate, next to the seal on file; nothing is saved yet.
 func (c *Console) settingsSeal(fc *fiber.Ctx, rc *reqCtx) error {
 	in, err := c.own(fc, rc)
 	if err != nil {
@@ -113,10 +175,49 @@ func (c *Console) settingsSeal(fc *fiber.Ctx, rc *reqCtx) error {
 	if _, err := png.DecodeConfig(bytes.NewReader(b)); err != nil {
 		return c.settingsDone(fc, rc, errf(issuer.ErrInvalid, "seal_png", "印章应为PNG图片（透明背景）", "the seal must be a PNG image (transparent background)"), "")
 	}
+	cur, next, err := c.svc.SealPreview(fc.UserContext(), rc.actor, in.ID, b)
+	if err != nil {
+		return c.settingsDone(fc, rc, err, "")
+	}
+	d := sealData{In: in, Next: pngURL(next), Token: c.seals.put(in.ID, b, c.now())}
+	if cur != nil {
+		d.Current = pngURL(cur)
+	}
+	return c.render(fc, rc, "seal_confirm", d)
+}
+
+// pngURL is a PNG as a data: URI (the console's CSP allows data: images).
+func pngURL(b []byte) template.URL {
+	return template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(b)) // #nosec G203 -- our own PNG, base64
+}
+
+// settingsSealConfirm saves the seal previewed.
+func (c *Console) settingsSealConfirm(fc *fiber.Ctx, rc *reqCtx) error {
+	in, err := c.own(fc, rc)
+	if err != nil {
+		return c.fail(fc, rc, err)
+	}
+	b, ok := c.seals.take(in.ID, fc.FormValue("token"), c.now())
+	if !ok {
+		return c.settingsDone(fc, rc, errf(issuer.ErrInvalid, "seal_expired", "预览已过期或已保存，请重新上传印章图片", "the preview has expired or was saved already; upload the seal again"), "")
+	}
 	ps := in.Print
 	ps.Seal = b
 	next, err := c.svc.SetPrintSettings(fc.UserContext(), rc.actor, in.ID, ps)
 	return c.saved(fc, rc, in.Version, next, err, "saved")
+}
+
+// settingsSealImage is the seal on file, for the settings page.
+func (c *Console) settingsSealImage(fc *fiber.Ctx, rc *reqCtx) error {
+	in, err := c.own(fc, rc)
+	if err != nil {
+		return c.fail(fc, rc, err)
+	}
+	if len(in.Print.Seal) == 0 {
+		return fc.SendStatus(fiber.StatusNoContent)
+	}
+	fc.Set(fiber.HeaderContentType, http.DetectContentType(in.Print.Seal))
+	return fc.Send(in.Print.Seal)
 }
 
 // settingsFees reads the fee schedule as CSV lines:
