@@ -8,10 +8,10 @@ import (
 	"html/template"
 	"image/png"
 	"net/http"
-	"sync"
-	"time"
 	"strconv"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 
