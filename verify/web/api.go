@@ -9,6 +9,7 @@ import (
 	"mime/multipart"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -113,6 +114,9 @@ func mustJSON(v any) []byte {
 type verifyRequest struct {
 	Items []item `json:"items,omitempty"`
 	Token string `json:"token,omitempty"`
+	// Receipt asks for a verification receipt of the items' check
+	// (receipt.go): the answer then carries its reference.
+	Receipt bool `json:"receipt,omitempty"`
 }
 
 // item is one certificate to check against a person.
@@ -231,7 +235,16 @@ func (h *handlers) apiVerify(c *fiber.Ctx) error {
 				sum["error"]++
 			}
 		}
-		return c.JSON(fiber.Map{"results": res, "summary": sum})
+		out := fiber.Map{"results": res, "summary": sum}
+		if req.Receipt {
+			r, problem := h.keep(c, &receiptRecord{Kind: "batch", CheckedAt: time.Now(), Rows: batchRows(res)})
+			if problem != nil {
+				out["receipt_error"] = problem.Error()
+			} else {
+				out["receipt"] = fiber.Map{"reference": r.Ref, "url": r.URL, "pdf": r.PDF}
+			}
+		}
+		return c.JSON(out)
 	case strings.HasPrefix(ct, "application/jose"), strings.HasPrefix(ct, "application/jwt"), strings.HasPrefix(ct, "text/plain"),
 		strings.HasPrefix(ct, issuer.CredentialContentType), strings.HasPrefix(ct, "application/sd-jwt"):
 		if len(c.Body()) > maxTokenBody {

@@ -335,6 +335,21 @@ func TestReceiptOfABatch(t *testing.T) {
 				t.Errorf("row %d: %+v, want %+v", i+1, rec.Rows[i], r)
 			}
 		}
+		// The API keeps the same receipt when asked, and openapi.json says so.
+		items, _ := json.Marshal(verifyRequest{Receipt: true, Items: []item{{Number: c0.Number, Name: c0.Holder.Name}, {Number: c1.Number, Name: "错名字"}}})
+		resp, out := a.do(t, "POST", "/api/v1/verify", bytes.NewReader(items), "Content-Type", "application/json")
+		var got struct {
+			Receipt struct{ Reference, URL, PDF string }
+		}
+		if resp.StatusCode != 200 || json.Unmarshal([]byte(out), &got) != nil || !refPattern.MatchString(got.Receipt.Reference) {
+			t.Fatalf("API batch receipt: %d %.300s", resp.StatusCode, out)
+		}
+		if b := storedReceipt(t, w.Store, got.Receipt.Reference); strings.Contains(b, "错名字") || strings.Contains(b, c0.Holder.Name) || !strings.Contains(b, `"conclusion":"name_mismatch","holder":"no"`) {
+			t.Errorf("API batch receipt keeps: %s", b)
+		}
+		if _, doc := a.do(t, "GET", "/api/openapi.json", nil); !strings.Contains(doc, `"/api/v1/receipts/{ref}"`) || !strings.Contains(doc, `"ReceiptLink"`) {
+			t.Error("openapi.json does not document receipts")
+		}
 		_, recPage := a.do(t, "GET", "/receipt/"+ref+"?lang=zh", nil)
 		for _, s := range []string{"<b>4</b> 行", "<b>2</b> 行可以采信", "姓名不符", "所有证书的状态与核验时相同"} {
 			if !strings.Contains(recPage, s) {
