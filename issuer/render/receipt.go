@@ -122,7 +122,7 @@ const receiptStatic = "核验项目 Checks performed 第页共 · Page of 012345
 
 const (
 	rcMargin = 15.0
-	rcBottom = 280.0
+	rcBottom = 284.0
 )
 
 var (
@@ -222,7 +222,7 @@ func (p *receiptPage) draw(qr [][]bool) {
 			vals := p.wrap(f.Value, 10.5, w-labelW)
 			zh, en := p.wrap(f.Zh, 10, labelW-3), p.wrap(f.En, 7, labelW-3)
 			lh := float64(len(zh))*4.5 + float64(len(en))*3.2
-			h := max(9, float64(len(vals))*5+4, lh+2.5)
+			h := max(8.2, float64(len(vals))*4.8+3.4, lh+1.8)
 			p.need(h)
 			y := p.y + 4
 			for _, l := range zh {
@@ -235,7 +235,7 @@ func (p *receiptPage) draw(qr [][]bool) {
 				y += 3.2
 			}
 			for i, v := range vals {
-				p.text(rcMargin+labelW, p.y+4+float64(i)*5, 10.5, v, f.Color)
+				p.text(rcMargin+labelW, p.y+4+float64(i)*4.8, 10.5, v, f.Color)
 			}
 			p.y += h
 		}

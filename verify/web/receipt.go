@@ -709,7 +709,9 @@ func receiptDoc(r receipt, rec *receiptRecord) render.Receipt {
 		add("等级", "Level", strings.TrimSpace(rc.LevelZh+" "+rc.LevelEn))
 		add("发证日期", "Issued on", rc.IssuedOn)
 		add("发证机构", "Issued by", rc.IssuerName)
-		if s := rc.Status; s != nil {
+		// A valid status is the status check's "passed" below; revoked
+		// and superseded say when, why and by which number.
+		if s := rc.Status; s != nil && s.Status != "valid" {
 			add("证书状态", "Status", statusText(s))
 		}
 		if rc.CodeMatches != nil {
