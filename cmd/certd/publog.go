@@ -75,6 +75,12 @@ type logRuntime struct {
 	priv        ed25519.PrivateKey
 	store       backend
 	log         *slog.Logger
+	// views keeps each college's replayed entries between console views,
+	// so that a view reads only what the log added since.
+	views struct {
+		once sync.Once
+		logs *publog.InstitutionLogs
+	}
 }
 
 // logPolicy builds the log's policy; with a local witness, lw must be
@@ -227,6 +233,9 @@ func (rt *logRuntime) close() {
 // institutionLog is the console's view of one college's entries, replayed
 // from the public files and checked as a monitor would.
 func (rt *logRuntime) institutionLog(ctx context.Context, id string) (*publog.InstitutionLog, error) {
-	m := &tlog.Monitor{Policy: publog.PublicPolicy(rt.policy), Origin: rt.origin, Fetch: rt.reader.Fetch}
-	return publog.OfInstitution(ctx, rt.store, m, id)
+	rt.views.once.Do(func() {
+		m := &tlog.Monitor{Policy: publog.PublicPolicy(rt.policy), Origin: rt.origin, Fetch: rt.reader.Fetch}
+		rt.views.logs = &publog.InstitutionLogs{Store: rt.store, Monitor: m}
+	})
+	return rt.views.logs.Of(ctx, id)
 }

@@ -13,7 +13,9 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -594,5 +596,76 @@ func TestBackfill(t *testing.T) {
 	}
 	if rs, _ := h.st.LogRecords(h.ctx, issuer.LogFilter{Subject: old[0].Number, Kind: "revoked"}); len(rs) != 1 {
 		t.Fatalf("the revoked certificate's revocation was not backfilled: %+v", rs)
+	}
+}
+
+// TestConsoleLogViewIsIncremental: the console's view of a college's log
+// entries replayed the whole log at every view. InstitutionLogs keeps what
+// it replayed: a second view fetches no full entry bundle it read before,
+// and still says what a full replay says, a foreign entry added since
+// included.
+func TestConsoleLogViewIsIncremental(t *testing.T) {
+	h := newHarnessOf(t, 300, true) // more than one full entry bundle (256)
+	h.settled()
+	var mu sync.Mutex
+	fetched := map[string]int{}
+	reader := tlog.NewReader(h.dir)
+	m := &tlog.Monitor{Policy: h.public, Origin: origin, Fetch: func(ctx context.Context, path string) ([]byte, error) {
+		mu.Lock()
+		fetched[path]++
+		mu.Unlock()
+		return reader.Fetch(ctx, path)
+	}}
+	views := &publog.InstitutionLogs{Store: h.st, Monitor: m}
+	same := func(what string) *publog.InstitutionLog {
+		t.Helper()
+		got, err := views.Of(h.ctx, "jlvtc")
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		full, err := publog.OfInstitution(h.ctx, h.st, &tlog.Monitor{Policy: h.public, Origin: origin, Fetch: reader.Fetch}, "jlvtc")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got, full) {
+			t.Fatalf("%s: the kept view (%d entries, %d foreign, size %d) differs from a full replay (%d, %d, %d)",
+				what, len(got.Entries), len(got.Foreign), got.Size, len(full.Entries), len(full.Foreign), full.Size)
+		}
+		return got
+	}
+	first := same("first view")
+	if len(first.Entries) < 300 || len(first.Foreign) != 0 {
+		t.Fatalf("first view: %d entries, %d foreign", len(first.Entries), len(first.Foreign))
+	}
+	const fullBundle = "tile/entries/000"
+	if fetched[fullBundle] == 0 {
+		t.Fatalf("the first view did not read the first entry bundle: %v", fetched)
+	}
+	mu.Lock()
+	clear(fetched)
+	mu.Unlock()
+
+	h.w.Issue(1, 900)
+	tok := h.w.Certs[2].Token
+	e, err := issuer.CertificateEntry(tlog.Issued, "jlvtc", h.w.Certs[2].KID, "4-04-05-05", 3, "Y000022000001263777777", tok, bytes.Repeat([]byte{9}, 32), tlog.Hash{}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := e.Encode()
+	ev := issuer.AuditEvent{Actor: "rogue", Action: "test.rogue", InstitutionID: "other", Subject: "x",
+		Log: []issuer.LogItem{{Kind: "issued", InstitutionID: "other", Subject: "rogue", Entry: b}}}
+	if err := h.st.AppendAudit(h.ctx, ev); err != nil {
+		t.Fatal(err)
+	}
+	h.settled()
+	mu.Lock()
+	clear(fetched)
+	mu.Unlock()
+	second := same("after new entries")
+	if n := fetched[fullBundle]; n != 0 {
+		t.Fatalf("the second view read the first, full entry bundle again (%d times): %v", n, fetched)
+	}
+	if len(second.Entries) != len(first.Entries)+2 || len(second.Foreign) != 1 || second.Foreign[0].Subject != "" {
+		t.Fatalf("second view: %d entries (first %d), foreign %+v", len(second.Entries), len(first.Entries), second.Foreign)
 	}
 }
