@@ -3,6 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
+	"image"
+	"image/color"
+	"image/png"
 	"io"
 	"mime/multipart"
 	"net"
@@ -118,6 +121,23 @@ func TestConsoleEndToEnd(t *testing.T) {
 			if err := os.WriteFile(filepath.Join(shots, name+"-"+sz.tag+".png"), png, 0o644); err != nil {
 				t.Fatal(err)
 			}
+		}
+		_ = chromedp.Do(bctx, chromedp.EmulateViewport(1280, 800))
+	}
+	// wideShot keeps one desktop picture at 1366×900, the console's
+	// reference width, of a page a story step checks.
+	wideShot := func(name string) {
+		if shots == "" {
+			return
+		}
+		_ = chromedp.Do(bctx, chromedp.EmulateViewport(1366, 900))
+		png, err := chromedp.Run(bctx, chromedp.FullScreenshot(100))
+		if err != nil {
+			t.Fatalf("screenshot %s: %v", name, err)
+		}
+		_ = os.MkdirAll(shots, 0o755)
+		if err := os.WriteFile(filepath.Join(shots, name+"-1366.png"), png, 0o644); err != nil {
+			t.Fatal(err)
 		}
 		_ = chromedp.Do(bctx, chromedp.EmulateViewport(1280, 800))
 	}
@@ -290,6 +310,13 @@ func TestConsoleEndToEnd(t *testing.T) {
 		t.Fatalf("after issuing: %.600s", s)
 	}
 	shot("issued")
+	wideShot("issue-done")
+	// The done page lists the 50 new numbers, each linked to its page,
+	// with the list to download.
+	if n := value("new numbers", chromedp.Evaluate[string](`String(document.querySelectorAll('table.issued tbody a[href^="/console/certificates/"]').length)`)); n != "50" {
+		t.Fatalf("the done page links %s new numbers, want 50", n)
+	}
+	run("numbers list link", chromedp.WaitVisible(chromedp.CSS(`a[href$="/numbers.xlsx"]`)))
 	attr, err := chromedp.Run(bctx, chromedp.AttributeValue(chromedp.CSS(`a[href$="/print.pdf"]`), "href"))
 	if err != nil {
 		t.Fatal(err)
@@ -359,6 +386,36 @@ func TestConsoleEndToEnd(t *testing.T) {
 	if status, pdf := get("/console/certificates/" + number + "/pdf"); status != 200 || !strings.Contains(pdfToText(t, pdf), "作废 REVOKED") {
 		t.Fatalf("the revoked certificate's PDF (status %d) has no void mark", status)
 	}
+
+	// 5b. Correct another one: the form, then old against new and what
+	// follows, then the new certificate; the old one's page tells of it.
+	run("batch page again", chromedp.Navigate(base+"/console/batches/"+batchID), chromedp.WaitVisible(chromedp.CSS("table.ledger")))
+	third := value("third number", chromedp.Text(chromedp.CSS("table.ledger tbody tr:nth-child(3) code")))
+	run("reissue form",
+		chromedp.Navigate(base+"/console/certificates/"+third+"/reissue"),
+		chromedp.WaitVisible(chromedp.CSS(`input[name="name"]`)),
+		chromedp.SendKeys(chromedp.CSS(`input[name="name"]`), "欧阳娜娜"),
+		chromedp.SendKeys(chromedp.CSS(`input[name="reason"]`), "姓名录入错误"),
+		chromedp.Submit(chromedp.CSS(`input[name="reason"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`table.diff`)),
+	)
+	if s := text(); !strings.Contains(s, "欧阳娜娜") || !strings.Contains(s, "已更正 SUPERSEDED") || !strings.Contains(s, "指向新证书") {
+		t.Fatalf("reissue preview: %.900s", s)
+	}
+	if c, _ := e.store.Certificate(ctx, third); c.Status != issuer.Valid {
+		t.Fatalf("the preview changed %s to %s", third, c.Status)
+	}
+	shot("reissue-preview")
+	wideShot("reissue-preview")
+	run("confirm reissue", chromedp.Click(chromedp.CSS(`button[name="confirm"]`)), chromedp.WaitVisible(chromedp.CSS(".notice.correction")))
+	if s := text(); !strings.Contains(s, "更正自") || !strings.Contains(s, third) || !strings.Contains(s, "欧阳娜娜") {
+		t.Fatalf("after reissuing: %.900s", s)
+	}
+	run("corrected certificate", chromedp.Navigate(base+"/console/certificates/"+third), chromedp.WaitVisible(chromedp.CSS(".notice.correction")))
+	if s := text(); !strings.Contains(s, "已更正为") || !strings.Contains(s, "姓名录入错误") {
+		t.Fatalf("the corrected certificate's page: %.900s", s)
+	}
+	wideShot("reissue-old-certificate")
 
 	// 6. The public page shows it revoked (its cache may lag a moment).
 	deadline := time.Now().Add(20 * time.Second)
@@ -584,7 +641,46 @@ func TestConsoleEndToEnd(t *testing.T) {
 		t.Fatalf("published fees: %+v", in.Fees)
 	}
 	shot("fees")
+	// ... and sees a new seal on a sample certificate before saving it.
+	sealFile := filepath.Join(dir, "seal.png")
+	if err := os.WriteFile(sealFile, ringSeal(t), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	run("seal preview",
+		chromedp.Navigate(base+"/console/settings"),
+		chromedp.WaitVisible(chromedp.CSS("#seal")),
+		chromedp.SetUploadFiles(chromedp.CSS("#seal"), []string{sealFile}),
+		chromedp.Submit(chromedp.CSS("#seal")),
+		chromedp.WaitVisible(chromedp.CSS(`.sealcompare img`)),
+	)
+	if in, _ := e.svc.Institution(ctx, authorityActor(), "other"); len(in.Print.Seal) != 0 {
+		t.Fatal("the seal was saved before the confirmation")
+	}
+	wideShot("seal-preview")
+	run("save seal", chromedp.Click(chromedp.CSS(`form[action="/console/settings/seal/confirm"] button`)), chromedp.WaitVisible(chromedp.CSS(`.notice.ok`)))
+	if in, _ := e.svc.Institution(ctx, authorityActor(), "other"); len(in.Print.Seal) == 0 {
+		t.Fatal("the seal was not saved on confirming")
+	}
 	t.Logf("end-to-end run took %v", time.Since(start).Round(time.Millisecond))
+}
+
+// ringSeal is a red ring seal with a star-like centre on transparency.
+func ringSeal(t *testing.T) []byte {
+	t.Helper()
+	img := image.NewNRGBA(image.Rect(0, 0, 320, 320))
+	for y := range 320 {
+		for x := range 320 {
+			d := (x-160)*(x-160) + (y-160)*(y-160)
+			if d < 150*150 && d > 136*136 || d < 40*40 {
+				img.SetNRGBA(x, y, color.NRGBA{210, 30, 30, 230})
+			}
+		}
+	}
+	var b bytes.Buffer
+	if err := png.Encode(&b, img); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
 }
 
 // pdfToText is the text of a PDF, by pdftotext (poppler-utils, which
