@@ -71,12 +71,15 @@ func normalizeRef(s string) (string, bool) {
 		return "", false
 	}
 	var raw []byte
-	for _, c := range strings.ToUpper(s) {
-		switch {
+	// Bytes, not runes: every byte of a multi-byte character is outside
+	// the alphabet, so such a reference is refused all the same.
+	up := strings.ToUpper(s)
+	for i := 0; i < len(up); i++ {
+		switch c := up[i]; {
 		case c == '-' || c == ' ':
 			continue
-		case c < 128 && strings.IndexByte(codeAlphabet, byte(c)) >= 0:
-			raw = append(raw, byte(c))
+		case strings.IndexByte(codeAlphabet, c) >= 0:
+			raw = append(raw, c)
 		default:
 			return "", false
 		}
