@@ -574,7 +574,10 @@ func (h *handlers) bulkUpload(c *fiber.Ctx) error {
 	}
 	meta := sheetMeta{CheckedAt: time.Now(), Extra: sh.Extra}
 	rc := h.keepBatch(c, meta.CheckedAt, "sheet", res)
-	meta.Ref, meta.RefNote = rc.Ref, t(en, rc.NoteZh, rc.NoteEn)
+	meta.Ref = rc.Ref
+	if rc.Ref == "" {
+		meta.RefNote = rc.NoteZh + " / " + rc.NoteEn // a sheet cell speaks both, as every other
+	}
 	if c.FormValue("view") == "page" {
 		d := h.pageData(c, "/bulk", en, t(en, "批量核验证书", "Bulk certificate check"), "")
 		d.Bulk = summarize(en, res)

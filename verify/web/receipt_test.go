@@ -386,6 +386,11 @@ func TestReceiptBounds(t *testing.T) {
 	if status != 200 || !strings.Contains(page, `id="bulk-summary"`) || !strings.Contains(page, "本次核验未生成回执") {
 		t.Errorf("a bulk check past the receipt limit: %d", status)
 	}
+	// The sheet says so in its receipt column, in both languages.
+	if status, out := upload(t, a, "/bulk", "list.csv", []byte("证书编号,姓名\n"+c.Number+","+c.Holder.Name+"\n")); status != 200 ||
+		!strings.Contains(out, "本次核验未生成回执：来自您网络的回执已达每小时上限 / no receipt was kept") {
+		t.Errorf("the sheet past the receipt limit: %d %.400s", status, out)
+	}
 
 	// Random references: distinct, 100 bits, in the code alphabet.
 	seen := map[string]bool{}
