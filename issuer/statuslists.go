@@ -97,7 +97,7 @@ func StatusBitsDigest(size int, set []int) string {
 	var b [binary.MaxVarintLen64]byte
 	h.Write(b[:binary.PutUvarint(b[:], uint64(size))]) // #nosec G115 -- sizes and indexes are never negative
 	for _, i := range set {
-		h.Write(b[:binary.PutUvarint(b[:], uint64(i))]) // #nosec G115
+		h.Write(b[:binary.PutUvarint(b[:], uint64(i))]) // #nosec G115 -- indexes are never negative
 	}
 	return hex.EncodeToString(h.Sum(nil))
 }

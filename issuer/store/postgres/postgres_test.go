@@ -105,3 +105,29 @@ func TestPDFDir(t *testing.T) {
 func TestReceipts(t *testing.T) {
 	storetest.RunReceipts(t, func(t *testing.T) storetest.ReceiptStore { return open(t) })
 }
+
+// TestSequencerLockPerSchema: two deployments in two schemas of one
+// database each run their log's sequencer; within one schema only one
+// instance holds it. The key was one fixed number for the whole database,
+// so the second deployment's log never published (and store tests running
+// in parallel against the shared test database took each other's lock).
+func TestSequencerLockPerSchema(t *testing.T) {
+	ctx := t.Context()
+	a, b := pgtest.Open(t), pgtest.Open(t)
+	_, relA, err := a.LockSequencer(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer relA()
+	_, relB, err := b.LockSequencer(ctx)
+	if err != nil {
+		t.Fatalf("another schema's sequencer: %v", err)
+	}
+	defer relB()
+	if _, rel, err := a.LockSequencer(ctx); !issuer.Is(err, issuer.ErrConflict) {
+		if err == nil {
+			rel()
+		}
+		t.Fatalf("a second sequencer in one schema: %v", err)
+	}
+}

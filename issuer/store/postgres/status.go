@@ -16,7 +16,7 @@ import (
 // otherwise draw from the same free set, and the later would fail on the
 // unique index.
 func lockStatus(ctx context.Context, tx pgx.Tx, inst string) error {
-	_, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('certd.status_list:' || $1, 0))`, inst)
+	_, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('certd.status_list:' || current_schema() || ':' || $1, 0))`, inst)
 	return err
 }
 

@@ -150,9 +150,11 @@ func (s *Store) CreateLogKey(ctx context.Context, k issuer.LogKey) error {
 	})
 }
 
-// sequencerLock is the advisory lock key of the log's sequencer (any fixed
-// number; "certd tlog" in ASCII).
-const sequencerLock int64 = 0x6365727464746c67
+// sequencerLock is the advisory lock key of the log's sequencer, derived
+// from the schema: advisory locks belong to the database, and deployments
+// (or tests) in other schemas of it each have a log of their own. A fixed
+// key let one deployment's sequencer keep another's from ever running.
+const sequencerLock = `hashtextextended('certd.sequencer:' || current_schema(), 0)`
 
 // LockSequencer takes a session advisory lock on a connection of its own:
 // of all the instances serving one database, exactly one holds it. The lock
@@ -164,7 +166,7 @@ func (s *Store) LockSequencer(ctx context.Context) (<-chan struct{}, func(), err
 		return nil, nil, storeutil.Unavailable("lock sequencer", err)
 	}
 	var ok bool
-	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1)`, sequencerLock).Scan(&ok); err != nil {
+	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock(`+sequencerLock+`)`).Scan(&ok); err != nil {
 		conn.Release()
 		return nil, nil, storeutil.Unavailable("lock sequencer", err)
 	}
@@ -208,7 +210,7 @@ func (s *Store) LockSequencer(ctx context.Context) (<-chan struct{}, func(), err
 			_ = conn.Conn().Close(context.Background())
 		default:
 			uctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			_, _ = conn.Exec(uctx, `SELECT pg_advisory_unlock($1)`, sequencerLock)
+			_, _ = conn.Exec(uctx, `SELECT pg_advisory_unlock(`+sequencerLock+`)`)
 			cancel()
 		}
 		conn.Release()
