@@ -70,6 +70,10 @@ func BenchmarkIssueBatch10k(b *testing.B) {
 	storetest.BenchmarkIssueBatch(b, open(b), 10_000)
 }
 
+func BenchmarkNameSearch50k(b *testing.B) {
+	storetest.BenchmarkNameSearch(b, open(b), 50_000)
+}
+
 func TestFailedConfirmationConformance(t *testing.T) {
 	storetest.RunFailedConfirmations(t, func(t *testing.T) storetest.ConfirmationStore { return open(t) })
 }
