@@ -176,6 +176,31 @@ func (s *Service) printJob(ctx context.Context, batchID string, progress PrintPr
 	}
 	versions := map[int]Institution{}
 	after := ""
+	// The next chunk is rendered (on every core) while the last one is
+	// stored (one transaction a PDF, waiting on the disk), so neither
+	// waits for the other.
+	var ready *renderedChunk
+	storeReady := func() error {
+		if ready == nil {
+			return nil
+		}
+		n, err := s.storeChunk(ctx, ready, stored)
+		ready = nil
+		out.Printed += n
+		out.Pending -= n
+		out.Made += n
+		if progress != nil && n > 0 {
+			progress(batchID, out.Printed, out.Total)
+		}
+		return err
+	}
+	fail := func(err error) PrintOutcome {
+		if serr := storeReady(); serr != nil {
+			err = serr // what stopped the storing comes first
+		}
+		out.Err = err
+		return out
+	}
 	for first := true; ; first = false {
 		if err := ctx.Err(); err != nil {
 			out.Err = err
@@ -191,43 +216,56 @@ func (s *Service) printJob(ctx context.Context, batchID string, progress PrintPr
 					}
 					err = errPrintBusy(batchID)
 				}
-				out.Err = err
-				return out
+				return fail(err)
 			}
 		}
 		items, err := s.store.PendingPrints(ctx, batchID, after, printChunk)
 		if err != nil {
-			out.Err = err
-			return out
+			return fail(err)
 		}
 		if len(items) == 0 {
+			if err := storeReady(); err != nil {
+				out.Err = err
+			}
 			return out
 		}
 		after = items[len(items)-1].Number
-		n, err := s.printItems(ctx, j, items, versions, stored)
-		out.Printed += n
-		out.Pending -= n
-		out.Made += n
-		if progress != nil && n > 0 {
-			progress(batchID, out.Printed, out.Total)
+		var storeErr error
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			storeErr = storeReady()
+		}()
+		next, err := s.renderChunk(ctx, j, items, versions)
+		<-done
+		if storeErr != nil {
+			out.Err = storeErr
+			return out
 		}
 		if err != nil {
 			out.Err = err
 			return out
 		}
+		ready = next
 	}
 }
 
-// printItems renders one chunk of a job's items and stores each PDF,
-// returning how many were stored.
-func (s *Service) printItems(ctx context.Context, j PrintJob, items []PrintItem, versions map[int]Institution, stored func(string, []byte)) (int, error) {
+// renderedChunk is a chunk of a job's items with their PDFs, in order,
+// not yet stored.
+type renderedChunk struct {
+	numbers []string
+	pdfs    [][]byte
+}
+
+// renderChunk renders one chunk of a job's items.
+func (s *Service) renderChunk(ctx context.Context, j PrintJob, items []PrintItem, versions map[int]Institution) (*renderedChunk, error) {
 	numbers := make([]string, len(items))
 	for i, it := range items {
 		numbers[i] = it.Number
 	}
 	certs, err := s.store.Certificates(ctx, CertificateFilter{Numbers: numbers})
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	byNumber := make(map[string]Certificate, len(certs))
 	for _, c := range certs {
@@ -244,14 +282,14 @@ func (s *Service) printItems(ctx context.Context, j PrintJob, items []PrintItem,
 	for _, it := range items {
 		c, ok := byNumber[it.Number]
 		if !ok {
-			return 0, fmt.Errorf("print job %s: certificate %s not found", j.BatchID, it.Number)
+			return nil, fmt.Errorf("print job %s: certificate %s not found", j.BatchID, it.Number)
 		}
 		g := groups[c.InstitutionVer]
 		if g == nil {
 			in, ok := versions[c.InstitutionVer]
 			if !ok {
 				if in, err = s.institutionVersion(ctx, c.InstitutionID, c.InstitutionVer); err != nil {
-					return 0, err
+					return nil, err
 				}
 				versions[c.InstitutionVer] = in
 			}
@@ -262,35 +300,40 @@ func (s *Service) printItems(ctx context.Context, j PrintJob, items []PrintItem,
 		g.items = append(g.items, it)
 		g.views = append(g.views, s.Printer.viewAt(j.PublicURL, g.in, asIssued(c), it.Photo))
 	}
-	n := 0
+	out := &renderedChunk{}
 	for _, v := range order {
 		g := groups[v]
 		r, err := s.Printer.renderer(g.in.Print)
 		if err != nil {
-			return n, err
+			return nil, err
 		}
 		pdfs, err := r.RenderAll(g.views)
 		if err != nil {
-			return n, err
-		}
-		nums := make([]string, len(g.items))
-		for i, it := range g.items {
-			nums[i] = it.Number
-		}
-		if err := stagePDFs(s.store, nums, pdfs); err != nil {
-			return n, err
+			return nil, err
 		}
 		for i, it := range g.items {
-			if err := s.store.PutPrinted(ctx, it.Number, pdfs[i]); err != nil {
-				return n, err
-			}
-			if stored != nil {
-				stored(it.Number, pdfs[i])
-			}
-			n++
+			out.numbers = append(out.numbers, it.Number)
+			out.pdfs = append(out.pdfs, pdfs[i])
 		}
 	}
-	return n, nil
+	return out, nil
+}
+
+// storeChunk stores a rendered chunk's PDFs, each with PutPrinted, and
+// returns how many were stored.
+func (s *Service) storeChunk(ctx context.Context, c *renderedChunk, stored func(string, []byte)) (int, error) {
+	if err := stagePDFs(s.store, c.numbers, c.pdfs); err != nil {
+		return 0, err
+	}
+	for i, number := range c.numbers {
+		if err := s.store.PutPrinted(ctx, number, c.pdfs[i]); err != nil {
+			return i, err
+		}
+		if stored != nil {
+			stored(number, c.pdfs[i])
+		}
+	}
+	return len(c.numbers), nil
 }
 
 // FinishPrinting makes the PDFs a batch's print job still lacks, with the
