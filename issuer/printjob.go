@@ -473,3 +473,54 @@ func stagePDFs(st Store, numbers []string, pdfs [][]byte) error {
 	}
 	return nil
 }
+
+// PrintStatus is how far a batch's printing is, whichever process prints
+// it: what the console's batch page shows.
+type PrintStatus struct {
+	Total   int `json:"total"`
+	Printed int `json:"printed"`
+	Pending int `json:"pending"`
+	// Running: a process holds the job's lease now.
+	Running bool `json:"running"`
+	// Rate is certificates a second in the run in progress, and Left the
+	// time its remaining ones will take at that rate (0: not yet known).
+	Rate float64       `json:"rate"`
+	Left time.Duration `json:"-"`
+	// Failure is why the last run stopped, at FailedAt (nil: it did not
+	// fail, or none ran yet).
+	Failure  *PrintFailure `json:"failure,omitempty"`
+	FailedAt time.Time     `json:"failed_at,omitzero"`
+	DoneAt   time.Time     `json:"done_at,omitzero"`
+}
+
+// BatchPrinting reports how far a batch's printing is; ok is false when
+// the batch has no print job (issued before jobs existed). The actor must
+// be allowed to see the batch.
+func (s *Service) BatchPrinting(ctx context.Context, actor Actor, batchID string) (st PrintStatus, ok bool, err error) {
+	if _, err := s.Batch(ctx, actor, batchID); err != nil {
+		return st, false, err
+	}
+	j, err := s.store.PrintJob(ctx, batchID)
+	if Is(err, ErrNotFound) {
+		return st, false, nil
+	}
+	if err != nil {
+		return st, false, err
+	}
+	now := s.now()
+	st = PrintStatus{Total: j.Items, Pending: j.Pending, Printed: j.Items - j.Pending, DoneAt: j.DoneAt, FailedAt: j.FailedAt}
+	st.Running = j.DoneAt.IsZero() && j.LeaseOwner != "" && !j.LeaseUntil.Before(now)
+	if j.Failure != "" {
+		var f PrintFailure
+		if json.Unmarshal([]byte(j.Failure), &f) == nil {
+			st.Failure = &f
+		}
+	}
+	if st.Running && !j.RunStarted.IsZero() {
+		if secs := now.Sub(j.RunStarted).Seconds(); secs >= 1 && j.RunFrom > j.Pending {
+			st.Rate = float64(j.RunFrom-j.Pending) / secs
+			st.Left = time.Duration(float64(j.Pending) / st.Rate * float64(time.Second)).Round(time.Second)
+		}
+	}
+	return st, true, nil
+}

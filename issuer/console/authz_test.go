@@ -43,6 +43,7 @@ var matrix = []struct {
 	{"GET", "/console/issue/{job}/marked.xlsx", "LDDOODNN"},
 	{"POST", "/console/issue/{job}/confirm", "LDDOODNN"},
 	{"GET", "/console/batches/{batch}", "LOOOOONN"},
+	{"GET", "/console/batches/{batch}/progress.json", "LOOOOONN"},
 	{"GET", "/console/batches/{batch}/print.pdf", "LOOOOONN"},
 	{"GET", "/console/batches/{batch}/certificates.zip", "LOOOOONN"},
 	{"GET", "/console/batches/{batch}/slips.pdf", "LDDOODNN"}, // holder codes: the college's operators only

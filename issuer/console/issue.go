@@ -60,6 +60,11 @@ type job struct {
 	unprinted   int
 	unprintedZh string
 	unprintedEn string
+	// printed of total PDFs made while issuing, and when the first was
+	// counted (the rate).
+	printed, total int
+	printStart     time.Time
+	printFrom      int
 }
 
 const (
@@ -396,6 +401,11 @@ type jobData struct {
 	UnprintedZh, UnprintedEn   string
 	Elapsed                    int
 	Photos                     int
+	// Printed of PrintTotal PDFs made so far while issuing, at Rate a
+	// second, with Left to go ("" until known).
+	Printed, PrintTotal int
+	Rate                float64
+	Left                string
 	// Issued lists the batch's new numbers on the done page (at most
 	// maxDoneRows; the download has them all).
 	Issued     []issuer.Certificate
@@ -481,6 +491,11 @@ func (j *job) view() jobData {
 	if !j.started.IsZero() {
 		d.Elapsed = int(time.Since(j.started).Seconds())
 	}
+	d.Printed, d.PrintTotal = j.printed, j.total
+	if secs := time.Since(j.printStart).Seconds(); !j.printStart.IsZero() && secs >= 1 && j.printed > j.printFrom {
+		d.Rate = float64(j.printed-j.printFrom) / secs
+		d.Left = (time.Duration(float64(j.total-j.printed)/d.Rate) * time.Second).Round(time.Second).String()
+	}
 	if j.state != "preview" {
 		d.Preview, d.Header = nil, nil
 	}
@@ -494,8 +509,8 @@ func (c *Console) issueJob(fc *fiber.Ctx, rc *reqCtx) error {
 	}
 	d := j.view()
 	if d.State == "running" {
-		// The page polls itself: no script needed.
-		fc.Set("Refresh", "1")
+		// The page polls itself: no script needed (printRefresh).
+		fc.Set("Refresh", printRefresh)
 	}
 	if d.State == "done" && d.BatchID != "" {
 		certs, err := c.svc.Certificates(fc.UserContext(), rc.actor, issuer.CertificateFilter{InstitutionID: j.InstitutionID, BatchID: d.BatchID, Limit: maxDoneRows + 1})
@@ -597,7 +612,15 @@ func (c *Console) runJob(j *job, actor issuer.Actor) {
 		}
 		defer photos.Close()
 	}
-	rep, err := c.svc.Issue(ctx, actor, issuer.IssueRequest{InstitutionID: j.InstitutionID, Roster: data, Filename: j.Filename, Photos: photos})
+	progress := func(batchID string, printed, total int) {
+		j.mu.Lock()
+		defer j.mu.Unlock()
+		if j.printStart.IsZero() {
+			j.printStart, j.printFrom = time.Now(), printed
+		}
+		j.batchID, j.printed, j.total = batchID, printed, total
+	}
+	rep, err := c.svc.Issue(ctx, actor, issuer.IssueRequest{InstitutionID: j.InstitutionID, Roster: data, Filename: j.Filename, Photos: photos, Progress: progress})
 	data = nil
 	if err != nil {
 		fail(err)

@@ -37,6 +37,9 @@ type batchData struct {
 	// Void counts the batch's certificates revoked or superseded since: their
 	// pages of every download carry the void mark (issuer.VoidMark).
 	Void int
+	// Printing is the batch's print job while it has PDFs to make; nil
+	// once every PDF exists (or for a batch from before print jobs).
+	Printing *printingView
 }
 
 // voidCount is how many of certs are no longer valid.
@@ -50,17 +53,74 @@ func voidCount(certs []issuer.Certificate) int {
 	return n
 }
 
+// printRefresh is how often a batch page being printed reloads itself.
+// The console runs no script (its CSP forbids any), so the page refreshes;
+// while printing it is a small page (the job's counts, no certificate
+// list), so that a clerk watching 10,000 certificates print costs one
+// indexed count every printRefresh, not the batch's whole list.
+const printRefresh = "2"
+
+// printingView is a batch's printing as its page shows it.
+type printingView struct {
+	issuer.PrintStatus
+	Pct  int
+	Left string // "1m05s"; "" when not yet known
+}
+
+func newPrintingView(st issuer.PrintStatus) *printingView {
+	v := &printingView{PrintStatus: st}
+	if st.Total > 0 {
+		v.Pct = 100 * st.Printed / st.Total
+	}
+	if st.Left > 0 {
+		v.Left = st.Left.String()
+	}
+	return v
+}
+
 func (c *Console) batchPage(fc *fiber.Ctx, rc *reqCtx) error {
 	b, err := c.batch(fc, rc)
 	if err != nil {
 		return c.fail(fc, rc, err)
+	}
+	st, hasJob, err := c.svc.BatchPrinting(fc.UserContext(), rc.actor, b.ID)
+	if err != nil {
+		return c.fail(fc, rc, err)
+	}
+	d := batchData{Batch: b}
+	if hasJob && st.DoneAt.IsZero() {
+		d.Printing = newPrintingView(st)
+		if st.Running {
+			fc.Set("Refresh", printRefresh)
+			return c.render(fc, rc, "batch", d)
+		}
 	}
 	certs, err := c.batchCerts(fc, rc, b)
 	if err != nil {
 		return c.fail(fc, rc, err)
 	}
 	void := voidCount(certs)
-	return c.render(fc, rc, "batch", batchData{Batch: b, Certs: certs, Fresh: c.hasPrintFile(b.ID) && void == 0, Void: void})
+	d.Certs, d.Fresh, d.Void = certs, c.hasPrintFile(b.ID) && void == 0, void
+	return c.render(fc, rc, "batch", d)
+}
+
+// batchProgress is a batch's printing as JSON, for whatever watches a
+// console from outside the browser (a script, a monitor).
+func (c *Console) batchProgress(fc *fiber.Ctx, rc *reqCtx) error {
+	b, err := c.batch(fc, rc)
+	if err != nil {
+		return c.fail(fc, rc, err)
+	}
+	st, hasJob, err := c.svc.BatchPrinting(fc.UserContext(), rc.actor, b.ID)
+	if err != nil {
+		return c.fail(fc, rc, err)
+	}
+	fc.Set(fiber.HeaderCacheControl, "no-store")
+	return fc.JSON(struct {
+		Job bool `json:"job"`
+		issuer.PrintStatus
+		LeftSeconds int `json:"left_seconds"`
+	}{hasJob, st, int(st.Left.Seconds())})
 }
 
 func (c *Console) batchPrint(fc *fiber.Ctx, rc *reqCtx) error {

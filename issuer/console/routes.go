@@ -86,6 +86,7 @@ func Routes() []Route {
 		{g, "/console/issue/:job/marked.xlsx", permIssue, false, (*Console).issueMarked},
 		{p, "/console/issue/:job/confirm", permIssue, false, (*Console).issueConfirm},
 		{g, "/console/batches/:id", permLedger, false, (*Console).batchPage},
+		{g, "/console/batches/:id/progress.json", permLedger, false, (*Console).batchProgress},
 		{g, "/console/batches/:id/print.pdf", permLedger, false, (*Console).batchPrint},
 		{g, "/console/batches/:id/certificates.zip", permLedger, false, (*Console).batchZip},
 		{g, "/console/batches/:id/slips.pdf", permIssue, false, (*Console).batchSlips},
