@@ -6,6 +6,9 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -96,3 +99,53 @@ func TestBatchPrintingProgress(t *testing.T) {
 }
 
 func authed(r *http.Request, c *http.Cookie) *http.Request { r.AddCookie(c); return r }
+
+// TestPrintingScreenshot takes the desktop screenshot of a batch page
+// mid-print into $CERTD_SCREENSHOT_DIR (skipped without it, or without
+// Chromium): 200 certificates, 120 made in 40 s by another process.
+func TestPrintingScreenshot(t *testing.T) {
+	dir := os.Getenv("CERTD_SCREENSHOT_DIR")
+	bin, err := exec.LookPath("chromium")
+	if dir == "" || err != nil {
+		t.Skip("set CERTD_SCREENSHOT_DIR and install chromium")
+	}
+	w := newWorld(t, backends[0].open)
+	ctx := context.Background()
+	rep, err := w.svc.Issue(ctx, issuer.Actor{Name: "setup", InstitutionID: "alpha"}, issuer.IssueRequest{InstitutionID: "alpha", Roster: []byte(rosterCSV(200, 7, -1)), Filename: "2026届毕业生.csv"})
+	if err != nil || len(rep.Problems) > 0 {
+		t.Fatal(err, rep.Problems)
+	}
+	now := w.svc.Now()
+	if ok, err := w.st.ClaimPrintJob(ctx, rep.Batch.ID, "host/1/other", now.Add(-40*time.Second), now.Add(time.Minute)); err != nil || !ok {
+		t.Fatal(ok, err)
+	}
+	for _, n := range rep.Numbers[:120] {
+		if err := w.st.PutPrinted(ctx, n, []byte("%PDF-1.4")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cookie, _ := w.session("aop")
+	// The browser is handed the session by a proxy in front of the app.
+	srv := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		req := httptest.NewRequest(r.Method, r.URL.String(), r.Body)
+		req.AddCookie(cookie)
+		res, err := w.app.Test(req, -1)
+		if err != nil {
+			http.Error(rw, err.Error(), 500)
+			return
+		}
+		for k, v := range res.Header {
+			rw.Header()[k] = v
+		}
+		rw.WriteHeader(res.StatusCode)
+		_, _ = io.Copy(rw, res.Body)
+	}))
+	defer srv.Close()
+	out := filepath.Join(dir, "print-batch-progress.png")
+	cmd := exec.Command(bin, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+		"--hide-scrollbars", "--window-size=1366,900", "--user-data-dir="+t.TempDir(), "--screenshot="+out, srv.URL+"/console/batches/"+rep.Batch.ID)
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("chromium: %v\n%s", err, b)
+	}
+	t.Logf("wrote %s", out)
+}
