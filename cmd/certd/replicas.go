@@ -18,6 +18,12 @@ var (
 	_ web.StatusStore = (*sqlite.Store)(nil)
 	_ web.StatusStore = (*postgres.Store)(nil)
 	_ web.StatusStore = (*postgres.Routed)(nil)
+	// Receipts are kept by every store the public routes may be given
+	// (web.ReceiptStore; the routed one on its primary): a store without
+	// them would keep none, silently.
+	_ web.ReceiptStore = (*sqlite.Store)(nil)
+	_ web.ReceiptStore = (*postgres.Store)(nil)
+	_ web.ReceiptStore = (*postgres.Routed)(nil)
 )
 
 // publicStore is what the public read path reads: the store itself, or,

@@ -527,3 +527,24 @@ func TestReceiptPDF(t *testing.T) {
 		t.Errorf("receipt PDF without a font: %d", resp.StatusCode)
 	}
 }
+
+// FuzzNormalizeRef: whatever is typed, a reference read is in the one
+// shape (20 characters of the code alphabet in groups of four) and reads
+// back as itself; nothing else is accepted.
+func FuzzNormalizeRef(f *testing.F) {
+	for _, s := range []string{"ABCD-EFGH-JKLM-NPQR-STUV", "abcd efgh jklm npqr stuv", "ABCDEFGHJKLMNPQRSTUV", "ABCD", "ÀBCD-EFGH-JKLM-NPQR-STUV", strings.Repeat("-", 70)} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got, ok := normalizeRef(s)
+		if !ok {
+			return
+		}
+		if !refPattern.MatchString(got) || len(got) != 24 {
+			t.Fatalf("%q read as %q", s, got)
+		}
+		if again, ok := normalizeRef(got); !ok || again != got {
+			t.Fatalf("%q does not read back (%q)", got, again)
+		}
+	})
+}
