@@ -54,6 +54,14 @@ func TestReissueConfirmation(t *testing.T) {
 			if !strings.Contains(edit.body, `value="欧阳娜"`) || strings.Contains(edit.body, "<ins>") {
 				t.Errorf("back to edit: %.400s", edit.body)
 			}
+			// The level and the 工种 from the form: a level of the scope is
+			// previewed; "--" for a certificate without 工种 changes nothing.
+			if r := w.do("POST", path, ck, url.Values{"_csrf": {csrf}, "level": {"4"}, "reason": {"等级有误"}}, nil); r.status != 200 || !strings.Contains(r.body, "<ins>四级/中级工</ins>") {
+				t.Errorf("level preview: %d", r.status)
+			}
+			if r := w.do("POST", path, ck, url.Values{"_csrf": {csrf}, "specialty": {"--"}, "reason": {"x"}}, nil); r.status != 400 || !strings.Contains(r.body, "没有需要更正") {
+				t.Errorf("工种 -- on a certificate without one: %d", r.status)
+			}
 			// Refusals come at step one: out of scope, nothing changed.
 			for _, tc := range []struct {
 				fix  url.Values
