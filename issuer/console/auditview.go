@@ -44,6 +44,8 @@ var detailNames = []struct{ key, zh, en string }{
 	{"second_factor", "两步验证", "second factor"}, {"locked", "账号锁定中", "while locked"},
 	{"disabled", "账号已停用", "while disabled"}, {"client", "来源地址", "from"},
 	{"changes", "更正内容", "changes"},
+	{"added", "新增", "added"}, {"updated", "更新", "updated"}, {"kind", "类型", "kind"}, {"city", "市州", "city"},
+	{"code", "官方代码", "official code"}, {"institution", "备案机构", "registered institution"},
 }
 
 // changeFields names the fields a correction's "changes" detail records.

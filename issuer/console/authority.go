@@ -13,22 +13,18 @@ import (
 	"certd/issuer/occupation"
 )
 
-// Cities are Jilin's prefecture-level divisions (市州), for the
-// registration form and the coverage dashboard.
-var Cities = []string{"长春市", "吉林市", "四平市", "辽源市", "通化市", "白山市", "松原市", "白城市", "延边朝鲜族自治州"}
+// Cities are Jilin's prefecture-level divisions (市州) and the two areas
+// the provincial notice addresses beside them, for the registration form,
+// the expected list and the coverage dashboard.
+var Cities = issuer.Cities
 
-// Kinds are the institution types the coverage targets are set for, with
-// the year by whose end all of each kind should be registered.
-var Kinds = []struct {
-	Zh, En string
-	Year   int
-}{{"高职", "higher vocational college", 2026}, {"应用型本科", "applied undergraduate university", 2027}, {"其他", "other", 2028}}
+// Kinds are the types of college (高职, 应用型本科, ...), in display order.
+var Kinds = issuer.CollegeKinds
 
+// kindOf is the kind a registration counts under: one of Kinds, or 其他.
 func kindOf(k string) string {
-	for _, x := range Kinds[:2] {
-		if k == x.Zh {
-			return k
-		}
+	if z, ok := issuer.CollegeKindOf(k); ok {
+		return z
 	}
 	return "其他"
 }

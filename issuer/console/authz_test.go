@@ -94,6 +94,17 @@ var matrix = []struct {
 	{"GET", "/console/log", "LOOOOOOO"}, // each college its own entries; the authority picks one
 	{"GET", "/console/audit/export.xlsx", "LOOODOOD"},
 	{"GET", "/console/dashboard", "LOODDDDD"},
+	// The expected list: the authority's administrators change it, its
+	// auditors read it, colleges neither.
+	{"GET", "/console/expected", "LOODDDDD"},
+	{"POST", "/console/expected", "LODDDDDD"},
+	{"POST", "/console/expected/import", "LODDDDDD"},
+	{"GET", "/console/expected/template.xlsx", "LOODDDDD"},
+	{"GET", "/console/expected/unregistered.xlsx", "LOODDDDD"},
+	{"GET", "/console/expected/{expected}", "LOODDDDD"},
+	{"POST", "/console/expected/{expected}", "LODDDDDD"},
+	{"POST", "/console/expected/{expected}/link", "LODDDDDD"},
+	{"POST", "/console/expected/{expected}/delete", "LODDDDDD"}, // last of its rows: the administrator's removes it
 
 	{"GET", "/api/console/v1/certificates", "LOOOOOOO"},
 	{"GET", "/api/console/v1/certificates/{cert}", "LOOOOONN"},
@@ -118,6 +129,9 @@ var bodies = map[string]url.Values{
 	"/console/account/password":            {"current": {"x"}, "new": {"y"}, "repeat": {"z"}},
 	"/console/account/tokens":              {"label": {""}},
 	"/console/institutions":                {"id": {""}},
+	"/console/expected":                    {"name": {""}},
+	"/console/expected/{expected}":         {"name": {""}},
+	"/console/expected/{expected}/link":    {"institution": {""}},
 }
 
 func TestAuthorizationMatrix(t *testing.T) {
@@ -137,7 +151,11 @@ func TestAuthorizationMatrix(t *testing.T) {
 				t.Fatal(err)
 			}
 			tokA, _ := w.acc.Tokens(ctx, w.users["aop"])
-			subst := strings.NewReplacer("{cert}", w.certA, "{batch}", w.batchA, "{job}", jobID, "{victim}", w.users["victim"].ID, "{tokenA}", tokA[0].ID)
+			exp, err := w.svc.SaveExpected(ctx, issuer.Actor{Name: "setup", Authority: true}, "", issuer.ExpectedSpec{Name: "吉林alpha职业技术学院", Kind: "高职", City: "长春市"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			subst := strings.NewReplacer("{expected}", exp.ID, "{cert}", w.certA, "{batch}", w.batchA, "{job}", jobID, "{victim}", w.users["victim"].ID, "{tokenA}", tokA[0].ID)
 
 			// Every route the console serves is in the matrix, and nothing else.
 			inMatrix := map[string]bool{}
@@ -158,6 +176,8 @@ func TestAuthorizationMatrix(t *testing.T) {
 					p = strings.Replace(p, ":id", "{victim}", 1)
 				case strings.HasPrefix(p, "/console/account/tokens/:id"):
 					p = strings.Replace(p, ":id", "{tokenA}", 1)
+				case strings.HasPrefix(p, "/console/expected/:id"):
+					p = strings.Replace(p, ":id", "{expected}", 1)
 				case strings.HasPrefix(p, "/console/institutions/:id"):
 					p = strings.Replace(p, ":id", "alpha", 1)
 				}

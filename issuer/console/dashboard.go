@@ -2,6 +2,7 @@ package console
 
 import (
 	"context"
+	"slices"
 	"sort"
 	"time"
 
@@ -28,14 +29,50 @@ type dashOcc struct {
 }
 
 type dashTarget struct {
-	Zh, En            string
-	Year              int
+	noticeTarget
 	Active, Suspended int
 	Withdrawn         int
 	Expiring          int // active registrations ending within 90 days
-	DaysLeft          int // to the end of Year (吉人社联〔2026〕9号); negative once past
-	Issuing           int // active colleges of the kind that have issued at least one certificate
+	DaysLeft          int // to the end of Year; negative once past
+	Issuing           int // active colleges of the target's kinds that have issued at least one certificate
+	// Against the expected list (zero without one): how many colleges of
+	// the target's kinds are expected and how many of them registered, now
+	// and at the end of each month of the trend.
+	Expected, Registered, Pct int
+	Missing                   int
+	Trend                     []trendPoint
+	MonthsLeft                int
+	PerMonth                  int // registrations a month still needed to meet the target (rounded up)
 }
+
+type trendPoint struct {
+	Label           string
+	Registered, Pct int
+}
+
+// noticeTarget is one of the targets of 吉人社联〔2026〕9号 (一、工作目标),
+// in the notice's words, and the kinds of college it is about.
+type noticeTarget struct {
+	Zh, En  string
+	Year    int
+	Kinds   []string
+	Quote   string // the notice's sentence
+	QuoteEn string
+}
+
+// NoticeTargets are the three targets of 吉人社联〔2026〕9号. The notice
+// covers 高等学校 (本科 and 高职); it sets no target for 中职 or 技师学院.
+var NoticeTargets = []noticeTarget{
+	{"高职", "higher vocational colleges", 2026, []string{"高职"},
+		"2026年底前，实现省内高等职业学校职业技能等级认定工作全覆盖", "by the end of 2026, every higher vocational college of the province certifies skills"},
+	{"应用型本科", "applied undergraduate universities", 2027, []string{"应用型本科"},
+		"2027年底前，完成具备资质条件的省内应用型普通本科学校职业技能等级认定工作全覆盖", "by the end of 2027, every qualified applied undergraduate university of the province does"},
+	{"全部高等学校", "all higher-education institutions", 2028, []string{"高职", "应用型本科", "本科"},
+		"2028年底前，全面实现省内高等学校职业技能等级认定工作全覆盖", "by the end of 2028, every higher-education institution of the province does"},
+}
+
+// NoticeCitation names the notice the targets come from.
+const NoticeCitation = "《吉林省人力资源和社会保障厅 吉林省教育厅关于全面推进吉林省高等学校职业技能等级认定工作的通知》（吉人社联〔2026〕9号，2026年3月20日）“一、工作目标”"
 
 // dashCollege is one college's line: its registration and its ledger.
 type dashCollege struct {
@@ -65,6 +102,9 @@ type dashboard struct {
 	Levels      []occupation.Level
 	Colleges    []dashCollege
 	Months      []dashMonth
+	// Cov is the expected list matched to the registrations: the
+	// denominators (Cov.Has is false without a list).
+	Cov coverage
 }
 
 // dashboardData is computed at most once a minute: it reads the whole
@@ -81,8 +121,8 @@ func (c *Console) dashboardData(ctx context.Context, actor issuer.Actor) (*dashb
 	}
 	d := &dashboard{Generated: c.now(), Levels: []occupation.Level{5, 4, 3, 2, 1}}
 	rows := map[string]*dashRow{}
-	for _, k := range Kinds {
-		d.Targets = append(d.Targets, dashTarget{Zh: k.Zh, En: k.En, Year: k.Year})
+	for _, t := range NoticeTargets {
+		d.Targets = append(d.Targets, dashTarget{noticeTarget: t})
 	}
 	soon := issuer.Day(c.now()).AddDate(0, 0, 90)
 	today := issuer.Day(c.now())
@@ -114,17 +154,11 @@ func (c *Console) dashboardData(ctx context.Context, actor issuer.Actor) (*dashb
 		return -1
 	}
 	colleges := map[string]*dashCollege{}
-	kindIndex := map[string]int{}
 	for _, in := range all {
 		dc := &dashCollege{ID: in.ID, Name: in.Name, City: in.City, Kind: kindOf(in.Kind), Status: in.Status, Since: in.ValidFrom}
 		colleges[in.ID] = dc
 		if i := monthOf(in.ValidFrom); i >= 0 {
 			d.Months[i].Registered++
-		}
-		for i, k := range Kinds {
-			if kindOf(in.Kind) == k.Zh {
-				kindIndex[in.ID] = i
-			}
 		}
 	}
 	for _, in := range all {
@@ -143,21 +177,31 @@ func (c *Console) dashboardData(ctx context.Context, actor issuer.Actor) (*dashb
 				ki = i
 			}
 		}
-		t := &d.Targets[ki]
 		switch in.Status {
 		case issuer.Active:
 			r.Cells[ki].Active++
 			r.Total++
-			t.Active++
-			if in.ValidUntil.Before(soon) {
-				t.Expiring++
-			}
 		case issuer.Suspended:
 			r.Cells[ki].Suspended++
-			t.Suspended++
 		case issuer.Withdrawn:
 			r.Cells[ki].Withdrawn++
-			t.Withdrawn++
+		}
+		for i := range d.Targets {
+			t := &d.Targets[i]
+			if !slices.Contains(t.Kinds, kindOf(in.Kind)) {
+				continue
+			}
+			switch in.Status {
+			case issuer.Active:
+				t.Active++
+				if in.ValidUntil.Before(soon) {
+					t.Expiring++
+				}
+			case issuer.Suspended:
+				t.Suspended++
+			case issuer.Withdrawn:
+				t.Withdrawn++
+			}
 		}
 	}
 	for _, city := range append(append([]string{}, Cities...), "未填写") {
@@ -229,12 +273,22 @@ func (c *Console) dashboardData(ctx context.Context, actor issuer.Actor) (*dashb
 	for _, o := range occ {
 		d.Occupations = append(d.Occupations, *o)
 	}
-	for id, dc := range colleges {
+	for _, dc := range colleges {
 		d.Colleges = append(d.Colleges, *dc)
 		if dc.Status == issuer.Active && !dc.LastIssued.IsZero() {
-			d.Targets[kindIndex[id]].Issuing++
+			for i := range d.Targets {
+				if slices.Contains(d.Targets[i].Kinds, dc.Kind) {
+					d.Targets[i].Issuing++
+				}
+			}
 		}
 	}
+	cv, err := c.matchExpected(ctx, actor, all)
+	if err != nil && !issuer.Is(err, issuer.ErrUnavailable) {
+		return nil, err
+	}
+	d.Cov = cv
+	addTrends(d, cv, all, months, today)
 	sort.Slice(d.Colleges, func(i, j int) bool {
 		a, b := d.Colleges[i], d.Colleges[j]
 		if a.City != b.City {
@@ -260,12 +314,25 @@ func (c *Console) dashboardData(ctx context.Context, actor issuer.Actor) (*dashb
 	return d, nil
 }
 
+// dashView is the page: the figures, and the not-yet-registered list as
+// its filter (city, kind) asks.
+type dashView struct {
+	*dashboard
+	City, Kind   string
+	Unregistered []expectedRow
+	Cities       []string
+	Kinds        []issuer.CollegeKind
+	Citation     string
+}
+
 func (c *Console) dashboardPage(fc *fiber.Ctx, rc *reqCtx) error {
 	d, err := c.dashboardData(fc.UserContext(), rc.actor)
 	if err != nil {
 		return c.fail(fc, rc, err)
 	}
-	return c.render(fc, rc, "dashboard", d)
+	v := dashView{dashboard: d, City: fc.Query("city"), Kind: fc.Query("kind"), Cities: Cities, Kinds: Kinds, Citation: NoticeCitation}
+	v.Unregistered = unregistered(d.Cov, v.City, v.Kind)
+	return c.render(fc, rc, "dashboard", v)
 }
 
 // cityOrder sorts cities as the registration form lists them.

@@ -101,7 +101,10 @@ var actionLabels = map[string][2]string{
 	"account.totp_begin":             {"开始设置两步验证", "two-step set-up started"}, "account.totp_enable": {"启用两步验证", "two-step sign-in turned on"},
 	"account.totp_failed": {"动态验证码错误", "wrong two-step code"}, "account.totp_reset": {"重置两步验证", "two-step sign-in reset"},
 	"authority.create": {"创建主管部门", "authority created"}, "catalogue.load": {"载入内置职业目录", "built-in catalogue loaded"},
-	"audit.export": {"导出审计日志", "audit log exported"},
+	"audit.export":    {"导出审计日志", "audit log exported"},
+	"expected.import": {"导入应备案院校名单", "expected colleges imported"}, "expected.add": {"添加应备案院校", "expected college added"},
+	"expected.update": {"修改应备案院校", "expected college changed"}, "expected.delete": {"移出应备案院校名单", "expected college removed"},
+	"expected.link": {"应备案院校关联备案机构", "expected college linked to a registration"}, "expected.unlink": {"取消应备案院校的关联", "expected college unlinked"},
 }
 
 func parsePages() (map[string]*template.Template, error) {

@@ -135,3 +135,7 @@ func TestSequencerLockPerSchema(t *testing.T) {
 		t.Fatalf("a second sequencer in one schema: %v", err)
 	}
 }
+
+func TestExpectedCollegesConformance(t *testing.T) {
+	storetest.RunExpectedColleges(t, func(t *testing.T) storetest.ExpectedStore { return open(t) })
+}

@@ -117,3 +117,7 @@ func TestPDFDir(t *testing.T) {
 func TestReceipts(t *testing.T) {
 	storetest.RunReceipts(t, func(t *testing.T) storetest.ReceiptStore { return open(t) })
 }
+
+func TestExpectedCollegesConformance(t *testing.T) {
+	storetest.RunExpectedColleges(t, func(t *testing.T) storetest.ExpectedStore { return open(t) })
+}

@@ -254,3 +254,14 @@ func JobWithOldBatch(batchID string) error {
 	return bilingual(issuer.ErrInvalid, "print_job_existing_batch",
 		fmt.Sprintf("批次 %s 已存在，更正补发不能为其另建打印任务", batchID), fmt.Sprintf("batch %s exists; a correction cannot add a print job to it", batchID))
 }
+
+// ExpectedDuplicate is a college listed twice in the expected list: the
+// same name (as issuer.CollegeNameKey compares names) or the same code.
+func ExpectedDuplicate(name string) error {
+	return bilingual(issuer.ErrConflict, "expected_duplicate", "应备案院校名单中已有同名或同代码的院校（"+name+"）", "the list of expected colleges already has a college of this name or code ("+name+")")
+}
+
+// ExpectedNotFound is an expected college that is not in the list.
+func ExpectedNotFound() error {
+	return bilingual(issuer.ErrNotFound, "expected_unknown", "名单中没有这所院校", "no such college in the list")
+}
