@@ -180,10 +180,10 @@ func checkExpected(sp ExpectedSpec, fe *fieldErrors) ExpectedCollege {
 	}
 	var ok bool
 	if e.Kind, ok = CollegeKindOf(sp.Kind); !ok {
-		bad("kind", "类型", "类型应为 高职、应用型本科、本科、中职、技师学院 或 其他 之一", "the kind must be one of 高职, 应用型本科, 本科, 中职, 技师学院 or 其他")
+		bad("kind", "类型", quoted(sp.Kind)+"类型应为 高职、应用型本科、本科、中职、技师学院 或 其他 之一", quotedEn(sp.Kind)+"the kind must be one of 高职, 应用型本科, 本科, 中职, 技师学院 or 其他")
 	}
 	if e.City, ok = CityOf(sp.City); !ok {
-		bad("city", "市州", "市州应为吉林省的市（州）之一，如 长春市、延边朝鲜族自治州", "the city must be one of Jilin's cities or prefectures, such as 长春市 or 延边朝鲜族自治州")
+		bad("city", "市州", quoted(sp.City)+"市州应为吉林省的市（州）之一，如 长春市、延边朝鲜族自治州", quotedEn(sp.City)+"the city must be one of Jilin's cities or prefectures, such as 长春市 or 延边朝鲜族自治州")
 	}
 	switch {
 	case e.Code == "":
@@ -196,6 +196,29 @@ func checkExpected(sp ExpectedSpec, fe *fieldErrors) ExpectedCollege {
 		bad("code", "官方代码", "官方代码应为10位学校标识码或18位统一社会信用代码，不知道可留空", "the official code is the 10-digit school code or the 18-character credit code; leave it empty if unknown")
 	}
 	return e
+}
+
+// quoted names what a cell held ("" when empty), cut to 20 characters.
+func quoted(v string) string {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return "未填写；"
+	}
+	if r := []rune(v); len(r) > 20 {
+		v = string(r[:20]) + "…"
+	}
+	return "“" + v + "”不可用；"
+}
+
+func quotedEn(v string) string {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return "empty; "
+	}
+	if r := []rune(v); len(r) > 20 {
+		v = string(r[:20]) + "…"
+	}
+	return fmt.Sprintf("%q is not accepted; ", v)
 }
 
 func newExpectedID() string {
@@ -230,7 +253,7 @@ func (s *Service) ImportExpected(ctx context.Context, actor Actor, file string, 
 			byCode[e.Code] = e
 		}
 	}
-	fe := &fieldErrors{}
+	fe := &fieldErrors{byRow: true}
 	seenKey, seenCode := map[string]int{}, map[string]int{}
 	var out []ExpectedCollege
 	now := s.now()

@@ -159,6 +159,16 @@ func FieldsOf(err error) []FieldProblem {
 	return nil
 }
 
+// fieldOrder is the order of the registration form's fields.
+var fieldOrder = []string{"id", "prefix", "name", "uscc", "filing_no", "valid_from", "valid_until", "city", "kind", "contact", "scope", "fees"}
+
+func fieldRank(f string) int {
+	if i := slices.Index(fieldOrder, f); i >= 0 {
+		return i
+	}
+	return len(fieldOrder)
+}
+
 // fieldErrors collects every problem in a spec so the authority fixes all
 // of them at once, each with the field it is about.
 type fieldErrors struct {
@@ -166,6 +176,9 @@ type fieldErrors struct {
 	// conflicts counts the problems that clash with what is stored (an id
 	// or prefix already taken) rather than break a rule.
 	conflicts int
+	// byRow keeps the problems in the order found (a sheet's, row by
+	// row) instead of the form's order of fields.
+	byRow bool
 }
 
 func (f *fieldErrors) add(zh, en string, args ...any) { f.addTo("", zh, en, args...) }
@@ -179,6 +192,10 @@ func (f *fieldErrors) addTo(field, zh, en string, args ...any) {
 func (f *fieldErrors) err(code string) error {
 	if len(f.list) == 0 {
 		return nil
+	}
+	// In the order of the form, so the list above it reads top to bottom.
+	if !f.byRow {
+		slices.SortStableFunc(f.list, func(a, b FieldProblem) int { return fieldRank(a.Field) - fieldRank(b.Field) })
 	}
 	var zh, en []string
 	for _, p := range f.list {

@@ -141,6 +141,40 @@ func TestConsoleEndToEnd(t *testing.T) {
 		}
 		_ = chromedp.Do(bctx, chromedp.EmulateViewport(1280, 800))
 	}
+	// authShot keeps 1366x900 desktop views of the console (the top of the
+	// page, and the whole page beside it) in CERTD_WIDE_SHOTS.
+	wideDir := os.Getenv("CERTD_WIDE_SHOTS")
+	authShot := func(name, sel string, full bool) {
+		if wideDir == "" {
+			return
+		}
+		if err := chromedp.Do(bctx, chromedp.EmulateViewport(1366, 900)); err != nil {
+			t.Fatalf("viewport: %v", err)
+		}
+		var png []byte
+		var err error
+		switch {
+		case full:
+			png, err = chromedp.Run(bctx, chromedp.FullScreenshot(100))
+		case sel != "":
+			if err = chromedp.Do(bctx, chromedp.ScrollIntoView(chromedp.CSS(sel))); err == nil {
+				png, err = chromedp.Run(bctx, chromedp.CaptureScreenshot())
+			}
+		default:
+			if _, err = chromedp.Run(bctx, chromedp.Evaluate[bool](`window.scrollTo(0, 0); true`)); err == nil {
+				png, err = chromedp.Run(bctx, chromedp.CaptureScreenshot())
+			}
+		}
+		if err != nil {
+			t.Fatalf("screenshot %s: %v", name, err)
+		}
+		_ = os.MkdirAll(wideDir, 0o755)
+		if err := os.WriteFile(filepath.Join(wideDir, name+".png"), png, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_ = chromedp.Do(bctx, chromedp.EmulateViewport(1280, 800))
+	}
+	authWide := func(name string) { authShot(name, "", false); authShot(name+"-full", "", true) }
 	run := func(what string, actions ...chromedp.Action[chromedp.Void]) {
 		t.Helper()
 		if testing.Verbose() {
@@ -218,6 +252,25 @@ func TestConsoleEndToEnd(t *testing.T) {
 	run("login page", chromedp.Navigate(base+"/console/login"), chromedp.WaitVisible(chromedp.CSS("#name")))
 	shot("login")
 	login("root", rootPW)
+	// A registration with several problems is refused with every one of
+	// them beside its field, what was typed kept.
+	run("register form with problems", chromedp.Navigate(base+"/console/institutions/new?q=4-04-05"), chromedp.WaitVisible(chromedp.CSS(`input[name="id"]`)))
+	run("fill a registration with problems",
+		chromedp.SendKeys(chromedp.CSS(`input[name="id"]`), "other"),
+		chromedp.SendKeys(chromedp.CSS(`input[name="prefix"]`), "Y000022000009"),
+		chromedp.SendKeys(chromedp.CSS(`input[name="uscc"]`), "12220000MB0123457X"),
+		chromedp.SendKeys(chromedp.CSS(`input[name="filing_no"]`), "吉人社认备〔2026〕078号"),
+		chromedp.Click(chromedp.CSS(`button[value="review"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#problems`)),
+	)
+	if s := text(); !strings.Contains(s, "表单有5处需要修改") || !strings.Contains(s, "已由“吉林另一职业学院”使用") || !strings.Contains(s, "请填写机构名称") {
+		t.Fatalf("registration with problems: %.1500s", s)
+	}
+	if v := value("kept", chromedp.Value(chromedp.CSS(`input[name="filing_no"]`))); v != "吉人社认备〔2026〕078号" {
+		t.Fatalf("the filing number typed was lost: %q", v)
+	}
+	shot("institution-problems")
+	authWide("authority-form-errors")
 	// The scope editor lists the catalogue by group; a search narrows it.
 	run("register form", chromedp.Navigate(base+"/console/institutions/new?q=4-04-05"), chromedp.WaitVisible(chromedp.CSS(`input[name="id"]`)))
 	run("fill registration",
@@ -622,6 +675,42 @@ func TestConsoleEndToEnd(t *testing.T) {
 		t.Fatalf("coverage colleges: %.800s", s)
 	}
 	shot("coverage")
+	// The colleges expected to register: a sheet with bad rows is refused
+	// whole, each problem named by row and column; the corrected sheet
+	// gives the dashboard its denominators.
+	badList, goodList := filepath.Join(dir, "expected-bad.csv"), filepath.Join(dir, "expected.csv")
+	const listHeader = "院校名称,类型,市州,官方代码\n"
+	if err := os.WriteFile(badList, []byte(listHeader+"吉林汽车工业职业技术学院,高职,长春市,\n长春某学院,大学,沈阳市,\n吉林交通职业技术学院,高职,吉林市,41220101\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(goodList, []byte(listHeader+"吉林汽车工业职业技术学院,高职,长春市,\n吉林另一职业学院,高职,吉林市,\n吉林交通职业技术学院,高职,吉林市,4122010183\n"+
+		"四平职业大学,高职,四平市,\n延边职业技术学院,高职,延边朝鲜族自治州,\n白城职业技术学院,高职,白城市,\n吉林工程技术师范学院,应用型本科,长春市,\n长春大学,本科,长春市,\n长春技师学院,技师学院,长春市,\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	importList := func(path, wait string) {
+		run("import "+filepath.Base(path),
+			chromedp.Navigate(base+"/console/expected"),
+			chromedp.WaitVisible(chromedp.CSS("#list")),
+			chromedp.SetUploadFiles(chromedp.CSS("#list"), []string{path}),
+			chromedp.Submit(chromedp.CSS("#list")),
+			chromedp.WaitVisible(chromedp.CSS(wait)),
+		)
+	}
+	importList(badList, "#import-problems")
+	if s := text(); !strings.Contains(s, "表格有3处错误，未导入任何一行") || !strings.Contains(s, "第3行“类型”列") || !strings.Contains(s, "第4行“官方代码”列") {
+		t.Fatalf("the refused list: %.1500s", s)
+	}
+	shot("expected-import-error")
+	authWide("authority-import-error")
+	importList(goodList, ".notice.ok")
+	run("coverage with denominators", chromedp.Navigate(base+"/console/dashboard"), chromedp.WaitVisible(chromedp.CSS("#expected table.cov")))
+	if s := text(); !strings.Contains(s, "2 / 9（22%）") || !strings.Contains(s, "2026年底前，实现省内高等职业学校职业技能等级认定工作全覆盖") || !strings.Contains(s, "四平职业大学") {
+		t.Fatalf("coverage with the list: %.2500s", s)
+	}
+	shot("coverage-expected")
+	authWide("authority-dashboard")
+	authShot("authority-dashboard-coverage", "#expected", false)
+	authShot("authority-dashboard-unregistered", "#expected form.filters", false)
 	run("catalogue", chromedp.Navigate(base+"/console/catalogue"), chromedp.WaitVisible(chromedp.CSS(`a[href="/console/catalogue/template.xlsx"]`)))
 	shot("catalogue")
 	logout()

@@ -344,7 +344,7 @@ func (c *Console) expectedImport(fc *fiber.Ctx, rc *reqCtx) error {
 		err = errf(issuer.ErrInvalid, "expected_format", "请上传 .xlsx 或 .csv 文件（按模板填写）", "upload an .xlsx or .csv file (as the template)")
 	} else {
 		var b []byte
-		if b, err = readUpload(fh, 4<<20); err == nil {
+		if b, err = readUpload(fh, 1<<20); err == nil { // the body limit of console forms
 			var rows []issuer.ExpectedSpec
 			if rows, err = expectedFromSheet(fc.UserContext(), fh.Filename, b); err == nil {
 				added, updated, err = c.svc.ImportExpected(fc.UserContext(), rc.actor, filepath.Base(fh.Filename), rows)

@@ -63,7 +63,7 @@ func TestExpectedCollegesCoverage(t *testing.T) {
 			flat := flatSpace.ReplaceAllString(r.body, " ")
 			for _, want := range []string{
 				"表格有5处错误，未导入任何一行",
-				"第3行“类型”列：类型应为 高职、应用型本科、本科、中职、技师学院 或 其他 之一", "row 3, column kind",
+				"第3行“类型”列：“大学”不可用；类型应为 高职、应用型本科、本科、中职、技师学院 或 其他 之一", "row 3, column kind: &#34;大学&#34; is not accepted",
 				"第3行“市州”列：", "row 3, column city",
 				"第4行“院校名称”列：与第2行是同一所院校",
 				"第5行“官方代码”列：统一社会信用代码校验不通过", "row 5, column code",
@@ -99,7 +99,7 @@ func TestExpectedCollegesCoverage(t *testing.T) {
 			flat = flatSpace.ReplaceAllString(r.body, " ")
 			for _, re := range []string{
 				`<strong>2 / 6（33%）</strong> · 尚未备案 <strong>4</strong>`,
-				`<th scope="row">高职</th><td>4</td><td>2</td><td><span class="meter small"><span style="width:50%"></span></span> 50%</td>`,
+				`<th scope="row">高职</th><td>4</td><td>2</td><td><svg class="meter" width="100%" height="10" role="img" aria-label="50%"><rect width="100%" height="10" rx="4" fill="#d6dbe3"></rect><rect width="50%" height="10" rx="4" fill="#0b5cad"></rect></svg> 50%</td>`,
 				`<th scope="row">应用型本科</th><td>1</td><td>0</td>`,
 				`<th scope="row">长春市</th><td>4</td><td>2</td>`,
 				`<th scope="row">四平市</th><td>1</td><td>0</td>`,
@@ -111,6 +111,8 @@ func TestExpectedCollegesCoverage(t *testing.T) {
 				`需每月新增约 <strong>1</strong> 所`,
 				`吉林交通职业技术学院</a></th><td>高职</td><td>吉林市</td><td><code>4122010183</code></td>`,
 				`长春技师学院</a></th><td>技师学院</td>`,
+				// The city-by-kind table has a column per kind.
+				`<thead><tr><th scope="col">市州</th><th scope="col">高职</th><th scope="col">应用型本科</th><th scope="col">本科</th><th scope="col">中职</th><th scope="col">技师学院</th><th scope="col">其他</th><th scope="col">合计</th></tr></thead>`,
 			} {
 				if !strings.Contains(flat, re) {
 					t.Errorf("the dashboard lacks %s", re)
