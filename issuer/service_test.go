@@ -830,6 +830,8 @@ func TestEveryProblemOfARowAtOnce(t *testing.T) {
 			[]string{"occupation_name_mismatch", "level_invalid"}},
 		{"bad date and out of scope", "张三,居民身份证," + good + ",4-03-02-01,,,3,毕业年度学生,2026-13-45\n",
 			[]string{"out_of_scope", "date_not_real"}},
+		{"bad ID, a name that does not match the code and an unknown 工种", "张三,居民身份证," + bad + ",6-18-02-04,电工,水下焊工,3,毕业年度学生,2026-06-20\n",
+			[]string{"id_checksum", "occupation_name_mismatch", "specialty_unknown"}},
 		{"empty name and a student above level 3", ",居民身份证," + good + ",4-01-06-01,,,2,在校生,2026-06-20\n",
 			[]string{"name_empty", "student_level_cap"}},
 	}
