@@ -181,7 +181,7 @@ func testStatusListResigns(t *testing.T, s issuer.Store) {
 	put(10, "a")
 	put(11, "a")
 	kept(1, 2, 3, 6, 7, 8, 9, 11)
-	stale := issuer.StatusList{InstitutionID: "alpha", Version: 11, ValidFrom: t0, TTL: time.Minute, Size: statuslist.MinBits, Token: "eyJ.x.sig", BitsDigest: "a"}
+	stale := issuer.StatusList{InstitutionID: "alpha", Version: 11, ValidFrom: t0, TTL: time.Minute, Size: statuslist.MinBits, Token: "eyJ.x.sig", BitsDigest: "a"} // #nosec G101 -- a stand-in token, not a credential
 	wantErr(t, s.PutStatusList(ctx, stale), issuer.ErrConflict, "status_list_version_conflict")
 	kept(1, 2, 3, 6, 7, 8, 9, 11)
 }
