@@ -202,19 +202,22 @@ func (pv *previewer) image(img image.Image, x, y, w, h float64, multiply bool) {
 		y, h = y+(h-fh)/2, fh
 	}
 	dst := image.Rect(pv.px(x), pv.px(y), pv.px(x+w), pv.px(y+h))
-	scaled := image.NewRGBA(image.Rect(0, 0, dst.Dx(), dst.Dy()))
-	xdraw.CatmullRom.Scale(scaled, scaled.Bounds(), img, b, xdraw.Src, nil)
-	if !multiply {
-		xdraw.Draw(pv.img, dst, scaled, image.Point{}, xdraw.Over)
+	// Only the part on the page is scaled: an image of an extreme shape
+	// (a 2×640 seal is 320 times as tall as wide) would otherwise be
+	// scaled, in memory, to metres of page.
+	vis := dst.Intersect(pv.img.Rect)
+	if vis.Empty() {
 		return
 	}
-	for py := 0; py < dst.Dy(); py++ {
-		for px := 0; px < dst.Dx(); px++ {
-			tx, ty := dst.Min.X+px, dst.Min.Y+py
-			if !(image.Point{tx, ty}.In(pv.img.Rect)) {
-				continue
-			}
-			s := scaled.RGBAAt(px, py) // premultiplied
+	scaled := image.NewRGBA(vis)
+	xdraw.CatmullRom.Scale(scaled, dst, img, b, xdraw.Src, nil)
+	if !multiply {
+		xdraw.Draw(pv.img, vis, scaled, vis.Min, xdraw.Over)
+		return
+	}
+	for ty := vis.Min.Y; ty < vis.Max.Y; ty++ {
+		for tx := vis.Min.X; tx < vis.Max.X; tx++ {
+			s := scaled.RGBAAt(tx, ty) // premultiplied
 			d := pv.img.RGBAAt(tx, ty)
 			// Multiply with alpha: out = d * (1 - a + s), s premultiplied.
 			mul := func(dc, sc uint8) uint8 {
