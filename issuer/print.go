@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"certd/issuer/ident"
 	"certd/issuer/render"
@@ -347,14 +348,38 @@ func (s *Service) BatchZip(ctx context.Context, actor Actor, batchID string, w i
 // leads back to the record. archive/zip flags a name that is not ASCII as
 // UTF-8, so Windows Explorer and macOS Archive Utility show the Chinese.
 func HandOutName(c Certificate) string {
+	sno, name := render.SafeFileName(c.Holder.StudentNo), render.SafeFileName(c.Holder.Name)
+	// A file name has 255 bytes once unpacked, the claim slip's suffix
+	// included: the name, then the 学号, lose characters from their end
+	// until the whole fits (the number stays whole).
+	budget := maxFileNameBytes - len(slipSuffix) - len("_"+c.Number)
+	for len(sno)+len(name)+2 > budget && (name != "" || sno != "") {
+		if name != "" {
+			name = shorten(name)
+		} else {
+			sno = shorten(sno)
+		}
+	}
 	var parts []string
-	if sno := render.SafeFileName(c.Holder.StudentNo); sno != "" {
+	if sno != "" {
 		parts = append(parts, sno)
 	}
-	if name := render.SafeFileName(c.Holder.Name); name != "" {
+	if name != "" {
 		parts = append(parts, name)
 	}
 	return strings.Join(append(parts, c.Number), "_")
+}
+
+// maxFileNameBytes is the longest file name Linux and macOS unpack.
+const maxFileNameBytes = 255
+
+// slipSuffix ends a claim slip's name in a batch ZIP (slips.go).
+const slipSuffix = "_领取凭条.pdf"
+
+// shorten drops s's last character, and dots and spaces left at its end.
+func shorten(s string) string {
+	_, n := utf8.DecodeLastRuneInString(s)
+	return strings.TrimRight(s[:len(s)-n], ". ")
 }
 
 // PrintBatch writes a batch's print file to w: one PDF with a page per

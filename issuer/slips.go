@@ -103,7 +103,7 @@ func (s *Service) slipZipEntries(ctx context.Context, institutionID string, cert
 		if err := s.Printer.base.Slips([]render.Slip{sl}, &buf); err != nil {
 			return nil, err
 		}
-		out[i] = render.ZipEntry{Name: HandOutName(certs[i]) + "_领取凭条.pdf", Data: buf.Bytes()}
+		out[i] = render.ZipEntry{Name: HandOutName(certs[i]) + slipSuffix, Data: buf.Bytes()}
 	}
 	return out, nil
 }
