@@ -247,7 +247,7 @@ func batchRows(res []itemResult) []receiptRow {
 func (h *handlers) keepPresented(c *fiber.Ctx, at time.Time, kind string, res *verify.TokenResult) receipt {
 	rc := &receiptCert{Number: res.Number, Verdict: res.Verdict, Conclusion: res.Conclusion, Status: res.Status, Checks: res.Checks}
 	if cv := res.Certificate; cv != nil {
-		h.certFacts(rc, cv)
+		certFacts(rc, cv)
 		rc.HolderMasked = ""
 		if cv.HolderName != "" {
 			rc.HolderMasked = ident.MaskName(cv.HolderName)
@@ -260,7 +260,9 @@ func (h *handlers) keepPresented(c *fiber.Ctx, at time.Time, kind string, res *v
 	return r
 }
 
-func (h *handlers) certFacts(rc *receiptCert, cv *verify.CertView) {
+// certFacts copies what a receipt shows of a certificate, the holder's name
+// as cv gives it (callers with a presented record mask it).
+func certFacts(rc *receiptCert, cv *verify.CertView) {
 	rc.OccupationCode, rc.OccupationName, rc.Specialty = cv.OccupationCode, cv.OccupationName, cv.Specialty
 	rc.LevelZh, rc.LevelEn, rc.IssuedOn, rc.IssuerName = cv.LevelZh, cv.LevelEn, cv.IssuedOn, cv.IssuerName
 	rc.HolderMasked = cv.HolderName
@@ -308,9 +310,7 @@ func certRecord(rec *verify.Record, codeGiven, codeOK bool, m *verify.Match, hol
 		rc.CodeMatches = &codeOK
 	}
 	if cv := v.Certificate; cv != nil {
-		rc.OccupationCode, rc.OccupationName, rc.Specialty = cv.OccupationCode, cv.OccupationName, cv.Specialty
-		rc.LevelZh, rc.LevelEn, rc.IssuedOn, rc.IssuerName = cv.LevelZh, cv.LevelEn, cv.IssuedOn, cv.IssuerName
-		rc.HolderMasked = cv.HolderName
+		certFacts(rc, cv) // the public view's name is masked already
 	}
 	if iv := v.Institution; iv != nil {
 		rc.Institution, rc.InstStatus = iv.Name, iv.Current
