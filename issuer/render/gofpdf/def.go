@@ -760,7 +760,6 @@ func generateFontID(fdt fontDefType) (string, error) {
 	return fmt.Sprintf("%x", h.Sum(nil)), nil
 }
 
-
 type fontInfoType struct {
 	Data               []byte
 	File               string
