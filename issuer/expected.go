@@ -351,7 +351,7 @@ func (s *Service) SaveExpected(ctx context.Context, actor Actor, id string, sp E
 	action := "expected.add"
 	if id != "" {
 		if old == nil {
-			return ExpectedCollege{}, Errorf(ErrNotFound, "expected_unknown", "名单中没有这所院校", "no such college in the list")
+			return ExpectedCollege{}, errExpectedUnknown
 		}
 		e.ID, e.InstitutionID, action = id, old.InstitutionID, "expected.update"
 	} else {
@@ -378,17 +378,9 @@ func (s *Service) LinkExpected(ctx context.Context, actor Actor, id, institution
 	if err := actor.mayAdminister(); err != nil {
 		return err
 	}
-	es, err := s.expectedStore()
+	es, cur, i, err := s.expectedOne(ctx, id)
 	if err != nil {
 		return err
-	}
-	cur, err := es.ExpectedColleges(ctx)
-	if err != nil {
-		return err
-	}
-	i := slices.IndexFunc(cur, func(e ExpectedCollege) bool { return e.ID == id })
-	if i < 0 {
-		return Errorf(ErrNotFound, "expected_unknown", "名单中没有这所院校", "no such college in the list")
 	}
 	e := cur[i]
 	detail := map[string]any{"institution": institutionID}
@@ -416,22 +408,33 @@ func (s *Service) LinkExpected(ctx context.Context, actor Actor, id, institution
 	return es.PutExpectedColleges(ctx, []ExpectedCollege{e}, ev)
 }
 
+var errExpectedUnknown = Errorf(ErrNotFound, "expected_unknown", "名单中没有这所院校", "no such college in the list")
+
+// expectedOne reads the list and finds college id in it.
+func (s *Service) expectedOne(ctx context.Context, id string) (ExpectedStore, []ExpectedCollege, int, error) {
+	es, err := s.expectedStore()
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	cur, err := es.ExpectedColleges(ctx)
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	i := slices.IndexFunc(cur, func(e ExpectedCollege) bool { return e.ID == id })
+	if i < 0 {
+		return nil, nil, 0, errExpectedUnknown
+	}
+	return es, cur, i, nil
+}
+
 // DeleteExpected removes one college from the list.
 func (s *Service) DeleteExpected(ctx context.Context, actor Actor, id string) error {
 	if err := actor.mayAdminister(); err != nil {
 		return err
 	}
-	es, err := s.expectedStore()
+	es, cur, i, err := s.expectedOne(ctx, id)
 	if err != nil {
 		return err
-	}
-	cur, err := es.ExpectedColleges(ctx)
-	if err != nil {
-		return err
-	}
-	i := slices.IndexFunc(cur, func(e ExpectedCollege) bool { return e.ID == id })
-	if i < 0 {
-		return Errorf(ErrNotFound, "expected_unknown", "名单中没有这所院校", "no such college in the list")
 	}
 	return es.DeleteExpectedCollege(ctx, id, s.event(actor, "expected.delete", "", cur[i].Name, map[string]any{"kind": cur[i].Kind, "city": cur[i].City}))
 }
